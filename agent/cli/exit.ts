@@ -1,0 +1,24 @@
+import { EdgeError, errorMessage, isEdgeError } from '../core/errors.js';
+
+/** Exit codes: 0 ok, 1 the work failed, 2 the command line was wrong. */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/**
+ * Prints an error the way a technician should see it: one line, the stable code, and the
+ * cause's message when it adds something. Never a stack trace (EDGE_DEBUG=1 shows one).
+ */
+export function reportError(err: unknown, write: (s: string) => void = (s) => process.stderr.write(s)): number {
+  const code = isEdgeError(err) ? err.code : undefined;
+  let line = `edge-agent: ${errorMessage(err)}`;
+  if (code) line += ` [${code}]`;
+  const cause = err instanceof Error ? err.cause : undefined;
+  if (cause !== undefined && errorMessage(cause) !== errorMessage(err)) line += `\n  because: ${errorMessage(cause)}`;
+  write(line + '\n');
+  if (process.env.EDGE_DEBUG && err instanceof Error && err.stack) write(err.stack + '\n');
+  return isEdgeError(err, 'EDGE_USAGE') || isEdgeError(err, 'EDGE_QUERY_SYNTAX') ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+export function usageError(message: string): EdgeError {
+  return new EdgeError('EDGE_USAGE', message);
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { agentVersion } from './version.js';
+import { EXIT_USAGE, reportError } from './exit.js';
+
+/** Each command lives in its own file under ./commands and adds itself here. */
+const registrations: Array<(program: Command) => void> = [];
+
+export function buildProgram(): Command {
+  const program = new Command('edge-agent')
+    .description('Industrial IoT gateway agent: sensors → durable buffer → event-time analytics → Azure IoT Hub')
+    .version(agentVersion(), '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of registrations) register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version end here too; commander has already printed them.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return EXIT_USAGE;
+    }
+    return reportError(err);
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.exitCode = reportError(err);
+  },
+);
