@@ -1,0 +1,276 @@
+import { systemClock, type Clock, type TimerHandle } from '../../agent/core/clock.js';
+import { errorMessage } from '../../agent/core/errors.js';
+import { silentLogger, type Logger } from '../../agent/core/logger.js';
+import { markLost, openGapCount } from './gaps.js';
+import { BatchOutput, reconcileEvents, type ReconcileOptions } from './reconcile.js';
+import {
+  DEFAULT_RESEND_POLICY,
+  RESEND_METHOD,
+  dueResends,
+  parseResendAnswer,
+  type MethodInvoker,
+  type ResendPolicy,
+  type ResendRequest,
+} from './resend.js';
+import { DEFAULT_SKEW_THRESHOLD_MS } from './skew.js';
+import type { ReconcilerSource } from './source.js';
+import type { DeviceState, ReconcilerStore } from './store.js';
+
+export interface ReconcilerOptions {
+  source: ReconcilerSource;
+  store: ReconcilerStore;
+  /** Direct methods to devices; without it gaps stay open and are only listed. */
+  methods?: MethodInvoker;
+  clock?: Clock;
+  logger?: Logger;
+  /** Events per source read (one transaction each). */
+  batchSize?: number;
+  /** The seq a device starts counting from (DESIGN §5: per-device, never goes back). */
+  firstSeq?: number;
+  skewThresholdMs?: number;
+  resend?: Partial<ResendPolicy>;
+  /** How long `start()` waits between passes once caught up. */
+  pollMs?: number;
+  /** Called when a pass fails inside `start()`; the loop reloads state and carries on. */
+  onError?: (err: unknown) => void;
+}
+
+export interface RunSummary {
+  events: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  resendRequests: number;
+}
+
+export interface ReconcilerCounters {
+  /** Rows in the reconciled tables (results + readings + events). */
+  reconciledRows: number;
+  /** Gaps still waiting for the device (not yet filled or declared lost). */
+  openGaps: number;
+  lostRecords: number;
+  devices: number;
+  /** Since this process started. */
+  acceptedRecords: number;
+  duplicatesDropped: number;
+  rejectedMessages: number;
+  resendRequests: number;
+}
+
+/**
+ * Reads device messages from a source, reconciles them (reconcile.ts) and commits rows,
+ * device state and the source checkpoint in one store transaction per batch. State lives in
+ * memory between batches and is reloaded from the store after any failure, so memory never
+ * runs ahead of what is durable.
+ */
+export class Reconciler {
+  private readonly source: ReconcilerSource;
+  private readonly store: ReconcilerStore;
+  private readonly methods: MethodInvoker | undefined;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly batchSize: number;
+  private readonly reconcileOptions: ReconcileOptions;
+  private readonly policy: ResendPolicy;
+  private readonly pollMs: number;
+  private readonly onError: ((err: unknown) => void) | undefined;
+
+  private devices = new Map<string, DeviceState>();
+  private checkpoints = new Map<string, number>();
+  private ready = false;
+  private sourceOpened = false;
+  private running: Promise<unknown> = Promise.resolve();
+  private loop: { stopped: boolean; timer?: TimerHandle; wake?: () => void; done?: Promise<void> } | undefined;
+  private readonly totals = { accepted: 0, duplicates: 0, rejected: 0, resendRequests: 0 };
+
+  constructor(options: ReconcilerOptions) {
+    this.source = options.source;
+    this.store = options.store;
+    this.methods = options.methods;
+    this.clock = options.clock ?? systemClock;
+    this.log = options.logger ?? silentLogger;
+    this.batchSize = positiveInt(options.batchSize ?? 500, 'batchSize');
+    this.reconcileOptions = {
+      firstSeq: options.firstSeq ?? 1,
+      skewThresholdMs: options.skewThresholdMs ?? DEFAULT_SKEW_THRESHOLD_MS,
+    };
+    this.policy = { ...DEFAULT_RESEND_POLICY, ...options.resend };
+    this.pollMs = positiveInt(options.pollMs ?? 1000, 'pollMs');
+    this.onError = options.onError;
+  }
+
+  /** One pass: drain every partition (a transaction per batch), then ask for due resends. */
+  runOnce(): Promise<RunSummary> {
+    // Passes never overlap: a second caller waits for the first.
+    const run = this.running.then(() => this.pass());
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Runs passes until `stop()`, waiting `pollMs` (on the injected clock) whenever caught up. */
+  start(): void {
+    if (this.loop) return;
+    const loop: NonNullable<Reconciler['loop']> = { stopped: false };
+    this.loop = loop;
+    loop.done = (async () => {
+      while (!loop.stopped) {
+        let idle = true;
+        try {
+          const s = await this.runOnce();
+          idle = s.events === 0;
+        } catch (err) {
+          this.log.error({ err: errorMessage(err) }, 'reconciler pass failed; state reloads from the store');
+          this.onError?.(err);
+        }
+        if (loop.stopped || !idle) continue;
+        await new Promise<void>((resolve) => {
+          loop.wake = resolve;
+          loop.timer = this.clock.setTimeout(resolve, this.pollMs);
+        });
+      }
+    })();
+  }
+
+  /** Stops the loop after the pass in flight commits. Store and source stay open (their owner closes them). */
+  async stop(): Promise<void> {
+    const loop = this.loop;
+    if (!loop) return;
+    loop.stopped = true;
+    if (loop.timer) this.clock.clearTimeout(loop.timer);
+    loop.wake?.();
+    await loop.done;
+    this.loop = undefined;
+  }
+
+  get openGaps(): number {
+    let n = 0;
+    for (const d of this.devices.values()) n += openGapCount(d.gaps);
+    return n;
+  }
+
+  async counters(): Promise<ReconcilerCounters> {
+    await this.ensureReady();
+    const rows = await this.store.rowCounts();
+    let lost = 0;
+    for (const d of this.devices.values()) lost += d.lostRecords;
+    return {
+      reconciledRows: rows.results + rows.readings + rows.events,
+      openGaps: this.openGaps,
+      lostRecords: lost,
+      devices: this.devices.size,
+      acceptedRecords: this.totals.accepted,
+      duplicatesDropped: this.totals.duplicates,
+      rejectedMessages: this.totals.rejected,
+      resendRequests: this.totals.resendRequests,
+    };
+  }
+
+  private async ensureReady(): Promise<void> {
+    if (this.ready) return;
+    await this.store.migrate();
+    const state = await this.store.load(this.source.id);
+    this.devices = new Map(state.devices.map((d) => [d.device, d]));
+    this.checkpoints = state.checkpoints;
+    if (!this.sourceOpened) {
+      await this.source.open(async () => (await this.store.load(this.source.id)).checkpoints);
+      this.sourceOpened = true;
+    }
+    this.ready = true;
+  }
+
+  private async pass(): Promise<RunSummary> {
+    const summary: RunSummary = { events: 0, accepted: 0, duplicates: 0, rejected: 0, resendRequests: 0 };
+    try {
+      await this.ensureReady();
+      for (const partitionId of await this.source.partitionIds()) {
+        for (;;) {
+          const from = this.checkpoints.get(partitionId) ?? 0;
+          const batch = await this.source.read(partitionId, from, this.batchSize);
+          if (batch.events.length === 0 && batch.next === from) break;
+          const out = new BatchOutput();
+          reconcileEvents(this.devices, batch.events, this.clock.now(), this.reconcileOptions, out);
+          await this.store.commit({
+            source: this.source.id,
+            checkpoints: [{ partitionId, next: batch.next }],
+            results: [...out.results.values()],
+            readings: out.readings,
+            events: out.events,
+            devices: [...out.changed].map((d) => this.devices.get(d)!),
+          });
+          this.checkpoints.set(partitionId, batch.next);
+          for (const r of out.rejected) this.log.warn(r, 'message rejected');
+          summary.events += batch.events.length;
+          summary.accepted += out.accepted;
+          summary.duplicates += out.duplicates;
+          summary.rejected += out.rejected.length;
+          if (batch.events.length < this.batchSize) break;
+        }
+      }
+      summary.resendRequests = await this.requestResends();
+    } catch (err) {
+      // Memory may hold changes the store refused: start again from what is durable.
+      this.ready = false;
+      throw err;
+    }
+    this.totals.accepted += summary.accepted;
+    this.totals.duplicates += summary.duplicates;
+    this.totals.rejected += summary.rejected;
+    this.totals.resendRequests += summary.resendRequests;
+    return summary;
+  }
+
+  private async requestResends(): Promise<number> {
+    const methods = this.methods;
+    if (!methods) return 0;
+    const now = this.clock.now();
+    const due = dueResends(this.devices.values(), now, this.policy);
+    if (due.length === 0) return 0;
+    const answers = await Promise.all(
+      due.map(async ({ device, gap }) => {
+        const request: ResendRequest = { fromSeq: gap.from, toSeq: gap.to };
+        try {
+          const response = await methods.invoke(device, RESEND_METHOD, request, this.policy.timeoutMs);
+          const answer = response.status === 200 ? parseResendAnswer(response.payload) : null;
+          if (!answer) this.log.warn({ device, request, status: response.status }, 'resend refused or not understood');
+          return { device, request, answer };
+        } catch (err) {
+          this.log.info({ device, request, err: errorMessage(err) }, 'resend not delivered; will retry');
+          return { device, request, answer: null };
+        }
+      }),
+    );
+    // Apply after every call returned: no batch runs in between (passes never overlap).
+    const changed = new Set<string>();
+    for (const { device, request, answer } of answers) {
+      const state = this.devices.get(device);
+      if (!state) continue;
+      changed.add(device);
+      for (const g of state.gaps) {
+        if (g.state === 'open' && g.from <= request.toSeq && g.to >= request.fromSeq) {
+          g.requestedAt = now;
+          g.attempts += 1;
+        }
+      }
+      for (const r of answer?.evicted ?? []) {
+        // Only what we asked for: a device cannot close gaps it was not asked about.
+        const from = Math.max(r.fromSeq, request.fromSeq);
+        const to = Math.min(r.toSeq, request.toSeq);
+        if (from <= to) state.lostRecords += markLost(state.gaps, from, to, now);
+      }
+    }
+    await this.store.commit({
+      source: this.source.id,
+      checkpoints: [],
+      results: [],
+      readings: [],
+      events: [],
+      devices: [...changed].map((d) => this.devices.get(d)!),
+    });
+    return due.length;
+  }
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
