@@ -1,0 +1,271 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import { systemClock, type Clock, type TimerHandle } from '../../agent/core/clock.js';
+import type { Driver, DriverHealth, DriverState, ReadingSink, SourceHealth } from '../../agent/core/driver.js';
+import { errorMessage } from '../../agent/core/errors.js';
+import { silentLogger, type Logger } from '../../agent/core/logger.js';
+import type { Reading } from '../../agent/core/reading.js';
+import { parseModbusConfig, type DeviceConfig, type ModbusDriverConfig, type PointConfig, type TransportConfig } from '../config.js';
+import { DeviceError, unavailableError } from '../errors.js';
+import { badReadings, blockReadings } from './block-readings.js';
+import { Bus } from './bus.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import { readRequest, readResponseData } from './pdu.js';
+import { planReads, type ReadBlock } from './planner.js';
+import { RtuTransport } from './rtu-transport.js';
+import { TcpTransport } from './tcp-transport.js';
+import type { ModbusTransport, ReopenOptions, TransportStats } from './transport.js';
+
+export type TransportFactory = (config: TransportConfig, options: { clock: Clock; reopen: ReopenOptions }) => ModbusTransport;
+
+export interface ModbusDriverOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Replaces the real transports (fault-injecting ones in tests). */
+  transportFactory?: TransportFactory;
+}
+
+export const defaultTransportFactory: TransportFactory = (t, { clock, reopen }) =>
+  t.kind === 'rtu'
+    ? new RtuTransport({ path: t.path, baudRate: t.baudRate, parity: t.parity, dataBits: t.dataBits, stopBits: t.stopBits, clock, reopen })
+    : new TcpTransport({ host: t.host, port: t.port, clock, reopen });
+
+/** One serial line or one TCP endpoint: a transport and the bus that shares it. */
+interface Line {
+  key: string;
+  transport: ModbusTransport;
+  bus: Bus;
+}
+
+interface Slave {
+  device: DeviceConfig;
+  line: Line;
+  blocks: ReadBlock<PointConfig>[];
+  breaker: CircuitBreaker;
+  health: SourceHealth;
+  lastCycleOk: boolean | undefined;
+  nextAt: number;
+  timer: TimerHandle | undefined;
+  task: ScheduledTask | undefined;
+  sinkRejections: number;
+  overruns: number;
+}
+
+/**
+ * Polls Modbus RTU and TCP slaves and feeds their readings to a sink. Serial devices that
+ * share a path share one transport and one bus (one request at a time, round-robin among
+ * slaves); TCP devices that share host:port share a connection with `maxInFlight` requests
+ * in flight; different lines run concurrently. Each slave has its own schedule and circuit
+ * breaker, so a dead slave costs at most one timeout per cycle until its breaker opens, and
+ * then nothing but a probe now and then. Faults become bad-quality readings, never throws.
+ */
+export class ModbusDriver implements Driver {
+  readonly name: string;
+  readonly config: ModbusDriverConfig;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly lines = new Map<string, Line>();
+  private readonly slaves: Slave[] = [];
+  private readonly inflight = new Set<Promise<void>>();
+  private state: DriverState = 'stopped';
+  private running = false;
+  private sink: ReadingSink | undefined;
+
+  /** Validates `config` eagerly: throws EDGE_CONFIG_INVALID naming the device and point. */
+  constructor(config: unknown, options: ModbusDriverOptions = {}) {
+    this.config = parseModbusConfig(config);
+    this.name = this.config.name;
+    this.clock = options.clock ?? systemClock;
+    this.log = (options.logger ?? silentLogger).child({ module: 'drivers.modbus', driver: this.name });
+    const factory = options.transportFactory ?? defaultTransportFactory;
+    for (const device of this.config.devices) {
+      const t = device.transport;
+      const key = t.kind === 'rtu' ? `rtu:${t.path}` : `tcp:${t.host}:${t.port}`;
+      let line = this.lines.get(key);
+      if (!line) {
+        const concurrency = t.kind === 'tcp' ? Math.min(...this.config.devices.map((d) => (d.transport.kind === 'tcp' && `tcp:${d.transport.host}:${d.transport.port}` === key ? d.transport.maxInFlight : 16))) : 1;
+        line = { key, transport: factory(t, { clock: this.clock, reopen: this.config.reopen }), bus: new Bus(concurrency) };
+        this.lines.set(key, line);
+      }
+      this.slaves.push({
+        device,
+        line,
+        blocks: planReads(device.points, { maxGap: device.maxGap, maxRegisters: device.maxRegisters, maxBits: device.maxBits }),
+        breaker: new CircuitBreaker({ ...this.config.breaker, clock: this.clock }),
+        health: { state: 'unknown', polls: 0, errors: 0, errorsByCode: {} },
+        lastCycleOk: undefined,
+        nextAt: 0,
+        timer: undefined,
+        task: undefined,
+        sinkRejections: 0,
+        overruns: 0,
+      });
+    }
+  }
+
+  /** The planned block reads per device (for diagnostics and tests). */
+  plan(): Record<string, Array<{ table: string; address: number; count: number; points: string[] }>> {
+    const out: Record<string, Array<{ table: string; address: number; count: number; points: string[] }>> = {};
+    for (const s of this.slaves) out[s.device.name] = s.blocks.map((b) => ({ table: b.table, address: b.address, count: b.count, points: b.points.map((p) => p.name) }));
+    return out;
+  }
+
+  async start(sink: ReadingSink): Promise<void> {
+    if (this.running) throw new TypeError(`driver ${this.name} is already started`);
+    this.state = 'starting';
+    this.sink = sink;
+    this.running = true;
+    // Open every line; one that fails keeps retrying in the background (reopen backoff).
+    await Promise.all(
+      [...this.lines.values()].map((line) =>
+        line.transport.open().catch((err: unknown) => this.log.warn({ line: line.key, err: errorMessage(err) }, 'line not open yet; retrying in background')),
+      ),
+    );
+    if (!this.running) return;
+    for (const s of this.slaves) this.schedule(s);
+    this.state = 'running';
+  }
+
+  private schedule(s: Slave): void {
+    if (s.device.cron !== undefined) {
+      s.task = cron.schedule(s.device.cron, () => this.track(this.cycle(s)), { noOverlap: true, name: `modbus:${s.device.name}` });
+      return;
+    }
+    s.nextAt = this.clock.now();
+    const tick = (): void => {
+      s.timer = undefined;
+      if (!this.running) return;
+      this.track(
+        this.cycle(s).then(() => {
+          if (!this.running) return;
+          const period = s.device.pollMs!;
+          const now = this.clock.now();
+          s.nextAt += period;
+          if (s.nextAt < now) {
+            s.overruns++;
+            s.nextAt = now; // behind schedule (slow bus or slow sink): skip, don't burst
+          }
+          s.timer = this.clock.setTimeout(tick, s.nextAt - now);
+        }),
+      );
+    };
+    tick();
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+    return p;
+  }
+
+  /** One poll plus its hand-over to the sink; the next poll waits for the sink (backpressure). */
+  private async cycle(s: Slave): Promise<void> {
+    const readings = await this.poll(s);
+    if (!this.sink || readings.length === 0) return;
+    try {
+      await this.sink(readings);
+    } catch (err) {
+      // Not acknowledged: the values are read again next cycle rather than held here.
+      s.sinkRejections++;
+      this.log.warn({ device: s.device.name, err: errorMessage(err) }, 'sink refused readings');
+    }
+  }
+
+  /** Polls one device once, outside its schedule (probe, tests). Does not call the sink. */
+  async pollDevice(name: string): Promise<Reading[]> {
+    const s = this.slaves.find((x) => x.device.name === name);
+    if (!s) throw new TypeError(`no device named ${name}`);
+    return this.poll(s);
+  }
+
+  private async poll(s: Slave): Promise<Reading[]> {
+    const { device, line } = s;
+    const out: Reading[] = [];
+    s.health.polls++;
+    let skip: { code: string; message: string } | undefined;
+    let ok = false;
+    for (const block of s.blocks) {
+      if (skip) {
+        out.push(...badReadings(device.name, block.points, skip, this.clock.now()));
+        continue;
+      }
+      if (!s.breaker.tryAcquire()) {
+        const wait = Math.max(0, s.breaker.retryAt - this.clock.now());
+        skip = unavailableError(`device "${device.name}" (unit ${device.unitId} on ${line.transport.description}) is backed off after repeated failures; next try in ${wait} ms`);
+        out.push(...badReadings(device.name, block.points, skip, this.clock.now()));
+        continue;
+      }
+      const req = readRequest(block.table, block.address, block.count);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const pdu = await line.bus.run(device.name, () => line.transport.request(device.unitId, req, device.timeoutMs));
+          const data = readResponseData(device.unitId, req, pdu);
+          const at = this.clock.now();
+          s.breaker.success();
+          s.health.lastGoodAt = at;
+          ok = true;
+          out.push(...blockReadings(device.name, block, data, at));
+          break;
+        } catch (err) {
+          const e = toDeviceError(err, device);
+          this.countError(s, e);
+          if (e.exception) {
+            s.breaker.success(); // it answered: alive, just unhappy with this block
+            out.push(...badReadings(device.name, block.points, e, this.clock.now()));
+            break;
+          }
+          if (attempt < device.retries && !e.disconnected && this.running) continue;
+          s.breaker.failure();
+          out.push(...badReadings(device.name, block.points, e, this.clock.now()));
+          if (e.timeout || e.disconnected) skip = e; // don't spend more bus time on it this cycle
+          break;
+        }
+      }
+    }
+    s.lastCycleOk = ok;
+    return out;
+  }
+
+  private countError(s: Slave, e: DeviceError): void {
+    s.health.errors++;
+    s.health.errorsByCode[e.code] = (s.health.errorsByCode[e.code] ?? 0) + 1;
+    s.health.lastError = { code: e.code, message: e.message, at: this.clock.now() };
+  }
+
+  health(): DriverHealth {
+    const sources: Record<string, SourceHealth> = {};
+    let allOk = true;
+    for (const s of this.slaves) {
+      const b = s.breaker.state();
+      const state: SourceHealth['state'] = b === 'open' ? 'backoff' : s.lastCycleOk === undefined ? 'unknown' : s.lastCycleOk ? 'ok' : 'down';
+      if (state !== 'ok' && state !== 'unknown') allOk = false;
+      sources[s.device.name] = { ...s.health, errorsByCode: { ...s.health.errorsByCode }, state };
+    }
+    const st: DriverState = this.state === 'running' && !allOk ? 'degraded' : this.state;
+    return { state: st, sources };
+  }
+
+  /** Per line figures (stray bytes, CRC errors, reopens) beside the per-slave ones. */
+  lineStats(): Record<string, TransportStats> {
+    const out: Record<string, TransportStats> = {};
+    for (const line of this.lines.values()) out[line.key] = line.transport.stats();
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const s of this.slaves) {
+      if (s.timer) this.clock.clearTimeout(s.timer);
+      s.timer = undefined;
+      if (s.task) await s.task.destroy();
+      s.task = undefined;
+    }
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    await Promise.all([...this.lines.values()].map((l) => l.transport.close()));
+    this.state = 'stopped';
+  }
+}
+
+function toDeviceError(err: unknown, device: DeviceConfig): DeviceError {
+  if (err instanceof DeviceError) return err;
+  return unavailableError(`device "${device.name}": ${errorMessage(err)}`, err);
+}
