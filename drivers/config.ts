@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import cron from 'node-cron';
 import { configError } from './errors.js';
-import { registerCount, VALUE_TYPES, WORD_ORDERS } from './modbus/codec.js';
+import { registerCount, VALUE_TYPES, WORD_ORDERS, type ValueType, type WordOrder } from './modbus/codec.js';
 import { isBitTable, MAX_READ_BITS, MAX_READ_REGISTERS } from './modbus/pdu.js';
 
 /**
@@ -93,8 +93,8 @@ export type TransportConfig = SerialTransportConfig | TcpTransportConfig;
 
 /** A point after validation: type and register count are always known. */
 export interface PointConfig extends Omit<Parsed['devices'][number]['points'][number], 'type' | 'order' | 'count'> {
-  type: import('./modbus/codec.js').ValueType;
-  order: import('./modbus/codec.js').WordOrder;
+  type: ValueType;
+  order: WordOrder;
   count: number;
 }
 

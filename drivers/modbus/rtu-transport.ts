@@ -1,6 +1,6 @@
 import { SerialPort } from 'serialport';
 import { systemClock, type Clock, type TimerHandle } from '../../agent/core/clock.js';
-import { crcError, DeviceError, exceptionError, frameError, timeoutError, unavailableError } from '../errors.js';
+import { crcError, type DeviceError, exceptionError, frameError, timeoutError, unavailableError } from '../errors.js';
 import { withCrc } from './crc.js';
 import { exceptionName } from './pdu.js';
 import { RtuFrameDecoder } from './rtu-frame.js';
