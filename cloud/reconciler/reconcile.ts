@@ -75,6 +75,13 @@ export function reconcileEvents(
       out.rejected.push(reject(event, errorMessage(err)));
       continue;
     }
+    const invalid = firstInvalidRecord(message.records);
+    if (invalid) {
+      // Rejected whole, before any state changes: its seqs become a gap, so it stays visible
+      // (open gap, resend attempts, a warning) instead of stalling the store with a poison row.
+      out.rejected.push(reject(event, invalid));
+      continue;
+    }
     // The hub's authenticated device id wins: a body naming another device is not trusted.
     if (message.device !== event.deviceId) {
       out.rejected.push(reject(event, `body names device ${message.device}, hub says ${event.deviceId}`));
@@ -180,6 +187,41 @@ function collect(device: string, r: WireRecord, enqueuedTime: number, out: Batch
 /** The upsert key of a result: (device, query, output, group key, window start, window end). */
 export function resultKey(device: string, query: string, outName: string, key: string, ws: number | null, we: number): string {
   return JSON.stringify([device, query, outName, key, wsKey(ws), we]);
+}
+
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Checks each record's fields beyond what decodeWireMessage checks. Times are integer epoch ms
+ * (the wire format says so, and the SQL columns are integers). Unknown kinds pass: a newer agent's
+ * record still takes its seq, we just have no table for it.
+ */
+export function firstInvalidRecord(records: readonly WireRecord[]): string | null {
+  for (const r of records) {
+    const bad = (what: string) => `record seq ${r.seq} (${r.kind}): ${what}`;
+    if (!isTime(r.t)) return bad('t is not an integer epoch ms');
+    switch (r.kind) {
+      case 'result':
+        if (typeof r.query !== 'string' || typeof r.out !== 'string' || typeof r.key !== 'string') return bad('query/out/key must be strings');
+        if (!isTime(r.we) || (r.ws !== null && !isTime(r.ws))) return bad('ws/we are not integer epoch ms');
+        if (!Number.isSafeInteger(r.rev) || r.rev < 0) return bad('rev is not a non-negative integer');
+        if (!isObject(r.row)) return bad('row is not an object');
+        break;
+      case 'reading':
+        if (!isTime(r.at)) return bad('at is not an integer epoch ms');
+        if (typeof r.src !== 'string' || typeof r.pt !== 'string') return bad('src/pt must be strings');
+        if (r.q !== 'good' && r.q !== 'bad') return bad('q must be good or bad');
+        if (r.v !== null && !['number', 'boolean', 'string'].includes(typeof r.v)) return bad('v has an unsupported type');
+        if ((r.err !== undefined && typeof r.err !== 'string') || (r.u !== undefined && typeof r.u !== 'string')) return bad('err/u must be strings');
+        break;
+      case 'event':
+      case 'health':
+        if (typeof r.name !== 'string' || !isObject(r.data)) return bad('name/data missing');
+        break;
+    }
+  }
+  return null;
 }
 
 function reject(event: SourceEvent, reason: string): RejectedMessage {

@@ -6,7 +6,7 @@ import { expectStoreMatchesTruth } from './support/compare.js';
 import { settle } from './support/drive.js';
 import { InMemoryMessageLogDouble } from './support/message-log-double.js';
 import { buildScenario, ResendFleetDouble, type ScenarioOptions } from './support/scenario.js';
-import { sqliteStores, type StoreFactory } from './support/stores.js';
+import { allStores, type StoreFactory } from './support/stores.js';
 
 const DAY = 86_400_000;
 const GRACE = 10_000;
@@ -45,7 +45,7 @@ const cases: Array<{ name: string; options: ScenarioOptions; expectResends?: boo
   },
 ];
 
-export function scenarioSuite(stores: StoreFactory): void {
+function scenarioSuite(stores: StoreFactory): void {
   describe(`reconciler scenarios on ${stores.name}`, () => {
     afterAll(() => stores.cleanup());
 
@@ -83,4 +83,5 @@ export function scenarioSuite(stores: StoreFactory): void {
   });
 }
 
-scenarioSuite(sqliteStores());
+// Both stores, explicitly.
+for (const stores of allStores()) scenarioSuite(stores);

@@ -106,7 +106,7 @@ export function buildScenario(o: ScenarioOptions): Scenario {
     const flush = (sendAt: number) => {
       if (pending.length === 0) return;
       const inOutage = o.outageMs !== undefined && sendAt > start + span / 3 && sendAt < start + (2 * span) / 3;
-      const deliverAt = inOutage ? start + (2 * span) / 3 + o.outageMs! + (sendAt - start) / 1000 : sendAt + 200 + Math.floor(rnd() * 300);
+      const deliverAt = inOutage ? Math.floor(start + (2 * span) / 3 + o.outageMs! + (sendAt - start) / 1000) : sendAt + 200 + Math.floor(rnd() * 300);
       const dropped = rnd() < (o.dropRate ?? 0);
       planned.push({
         device,

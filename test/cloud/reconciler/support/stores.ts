@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReconcilerStore } from '../../../../cloud/reconciler/store.js';
 import { SqliteStore } from '../../../../cloud/reconciler/stores/sqlite-store.js';
+import { PostgresStore } from '../../../../cloud/reconciler/stores/postgres-store.js';
+import { startPostgres, type PostgresServer } from '../../../support/postgres.js';
 
 /** Makes a fresh, empty store per call; `cleanup` removes everything it made. */
 export interface StoreFactory {
@@ -39,4 +41,39 @@ export function sqliteStores(): StoreFactory {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** One throwaway PostgreSQL server (started on first use), one fresh database per store. */
+export function postgresStores(): StoreFactory {
+  let server: Promise<PostgresServer> | undefined;
+  const urls = new WeakMap<ReconcilerStore, string>();
+  const stores: ReconcilerStore[] = [];
+  const open = (url: string) => {
+    const store = new PostgresStore(url);
+    urls.set(store, url);
+    stores.push(store);
+    return store;
+  };
+  return {
+    name: 'postgres',
+    async create() {
+      server ??= startPostgres();
+      return open(await (await server).createDatabase());
+    },
+    async reopen(store) {
+      return open(urls.get(store)!);
+    },
+    locationOf(store) {
+      return urls.get(store)!;
+    },
+    async cleanup() {
+      await Promise.all(stores.map((s) => s.close()));
+      if (server) await (await server).stop();
+    },
+  };
+}
+
+/** Both stores: every store-facing suite runs on each. */
+export function allStores(): StoreFactory[] {
+  return [sqliteStores(), postgresStores()];
 }
