@@ -140,11 +140,12 @@ export class ModbusDriver implements Driver {
           const period = s.device.pollMs!;
           const now = this.clock.now();
           s.nextAt += period;
-          if (s.nextAt < now) {
+          if (now - s.nextAt > 2 * period) {
             s.overruns++;
-            s.nextAt = now; // behind schedule (slow bus or slow sink): skip, don't burst
+            s.nextAt = now; // far behind (slow bus or slow sink): skip the missed polls
           }
-          s.timer = this.clock.setTimeout(tick, s.nextAt - now);
+          // A little behind (a slow neighbour on the bus): poll at once, keeping the rate.
+          s.timer = this.clock.setTimeout(tick, Math.max(0, s.nextAt - now));
         }),
       );
     };

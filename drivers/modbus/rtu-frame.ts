@@ -42,7 +42,7 @@ function frameLength(buf: Buffer, i: number, direction: RtuDirection): number {
  */
 export class RtuFrameDecoder {
   private buf: Buffer = Buffer.alloc(0);
-  private expect: { unit: number; fc: number } | undefined;
+  private expect: { unit: number; fc: number; byteCount: number | undefined } | undefined;
   /** Bytes discarded because they were not part of any valid frame. */
   strayBytes = 0;
   /** Complete candidate frames (plausible header, right length) whose CRC was wrong. */
@@ -50,9 +50,12 @@ export class RtuFrameDecoder {
 
   constructor(private readonly direction: RtuDirection) {}
 
-  /** Only accept frames from this unit with this function (or its exception). */
-  expectReply(unit: number, fc: number): void {
-    this.expect = { unit, fc };
+  /**
+   * Only accept frames from this unit with this function (or its exception) and, for reads,
+   * this byte count: a late reply to an earlier, different request is then stray, not data.
+   */
+  expectReply(unit: number, fc: number, byteCount?: number): void {
+    this.expect = { unit, fc, byteCount };
   }
 
   clearExpectation(): void {
@@ -89,7 +92,10 @@ export class RtuFrameDecoder {
   private matches(i: number): boolean {
     if (!this.expect) return true;
     const fc = this.buf[i + 1]!;
-    return this.buf[i] === this.expect.unit && (fc === this.expect.fc || fc === (this.expect.fc | 0x80));
+    if (this.buf[i] !== this.expect.unit) return false;
+    if (fc === (this.expect.fc | 0x80)) return true;
+    if (fc !== this.expect.fc) return false;
+    return this.expect.byteCount === undefined || fc > 4 || this.buf[i + 2] === this.expect.byteCount;
   }
 
   private findFrame(): { start: number; end: number } | undefined {

@@ -145,7 +145,10 @@ export class RtuTransport implements ModbusTransport {
     }
     // Whatever is buffered now is not the reply to this request.
     this.decoder.reset();
-    this.decoder.expectReply(unit, pdu[0]!);
+    const fc = pdu[0]!;
+    const isRead = fc >= 1 && fc <= 4 && pdu.length >= 5;
+    const count = isRead ? pdu.readUInt16BE(3) : 0;
+    this.decoder.expectReply(unit, fc, isRead ? (fc <= 2 ? Math.ceil(count / 8) : count * 2) : undefined);
     const frame = withCrc(Buffer.concat([Buffer.from([unit]), pdu]));
     return new Promise<Buffer>((resolve, reject) => {
       const p: Pending = { unit, fc: pdu[0]!, resolve, reject, crcAtStart: this.decoder.crcErrors, strayAtStart: this.decoder.strayBytes };

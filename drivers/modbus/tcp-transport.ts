@@ -122,6 +122,12 @@ export class TcpTransport implements ModbusTransport {
     return new Promise<Buffer>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
         if (this.pending.get(tx) !== p) return;
+        if (this.buf.length > 0 && this.socket === sock) {
+          // Half a frame sits in the buffer: the stream is out of step. Start afresh.
+          this.counters.strayBytes += this.buf.length;
+          this.drop(sock, frameError(`unit ${unit} at ${this.description}: incomplete reply (${this.buf.length} bytes) within ${timeoutMs} ms`));
+          return;
+        }
         this.pending.delete(tx);
         const e = timeoutError(`unit ${unit} at ${this.description} did not answer within ${timeoutMs} ms`);
         this.noteError(e);
