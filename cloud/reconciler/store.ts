@@ -52,7 +52,10 @@ export interface DeviceState {
   device: string;
   /** Boot id of the message holding the device's highest seq. */
   boot: string;
-  /** How many boot ids were seen in seq order (a reboot is not a gap). */
+  /**
+   * Boot changes seen at the device's highest seq, plus one (a reboot is not a gap). A boot
+   * whose messages all arrive behind a later boot's (an outage backlog) is not counted.
+   */
   boots: number;
   /** Highest seq seen, or firstSeq − 1 before any. */
   maxSeq: number;
