@@ -6,8 +6,10 @@
  */
 export class Bus {
   private readonly queues = new Map<string, Array<() => void>>();
-  private order: string[] = [];
-  private cursor = 0;
+  /** Slaves in the order they first used the bus (bounded by the number of devices). */
+  private readonly order: string[] = [];
+  /** Index in `order` of the slave served last. */
+  private cursor = -1;
   private active = 0;
 
   constructor(private readonly concurrency = 1) {
@@ -52,21 +54,12 @@ export class Bus {
   }
 
   private takeNext(): (() => void) | undefined {
-    for (let i = 0; i < this.order.length; i++) {
+    // Start after the slave served last, so every slave with work gets a turn in between.
+    for (let i = 1; i <= this.order.length; i++) {
       const idx = (this.cursor + i) % this.order.length;
-      const slave = this.order[idx]!;
-      const q = this.queues.get(slave)!;
-      const job = q.shift();
+      const job = this.queues.get(this.order[idx]!)!.shift();
       if (job) {
-        this.cursor = idx + 1;
-        if (q.length === 0) {
-          // Forget idle slaves so the order array does not grow without bound.
-          this.queues.delete(slave);
-          this.order.splice(idx, 1);
-          this.cursor = idx;
-        }
-        if (this.order.length) this.cursor %= this.order.length;
-        else this.cursor = 0;
+        this.cursor = idx;
         return job;
       }
     }

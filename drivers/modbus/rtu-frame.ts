@@ -89,6 +89,19 @@ export class RtuFrameDecoder {
     return frames;
   }
 
+  /** Whether a frame starting at `i` can (still) be the expected one, given the bytes so far. */
+  private couldMatch(i: number): boolean {
+    const e = this.expect;
+    if (!e) return true;
+    const b = this.buf;
+    if (b[i] !== e.unit) return false;
+    if (i + 1 >= b.length) return true;
+    const fc = b[i + 1]!;
+    if (fc === (e.fc | 0x80)) return true;
+    if (fc !== e.fc) return false;
+    return i + 2 >= b.length || e.byteCount === undefined || fc > 4 || b[i + 2] === e.byteCount;
+  }
+
   private matches(i: number): boolean {
     if (!this.expect) return true;
     const fc = this.buf[i + 1]!;
@@ -112,8 +125,9 @@ export class RtuFrameDecoder {
     let i = 0;
     while (i < this.buf.length) {
       const len = frameLength(this.buf, i, this.direction);
-      if (len === 0 || (len > 0 && i + len > this.buf.length)) break; // could still complete
-      if (len > 0 && this.matches(i)) this.crcErrors++; // complete, plausible, but failed CRC
+      const wanted = this.couldMatch(i);
+      if (wanted && (len === 0 || (len > 0 && i + len > this.buf.length))) break; // could still complete
+      if (wanted && len > 0) this.crcErrors++; // complete, plausible, but failed CRC
       i++;
     }
     if (i > 0) {
