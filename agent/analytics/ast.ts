@@ -1,0 +1,68 @@
+/**
+ * The syntax tree of the ASA subset we accept. Every node keeps the offset where it starts so
+ * that planning errors (a column outside GROUP BY, an unknown function) can point at the text.
+ */
+export interface Position {
+  offset: number;
+  line: number;
+  column: number;
+}
+
+export type Expr =
+  | { kind: 'literal'; value: number | string | boolean | null; pos: Position }
+  | { kind: 'column'; path: string[]; pos: Position }
+  | { kind: 'star'; pos: Position }
+  | { kind: 'unary'; op: '-' | '+' | 'NOT'; operand: Expr; pos: Position }
+  | { kind: 'binary'; op: BinaryOp; left: Expr; right: Expr; pos: Position }
+  | { kind: 'isNull'; operand: Expr; negated: boolean; pos: Position }
+  | { kind: 'between'; operand: Expr; low: Expr; high: Expr; negated: boolean; pos: Position }
+  | { kind: 'in'; operand: Expr; list: Expr[]; negated: boolean; pos: Position }
+  | { kind: 'case'; operand: Expr | null; whens: Array<{ when: Expr; then: Expr }>; otherwise: Expr | null; pos: Position }
+  | { kind: 'cast'; operand: Expr; type: string; orNull: boolean; pos: Position }
+  | { kind: 'datepart'; fn: 'DATEADD' | 'DATEDIFF' | 'DATEPART'; part: string; args: Expr[]; pos: Position }
+  | { kind: 'timestamp'; pos: Position }
+  | { kind: 'call'; name: string; args: Expr[]; distinct: boolean; pos: Position }
+  | { kind: 'topOne'; orderBy: Array<{ expr: Expr; desc: boolean }>; pos: Position };
+
+export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '=' | '<>' | '<' | '<=' | '>' | '>=' | 'AND' | 'OR';
+
+export interface Duration {
+  unit: string;
+  size: number;
+  pos: Position;
+}
+
+export type WindowSpec =
+  | { kind: 'tumbling'; size: Duration; offset: Duration | null; pos: Position }
+  | { kind: 'hopping'; size: Duration; hop: Duration; offset: Duration | null; pos: Position }
+  | { kind: 'sliding'; size: Duration; pos: Position }
+  | { kind: 'session'; timeout: Duration; maxDuration: Duration | null; partitionBy: Expr[]; pos: Position }
+  | { kind: 'snapshot'; pos: Position };
+
+export interface SelectItem {
+  expr: Expr;
+  alias: string | null;
+  pos: Position;
+}
+
+export interface SelectStatement {
+  items: SelectItem[];
+  into: string | null;
+  from: { name: string; alias: string | null; pos: Position };
+  timestampBy: { expr: Expr; over: Expr[]; pos: Position } | null;
+  where: Expr | null;
+  groupBy: { keys: Expr[]; window: WindowSpec | null; pos: Position } | null;
+  having: Expr | null;
+  pos: Position;
+}
+
+export interface WithStep {
+  name: string;
+  select: SelectStatement;
+  pos: Position;
+}
+
+export interface QueryAst {
+  steps: WithStep[];
+  selects: SelectStatement[];
+}

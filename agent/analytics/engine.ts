@@ -1,0 +1,244 @@
+import { EdgeError } from '../core/errors.js';
+import { CHECKPOINT_VERSION, decodeState, encodeState, type EngineCheckpoint, type JsonValue } from './checkpoint.js';
+import { EventTimeStage, type StageEvent } from './event-time.js';
+import type { Emit, Row, WindowOperator } from './operator.js';
+import type { QueryPlan, StatementPlan } from './plan.js';
+import { newCounters, resolveTolerances, StateBudget, type Counters, type Tolerances } from './tolerances.js';
+import { Grouping } from './windows/groups.js';
+import { OrderedInput } from './windows/ordered-input.js';
+import { PaneWindowOperator } from './windows/panes.js';
+import { ProjectionOperator } from './windows/projection.js';
+import { SessionWindowOperator } from './windows/session.js';
+import { SlidingWindowOperator } from './windows/sliding.js';
+
+/**
+ * An input event: `arrivalTime` (epoch ms, when it reached the agent) plus payload fields,
+ * which queries read by name (`TIMESTAMP BY appTime`, `GROUP BY point`, `a.b` for nested
+ * fields). A StampedReading is one as it is. The default partition is the `source` field.
+ */
+export interface AnalyticsEvent {
+  arrivalTime: number;
+  appTime?: number;
+  [field: string]: unknown;
+}
+
+/** One result row of one window (or one event, for a statement without GROUP BY). */
+export interface ResultRow {
+  query: string;
+  /** The INTO output. */
+  output: string;
+  /** Window start, exclusive (sessions: first event, inclusive); null for snapshot and non-windowed rows. */
+  windowStart: number | null;
+  /** Window end, inclusive: the row's System.Timestamp(). */
+  windowEnd: number;
+  /** GROUP BY values as canonical JSON (an array in GROUP BY order). */
+  key: string;
+  /** 0 for the first emission; revise-policy corrections count up. */
+  rev: number;
+  /** The SELECT columns by alias. Datetimes are Date objects. */
+  row: Record<string, unknown>;
+}
+
+export interface EngineOptions {
+  queries: QueryPlan[];
+  tolerances?: Partial<Tolerances>;
+  /** Per-query bound on held events and open window groups; EDGE_QUERY_STATE_LIMIT beyond it. */
+  maxStateEntries?: number;
+  /** Called for every result row, in order. Without it, rows collect for `drain()`. */
+  onResult?: (row: ResultRow) => void;
+}
+
+export const DEFAULT_MAX_STATE_ENTRIES = 1_000_000;
+
+/** A statement in the running graph: its operator, and the statements reading its rows. */
+class StatementNode implements WindowOperator {
+  readonly consumers: StatementNode[] = [];
+  seq = 0;
+  constructor(
+    readonly plan: StatementPlan,
+    public op: WindowOperator,
+  ) {}
+  onEvent(row: Row, t: number, seq: number): void {
+    this.op.onEvent(row, t, seq);
+  }
+  onLateEvent(row: Row, t: number, seq: number): void {
+    this.op.onLateEvent(row, t, seq);
+  }
+  onWatermark(wm: number): void {
+    this.op.onWatermark(wm);
+    // A step's rows are stamped before wm, so downstream sees them before the watermark itself.
+    for (const c of this.consumers) c.onWatermark(wm);
+  }
+  save(): unknown {
+    return { seq: this.seq, op: this.op.save() };
+  }
+  load(s: unknown): void {
+    const st = s as { seq: number; op: unknown };
+    this.seq = st.seq;
+    this.op.load(st.op);
+  }
+}
+
+class QueryRuntime {
+  readonly counters: Counters = newCounters();
+  readonly nodes: StatementNode[] = [];
+  readonly stages: EventTimeStage[] = [];
+  readonly budget: StateBudget;
+
+  constructor(
+    readonly plan: QueryPlan,
+    tol: Tolerances,
+    maxState: number,
+    deliver: (r: ResultRow) => void,
+  ) {
+    this.budget = new StateBudget(plan.name, maxState);
+    const byName = new Map<string, StatementNode>();
+    const lateness = tol.policy === 'revise' ? tol.allowedLatenessMs : 0;
+    for (const s of plan.statements) {
+      let node: StatementNode | undefined = undefined;
+      const emit: Emit = s.isStep
+        ? (_ws, we, _key, rev, row) => {
+            // Revisions stay at the step that made them; downstream steps have already counted the row.
+            if (rev > 0) return;
+            const seq = node!.seq++;
+            for (const c of node!.consumers) c.onEvent(row, we, seq);
+          }
+        : (ws, we, key, rev, row) => deliver({ query: plan.name, output: s.name, windowStart: ws, windowEnd: we, key, rev, row });
+      node = new StatementNode(s, this.operatorFor(s, emit, lateness));
+      this.nodes.push(node);
+      if (s.isStep) byName.set(s.name.toLowerCase(), node);
+      if (s.fromStep) byName.get(s.from.toLowerCase())!.consumers.push(node);
+      else this.stages.push(new EventTimeStage(tol, s.timestamp, s.over, node, this.counters, this.budget));
+    }
+  }
+
+  private operatorFor(s: StatementPlan, emit: Emit, lateness: number): WindowOperator {
+    const g = s.grouped;
+    if (g === null) return new ProjectionOperator(s, emit);
+    const grouping = new Grouping(g, s.where, s.columns, g.having, emit);
+    const w = g.window;
+    switch (w.kind) {
+      case 'tumbling':
+      case 'hopping':
+        return new PaneWindowOperator({ size: w.size, hop: w.hop, offset: w.offset, snapshot: false }, grouping, this.budget, this.counters, lateness);
+      case 'snapshot':
+        return new PaneWindowOperator({ size: 1, hop: 1, offset: 0, snapshot: true }, grouping, this.budget, this.counters, lateness);
+      case 'sliding':
+        return new OrderedInput(new SlidingWindowOperator(w.size, grouping, this.budget, this.counters), this.budget);
+      case 'session':
+        return new OrderedInput(new SessionWindowOperator(w.timeout, w.maxDuration, w.partitionBy, grouping, this.budget, this.counters), this.budget);
+    }
+  }
+
+  save(): unknown {
+    return { counters: this.counters, stages: this.stages.map((s) => s.save()), nodes: this.nodes.map((n) => n.save()) };
+  }
+
+  load(state: unknown): void {
+    const s = state as { counters: Counters; stages: unknown[]; nodes: unknown[] };
+    if (s.stages.length !== this.stages.length || s.nodes.length !== this.nodes.length) {
+      throw new EdgeError('EDGE_STORE_CORRUPT', `analytics checkpoint for query '${this.plan.name}' does not match the query's statements`);
+    }
+    Object.assign(this.counters, s.counters);
+    this.stages.forEach((st, i) => st.load(s.stages[i]));
+    this.nodes.forEach((n, i) => n.load(s.nodes[i]));
+  }
+}
+
+/**
+ * Runs compiled queries over a stream of events: event-time stage → window operators → rows.
+ * Time only comes from the events (`arrivalTime`, TIMESTAMP BY) and from `advance()`; the engine
+ * never reads a clock, so a replay and a live run of the same input give the same rows.
+ */
+export class AnalyticsEngine {
+  private runtimes: QueryRuntime[] = [];
+  private readonly tolerances: Tolerances;
+  private readonly maxState: number;
+  private readonly plans: QueryPlan[];
+  private readonly collected: ResultRow[] = [];
+  private readonly deliver: (r: ResultRow) => void;
+
+  constructor(opts: EngineOptions) {
+    if (!Array.isArray(opts.queries) || opts.queries.length === 0) throw new TypeError('AnalyticsEngine needs at least one compiled query');
+    const names = new Set<string>();
+    for (const q of opts.queries) {
+      if (names.has(q.name)) throw new TypeError(`two analytics queries are named '${q.name}'`);
+      names.add(q.name);
+    }
+    this.plans = opts.queries;
+    this.tolerances = resolveTolerances(opts.tolerances);
+    this.maxState = opts.maxStateEntries ?? DEFAULT_MAX_STATE_ENTRIES;
+    const onResult = opts.onResult;
+    this.deliver = onResult ?? ((r) => this.collected.push(r));
+    this.build();
+  }
+
+  private build(): void {
+    this.runtimes = this.plans.map((p) => new QueryRuntime(p, this.tolerances, this.maxState, this.deliver));
+  }
+
+  /**
+   * Feeds one event to every query. Throws EDGE_QUERY_STATE_LIMIT (naming the query) when a
+   * query's state bound is hit; the engine should then be rebuilt or restored from a checkpoint.
+   */
+  push(event: AnalyticsEvent): void {
+    const rts = this.runtimes;
+    for (let i = 0; i < rts.length; i++) {
+      const stages = rts[i]!.stages;
+      for (let j = 0; j < stages.length; j++) stages[j]!.push(event as StageEvent);
+    }
+  }
+
+  /** Arrival time has reached `arrivalTime` with no events: lets idle queries emit. */
+  advance(arrivalTime: number): void {
+    for (const rt of this.runtimes) for (const st of rt.stages) st.advance(arrivalTime);
+  }
+
+  /** End of input: every held event is released and every window emitted. */
+  flush(): void {
+    for (const rt of this.runtimes) for (const st of rt.stages) st.flush();
+  }
+
+  /** Rows collected since the last drain (only when no onResult callback was given). */
+  drain(): ResultRow[] {
+    return this.collected.splice(0, this.collected.length);
+  }
+
+  counters(): Record<string, Counters> {
+    const out: Record<string, Counters> = {};
+    for (const rt of this.runtimes) {
+      const delay = Math.max(0, ...rt.stages.map((s) => s.watermarkDelay()));
+      out[rt.plan.name] = { ...rt.counters, watermarkDelayMs: delay };
+    }
+    return out;
+  }
+
+  /** The watermark of each query (its slowest input statement), epoch ms; -Infinity before any event. */
+  watermarks(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const rt of this.runtimes) out[rt.plan.name] = Math.min(...rt.stages.map((s) => s.currentWatermark));
+    return out;
+  }
+
+  /**
+   * Open windows, reorder buffers, watermarks and counters as JSON. Persist it with the journal
+   * cursor of the last pushed event; `restore()` then continues exactly where this run was.
+   */
+  checkpoint(): EngineCheckpoint {
+    const queries: { [q: string]: JsonValue } = {};
+    for (const rt of this.runtimes) queries[rt.plan.name] = encodeState(rt.save());
+    return { v: CHECKPOINT_VERSION, queries };
+  }
+
+  /** Replaces all state with a checkpoint's. Queries absent from the checkpoint start empty. */
+  restore(checkpoint: EngineCheckpoint): void {
+    if (checkpoint === null || typeof checkpoint !== 'object' || checkpoint.v !== CHECKPOINT_VERSION) {
+      throw new EdgeError('EDGE_STORE_CORRUPT', 'analytics checkpoint has an unknown version');
+    }
+    this.build();
+    for (const rt of this.runtimes) {
+      const s = checkpoint.queries[rt.plan.name];
+      if (s !== undefined) rt.load(decodeState(s));
+    }
+  }
+}

@@ -1,0 +1,578 @@
+import type { Duration, Expr, Position, QueryAst, SelectItem, SelectStatement, WindowSpec, WithStep } from './ast.js';
+import { QueryError } from './diagnostics.js';
+import { tokenize, type Token } from './lexer.js';
+
+/**
+ * Recursive descent over the token list, one method per grammar rule. The grammar is ASA's
+ * (learn.microsoft.com/stream-analytics-query) cut down to the subset this agent evaluates;
+ * constructs ASA has and we do not (JOIN, UNION, PARTITION BY, LIMIT DURATION, …) are reported
+ * as unsupported rather than as typos.
+ */
+export function parseQuery(text: string, queryName: string): QueryAst {
+  return new Parser(text, queryName).query();
+}
+
+const WINDOW_NAMES: Record<string, WindowSpec['kind']> = {
+  TUMBLINGWINDOW: 'tumbling',
+  TUMBLING: 'tumbling',
+  HOPPINGWINDOW: 'hopping',
+  HOPPING: 'hopping',
+  SLIDINGWINDOW: 'sliding',
+  SLIDING: 'sliding',
+  SESSIONWINDOW: 'session',
+  SESSION: 'session',
+};
+
+const UNSUPPORTED_AFTER_FROM = new Set(['JOIN', 'INNER', 'LEFT', 'RIGHT', 'OUTER', 'CROSS', 'APPLY', 'UNION', 'PARTITION', 'LIMIT', 'MATCH_RECOGNIZE']);
+
+class Parser {
+  private readonly tokens: Token[];
+  private i = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly queryName: string,
+  ) {
+    this.tokens = tokenize(text, queryName);
+  }
+
+  query(): QueryAst {
+    const steps: WithStep[] = [];
+    const selects: SelectStatement[] = [];
+    if (this.acceptKeyword('WITH')) {
+      do {
+        const nameTok = this.expectIdent('a step name');
+        this.expectKeyword('AS');
+        this.expectOp('(');
+        const select = this.select();
+        this.expectOp(')');
+        steps.push({ name: nameTok.text, select, pos: nameTok.pos });
+      } while (this.acceptOp(','));
+    }
+    while (this.peek().kind !== 'eof') {
+      if (this.acceptOp(';')) continue;
+      if (!this.isKeyword('SELECT')) this.syntax(this.peek(), `expected SELECT but found ${describe(this.peek())}`);
+      selects.push(this.select());
+      if (this.isKeyword('UNION')) this.unsupported(this.peek(), 'UNION is not supported');
+    }
+    if (selects.length === 0) this.syntax(this.peek(), steps.length ? 'expected SELECT after the WITH steps' : 'expected SELECT');
+    return { steps, selects };
+  }
+
+  private select(): SelectStatement {
+    const start = this.expectKeyword('SELECT');
+    if (this.isKeyword('DISTINCT')) this.unsupported(this.peek(), 'SELECT DISTINCT is not supported');
+    if (this.peek().kind === 'ident' && this.peek().text.toUpperCase() === 'TOP') this.unsupported(this.peek(), 'SELECT TOP is not supported');
+    const items: SelectItem[] = [];
+    do items.push(this.selectItem());
+    while (this.acceptOp(','));
+    let into: string | null = null;
+    if (this.acceptKeyword('INTO')) into = this.expectIdent('an output name').text;
+    this.expectKeyword('FROM');
+    const fromTok = this.expectIdent('an input or step name');
+    let alias: string | null = null;
+    if (this.acceptKeyword('AS')) alias = this.expectIdent('an alias').text;
+    else if (this.peek().kind === 'ident') alias = this.next().text;
+    if (this.isOp(',')) this.unsupported(this.peek(), 'several inputs in FROM (joins) are not supported');
+    const stmt: SelectStatement = {
+      items,
+      into,
+      from: { name: fromTok.text, alias, pos: fromTok.pos },
+      timestampBy: null,
+      where: null,
+      groupBy: null,
+      having: null,
+      pos: start.pos,
+    };
+    for (;;) {
+      const t = this.peek();
+      if (t.kind === 'keyword' && UNSUPPORTED_AFTER_FROM.has(t.text)) {
+        this.unsupported(t, `${t.text}${t.text === 'PARTITION' ? ' BY' : ''} is not supported`);
+      }
+      if (this.isKeyword('TIMESTAMP')) {
+        if (stmt.timestampBy) this.syntax(t, 'TIMESTAMP BY given twice');
+        if (stmt.where || stmt.groupBy) this.syntax(t, 'TIMESTAMP BY must come before WHERE and GROUP BY');
+        this.next();
+        this.expectKeyword('BY');
+        const expr = this.expr();
+        const over: Expr[] = [];
+        if (this.acceptKeyword('OVER')) {
+          do over.push(this.expr());
+          while (this.acceptOp(','));
+        }
+        stmt.timestampBy = { expr, over, pos: t.pos };
+      } else if (this.isKeyword('WHERE')) {
+        if (stmt.where) this.syntax(t, 'WHERE given twice');
+        if (stmt.groupBy) this.syntax(t, 'WHERE must come before GROUP BY');
+        this.next();
+        stmt.where = this.expr();
+      } else if (this.isKeyword('GROUP')) {
+        if (stmt.groupBy) this.syntax(t, 'GROUP BY given twice');
+        this.next();
+        this.expectKeyword('BY');
+        stmt.groupBy = this.groupBy(t.pos);
+      } else if (this.isKeyword('HAVING')) {
+        if (stmt.having) this.syntax(t, 'HAVING given twice');
+        this.next();
+        stmt.having = this.expr();
+      } else {
+        break;
+      }
+    }
+    return stmt;
+  }
+
+  private selectItem(): SelectItem {
+    const t = this.peek();
+    if (this.isOp('*')) {
+      this.next();
+      return { expr: { kind: 'star', pos: t.pos }, alias: null, pos: t.pos };
+    }
+    const expr = this.expr();
+    let alias: string | null = null;
+    if (this.acceptKeyword('AS')) alias = this.expectIdent('an alias').text;
+    else if (this.peek().kind === 'ident') alias = this.next().text;
+    return { expr, alias, pos: t.pos };
+  }
+
+  private groupBy(pos: Position): NonNullable<SelectStatement['groupBy']> {
+    const keys: Expr[] = [];
+    let window: WindowSpec | null = null;
+    do {
+      const t = this.peek();
+      const w = this.tryWindow();
+      if (w) {
+        if (window) this.syntax(t, 'only one window is allowed in GROUP BY');
+        window = w;
+      } else {
+        keys.push(this.expr());
+      }
+    } while (this.acceptOp(','));
+    return { keys, window, pos };
+  }
+
+  private tryWindow(): WindowSpec | null {
+    const t = this.peek();
+    if (t.kind !== 'ident') return null;
+    const upper = t.text.toUpperCase();
+    if (upper === 'SYSTEM' && this.peekAt(1).text === '.' && this.peekAt(2).text.toUpperCase() === 'TIMESTAMP') {
+      // GROUP BY System.Timestamp() is a snapshot window.
+      this.next();
+      this.next();
+      this.next();
+      if (this.acceptOp('(')) this.expectOp(')');
+      return { kind: 'snapshot', pos: t.pos };
+    }
+    if (this.peekAt(1).text !== '(') return null;
+    if (upper === 'WINDOWS') this.unsupported(t, 'Windows() (several windows in one GROUP BY) is not supported');
+    const kind = WINDOW_NAMES[upper];
+    if (!kind) return null;
+    this.next();
+    this.expectOp('(');
+    let spec: WindowSpec;
+    if (kind === 'tumbling') {
+      const [size, offset] = this.durations(t, ['DURATION'], ['OFFSET']);
+      spec = { kind, size: size!, offset: offset ?? null, pos: t.pos };
+    } else if (kind === 'hopping') {
+      const [size, hop, offset] = this.durations(t, ['DURATION', 'HOP'], ['OFFSET']);
+      spec = { kind, size: size!, hop: hop!, offset: offset ?? null, pos: t.pos };
+    } else if (kind === 'sliding') {
+      const [size] = this.durations(t, ['DURATION'], []);
+      spec = { kind, size: size!, pos: t.pos };
+    } else {
+      const [timeout, maxDuration] = this.durations(t, ['TIMEOUT'], ['MAXDURATION']);
+      spec = { kind: 'session', timeout: timeout!, maxDuration: maxDuration ?? null, partitionBy: [], pos: t.pos };
+    }
+    this.expectOp(')');
+    if (this.isKeyword('OVER')) {
+      const over = this.next();
+      if (spec.kind !== 'session') this.unsupported(over, `OVER on a ${spec.kind} window is not supported`);
+      this.expectOp('(');
+      this.expectKeyword('PARTITION');
+      this.expectKeyword('BY');
+      const keys: Expr[] = [];
+      do keys.push(this.expr());
+      while (this.acceptOp(','));
+      this.expectOp(')');
+      (spec as Extract<WindowSpec, { kind: 'session' }>).partitionBy = keys;
+    }
+    return spec;
+  }
+
+  /**
+   * Window arguments in either ASA form: the short `(unit, a, b[, c])`, where every size shares
+   * the unit, or named `Duration(unit, n)`, `Hop(unit, n)`, `Offset(unit, n)`, ….
+   */
+  private durations(windowTok: Token, required: string[], optional: string[]): Array<Duration | undefined> {
+    const names = [...required, ...optional];
+    const first = this.peek();
+    if (first.kind === 'ident' && this.peekAt(1).text === '(' && names.includes(first.text.toUpperCase())) {
+      const out: Array<Duration | undefined> = [];
+      let idx = 0;
+      do {
+        const nameTok = this.expectIdent(`${names[idx] ?? 'no further'} (…)`);
+        const name = nameTok.text.toUpperCase();
+        const want = names.indexOf(name);
+        if (want < idx) this.syntax(nameTok, `expected ${names.slice(idx).join(' or ') || ')'} but found ${nameTok.text}`);
+        idx = want + 1;
+        this.expectOp('(');
+        const unitTok = this.expectIdent('a time unit');
+        this.expectOp(',');
+        const size = this.integer();
+        this.expectOp(')');
+        out[want] = { unit: unitTok.text, size, pos: unitTok.pos };
+      } while (this.acceptOp(','));
+      for (let k = 0; k < required.length; k++) {
+        if (!out[k]) this.syntax(windowTok, `${windowTok.text} needs ${required[k]![0]}${required[k]!.slice(1).toLowerCase()}(…)`);
+      }
+      return out;
+    }
+    const unitTok = this.expectIdent('a time unit');
+    const out: Array<Duration | undefined> = [];
+    for (let k = 0; k < names.length; k++) {
+      if (k >= required.length && !this.isOp(',')) break;
+      this.expectOp(',');
+      out.push({ unit: unitTok.text, size: this.integer(), pos: unitTok.pos });
+    }
+    return out;
+  }
+
+  private integer(): number {
+    const t = this.peek();
+    let sign = 1;
+    if (this.isOp('-')) {
+      this.next();
+      sign = -1;
+    }
+    const n = this.next();
+    if (n.kind !== 'number' || !Number.isInteger(n.value)) this.syntax(n, `expected a whole number but found ${describe(n)}`);
+    const v = sign * n.value!;
+    if (v < 0) this.syntax(t, 'a window size cannot be negative');
+    return v;
+  }
+
+  // ---- expressions, lowest precedence first ----
+
+  private expr(): Expr {
+    return this.or();
+  }
+
+  private or(): Expr {
+    let left = this.and();
+    while (this.isKeyword('OR')) {
+      const t = this.next();
+      left = { kind: 'binary', op: 'OR', left, right: this.and(), pos: t.pos };
+    }
+    return left;
+  }
+
+  private and(): Expr {
+    let left = this.not();
+    while (this.isKeyword('AND')) {
+      const t = this.next();
+      left = { kind: 'binary', op: 'AND', left, right: this.not(), pos: t.pos };
+    }
+    return left;
+  }
+
+  private not(): Expr {
+    if (this.isKeyword('NOT')) {
+      const t = this.next();
+      return { kind: 'unary', op: 'NOT', operand: this.not(), pos: t.pos };
+    }
+    return this.comparison();
+  }
+
+  private comparison(): Expr {
+    const left = this.additive();
+    const t = this.peek();
+    if (t.kind === 'op' && ['=', '<>', '<', '<=', '>', '>='].includes(t.text)) {
+      this.next();
+      return { kind: 'binary', op: t.text as '=', left, right: this.additive(), pos: t.pos };
+    }
+    if (this.isKeyword('IS')) {
+      this.next();
+      const negated = this.acceptKeyword('NOT');
+      this.expectKeyword('NULL');
+      return { kind: 'isNull', operand: left, negated, pos: t.pos };
+    }
+    let negated = false;
+    if (this.isKeyword('NOT') && ['BETWEEN', 'IN', 'LIKE'].includes(this.peekAt(1).text)) {
+      this.next();
+      negated = true;
+    }
+    if (this.isKeyword('LIKE')) this.unsupported(this.peek(), 'LIKE is not supported');
+    if (this.acceptKeyword('BETWEEN')) {
+      const low = this.additive();
+      this.expectKeyword('AND');
+      return { kind: 'between', operand: left, low, high: this.additive(), negated, pos: t.pos };
+    }
+    if (this.acceptKeyword('IN')) {
+      this.expectOp('(');
+      const list: Expr[] = [];
+      do list.push(this.expr());
+      while (this.acceptOp(','));
+      this.expectOp(')');
+      return { kind: 'in', operand: left, list, negated, pos: t.pos };
+    }
+    return left;
+  }
+
+  private additive(): Expr {
+    let left = this.multiplicative();
+    for (;;) {
+      const t = this.peek();
+      if (t.kind !== 'op' || (t.text !== '+' && t.text !== '-' && t.text !== '||')) return left;
+      this.next();
+      left = { kind: 'binary', op: t.text === '-' ? '-' : '+', left, right: this.multiplicative(), pos: t.pos };
+    }
+  }
+
+  private multiplicative(): Expr {
+    let left = this.unary();
+    for (;;) {
+      const t = this.peek();
+      if (t.kind !== 'op' || (t.text !== '*' && t.text !== '/' && t.text !== '%')) return left;
+      this.next();
+      left = { kind: 'binary', op: t.text, left, right: this.unary(), pos: t.pos };
+    }
+  }
+
+  private unary(): Expr {
+    const t = this.peek();
+    if (this.isOp('-') || this.isOp('+')) {
+      this.next();
+      const operand = this.unary();
+      if (t.text === '-' && operand.kind === 'literal' && typeof operand.value === 'number') {
+        return { kind: 'literal', value: -operand.value, pos: t.pos };
+      }
+      return { kind: 'unary', op: t.text as '-', operand, pos: t.pos };
+    }
+    return this.postfix();
+  }
+
+  private postfix(): Expr {
+    let e = this.primary();
+    // Field access on a computed record, e.g. TopOne() OVER (…).field or (expr).field.
+    while (this.isOp('.') && e.kind !== 'column') {
+      this.next();
+      const name = this.expectIdent('a field name');
+      e = { kind: 'call', name: '.FIELD', args: [e, { kind: 'literal', value: name.text, pos: name.pos }], distinct: false, pos: name.pos };
+    }
+    return e;
+  }
+
+  private primary(): Expr {
+    const t = this.peek();
+    if (t.kind === 'number') {
+      this.next();
+      return { kind: 'literal', value: t.value!, pos: t.pos };
+    }
+    if (t.kind === 'string') {
+      this.next();
+      return { kind: 'literal', value: t.text, pos: t.pos };
+    }
+    if (t.kind === 'keyword') {
+      switch (t.text) {
+        case 'NULL':
+          this.next();
+          return { kind: 'literal', value: null, pos: t.pos };
+        case 'TRUE':
+        case 'FALSE':
+          this.next();
+          return { kind: 'literal', value: t.text === 'TRUE', pos: t.pos };
+        case 'CASE':
+          return this.caseExpr();
+        case 'CAST':
+        case 'TRY_CAST':
+          return this.castExpr();
+        case 'SELECT':
+          this.unsupported(t, 'subqueries are not supported');
+      }
+      this.syntax(t, `expected an expression but found ${describe(t)}`);
+    }
+    if (this.acceptOp('(')) {
+      if (this.isKeyword('SELECT')) this.unsupported(this.peek(), 'subqueries are not supported');
+      const e = this.expr();
+      this.expectOp(')');
+      return e;
+    }
+    if (t.kind === 'ident') return this.identifierExpr();
+    this.syntax(t, `expected an expression but found ${describe(t)}`);
+  }
+
+  private identifierExpr(): Expr {
+    const t = this.next();
+    const upper = t.text.toUpperCase();
+    if (upper === 'SYSTEM' && this.isOp('.') && this.peekAt(1).text.toUpperCase() === 'TIMESTAMP') {
+      this.next();
+      this.next();
+      if (this.acceptOp('(')) this.expectOp(')');
+      return { kind: 'timestamp', pos: t.pos };
+    }
+    if (this.isOp('(')) return this.call(t, upper);
+    const path = [t.text];
+    while (this.isOp('.')) {
+      this.next();
+      path.push(this.expectIdent('a field name').text);
+    }
+    return { kind: 'column', path, pos: t.pos };
+  }
+
+  private call(nameTok: Token, upper: string): Expr {
+    this.expectOp('(');
+    if (upper === 'DATEADD' || upper === 'DATEDIFF' || upper === 'DATEPART') {
+      const part = this.expectIdent('a date part (year, month, day, hour, …)');
+      const args: Expr[] = [];
+      while (this.acceptOp(',')) args.push(this.expr());
+      this.expectOp(')');
+      const want = upper === 'DATEPART' ? 1 : 2;
+      if (args.length !== want) this.syntax(nameTok, `${upper} takes a date part and ${want} argument${want > 1 ? 's' : ''}`);
+      return { kind: 'datepart', fn: upper, part: part.text, args, pos: nameTok.pos };
+    }
+    if (upper === 'TOPONE') {
+      this.expectOp(')');
+      this.expectKeyword('OVER');
+      this.expectOp('(');
+      this.expectKeyword('ORDER');
+      this.expectKeyword('BY');
+      const orderBy: Array<{ expr: Expr; desc: boolean }> = [];
+      do {
+        const expr = this.expr();
+        let desc = false;
+        if (this.acceptKeyword('DESC')) desc = true;
+        else this.acceptKeyword('ASC');
+        orderBy.push({ expr, desc });
+      } while (this.acceptOp(','));
+      if (this.isKeyword('LIMIT')) this.unsupported(this.peek(), 'LIMIT DURATION in TopOne() is not supported');
+      this.expectOp(')');
+      return { kind: 'topOne', orderBy, pos: nameTok.pos };
+    }
+    const args: Expr[] = [];
+    let distinct = false;
+    if (!this.isOp(')')) {
+      if (this.acceptKeyword('DISTINCT')) distinct = true;
+      do {
+        const a = this.peek();
+        if (this.isOp('*')) {
+          this.next();
+          args.push({ kind: 'star', pos: a.pos });
+        } else {
+          args.push(this.expr());
+        }
+      } while (this.acceptOp(','));
+    }
+    this.expectOp(')');
+    if (this.isKeyword('OVER')) this.unsupported(this.peek(), `${nameTok.text}() OVER (…) (analytic functions) is not supported`);
+    return { kind: 'call', name: upper, args, distinct, pos: nameTok.pos };
+  }
+
+  private caseExpr(): Expr {
+    const t = this.next();
+    let operand: Expr | null = null;
+    if (!this.isKeyword('WHEN')) operand = this.expr();
+    const whens: Array<{ when: Expr; then: Expr }> = [];
+    while (this.acceptKeyword('WHEN')) {
+      const when = this.expr();
+      this.expectKeyword('THEN');
+      whens.push({ when, then: this.expr() });
+    }
+    if (whens.length === 0) this.syntax(this.peek(), `expected WHEN but found ${describe(this.peek())}`);
+    let otherwise: Expr | null = null;
+    if (this.acceptKeyword('ELSE')) otherwise = this.expr();
+    this.expectKeyword('END');
+    return { kind: 'case', operand, whens, otherwise, pos: t.pos };
+  }
+
+  private castExpr(): Expr {
+    const t = this.next();
+    this.expectOp('(');
+    const operand = this.expr();
+    this.expectKeyword('AS');
+    const typeTok = this.expectIdent('a type (bigint, float, nvarchar(max), datetime, bit, record, array)');
+    let type = typeTok.text.toLowerCase();
+    if (this.acceptOp('(')) {
+      const arg = this.next();
+      if (arg.text.toUpperCase() !== 'MAX' && arg.kind !== 'number') this.syntax(arg, `expected MAX or a length but found ${describe(arg)}`);
+      this.expectOp(')');
+      type += '(max)';
+    }
+    this.expectOp(')');
+    return { kind: 'cast', operand, type, orNull: t.text === 'TRY_CAST', pos: t.pos };
+  }
+
+  // ---- token helpers ----
+
+  private peek(): Token {
+    return this.tokens[this.i]!;
+  }
+
+  private peekAt(k: number): Token {
+    return this.tokens[Math.min(this.i + k, this.tokens.length - 1)]!;
+  }
+
+  private next(): Token {
+    const t = this.tokens[this.i]!;
+    if (t.kind !== 'eof') this.i++;
+    return t;
+  }
+
+  private isKeyword(word: string): boolean {
+    const t = this.peek();
+    return t.kind === 'keyword' && t.text === word;
+  }
+
+  private isOp(op: string): boolean {
+    const t = this.peek();
+    return t.kind === 'op' && t.text === op;
+  }
+
+  private acceptKeyword(word: string): boolean {
+    if (!this.isKeyword(word)) return false;
+    this.next();
+    return true;
+  }
+
+  private acceptOp(op: string): boolean {
+    if (!this.isOp(op)) return false;
+    this.next();
+    return true;
+  }
+
+  private expectKeyword(word: string): Token {
+    if (!this.isKeyword(word)) this.syntax(this.peek(), `expected ${word} but found ${describe(this.peek())}`);
+    return this.next();
+  }
+
+  private expectOp(op: string): Token {
+    if (!this.isOp(op)) this.syntax(this.peek(), `expected '${op}' but found ${describe(this.peek())}`);
+    return this.next();
+  }
+
+  private expectIdent(what: string): Token {
+    const t = this.peek();
+    if (t.kind !== 'ident') this.syntax(t, `expected ${what} but found ${describe(t)}`);
+    return this.next();
+  }
+
+  private syntax(t: Token, reason: string): never {
+    throw new QueryError('EDGE_QUERY_SYNTAX', this.queryName, this.text, t.pos, reason);
+  }
+
+  private unsupported(t: Token, reason: string): never {
+    throw new QueryError('EDGE_QUERY_UNSUPPORTED', this.queryName, this.text, t.pos, `unsupported: ${reason}`);
+  }
+}
+
+function describe(t: Token): string {
+  switch (t.kind) {
+    case 'eof':
+      return 'the end of the query';
+    case 'string':
+      return `'${t.text}'`;
+    case 'keyword':
+      return t.text;
+    default:
+      return `'${t.text}'`;
+  }
+}

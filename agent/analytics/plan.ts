@@ -1,0 +1,288 @@
+import type { Duration, Expr, Position, QueryAst, SelectStatement, WindowSpec } from './ast.js';
+import { QueryError } from './diagnostics.js';
+import { compileExpr, exprText, type AggregateCall, type CompileScope, type Eval } from './expressions.js';
+import { parseQuery } from './parser.js';
+import { windowMillis, windowUnit } from './time-units.js';
+
+/** A window with every size in milliseconds. Offsets are normalised into [0, hop). */
+export type WindowPlan =
+  | { kind: 'tumbling' | 'hopping'; size: number; hop: number; offset: number }
+  | { kind: 'snapshot' }
+  | { kind: 'sliding'; size: number }
+  | { kind: 'session'; timeout: number; maxDuration: number | null; partitionBy: Eval[] };
+
+export interface OutputColumn {
+  name: string;
+  eval: Eval;
+  /** `SELECT *`: the event's own fields are copied into the row. */
+  star: boolean;
+}
+
+export interface GroupedPlan {
+  keys: Eval[];
+  window: WindowPlan;
+  aggregates: AggregateCall[];
+  having: Eval | null;
+}
+
+/** One SELECT: a WITH step or an output statement. */
+export interface StatementPlan {
+  index: number;
+  /** The step name, or the INTO output name. */
+  name: string;
+  isStep: boolean;
+  from: string;
+  /** True when FROM names an earlier WITH step rather than the input stream. */
+  fromStep: boolean;
+  /** TIMESTAMP BY; null means the query runs on arrival time (DESIGN §4). */
+  timestamp: Eval | null;
+  /** TIMESTAMP BY … OVER columns; empty means one partition per source device. */
+  over: Eval[];
+  where: Eval | null;
+  grouped: GroupedPlan | null;
+  columns: OutputColumn[];
+  /** Whether the window operator needs its input in time order (sliding, session). */
+  ordered: boolean;
+}
+
+export interface QueryPlan {
+  name: string;
+  text: string;
+  statements: StatementPlan[];
+  /** Output names (INTO) in statement order. */
+  outputs: string[];
+}
+
+const MAX_WINDOW_MS = 7 * 86_400_000;
+
+/**
+ * Parses and plans an ASA query. Throws a QueryError (EDGE_QUERY_SYNTAX or
+ * EDGE_QUERY_UNSUPPORTED) with line:column and a caret when the text cannot run.
+ */
+export function compileQuery(text: string, name: string): QueryPlan {
+  const ast = parseQuery(text, name);
+  return planQuery(ast, text, name);
+}
+
+function planQuery(ast: QueryAst, text: string, name: string): QueryPlan {
+  const statements: StatementPlan[] = [];
+  const stepNames = new Map<string, Position>();
+  const fail = (pos: Position, reason: string): never => {
+    throw new QueryError('EDGE_QUERY_SYNTAX', name, text, pos, reason);
+  };
+  for (const step of ast.steps) {
+    const key = step.name.toLowerCase();
+    if (stepNames.has(key)) fail(step.pos, `step '${step.name}' is defined twice`);
+    if (step.select.into) fail(step.select.pos, `a WITH step cannot have INTO`);
+    statements.push(planStatement(step.select, step.name, true, stepNames, statements.length, text, name));
+    stepNames.set(key, step.pos);
+  }
+  const outputs: string[] = [];
+  for (const select of ast.selects) {
+    const out = select.into ?? 'output';
+    if (outputs.some((o) => o.toLowerCase() === out.toLowerCase()) && ast.selects.length > 1) {
+      fail(select.pos, `output '${out}' is written by two SELECT statements`);
+    }
+    outputs.push(out);
+    statements.push(planStatement(select, out, false, stepNames, statements.length, text, name));
+  }
+  return { name, text, statements, outputs };
+}
+
+function planStatement(
+  s: SelectStatement,
+  name: string,
+  isStep: boolean,
+  steps: Map<string, Position>,
+  index: number,
+  text: string,
+  queryName: string,
+): StatementPlan {
+  const fail = (pos: Position, reason: string): never => {
+    throw new QueryError('EDGE_QUERY_SYNTAX', queryName, text, pos, reason);
+  };
+  const unsupported = (pos: Position, reason: string): never => {
+    throw new QueryError('EDGE_QUERY_UNSUPPORTED', queryName, text, pos, `unsupported: ${reason}`);
+  };
+  const fromStep = steps.has(s.from.name.toLowerCase());
+  const sourceNames = [s.from.name, ...(s.from.alias ? [s.from.alias] : [])];
+  const strip = (e: Expr): Expr => stripSource(e, sourceNames);
+  const rowScope: CompileScope = { queryName, queryText: text, sourceNames, group: null, where: 'row' };
+
+  if (s.timestampBy && fromStep) fail(s.timestampBy.pos, `TIMESTAMP BY applies to inputs only; '${s.from.name}' is a step`);
+  const timestamp = s.timestampBy ? compileExpr(strip(s.timestampBy.expr), rowScope) : null;
+  const over = s.timestampBy ? s.timestampBy.over.map((e) => compileExpr(strip(e), rowScope)) : [];
+  const where = s.where ? compileExpr(strip(s.where), rowScope) : null;
+
+  const items = s.items.map((it) => ({ ...it, expr: strip(it.expr) }));
+  const hasAggregate = items.some((it) => containsAggregate(it.expr)) || (s.having !== null && containsAggregate(s.having));
+
+  let grouped: GroupedPlan | null = null;
+  const columns: OutputColumn[] = [];
+  let ordered = false;
+  if (s.groupBy) {
+    const window = s.groupBy.window;
+    if (!window) unsupported(s.groupBy.pos, 'GROUP BY without a window (add TumblingWindow, HoppingWindow, SlidingWindow, SessionWindow or System.Timestamp())');
+    const keyExprs = s.groupBy.keys.map(strip);
+    const aggregates: AggregateCall[] = [];
+    const group = { keys: keyExprs, keyTexts: keyExprs.map(exprText), aggregates };
+    const outScope: CompileScope = { queryName, queryText: text, sourceNames, group, where: 'output' };
+    const keys = keyExprs.map((k) => {
+      if (containsAggregate(k)) fail(k.pos, 'an aggregate cannot be a GROUP BY key');
+      return compileExpr(k, rowScope);
+    });
+    const plannedWindow = planWindow(window!, rowScope, strip, fail, unsupported);
+    ordered = plannedWindow.kind === 'sliding' || plannedWindow.kind === 'session';
+    for (const it of items) {
+      if (it.expr.kind === 'star') fail(it.pos, `SELECT * cannot be used with GROUP BY`);
+      columns.push({ name: it.alias ?? defaultName(it.expr, columns.length), eval: compileExpr(it.expr, outScope), star: false });
+    }
+    const having = s.having ? compileExpr(strip(s.having), outScope) : null;
+    grouped = { keys, window: plannedWindow, aggregates, having };
+  } else {
+    if (hasAggregate) {
+      const pos = items.find((it) => containsAggregate(it.expr))?.pos ?? s.pos;
+      unsupported(pos, 'an aggregate without GROUP BY and a window');
+    }
+    if (s.having) fail(s.having.pos, 'HAVING needs GROUP BY');
+    for (const it of items) {
+      columns.push({ name: it.alias ?? defaultName(it.expr, columns.length), eval: compileExpr(it.expr, rowScope), star: it.expr.kind === 'star' });
+    }
+  }
+  const seen = new Set<string>();
+  for (const c of columns) {
+    if (c.star) continue;
+    let n = c.name;
+    for (let k = 1; seen.has(n.toLowerCase()); k++) n = `${c.name}_${k}`;
+    c.name = n;
+    seen.add(n.toLowerCase());
+  }
+  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered };
+}
+
+function planWindow(
+  w: WindowSpec,
+  scope: CompileScope,
+  strip: (e: Expr) => Expr,
+  fail: (pos: Position, reason: string) => never,
+  unsupported: (pos: Position, reason: string) => never,
+): WindowPlan {
+  const ms = (d: Duration, what: string, allowZero = false): number => {
+    const unit = windowUnit(d.unit);
+    if (!unit) {
+      const known = /^(year|yy|yyyy|quarter|qq|q|month|mm|m|week|wk|ww|dayofyear|dy|y|weekday|dw|w|nanosecond|ns)$/i.test(d.unit);
+      if (known) unsupported(d.pos, `${d.unit} as a window unit (ASA windows take day, hour, minute, second, millisecond, microsecond)`);
+      fail(d.pos, `unknown time unit '${d.unit}' (use day/dd/d, hour/hh, minute/mi/n, second/ss/s, millisecond/ms, microsecond/mcs)`);
+    }
+    const v = windowMillis(unit!, d.size);
+    if (v === undefined) unsupported(d.pos, `a ${what} that is not a whole number of milliseconds`);
+    if (!allowZero && v! <= 0) fail(d.pos, `the ${what} must be greater than zero`);
+    if (v! > MAX_WINDOW_MS) fail(d.pos, `the ${what} may be at most 7 days`);
+    return v!;
+  };
+  switch (w.kind) {
+    case 'tumbling': {
+      const size = ms(w.size, 'window size');
+      const offset = w.offset ? ms(w.offset, 'offset', true) : 0;
+      if (offset >= size) fail(w.offset!.pos, 'the offset must be smaller than the window size');
+      return { kind: 'tumbling', size, hop: size, offset };
+    }
+    case 'hopping': {
+      const size = ms(w.size, 'window size');
+      const hop = ms(w.hop, 'hop size');
+      const offset = w.offset ? ms(w.offset, 'offset', true) : 0;
+      if (offset >= hop) fail(w.offset!.pos, 'the offset must be smaller than the hop size');
+      return { kind: 'hopping', size, hop, offset };
+    }
+    case 'sliding':
+      return { kind: 'sliding', size: ms(w.size, 'window size') };
+    case 'session': {
+      const timeout = ms(w.timeout, 'timeout');
+      const maxDuration = w.maxDuration ? ms(w.maxDuration, 'maximum duration') : null;
+      if (maxDuration !== null && maxDuration < timeout) fail(w.maxDuration!.pos, 'the maximum duration cannot be shorter than the timeout');
+      return { kind: 'session', timeout, maxDuration, partitionBy: w.partitionBy.map((e) => compileExpr(strip(e), scope)) };
+    }
+    case 'snapshot':
+      return { kind: 'snapshot' };
+  }
+}
+
+function defaultName(e: Expr, i: number): string {
+  if (e.kind === 'column') return e.path[e.path.length - 1]!;
+  if (e.kind === 'call') return e.name.toLowerCase();
+  if (e.kind === 'topOne') return 'topone';
+  if (e.kind === 'timestamp') return 'timestamp';
+  return `col${i + 1}`;
+}
+
+function containsAggregate(e: Expr): boolean {
+  let found = false;
+  visit(e, (x) => {
+    if (x.kind === 'topOne' || (x.kind === 'call' && ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'STDEV', 'STDEVP', 'VAR', 'VARP'].includes(x.name))) found = true;
+  });
+  return found;
+}
+
+function visit(e: Expr, f: (e: Expr) => void): void {
+  f(e);
+  for (const c of children(e)) visit(c, f);
+}
+
+function children(e: Expr): Expr[] {
+  switch (e.kind) {
+    case 'unary':
+      return [e.operand];
+    case 'binary':
+      return [e.left, e.right];
+    case 'isNull':
+      return [e.operand];
+    case 'between':
+      return [e.operand, e.low, e.high];
+    case 'in':
+      return [e.operand, ...e.list];
+    case 'case':
+      return [...(e.operand ? [e.operand] : []), ...e.whens.flatMap((w) => [w.when, w.then]), ...(e.otherwise ? [e.otherwise] : [])];
+    case 'cast':
+      return [e.operand];
+    case 'datepart':
+    case 'call':
+      return e.args;
+    case 'topOne':
+      return e.orderBy.map((o) => o.expr);
+    default:
+      return [];
+  }
+}
+
+/** `FROM input i … i.temp` and `input.temp` both mean the field `temp`. */
+function stripSource(e: Expr, names: string[]): Expr {
+  const lower = names.map((n) => n.toLowerCase());
+  const rec = (x: Expr): Expr => {
+    switch (x.kind) {
+      case 'column':
+        return x.path.length > 1 && lower.includes(x.path[0]!.toLowerCase()) ? { ...x, path: x.path.slice(1) } : x;
+      case 'unary':
+        return { ...x, operand: rec(x.operand) };
+      case 'binary':
+        return { ...x, left: rec(x.left), right: rec(x.right) };
+      case 'isNull':
+        return { ...x, operand: rec(x.operand) };
+      case 'between':
+        return { ...x, operand: rec(x.operand), low: rec(x.low), high: rec(x.high) };
+      case 'in':
+        return { ...x, operand: rec(x.operand), list: x.list.map(rec) };
+      case 'case':
+        return { ...x, operand: x.operand ? rec(x.operand) : null, whens: x.whens.map((w) => ({ when: rec(w.when), then: rec(w.then) })), otherwise: x.otherwise ? rec(x.otherwise) : null };
+      case 'cast':
+        return { ...x, operand: rec(x.operand) };
+      case 'datepart':
+      case 'call':
+        return { ...x, args: x.args.map(rec) };
+      case 'topOne':
+        return { ...x, orderBy: x.orderBy.map((o) => ({ ...o, expr: rec(o.expr) })) };
+      default:
+        return x;
+    }
+  };
+  return rec(e);
+}
