@@ -1,0 +1,18 @@
+/**
+ * Public face of the local IoT Hub emulator. Everything outside cloud/iothub imports from here.
+ */
+export { IotHubEmulator } from './emulator.js';
+export type { EmulatorOptions, RegisteredDevice, DeviceInfo, EmulatorEvents } from './emulator.js';
+export type { HubEvent, MessageLogReader } from './hub-event.js';
+export { openMessageLogReader, type ClosableMessageLogReader } from './message-log-reader.js';
+export { MessageLog, partitionFor, DEFAULT_PARTITION_COUNT } from './message-log.js';
+export { FaultInjector, type RefuseMode, type RefuseOptions, type FaultStatus } from './faults.js';
+export type { MethodResult, InvokeOptions } from './methods.js';
+export type { C2DOptions, C2DResult } from './c2d.js';
+export { TwinPatchError, type TwinDocument, type TwinProperties, type VersionedProperties } from './twin-store.js';
+export { createSasToken, parseSasToken, verifySasToken } from './sas.js';
+export { decodePropertyBag, encodePropertyBag } from './property-bag.js';
+export { deviceConnectionString } from './device-registry.js';
+export { HubServiceClient } from './service-client.js';
+export { readRuntimeInfo, type RuntimeInfo } from './runtime-file.js';
+export { loadTlsMaterial } from './tls-certs.js';
