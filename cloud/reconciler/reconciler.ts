@@ -78,6 +78,8 @@ export class Reconciler {
   private devices = new Map<string, DeviceState>();
   private checkpoints = new Map<string, number>();
   private ready = false;
+  /** The partition set read by the last pass (comma-joined), to notice ownership moves. */
+  private owned: string | undefined;
   private sourceOpened = false;
   private running: Promise<unknown> = Promise.resolve();
   private loop: { stopped: boolean; timer?: TimerHandle; wake?: () => void; done?: Promise<void> } | undefined;
@@ -172,7 +174,10 @@ export class Reconciler {
     this.devices = new Map(state.devices.map((d) => [d.device, d]));
     this.checkpoints = state.checkpoints;
     if (!this.sourceOpened) {
-      await this.source.open(async () => (await this.store.load(this.source.id)).checkpoints);
+      await this.source.open(async () => {
+        const { checkpoints, lastOffsets } = await this.store.load(this.source.id);
+        return new Map([...checkpoints].map(([p, next]) => [p, { next, lastOffset: lastOffsets.get(p) ?? null }]));
+      });
       this.sourceOpened = true;
     }
     this.ready = true;
@@ -182,7 +187,16 @@ export class Reconciler {
     const summary: RunSummary = { events: 0, accepted: 0, duplicates: 0, rejected: 0, resendRequests: 0 };
     try {
       await this.ensureReady();
-      for (const partitionId of await this.source.partitionIds()) {
+      const partitions = await this.source.partitionIds();
+      const owned = partitions.join(',');
+      if (this.owned !== undefined && owned !== this.owned) {
+        // Partitions moved between instances (Event Hubs load balancing): another instance may
+        // have advanced devices we now read, so start again from what the store holds.
+        this.ready = false;
+        await this.ensureReady();
+      }
+      this.owned = owned;
+      for (const partitionId of partitions) {
         for (;;) {
           const from = this.checkpoints.get(partitionId) ?? 0;
           const batch = await this.source.read(partitionId, from, this.batchSize);
@@ -191,7 +205,7 @@ export class Reconciler {
           reconcileEvents(this.devices, batch.events, this.clock.now(), this.reconcileOptions, out);
           await this.store.commit({
             source: this.source.id,
-            checkpoints: [{ partitionId, next: batch.next }],
+            checkpoints: [{ partitionId, next: batch.next, lastOffset: batch.lastOffset }],
             results: [...out.results.values()],
             readings: out.readings,
             events: out.events,

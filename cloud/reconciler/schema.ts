@@ -9,8 +9,8 @@
  * events    one row per (device, seq): event and health records.
  * devices   per device: boot, highest seq, highest contiguous seq, counts, clock skew.
  * gaps      per device: missing seq ranges, open (resend pending) or lost (evicted, with size).
- * checkpoints  per (source, partition): the next sequenceNumber to read, written in the same
- *           transaction as the rows it covers.
+ * checkpoints  per (source, partition): the next sequenceNumber to read (and the source's offset
+ *           token of the event before it), written in the same transaction as the rows it covers.
  */
 export const SCHEMA_VERSION = 1;
 
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS gaps (
   PRIMARY KEY (device, from_seq)
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
-  source TEXT NOT NULL, partition_id TEXT NOT NULL, next_seq INTEGER NOT NULL,
+  source TEXT NOT NULL, partition_id TEXT NOT NULL, next_seq INTEGER NOT NULL, last_offset TEXT,
   PRIMARY KEY (source, partition_id)
 );
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -89,7 +89,7 @@ CREATE TABLE IF NOT EXISTS gaps (
   PRIMARY KEY (device, from_seq)
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
-  source TEXT NOT NULL, partition_id TEXT NOT NULL, next_seq BIGINT NOT NULL,
+  source TEXT NOT NULL, partition_id TEXT NOT NULL, next_seq BIGINT NOT NULL, last_offset TEXT,
   PRIMARY KEY (source, partition_id)
 );
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);

@@ -10,6 +10,8 @@ export interface SourceEvent {
   partitionId: string;
   /** Position within the partition; increases by one per event. */
   sequenceNumber: number;
+  /** The source's own position token for this event (Event Hubs offset); opaque here. */
+  offset: string;
   /** Epoch ms at which the hub stored the message. */
   enqueuedTime: number;
   deviceId: string;
@@ -29,10 +31,18 @@ export interface SourceBatch {
    * stores it in the same transaction as the data from `events`.
    */
   next: number;
+  /** Offset of the last event in `events`, or null when empty; stored beside `next`. */
+  lastOffset: string | null;
 }
 
-/** Reads the committed checkpoints (partitionId → next sequenceNumber) from the store. */
-export type CommittedPositions = () => Promise<ReadonlyMap<string, number>>;
+/** A committed position: what `next` was reached, and the offset of the event before it. */
+export interface CommittedPosition {
+  next: number;
+  lastOffset: string | null;
+}
+
+/** Reads the committed checkpoints (partitionId → position) from the store. */
+export type CommittedPositions = () => Promise<ReadonlyMap<string, CommittedPosition>>;
 
 /**
  * Contract (checked by test/cloud/reconciler/source-conformance.ts for every source that can run):

@@ -76,6 +76,8 @@ export interface Checkpoint {
   partitionId: string;
   /** Next sequenceNumber to read. */
   next: number;
+  /** The source's offset token of the last event read (Event Hubs resumes from offsets). */
+  lastOffset?: string | null;
 }
 
 /**
@@ -117,6 +119,8 @@ export interface RowCounts {
 export interface StoreState {
   /** partitionId → next sequenceNumber, for the source asked. */
   checkpoints: Map<string, number>;
+  /** partitionId → offset of the last event read, where the source gave one. */
+  lastOffsets: Map<string, string>;
   devices: DeviceState[];
 }
 

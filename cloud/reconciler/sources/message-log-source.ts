@@ -30,7 +30,7 @@ export class MessageLogSource implements ReconcilerSource {
     }
     const events = (await this.log.read(partition, from, max)).map(toSourceEvent);
     const last = events.at(-1);
-    return { partitionId, events, next: last ? last.sequenceNumber + 1 : from };
+    return { partitionId, events, next: last ? last.sequenceNumber + 1 : from, lastOffset: last ? last.offset : null };
   }
 
   async close(): Promise<void> {
@@ -42,6 +42,7 @@ function toSourceEvent(e: HubEvent): SourceEvent {
   return {
     partitionId: String(e.partition),
     sequenceNumber: e.sequenceNumber,
+    offset: String(e.offset),
     enqueuedTime: e.enqueuedTime,
     deviceId: e.deviceId,
     systemProperties: e.systemProperties,

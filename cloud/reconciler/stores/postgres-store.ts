@@ -14,7 +14,7 @@ import {
   type RowCounts,
   type StoreState,
 } from '../store.js';
-import { deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
+import { checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
 
 const INT8_OID = 20;
 const asIs = (v: unknown): unknown => v;
@@ -55,8 +55,8 @@ export class PostgresStore implements ReconcilerStore {
   }
 
   async load(source: string): Promise<StoreState> {
-    const { rows } = await this.query('SELECT partition_id, next_seq FROM checkpoints WHERE source = $1', [source]);
-    return { checkpoints: new Map(rows.map((r) => [String(r.partition_id), Number(r.next_seq)])), devices: await this.devices() };
+    const { rows } = await this.query('SELECT partition_id, next_seq, last_offset FROM checkpoints WHERE source = $1', [source]);
+    return { ...checkpointMaps(rows), devices: await this.devices() };
   }
 
   async commit(batch: CommitBatch): Promise<void> {
@@ -121,9 +121,10 @@ export class PostgresStore implements ReconcilerStore {
       if (batch.devices.length > 0) await this.writeDevices(c, batch.devices);
       for (const cp of batch.checkpoints) {
         await c.query(
-          `INSERT INTO checkpoints (source, partition_id, next_seq) VALUES ($1, $2, $3)
-           ON CONFLICT (source, partition_id) DO UPDATE SET next_seq = excluded.next_seq`,
-          [batch.source, cp.partitionId, cp.next],
+          `INSERT INTO checkpoints (source, partition_id, next_seq, last_offset) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (source, partition_id) DO UPDATE SET next_seq = excluded.next_seq,
+             last_offset = COALESCE(excluded.last_offset, checkpoints.last_offset)`,
+          [batch.source, cp.partitionId, cp.next, cp.lastOffset ?? null],
         );
       }
     });

@@ -101,3 +101,14 @@ export function toDeviceStates(deviceRows: SqlRow[], gapRows: SqlRow[]): DeviceS
 export function deviceSummary(d: DeviceState): { contiguousSeq: number; openGaps: number } {
   return { contiguousSeq: contiguousSeq(d.gaps, d.maxSeq), openGaps: openGapCount(d.gaps) };
 }
+
+/** Checkpoint rows (partition_id, next_seq, last_offset) as the maps StoreState holds. */
+export function checkpointMaps(rows: SqlRow[]): { checkpoints: Map<string, number>; lastOffsets: Map<string, string> } {
+  const checkpoints = new Map<string, number>();
+  const lastOffsets = new Map<string, string>();
+  for (const r of rows) {
+    checkpoints.set(str(r.partition_id), num(r.next_seq));
+    if (r.last_offset !== null && r.last_offset !== undefined) lastOffsets.set(str(r.partition_id), str(r.last_offset));
+  }
+  return { checkpoints, lastOffsets };
+}

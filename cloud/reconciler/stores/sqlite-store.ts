@@ -16,7 +16,7 @@ import {
   type RowCounts,
   type StoreState,
 } from '../store.js';
-import { deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
+import { checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
 
 const parse = (v: unknown): unknown => JSON.parse(String(v));
 
@@ -87,8 +87,9 @@ export class SqliteStore implements ReconcilerStore {
         `INSERT INTO gaps (device, from_seq, to_seq, state, opened_at, requested_at, attempts, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       upsertCheckpoint: this.db.prepare(
-        `INSERT INTO checkpoints (source, partition_id, next_seq) VALUES (?, ?, ?)
-         ON CONFLICT (source, partition_id) DO UPDATE SET next_seq = excluded.next_seq`,
+        `INSERT INTO checkpoints (source, partition_id, next_seq, last_offset) VALUES (?, ?, ?, ?)
+         ON CONFLICT (source, partition_id) DO UPDATE SET next_seq = excluded.next_seq,
+           last_offset = COALESCE(excluded.last_offset, checkpoints.last_offset)`,
       ),
     };
   }
@@ -99,10 +100,8 @@ export class SqliteStore implements ReconcilerStore {
   }
 
   async load(source: string): Promise<StoreState> {
-    const checkpoints = new Map<string, number>();
-    const rows = this.db.prepare('SELECT partition_id, next_seq FROM checkpoints WHERE source = ?').all(source) as SqlRow[];
-    for (const r of rows) checkpoints.set(String(r.partition_id), Number(r.next_seq));
-    return { checkpoints, devices: await this.devices() };
+    const rows = this.db.prepare('SELECT partition_id, next_seq, last_offset FROM checkpoints WHERE source = ?').all(source) as SqlRow[];
+    return { ...checkpointMaps(rows), devices: await this.devices() };
   }
 
   async commit(batch: CommitBatch): Promise<void> {
@@ -116,7 +115,7 @@ export class SqliteStore implements ReconcilerStore {
       }
       for (const e of batch.events) s.insertEvent.run(e.device, e.seq, e.kind, e.t, e.name, JSON.stringify(e.data));
       for (const d of batch.devices) this.writeDevice(d);
-      for (const c of batch.checkpoints) s.upsertCheckpoint.run(batch.source, c.partitionId, c.next);
+      for (const c of batch.checkpoints) s.upsertCheckpoint.run(batch.source, c.partitionId, c.next, c.lastOffset ?? null);
     })();
   }
 

@@ -4,7 +4,7 @@ import { Reconciler } from '../../../cloud/reconciler/reconciler.js';
 import { MessageLogSource } from '../../../cloud/reconciler/sources/message-log-source.js';
 import { expectStoreMatchesTruth } from './support/compare.js';
 import { settle } from './support/drive.js';
-import { InMemoryMessageLogDouble } from './support/message-log-double.js';
+import { openTestLog } from './support/real-log.js';
 import { buildScenario, ResendFleetDouble, type ScenarioOptions } from './support/scenario.js';
 import { allStores, type StoreFactory } from './support/stores.js';
 
@@ -52,14 +52,13 @@ function scenarioSuite(stores: StoreFactory): void {
     for (const c of cases) {
       it(c.name, async () => {
         const scenario = buildScenario(c.options);
-        const log = new InMemoryMessageLogDouble(4);
-        for (const d of scenario.deliveries) log.append(d.telemetry, d.enqueuedTime);
+        const log = await openTestLog(scenario.deliveries);
         const clock = new ManualClock(Date.UTC(2026, 10, 20));
-        const fleet = new ResendFleetDouble(scenario.agents, (t, at) => log.append(t, at), clock);
+        const fleet = new ResendFleetDouble(scenario.agents, (t, at) => log.append(t, Math.max(at, Date.UTC(2026, 10, 20))), clock);
         const store = await stores.create();
         try {
           const reconciler = new Reconciler({
-            source: new MessageLogSource(log),
+            source: new MessageLogSource(log.log),
             store,
             methods: fleet,
             clock,
@@ -77,6 +76,7 @@ function scenarioSuite(stores: StoreFactory): void {
           expect(counters.reconciledRows).toBe(scenario.truth.results.length + scenario.truth.readings.length + scenario.truth.events.length);
         } finally {
           await store.close();
+          await log.close();
         }
       });
     }

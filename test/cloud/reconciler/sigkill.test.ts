@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectStoreMatchesTruth } from './support/compare.js';
+import { openTestLog } from './support/real-log.js';
 import { buildScenario, mulberry32, type ScenarioOptions } from './support/scenario.js';
 import { allStores, type StoreFactory } from './support/stores.js';
 
@@ -29,9 +30,9 @@ interface Outcome {
 }
 
 /** Runs the child; when `killAfter` is given, SIGKILLs it as soon as it reports that many commits. */
-function runChild(location: string, killAfter?: number): Promise<Outcome> {
+function runChild(dataDir: string, location: string, killAfter?: number): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const proc: ChildProcess = fork(child, [JSON.stringify(options), location, String(BATCH)], {
+    const proc: ChildProcess = fork(child, [dataDir, location, String(BATCH)], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -62,6 +63,7 @@ function killSuite(stores: StoreFactory, seed: number): void {
     it('restarts from the committed checkpoint: the table equals the ground truth, nothing counted twice', async () => {
       const scenario = buildScenario(options);
       const batches = Math.ceil(scenario.deliveries.length / BATCH);
+      const log = await openTestLog(scenario.deliveries);
       const store = await stores.create();
       await store.migrate();
       const location = stores.locationOf(store);
@@ -71,10 +73,10 @@ function killSuite(stores: StoreFactory, seed: number): void {
       const rnd = mulberry32(seed);
       const first = 1 + Math.floor(rnd() * (batches / 3));
       const second = 1 + Math.floor(rnd() * (batches / 3));
-      const a = await runChild(location, first);
-      const b = await runChild(location, second);
+      const a = await runChild(log.dir, location, first);
+      const b = await runChild(log.dir, location, second);
       for (const o of [a, b]) expect(o, `kill points ${first}, ${second} of ~${batches}`).toMatchObject({ signal: 'SIGKILL', done: false });
-      const c = await runChild(location);
+      const c = await runChild(log.dir, location);
       expect(c).toMatchObject({ done: true, code: 0 });
 
       const reopened = await stores.reopen(store);
@@ -87,6 +89,7 @@ function killSuite(stores: StoreFactory, seed: number): void {
         expect(devices.reduce((n, d) => n + d.records, 0)).toBe(scenario.recordCount);
       } finally {
         await reopened.close();
+        await log.close();
       }
     });
   });

@@ -64,7 +64,7 @@ export function storeConformance(factory: StoreFactory): void {
       const store = await factory.create();
       await store.migrate();
       await store.migrate();
-      expect(await store.load('src')).toEqual({ checkpoints: new Map(), devices: [] });
+      expect(await store.load('src')).toEqual({ checkpoints: new Map(), lastOffsets: new Map(), devices: [] });
       expect(await store.rowCounts()).toEqual({ results: 0, readings: 0, events: 0 });
       await store.close();
     });
@@ -75,7 +75,7 @@ export function storeConformance(factory: StoreFactory): void {
       await store.commit(
         empty({
           checkpoints: [
-            { partitionId: '0', next: 17 },
+            { partitionId: '0', next: 17, lastOffset: '4096' },
             { partitionId: '3', next: 2 },
           ],
           results: [result()],
@@ -86,6 +86,10 @@ export function storeConformance(factory: StoreFactory): void {
       );
       const state = await store.load('src');
       expect(state.checkpoints).toEqual(new Map([['0', 17], ['3', 2]]));
+      expect(state.lastOffsets).toEqual(new Map([['0', '4096']]));
+      // An empty batch moves `next` but keeps the offset of the last event actually read.
+      await store.commit(empty({ checkpoints: [{ partitionId: '0', next: 18, lastOffset: null }] }));
+      expect((await store.load('src')).lastOffsets.get('0')).toBe('4096');
       expect(state.devices).toEqual([device()]);
       expect((await store.load('other')).checkpoints).toEqual(new Map());
       expect(await store.results()).toEqual([result()]);

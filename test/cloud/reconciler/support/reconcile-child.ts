@@ -1,23 +1,19 @@
 /**
- * Child process for the SIGKILL test: regenerates the scenario's log from its seed, runs a
- * Reconciler into the store at argv[3] until the log is drained, and reports every committed
- * batch to the parent (which kills it with SIGKILL at a random one).
+ * Child process for the SIGKILL test: reads the emulator's message log in a data dir (read-only,
+ * as `edge-agent cloud run --hub-data-dir` does), runs a Reconciler into the store until the log
+ * is drained, and reports every committed batch to the parent (which SIGKILLs it at a random one).
  *
- * argv: <scenario options JSON> <store location> <batch size>
+ * argv: <hub data dir> <store location> <batch size>
  */
 import { ManualClock } from '../../../../agent/core/clock.js';
 import { openStore } from '../../../../cloud/reconciler/open-store.js';
 import { Reconciler } from '../../../../cloud/reconciler/reconciler.js';
 import { MessageLogSource } from '../../../../cloud/reconciler/sources/message-log-source.js';
 import type { CommitBatch, ReconcilerStore } from '../../../../cloud/reconciler/store.js';
-import { InMemoryMessageLogDouble } from './message-log-double.js';
-import { buildScenario, type ScenarioOptions } from './scenario.js';
+import { openMessageLogReader } from '../../../../cloud/iothub/index.js';
 
-const [optionsJson, location, batchSize] = process.argv.slice(2);
-const options = JSON.parse(optionsJson!) as ScenarioOptions;
-const scenario = buildScenario(options);
-const log = new InMemoryMessageLogDouble(4);
-for (const d of scenario.deliveries) log.append(d.telemetry, d.enqueuedTime);
+const [dataDir, location, batchSize] = process.argv.slice(2);
+const log = await openMessageLogReader(dataDir!);
 
 const store: ReconcilerStore = openStore(location!);
 let commits = 0;
@@ -51,5 +47,6 @@ for (;;) {
   if (s.events === 0) break;
 }
 await store.close();
+await log.close();
 process.send?.({ done: true });
 process.disconnect?.();

@@ -253,8 +253,9 @@ export function mergeRanges(sortedSeqs: number[]): Array<[number, number]> {
 }
 
 /**
- * TEST DOUBLE of the devices' side of the `resend` direct method (in memory, no MQTT): a device
- * re-publishes the records it still holds into the log and names the ones it evicted. Can be
+ * TEST DOUBLE of the devices' side of the `resend` direct method (no MQTT; the end-to-end test
+ * uses the real SDK): a device re-publishes the records it still holds into the log and names
+ * the ones it evicted. Can be
  * put offline to check that an undelivered call leaves the gap open.
  */
 export class ResendFleetDouble implements MethodInvoker {
@@ -263,7 +264,7 @@ export class ResendFleetDouble implements MethodInvoker {
 
   constructor(
     private readonly agents: Map<string, AgentState>,
-    private readonly publish: (t: Telemetry, enqueuedTime: number) => void,
+    private readonly publish: (t: Telemetry, enqueuedTime: number) => Promise<void>,
     private readonly clock: Clock,
   ) {}
 
@@ -275,10 +276,12 @@ export class ResendFleetDouble implements MethodInvoker {
     const { fromSeq, toSeq } = payload as { fromSeq: number; toSeq: number };
     this.calls.push({ device: deviceId, fromSeq, toSeq });
     const keep: SentRecord[] = agent.script.sent.filter((s) => s.record.seq >= fromSeq && s.record.seq <= toSeq && !agent.evicted.has(s.record.seq));
+    const sends: Array<Promise<void>> = [];
     for (let i = 0; i < keep.length; i += 8) {
       const records = keep.slice(i, i + 8).map((s) => s.record);
-      this.publish(toTelemetry(packMessage(deviceId, agent.script.boot, records)), this.clock.now());
+      sends.push(this.publish(toTelemetry(packMessage(deviceId, agent.script.boot, records)), this.clock.now()));
     }
+    await Promise.all(sends);
     const evicted = mergeRanges([...agent.evicted].filter((s) => s >= fromSeq && s <= toSeq).sort((a, b) => a - b));
     return { status: 200, payload: { resent: keep.length, evicted: evicted.map(([f, t]) => ({ fromSeq: f, toSeq: t })) } };
   }

@@ -1,0 +1,79 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EdgeError, errorMessage, isEdgeError, systemErrorCode } from '../../agent/core/errors.js';
+import { parseResultFilter } from './filters.js';
+import { contiguousSeq, openGapCount } from './gaps.js';
+import type { ReconcilerStore } from './store.js';
+
+/**
+ * The read-only HTTP JSON API that `edge-agent cloud run` serves:
+ *   GET /results?device=&query=&from=&to=&limit=   → { results: ResultRow[] }
+ *   GET /gaps                                       → { gaps: GapRow[] }
+ *   GET /devices                                    → { devices: [...] } (with contiguousSeq, openGaps)
+ * Loopback by default: it has no authentication, so exposing it is a deliberate choice.
+ */
+export interface HttpApi {
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startHttpApi(store: ReconcilerStore, options: { port?: number; host?: string } = {}): Promise<HttpApi> {
+  const host = options.host ?? '127.0.0.1';
+  const server: Server = createServer((req, res) => {
+    void handle(store, req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => {
+      reject(
+        systemErrorCode(err) === 'EADDRINUSE'
+          ? new EdgeError('EDGE_PORT_IN_USE', `HTTP API port ${options.port} on ${host} is already in use`, { cause: err })
+          : err,
+      );
+    });
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(store: ReconcilerStore, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'read-only API: use GET' });
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const q = Object.fromEntries(url.searchParams);
+    switch (url.pathname) {
+      case '/results':
+        return send(res, 200, { results: await store.results(parseResultFilter(q)) });
+      case '/gaps':
+        return send(res, 200, { gaps: await store.gaps() });
+      case '/devices': {
+        const devices = (await store.devices()).map((d) => ({
+          ...d,
+          contiguousSeq: contiguousSeq(d.gaps, d.maxSeq),
+          openGaps: openGapCount(d.gaps),
+        }));
+        return send(res, 200, { devices });
+      }
+      default:
+        return send(res, 404, { error: `no such resource ${url.pathname}; try /results, /gaps or /devices` });
+    }
+  } catch (err) {
+    if (isEdgeError(err, 'EDGE_USAGE')) return send(res, 400, { error: err.message });
+    return send(res, 500, { error: errorMessage(err), code: isEdgeError(err) ? err.code : undefined });
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,174 @@
+import {
+  EventHubConsumerClient,
+  parseEventHubConnectionString,
+  type Checkpoint,
+  type CheckpointStore,
+  type PartitionOwnership,
+  type ReceivedEventData,
+  type Subscription,
+} from '@azure/event-hubs';
+import { EdgeError, errorMessage } from '../../../agent/core/errors.js';
+import type { CommittedPositions, ReconcilerSource, SourceBatch, SourceEvent } from '../source.js';
+
+/**
+ * IoT Hub's Event Hub-compatible endpoint through `EventHubConsumerClient` with a checkpoint
+ * store, so several reconciler instances share the partitions (Event Hubs moves partition
+ * ownership between them).
+ *
+ * The checkpoint store given to the client is an adapter: checkpoints are *read* from the
+ * reconciler's own store (where they were committed with the data) and never written by the
+ * client, so there is exactly one place positions live. Ownership goes to `ownership`: any
+ * shared CheckpointStore (e.g. a Blob checkpoint store) when running several instances; the
+ * default keeps it in memory, which is right for a single instance only.
+ *
+ * The client pushes events; this class buffers them per partition and holds the client's
+ * handler until `read` has taken them (backpressure), so memory stays bounded.
+ *
+ * Cannot be exercised on machines without an Event Hubs namespace; see README.
+ */
+export interface EventHubsSourceOptions {
+  /** `Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=<hub>` */
+  connectionString: string;
+  consumerGroup?: string;
+  ownership?: Pick<CheckpointStore, 'listOwnership' | 'claimOwnership'>;
+  /** Events buffered per partition before the client is made to wait. */
+  maxBuffered?: number;
+}
+
+interface PartitionBuffer {
+  events: SourceEvent[];
+  /** Resolves the client's pending processEvents once `read` drained the buffer below the limit. */
+  drained: Array<() => void>;
+}
+
+export class EventHubsSource implements ReconcilerSource {
+  readonly id: string;
+  private readonly options: EventHubsSourceOptions;
+  private readonly consumerGroup: string;
+  private client: EventHubConsumerClient | undefined;
+  private subscription: Subscription | undefined;
+  private readonly owned = new Map<string, PartitionBuffer>();
+  private failure: unknown;
+
+  constructor(options: EventHubsSourceOptions) {
+    let props;
+    try {
+      props = parseEventHubConnectionString(options.connectionString);
+    } catch (cause) {
+      throw new EdgeError('EDGE_USAGE', `not an Event Hubs connection string: ${errorMessage(cause)}`, { cause });
+    }
+    if (!props.eventHubName) throw new EdgeError('EDGE_USAGE', 'the Event Hubs connection string needs EntityPath=<event hub name>');
+    this.options = options;
+    this.consumerGroup = options.consumerGroup ?? '$Default';
+    this.id = `event-hubs:${props.fullyQualifiedNamespace}/${props.eventHubName}/${this.consumerGroup}`;
+  }
+
+  async open(committed: CommittedPositions): Promise<void> {
+    const memoryOwnership = inMemoryOwnership();
+    const checkpointStore: CheckpointStore = {
+      listOwnership: (ns, hub, group) => (this.options.ownership ?? memoryOwnership).listOwnership(ns, hub, group),
+      claimOwnership: (claims) => (this.options.ownership ?? memoryOwnership).claimOwnership(claims),
+      // Positions are committed by the reconciler in the same transaction as the data.
+      updateCheckpoint: async () => undefined,
+      listCheckpoints: async (fullyQualifiedNamespace, eventHubName, consumerGroup): Promise<Checkpoint[]> => {
+        const positions = await committed();
+        const out: Checkpoint[] = [];
+        for (const [partitionId, p] of positions) {
+          // The client resumes *after* the checkpoint's offset, i.e. at `next`.
+          if (p.lastOffset !== null) {
+            out.push({ fullyQualifiedNamespace, eventHubName, consumerGroup, partitionId, sequenceNumber: p.next - 1, offset: p.lastOffset });
+          }
+        }
+        return out;
+      },
+    };
+    this.client = new EventHubConsumerClient(this.consumerGroup, this.options.connectionString, checkpointStore);
+    this.subscription = this.client.subscribe(
+      {
+        processInitialize: async (ctx) => {
+          this.owned.set(ctx.partitionId, { events: [], drained: [] });
+        },
+        processClose: async (_reason, ctx) => {
+          const buf = this.owned.get(ctx.partitionId);
+          this.owned.delete(ctx.partitionId);
+          for (const wake of buf?.drained ?? []) wake();
+        },
+        processEvents: async (events, ctx) => {
+          const buf = this.owned.get(ctx.partitionId);
+          if (!buf || events.length === 0) return;
+          for (const e of events) buf.events.push(toSourceEvent(e, ctx.partitionId));
+          if (buf.events.length >= (this.options.maxBuffered ?? 2000)) await new Promise<void>((r) => buf.drained.push(r));
+        },
+        processError: async (err) => {
+          this.failure = err;
+        },
+      },
+      { skipParsingBodyAsJson: true, maxBatchSize: 500, maxWaitTimeInSeconds: 1 },
+    );
+  }
+
+  async partitionIds(): Promise<string[]> {
+    this.throwIfFailed();
+    return [...this.owned.keys()].sort((a, b) => Number(a) - Number(b));
+  }
+
+  async read(partitionId: string, from: number, max: number): Promise<SourceBatch> {
+    this.throwIfFailed();
+    const buf = this.owned.get(partitionId);
+    if (!buf) return { partitionId, events: [], next: from, lastOffset: null };
+    // Events before `from` were committed already (a replay after a restart or an ownership move).
+    while (buf.events.length > 0 && buf.events[0]!.sequenceNumber < from) buf.events.shift();
+    const events = buf.events.splice(0, max);
+    if (buf.events.length < (this.options.maxBuffered ?? 2000)) for (const wake of buf.drained.splice(0)) wake();
+    const last = events.at(-1);
+    return { partitionId, events, next: last ? last.sequenceNumber + 1 : from, lastOffset: last ? last.offset : null };
+  }
+
+  async close(): Promise<void> {
+    for (const buf of this.owned.values()) for (const wake of buf.drained.splice(0)) wake();
+    await this.subscription?.close();
+    await this.client?.close();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure === undefined) return;
+    const err = this.failure;
+    this.failure = undefined;
+    throw new EdgeError('EDGE_TRANSPORT_UNAVAILABLE', `Event Hubs: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function toSourceEvent(e: ReceivedEventData, partitionId: string): SourceEvent {
+  const sys: Record<string, string> = {};
+  for (const [k, v] of Object.entries(e.systemProperties ?? {})) if (v !== undefined && v !== null) sys[k] = v instanceof Date ? v.toISOString() : String(v);
+  const raw = e.getRawAmqpMessage().properties;
+  if (raw?.contentEncoding && !sys['content-encoding']) sys['content-encoding'] = raw.contentEncoding;
+  const props: Record<string, string> = {};
+  for (const [k, v] of Object.entries(e.properties ?? {})) props[k] = String(v);
+  const body: unknown = e.body;
+  return {
+    partitionId,
+    sequenceNumber: e.sequenceNumber,
+    offset: String(e.offset),
+    enqueuedTime: e.enqueuedTimeUtc.getTime(),
+    deviceId: sys['iothub-connection-device-id'] ?? '',
+    systemProperties: sys,
+    properties: props,
+    body: Buffer.isBuffer(body) ? body : body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+  };
+}
+
+/** Ownership for a single instance: claims always succeed, with fresh etags. */
+function inMemoryOwnership(): Pick<CheckpointStore, 'listOwnership' | 'claimOwnership'> {
+  const owners = new Map<string, PartitionOwnership>();
+  let etag = 0;
+  return {
+    listOwnership: async () => [...owners.values()],
+    claimOwnership: async (claims) =>
+      claims.map((c) => {
+        const claimed = { ...c, etag: String(++etag), lastModifiedTimeInMs: Date.now() };
+        owners.set(c.partitionId, claimed);
+        return claimed;
+      }),
+  };
+}
