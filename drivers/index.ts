@@ -14,3 +14,4 @@ export { RtuSlaveSimulator } from './simulators/rtu-slave.js';
 export { TcpSlaveSimulator } from './simulators/tcp-slave.js';
 export { openPtyPair, type PtyPair } from './simulators/socat-pty.js';
 export { startTcpDemoSimulator, startRtuDemoSimulator, demoSignal, type DemoSimulator } from './simulators/demo.js';
+export { probeRead, probeScan, probeTransport, type ProbeTarget, type ProbeReadOptions, type ProbeReadResult, type ProbeScanOptions, type ScanAnswer } from './probe.js';

@@ -3,9 +3,10 @@ import { Command, CommanderError } from 'commander';
 import { agentVersion } from './version.js';
 import { EXIT_USAGE, reportError } from './exit.js';
 import { registerReplay } from './commands/replay.js';
+import { registerModbus } from './commands/modbus.js';
 
 /** Each command lives in its own file under ./commands and adds itself here. */
-const registrations: Array<(program: Command) => void> = [registerReplay];
+const registrations: Array<(program: Command) => void> = [registerReplay, registerModbus];
 
 export function buildProgram(): Command {
   const program = new Command('edge-agent')

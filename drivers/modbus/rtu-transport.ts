@@ -80,7 +80,8 @@ export class RtuTransport implements ModbusTransport {
       });
       port.open((err) => {
         if (err) {
-          const e = unavailableError(`cannot open serial port ${this.description}: ${err.message}`, err);
+          // The reason is in the message; no cause, so the probe prints one line.
+          const e = unavailableError(`cannot open serial port ${this.description}: ${err.message.replace(/^Error: /, '').replace(/, cannot open .*$/, '')}`);
           this.noteError(e);
           this.scheduleReopen();
           reject(e);

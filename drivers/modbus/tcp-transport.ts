@@ -78,7 +78,7 @@ export class TcpTransport implements ModbusTransport {
         }
         reject(e);
       };
-      sock.once('error', (err) => fail(unavailableError(`cannot connect to ${this.description}: ${err.message}`, err)));
+      sock.once('error', (err) => fail(unavailableError(`cannot connect to ${this.description}: ${err.message}`)));
       sock.once('connect', () => {
         this.clock.clearTimeout(timer);
         sock.removeAllListeners('error');

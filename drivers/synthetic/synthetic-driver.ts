@@ -1,0 +1,86 @@
+import type { Clock, TimerHandle } from '../../agent/core/clock.js';
+import type { Driver, DriverHealth, ReadingSink } from '../../agent/core/driver.js';
+import type { Reading } from '../../agent/core/reading.js';
+
+export interface SyntheticDriverOptions {
+  name: string;
+  /** Source device name the readings carry. */
+  source: string;
+  points: Array<{ name: string; unit?: string; periodMs?: number; amplitude?: number; offset?: number }>;
+  intervalMs: number;
+  clock: Clock;
+}
+
+/**
+ * An in-process source of sine-shaped readings, for wiring tests and benchmarks that need a
+ * steady stream without any protocol. Field-like demos use the protocol simulators instead.
+ */
+export class SyntheticDriver implements Driver {
+  readonly name: string;
+  private timer: TimerHandle | undefined;
+  private running = false;
+  private inFlight: Promise<void> = Promise.resolve();
+  private polls = 0;
+  private errors = 0;
+  private lastError: { code: string; message: string; at: number } | undefined;
+
+  constructor(private readonly options: SyntheticDriverOptions) {
+    if (options.intervalMs <= 0) throw new TypeError('intervalMs must be positive');
+    this.name = options.name;
+  }
+
+  async start(sink: ReadingSink): Promise<void> {
+    this.running = true;
+    this.schedule(sink, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) this.options.clock.clearTimeout(this.timer);
+    await this.inFlight;
+  }
+
+  health(): DriverHealth {
+    return {
+      state: this.running ? 'running' : 'stopped',
+      sources: {
+        [this.options.source]: {
+          state: this.errors > 0 && this.lastError ? 'backoff' : 'ok',
+          polls: this.polls,
+          errors: this.errors,
+          errorsByCode: this.lastError ? { [this.lastError.code]: this.errors } : {},
+          ...(this.lastError ? { lastError: this.lastError } : {}),
+        },
+      },
+    };
+  }
+
+  private schedule(sink: ReadingSink, delay: number): void {
+    this.timer = this.options.clock.setTimeout(() => {
+      this.inFlight = this.poll(sink);
+    }, delay);
+  }
+
+  private async poll(sink: ReadingSink): Promise<void> {
+    if (!this.running) return;
+    const { clock, points, source, intervalMs } = this.options;
+    const started = clock.now();
+    const readings: Reading[] = points.map((p) => ({
+      source,
+      point: p.name,
+      value: (p.offset ?? 0) + (p.amplitude ?? 1) * Math.sin((2 * Math.PI * started) / (p.periodMs ?? 60_000)),
+      quality: 'good',
+      receivedAt: started,
+      ...(p.unit ? { unit: p.unit } : {}),
+    }));
+    this.polls++;
+    try {
+      // Backpressure: the next poll is scheduled only after the journal has the readings.
+      await sink(readings);
+    } catch (err) {
+      this.errors++;
+      this.lastError = { code: 'EDGE_BUFFER_FULL', message: err instanceof Error ? err.message : String(err), at: clock.now() };
+    }
+    if (this.running) this.schedule(sink, Math.max(0, started + intervalMs - clock.now()));
+  }
+}
