@@ -151,7 +151,9 @@ function toSourceEvent(e: ReceivedEventData, partitionId: string): SourceEvent {
     sequenceNumber: e.sequenceNumber,
     offset: String(e.offset),
     enqueuedTime: e.enqueuedTimeUtc.getTime(),
-    deviceId: sys['iothub-connection-device-id'] ?? '',
+    // IoT Hub always sets the system property; a plain Event Hub (tests, custom routing
+    // endpoints) has none, so the application property of the same name stands in.
+    deviceId: sys['iothub-connection-device-id'] ?? props['iothub-connection-device-id'] ?? '',
     systemProperties: sys,
     properties: props,
     body: Buffer.isBuffer(body) ? body : body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
