@@ -34,6 +34,7 @@ interface Queued {
 
 export class CloudToDevice {
   private readonly queues = new Map<string, Queued[]>();
+  private readonly flushing = new Map<string, Promise<void>>();
 
   constructor(private readonly sessions: DeviceSessions) {}
 
@@ -47,20 +48,30 @@ export class CloudToDevice {
       topic: c2dTopic(deviceId, encodePropertyBag(system, options.properties ?? {})),
       payload: typeof body === 'string' ? Buffer.from(body, 'utf8') : body,
     };
-    if (this.sessions.isSubscribed(deviceId, c2dFilter(deviceId)) && (await this.deliver(deviceId, item))) {
-      return { messageId, delivered: true };
-    }
     const queue = this.queues.get(deviceId) ?? [];
     if (queue.length >= C2D_QUEUE_LIMIT) {
       throw new EdgeError('EDGE_BUFFER_FULL', `device ${deviceId} already has ${C2D_QUEUE_LIMIT} cloud-to-device messages waiting`);
     }
+    // Always through the queue, so a message sent now cannot overtake one that waited.
     queue.push(item);
     this.queues.set(deviceId, queue);
-    return { messageId, delivered: false };
+    await this.flush(deviceId);
+    return { messageId, delivered: !queue.includes(item) };
   }
 
-  /** Called when a device subscribes: sends what waited for it, in order. */
-  async flush(deviceId: string): Promise<void> {
+  /** Sends what waits for a device, in order, if it is subscribed. One flush per device at a time. */
+  flush(deviceId: string): Promise<void> {
+    const previous = this.flushing.get(deviceId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.drain(deviceId));
+    this.flushing.set(deviceId, next);
+    const forget = (): void => {
+      if (this.flushing.get(deviceId) === next) this.flushing.delete(deviceId);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  private async drain(deviceId: string): Promise<void> {
     const queue = this.queues.get(deviceId);
     if (!queue || !this.sessions.isSubscribed(deviceId, c2dFilter(deviceId))) return;
     while (queue.length > 0) {

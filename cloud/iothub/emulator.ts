@@ -19,8 +19,8 @@ import { TwinStore, type TwinDocument } from './twin-store.js';
 import { TelemetryHandler } from './telemetry.js';
 import { CloudToDevice, type C2DOptions, type C2DResult } from './c2d.js';
 import { createDeviceGateway } from './device-gateway.js';
-import { ensureTlsMaterial } from './tls-certs.js';
-import { c2dFilter } from './topics.js';
+import { ensureTlsMaterial, type TlsMaterial } from './tls-certs.js';
+import { METHODS_FILTER, TWIN_DESIRED_FILTER, TWIN_RESPONSE_FILTER, c2dFilter } from './topics.js';
 import { startHttpService, type HttpService } from './http-service.js';
 import { claimDataDir, releaseDataDir, type RuntimeInfo } from './runtime-file.js';
 import { listen } from './listen.js';
@@ -48,6 +48,8 @@ export interface EmulatorOptions {
   servicePort?: number | null;
   /** Partitions of a new message log (default 4); an existing log keeps its own. */
   partitionCount?: number;
+  /** TLS material to install in a data dir that has none, instead of generating it. */
+  tls?: TlsMaterial;
   /** Time for SAS expiry, enqueued times, fault durations and method timeouts. */
   clock?: Clock;
   logger?: Logger;
@@ -63,6 +65,13 @@ export interface DeviceInfo {
   connected: boolean;
   connectedAt: number | null;
   createdAt: number;
+}
+
+export interface DeviceSubscriptions {
+  methods: boolean;
+  twinResponses: boolean;
+  desiredUpdates: boolean;
+  c2d: boolean;
 }
 
 export interface EmulatorEvents {
@@ -142,7 +151,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
     let messages: MessageLog | undefined;
     let hub: IotHubEmulator | undefined;
     try {
-      const tls = await ensureTlsMaterial(dataDir);
+      const tls = await ensureTlsMaterial(dataDir, options.tls);
       const registry = await DeviceRegistry.open(dataDir);
       const twinStore = await TwinStore.open(dataDir);
       const openOptions: { clock: Clock; partitionCount?: number } = { clock };
@@ -214,6 +223,20 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
 
   isConnected(deviceId: string): boolean {
     return this.sessions.get(deviceId) !== undefined;
+  }
+
+  /**
+   * What the device's current connection has subscribed to: a direct method, a desired push or
+   * a C2D message only reaches it once the matching flag is true (the SDK subscribes lazily).
+   */
+  subscriptions(deviceId: string): DeviceSubscriptions {
+    const has = (filter: string): boolean => this.sessions.isSubscribed(deviceId, filter);
+    return {
+      methods: has(METHODS_FILTER),
+      twinResponses: has(TWIN_RESPONSE_FILTER),
+      desiredUpdates: has(TWIN_DESIRED_FILTER),
+      c2d: has(c2dFilter(deviceId)),
+    };
   }
 
   /** The twin as the device's GET would see it. @throws EDGE_HUB_DEVICE_UNKNOWN */

@@ -2,7 +2,7 @@
  * Public face of the local IoT Hub emulator. Everything outside cloud/iothub imports from here.
  */
 export { IotHubEmulator } from './emulator.js';
-export type { EmulatorOptions, RegisteredDevice, DeviceInfo, EmulatorEvents } from './emulator.js';
+export type { EmulatorOptions, RegisteredDevice, DeviceInfo, DeviceSubscriptions, EmulatorEvents } from './emulator.js';
 export type { HubEvent, MessageLogReader } from './hub-event.js';
 export { openMessageLogReader, type ClosableMessageLogReader } from './message-log-reader.js';
 export { MessageLog, partitionFor, DEFAULT_PARTITION_COUNT } from './message-log.js';
@@ -15,4 +15,4 @@ export { decodePropertyBag, encodePropertyBag } from './property-bag.js';
 export { deviceConnectionString } from './device-registry.js';
 export { HubServiceClient } from './service-client.js';
 export { readRuntimeInfo, type RuntimeInfo } from './runtime-file.js';
-export { loadTlsMaterial } from './tls-certs.js';
+export { loadTlsMaterial, type TlsMaterial } from './tls-certs.js';

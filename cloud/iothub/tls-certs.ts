@@ -23,14 +23,17 @@ export function tlsDir(dataDir: string): string {
 
 const FILES = { ca: 'ca.pem', caKey: 'ca-key.pem', cert: 'server.pem', key: 'server-key.pem' } as const;
 
-/** Loads the data dir's TLS material, generating it the first time. */
-export async function ensureTlsMaterial(dataDir: string): Promise<TlsMaterial> {
+/**
+ * Loads the data dir's TLS material, generating it the first time, or installing `provided`
+ * instead of generating (tests share one CA so that each emulator skips RSA key generation).
+ */
+export async function ensureTlsMaterial(dataDir: string, provided?: TlsMaterial): Promise<TlsMaterial> {
   const dir = tlsDir(dataDir);
   const existing = await loadTlsMaterial(dataDir);
   if (existing) return existing;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const generated = generateTlsMaterial();
-  await writeFileAtomic(join(dir, FILES.caKey), generated.caKeyPem);
+  const generated = provided ?? generateTlsMaterial();
+  if ('caKeyPem' in generated && typeof generated.caKeyPem === 'string') await writeFileAtomic(join(dir, FILES.caKey), generated.caKeyPem);
   await writeFileAtomic(join(dir, FILES.key), generated.serverKeyPem);
   await writeFileAtomic(join(dir, FILES.cert), generated.serverCertPem);
   // The CA last: its presence marks the set as complete.

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { EventEmitter } from 'node:events';
 import deviceSdk, { type Client } from 'azure-iot-device';
 import mqttSdk from 'azure-iot-device-mqtt';
-import { IotHubEmulator, type EmulatorOptions } from '../../../cloud/iothub/index.js';
+import mqtt, { type MqttClient } from 'mqtt';
+import { IotHubEmulator, createSasToken, loadTlsMaterial, type EmulatorOptions, type TlsMaterial } from '../../../cloud/iothub/index.js';
 
 /** A temp data dir removed by the returned cleanup. */
 export async function tempDir(prefix = 'iothub-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -12,10 +13,15 @@ export async function tempDir(prefix = 'iothub-'): Promise<{ dir: string; cleanu
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/** One CA per test file: RSA key generation is the slowest part of a first start. */
+let sharedTls: TlsMaterial | undefined;
+
 /** Starts an emulator in a fresh temp dir; `close` stops it and removes the dir. */
 export async function startHub(options: Partial<EmulatorOptions> = {}): Promise<{ hub: IotHubEmulator; dir: string; close: () => Promise<void> }> {
   const { dir, cleanup } = await tempDir();
-  const hub = await IotHubEmulator.start({ dataDir: dir, ...options });
+  const tls = sharedTls ? { tls: sharedTls } : {};
+  const hub = await IotHubEmulator.start({ dataDir: dir, ...tls, ...options });
+  sharedTls ??= await loadTlsMaterial(dir);
   return {
     hub,
     dir,
@@ -66,4 +72,52 @@ export async function closeQuietly(client: Client | undefined): Promise<void> {
   } catch {
     // already gone
   }
+}
+
+/**
+ * A bare MQTT client speaking as a device (same SAS token the SDK would build), recording every
+ * message it receives: lets a test see traffic the SDK would silently ignore, such as a twin
+ * response meant for another device.
+ */
+export interface RawDevice {
+  mqtt: MqttClient;
+  received: Array<{ topic: string; payload: string }>;
+  subscribe(filter: string): Promise<void>;
+  publish(topic: string, payload: string, qos?: 0 | 1): Promise<void>;
+  end(): Promise<void>;
+}
+
+export async function rawDevice(hub: IotHubEmulator, deviceId: string): Promise<RawDevice> {
+  const { primaryKey } = await hub.registerDevice(deviceId);
+  const expiry = Math.floor(hub.clock.now() / 1000) + 3600;
+  const password = createSasToken(`${hub.hostName}/devices/${deviceId}`, primaryKey, expiry);
+  const client = mqtt.connect(`mqtts://localhost:${hub.port}`, {
+    clientId: deviceId,
+    username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`,
+    password,
+    ca: hub.caPem,
+    protocolVersion: 4,
+    clean: true,
+    reconnectPeriod: 0,
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  const received: RawDevice['received'] = [];
+  client.on('message', (topic, payload) => received.push({ topic, payload: payload.toString() }));
+  return {
+    mqtt: client,
+    received,
+    subscribe: (filter) =>
+      new Promise((resolve, reject) =>
+        client.subscribe(filter, { qos: 0 }, (err, granted) => {
+          if (err) reject(err);
+          else if (granted[0]?.qos === 128) reject(new Error(`subscription to ${filter} refused`));
+          else resolve();
+        }),
+      ),
+    publish: (topic, payload, qos = 0) => new Promise((resolve, reject) => client.publish(topic, payload, { qos }, (err) => (err ? reject(err) : resolve()))),
+    end: () => new Promise((resolve) => client.end(true, {}, () => resolve())),
+  };
 }
