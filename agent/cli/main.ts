@@ -4,9 +4,11 @@ import { agentVersion } from './version.js';
 import { EXIT_USAGE, reportError } from './exit.js';
 import { registerReplay } from './commands/replay.js';
 import { registerModbus } from './commands/modbus.js';
+import { registerCloud } from './commands/cloud.js';
+import { registerHub } from './commands/hub.js';
 
 /** Each command lives in its own file under ./commands and adds itself here. */
-const registrations: Array<(program: Command) => void> = [registerReplay, registerModbus];
+const registrations: Array<(program: Command) => void> = [registerReplay, registerModbus, registerHub];
 
 export function buildProgram(): Command {
   const program = new Command('edge-agent')

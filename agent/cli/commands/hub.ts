@@ -1,0 +1,210 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { EdgeError } from '../../core/errors.js';
+import { createRootLogger } from '../../core/logger.js';
+import { usageError } from '../exit.js';
+import {
+  HubServiceClient,
+  IotHubEmulator,
+  deviceConnectionString,
+  openMessageLogReader,
+  readRuntimeInfo,
+  type HubEvent,
+  type RuntimeInfo,
+} from '../../../cloud/iothub/index.js';
+import { DeviceRegistry } from '../../../cloud/iothub/device-registry.js';
+import { TwinStore } from '../../../cloud/iothub/twin-store.js';
+
+/**
+ * `edge-agent hub …`: run the local IoT Hub emulator and act as its service side. Commands that
+ * change state go through the running emulator's HTTP service API when one runs on the data dir
+ * (it owns the files then); otherwise they work on the data dir's files directly. `hub read`
+ * always reads the message log files (read-only), running emulator or not.
+ */
+const DEFAULT_DATA_DIR = join('.data', 'hub');
+const DEFAULT_PORT = 8883;
+const DEFAULT_SERVICE_PORT = 8884;
+
+interface DirFlags {
+  dataDir: string;
+}
+
+function int(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v.trim())) throw usageError(`${name} must be a whole number, not '${v}'`);
+  return Number(v);
+}
+
+function json(name: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw usageError(`${name} is not valid JSON: ${text}`);
+  }
+}
+
+async function running(dataDir: string): Promise<(RuntimeInfo & { client: HubServiceClient }) | undefined> {
+  const info = await readRuntimeInfo(dataDir);
+  if (!info) return undefined;
+  if (info.servicePort === null) {
+    throw new EdgeError('EDGE_STORE_LOCKED', `an IoT Hub emulator (pid ${info.pid}) runs on ${dataDir} without its service API; use its own API`);
+  }
+  return { ...info, client: new HubServiceClient(`http://127.0.0.1:${info.servicePort}`) };
+}
+
+async function requireRunning(dataDir: string): Promise<HubServiceClient> {
+  const hub = await running(dataDir);
+  if (!hub) throw new EdgeError('EDGE_TRANSPORT_UNAVAILABLE', `no IoT Hub emulator is running on ${dataDir} (start one with: edge-agent hub start --data-dir ${dataDir})`);
+  return hub.client;
+}
+
+const dirOption = (cmd: Command): Command => cmd.option('--data-dir <dir>', 'the emulator\'s data directory', DEFAULT_DATA_DIR);
+
+export function registerHub(program: Command): void {
+  const hub = program.command('hub').description('local IoT Hub emulator: run it, register devices, read what devices sent, call devices');
+
+  dirOption(hub.command('start'))
+    .description('run the emulator (MQTT over TLS on loopback + HTTP service API) until Ctrl-C')
+    .option('--port <n>', `MQTT/TLS port (0 = any free port)`, String(DEFAULT_PORT))
+    .option('--service-port <n>', `HTTP service API port (0 = any free port)`, String(DEFAULT_SERVICE_PORT))
+    .option('--partitions <n>', 'partitions of a new message log (2..32)', '4')
+    .option('--log-level <level>', 'emulator log level on stderr: silent, error, warn, info, debug', 'silent')
+    .action(async (flags: DirFlags & { port: string; servicePort: string; partitions: string; logLevel: string }) => {
+      const levels = ['silent', 'error', 'warn', 'info', 'debug'];
+      if (!levels.includes(flags.logLevel)) throw usageError(`--log-level must be one of ${levels.join(', ')}`);
+      const emulator = await IotHubEmulator.start({
+        dataDir: flags.dataDir,
+        port: int('--port', flags.port, DEFAULT_PORT),
+        servicePort: int('--service-port', flags.servicePort, DEFAULT_SERVICE_PORT),
+        partitionCount: int('--partitions', flags.partitions, 4),
+        logger: createRootLogger(flags.logLevel as 'info', process.stderr),
+      });
+      process.stdout.write(
+        `IoT Hub emulator: devices mqtts://${emulator.hostName}, service http://127.0.0.1:${emulator.servicePort}, ` +
+          `data ${emulator.dataDir}, CA ${join(emulator.dataDir, 'tls', 'ca.pem')} (Ctrl-C stops)\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await emulator.stop();
+      process.stdout.write(`IoT Hub emulator stopped; ${emulator.messageCount()} messages in its log\n`);
+    });
+
+  dirOption(hub.command('register <deviceId>'))
+    .description('register a device (or show an existing one) and print its connection string')
+    .option('--port <n>', 'with no emulator running: the port to put in the connection string', String(DEFAULT_PORT))
+    .action(async (deviceId: string, flags: DirFlags & { port: string }) => {
+      const live = await running(flags.dataDir);
+      if (live) {
+        process.stdout.write((await live.client.registerDevice(deviceId)).connectionString + '\n');
+        return;
+      }
+      const registry = await DeviceRegistry.open(flags.dataDir).catch(dataDirError(flags.dataDir));
+      const identity = await registry.register(deviceId, Date.now()).catch(dataDirError(flags.dataDir));
+      const port = int('--port', flags.port, DEFAULT_PORT);
+      process.stdout.write(deviceConnectionString(`localhost:${port}`, identity.deviceId, identity.primaryKey) + '\n');
+    });
+
+  dirOption(hub.command('devices'))
+    .description('list registered devices (and, with an emulator running, which are connected)')
+    .option('--json', 'print JSON')
+    .action(async (flags: DirFlags & { json?: boolean }) => {
+      const live = await running(flags.dataDir);
+      const devices = live
+        ? await live.client.listDevices()
+        : (await DeviceRegistry.open(flags.dataDir).catch(dataDirError(flags.dataDir)))
+            .list()
+            .map((d) => ({ deviceId: d.deviceId, connected: false, connectedAt: null, createdAt: d.createdAt }));
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(devices) + '\n');
+        return;
+      }
+      if (devices.length === 0) process.stdout.write('no devices registered\n');
+      for (const d of devices) process.stdout.write(`${d.deviceId}\t${d.connected ? 'connected' : live ? 'offline' : '-'}\n`);
+    });
+
+  dirOption(hub.command('read'))
+    .description('print telemetry from the message log files (what the cloud reads), oldest first')
+    .option('--partition <p>', 'only this partition (default: all)')
+    .option('--from <n>', 'first sequence number', '0')
+    .option('--limit <n>', 'at most this many events per partition', '100')
+    .option('--json', 'one JSON object per line (body as text, or bodyBase64 when not UTF-8)')
+    .action(async (flags: DirFlags & { partition?: string; from: string; limit: string; json?: boolean }) => {
+      const reader = await openMessageLogReader(flags.dataDir);
+      try {
+        const from = int('--from', flags.from, 0);
+        const limit = int('--limit', flags.limit, 100);
+        const partitions =
+          flags.partition === undefined ? [...Array(reader.partitionCount).keys()] : [int('--partition', flags.partition, 0)];
+        for (const p of partitions) {
+          if (p >= reader.partitionCount) throw usageError(`--partition must be 0..${reader.partitionCount - 1}`);
+          for (const e of await reader.read(p, from, limit)) process.stdout.write((flags.json ? eventJson(e) : eventLine(e)) + '\n');
+        }
+      } finally {
+        await reader.close();
+      }
+    });
+
+  dirOption(hub.command('set-desired <deviceId> <json>'))
+    .description('merge a patch into the device twin\'s desired properties (null deletes); pushed to the device if online')
+    .action(async (deviceId: string, patchText: string, flags: DirFlags) => {
+      const patch = json('<json>', patchText);
+      if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw usageError('<json> must be a JSON object');
+      const live = await running(flags.dataDir);
+      if (live) {
+        const r = await live.client.updateDesired(deviceId, patch as Record<string, unknown>);
+        process.stdout.write(`desired $version ${r.version}${r.pushed ? ', pushed to the device' : ', device not listening (it reads the twin when it connects)'}\n`);
+        return;
+      }
+      const registry = await DeviceRegistry.open(flags.dataDir).catch(dataDirError(flags.dataDir));
+      if (!registry.get(deviceId)) throw new EdgeError('EDGE_HUB_DEVICE_UNKNOWN', `device ${deviceId} is not registered in ${flags.dataDir}`);
+      const twins = await TwinStore.open(flags.dataDir).catch(dataDirError(flags.dataDir));
+      const r = await twins.patchDesired(deviceId, patch);
+      process.stdout.write(`desired $version ${r.version} (no emulator running: the device reads it when it connects)\n`);
+    });
+
+  dirOption(hub.command('invoke <deviceId> <method> [json]'))
+    .description('call a direct method on a connected device and print its answer')
+    .option('--timeout <ms>', 'response timeout', '30000')
+    .action(async (deviceId: string, method: string, payloadText: string | undefined, flags: DirFlags & { timeout: string }) => {
+      const payload = payloadText === undefined ? null : json('[json]', payloadText);
+      const client = await requireRunning(flags.dataDir);
+      const r = await client.invokeMethod(deviceId, method, payload, { responseTimeoutMs: int('--timeout', flags.timeout, 30_000) });
+      process.stdout.write(JSON.stringify(r) + '\n');
+    });
+}
+
+function dataDirError(dataDir: string): (cause: unknown) => never {
+  return (cause: unknown) => {
+    if (cause instanceof EdgeError) throw cause;
+    throw new EdgeError('EDGE_DATA_DIR_UNUSABLE', `data directory ${dataDir} is not usable`, { cause });
+  };
+}
+
+function bodyText(e: HubEvent): string | undefined {
+  if (e.systemProperties['content-encoding'] === 'gzip') return undefined;
+  const text = e.body.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(e.body) ? text : undefined;
+}
+
+function eventJson(e: HubEvent): string {
+  const text = bodyText(e);
+  const { body: _body, ...rest } = e;
+  return JSON.stringify(text === undefined ? { ...rest, bodyBase64: e.body.toString('base64') } : { ...rest, body: text });
+}
+
+function eventLine(e: HubEvent): string {
+  const text = bodyText(e);
+  const body = text === undefined ? `<${e.body.length} bytes>` : text.length > 160 ? `${text.slice(0, 160)}…` : text;
+  const props = Object.entries(e.properties)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const mid = e.systemProperties['message-id'];
+  return `p${e.partition} #${e.sequenceNumber} ${new Date(e.enqueuedTime).toISOString()} ${e.deviceId}${mid ? ` mid=${mid}` : ''}${props ? ` ${props}` : ''} ${body}`;
+}
