@@ -8,7 +8,7 @@ import { registerCloud } from './commands/cloud.js';
 import { registerHub } from './commands/hub.js';
 
 /** Each command lives in its own file under ./commands and adds itself here. */
-const registrations: Array<(program: Command) => void> = [registerReplay, registerModbus, registerHub];
+const registrations: Array<(program: Command) => void> = [registerReplay, registerModbus, registerHub, registerCloud];
 
 export function buildProgram(): Command {
   const program = new Command('edge-agent')
