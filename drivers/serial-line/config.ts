@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { parseWith } from '../config.js';
+import { configError } from '../errors.js';
+import { csvParser } from './parsers/csv.js';
+import { jsonParser } from './parsers/json.js';
+import { nmeaParser } from './parsers/nmea.js';
+import { regexParser } from './parsers/regex.js';
+import type { LineParser } from './parser.js';
+
+const fieldType = z.enum(['number', 'string', 'bool']);
+const timeFormat = z.enum(['iso', 'epoch-ms', 'epoch-s']);
+
+const parser = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('csv'),
+      separator: z.string().min(1).default(','),
+      columns: z.array(z.object({ name: z.string().min(1), index: z.number().int().min(0), type: fieldType.default('number') }).strict()).min(1),
+      timestamp: z.object({ index: z.number().int().min(0), format: timeFormat }).strict().optional(),
+      skipPrefix: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('regex'),
+      pattern: z.string().min(1),
+      flags: z.string().optional(),
+      types: z.record(z.string(), fieldType).optional(),
+      timestamp: z.object({ group: z.string().min(1), format: timeFormat }).strict().optional(),
+      onMismatch: z.enum(['bad', 'ignore']).default('bad'),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('json'),
+      fields: z.record(z.string(), z.string().min(1)),
+      timestamp: z.object({ path: z.string().min(1), format: timeFormat }).strict().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('nmea'),
+      sentences: z.array(z.string().min(3)).optional(),
+      fields: z.record(z.string(), z.record(z.string(), z.object({ index: z.number().int().min(1), type: fieldType.default('number') }).strict())).optional(),
+      requireChecksum: z.boolean().default(false),
+    })
+    .strict(),
+]);
+
+const sensor = z
+  .object({
+    name: z.string().min(1),
+    /** Any path, including `/dev/serial/by-id/…` symlinks (resolved at every open). */
+    path: z.string().min(1),
+    baudRate: z.number().int().positive().default(9600),
+    parity: z.enum(['none', 'even', 'odd']).default('none'),
+    dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+    stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+    delimiter: z.string().min(1).default('\n'),
+    maxLineLength: z.number().int().min(16).max(65536).default(4096),
+    /** Added to the device's own timestamps (its clock's known error), in ms. */
+    clockOffsetMs: z.number().int().default(0),
+    units: z.record(z.string(), z.string()).default({}),
+    parser,
+  })
+  .strict();
+
+const schema = z
+  .object({
+    name: z.string().min(1).default('serial-line'),
+    sensors: z.array(sensor).min(1),
+    reopen: z
+      .object({ baseMs: z.number().int().min(1).default(500), maxMs: z.number().int().min(1).default(30_000) })
+      .strict()
+      .default({ baseMs: 500, maxMs: 30_000 }),
+    /** Readings held while the sink is busy before the port is paused (backpressure). */
+    highWater: z.number().int().min(1).default(1000),
+  })
+  .strict();
+
+export type SerialLineDriverInput = z.input<typeof schema>;
+export type SerialLineDriverConfig = z.output<typeof schema>;
+export type SensorConfig = SerialLineDriverConfig['sensors'][number];
+export type ParserConfig = SensorConfig['parser'];
+
+export function buildParser(p: ParserConfig): LineParser {
+  switch (p.kind) {
+    case 'csv':
+      return csvParser(p);
+    case 'regex':
+      return regexParser(p);
+    case 'json':
+      return jsonParser(p);
+    case 'nmea':
+      return nmeaParser(p);
+  }
+}
+
+/** Validates eagerly (including that each parser can be built); names the sensor on refusal. */
+export function parseSerialLineConfig(input: unknown): SerialLineDriverConfig & { parsers: Map<string, LineParser> } {
+  const cfg = parseWith(schema, input, 'serial-line');
+  const problems: string[] = [];
+  const parsers = new Map<string, LineParser>();
+  for (const s of cfg.sensors) {
+    if (parsers.has(s.name)) problems.push(`sensor "${s.name}": duplicate sensor name`);
+    try {
+      parsers.set(s.name, buildParser(s.parser));
+    } catch (err) {
+      problems.push(`sensor "${s.name}" parser: ${(err as Error).message}`);
+    }
+    const dupPath = cfg.sensors.find((o) => o !== s && o.path === s.path);
+    if (dupPath && cfg.sensors.indexOf(dupPath) < cfg.sensors.indexOf(s)) problems.push(`sensor "${s.name}": path ${s.path} is already sensor "${dupPath.name}"`);
+  }
+  if (problems.length) throw configError(`serial-line config invalid: ${problems.join('; ')}`);
+  return { ...cfg, parsers };
+}

@@ -1,0 +1,143 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../agent/core/clock.js';
+import { isEdgeError } from '../../../agent/core/errors.js';
+import { SerialLineDriver } from '../../../drivers/serial-line/driver.js';
+import { LineSensorSimulator, lines } from '../../../drivers/simulators/line-sensor.js';
+import { usePtyPairs } from '../support/pty.js';
+import { RecordingSink } from '../support/sink.js';
+
+const ptyPair = usePtyPairs();
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('SerialLineDriver over a pty', () => {
+  it('CSV with a device timestamp: deviceTime gets the clock offset, receivedAt the agent clock', async () => {
+    const pair = await ptyPair();
+    const sim = await LineSensorSimulator.open({ path: pair.b, line: () => '' });
+    cleanups.push(() => sim.close());
+    const clock = new ManualClock(1_800_000_000_000);
+    const driver = new SerialLineDriver(
+      { sensors: [{ name: 'weather', path: pair.a, clockOffsetMs: -2500, units: { temp: 'degC' }, parser: { kind: 'csv', columns: [{ name: 'temp', index: 1 }, { name: 'rh', index: 2 }], timestamp: { index: 0, format: 'epoch-ms' } } }] },
+      { clock },
+    );
+    cleanups.push(() => driver.stop());
+    const rec = new RecordingSink();
+    await driver.start(rec.sink);
+    const got = rec.next();
+    await sim.send(lines.csv(1_799_999_990_000, 21.5, 40));
+    expect(await got).toEqual([
+      { source: 'weather', point: 'temp', value: 21.5, quality: 'good', receivedAt: 1_800_000_000_000, deviceTime: 1_799_999_987_500, unit: 'degC' },
+      { source: 'weather', point: 'rh', value: 40, quality: 'good', receivedAt: 1_800_000_000_000, deviceTime: 1_799_999_987_500 },
+    ]);
+  });
+
+  it('NMEA: checksum failures and garbage become bad readings; good sentences carry on', async () => {
+    const pair = await ptyPair();
+    const t0 = Date.UTC(2026, 10, 22, 6, 30, 15);
+    const sim = await LineSensorSimulator.open({ path: pair.b, line: (t) => lines.rmc(t, 48.5, -11.25, 3.2, 90) });
+    cleanups.push(() => sim.close());
+    const driver = new SerialLineDriver({ sensors: [{ name: 'gps', path: pair.a, parser: { kind: 'nmea', sentences: ['RMC', 'MTW'] } }] });
+    cleanups.push(() => driver.stop());
+    const rec = new RecordingSink();
+    await driver.start(rec.sink);
+
+    let next = rec.next();
+    await sim.send(lines.rmc(t0, 48.5, -11.25, 3.2, 90));
+    const good = await next;
+    expect(good.find((r) => r.point === 'latitude')!.value).toBeCloseTo(48.5, 5);
+    expect(good.find((r) => r.point === 'longitude')!.value).toBeCloseTo(-11.25, 5);
+    expect(good[0]!.deviceTime).toBe(t0);
+
+    sim.setFault({ kind: 'bad-checksum' });
+    next = rec.next();
+    await sim.send();
+    const bad = await next;
+    expect(bad.every((r) => r.quality === 'bad' && r.error?.code === 'EDGE_DEVICE_CRC')).toBe(true);
+    expect(bad.map((r) => r.point)).toContain('latitude');
+
+    sim.setFault({ kind: 'garbage', bytes: 12 });
+    next = rec.next();
+    await sim.send();
+    expect((await next)[0]!.error?.code).toBe('EDGE_DEVICE_FRAME');
+
+    sim.setFault({ kind: 'none' });
+    next = rec.next();
+    await sim.send(lines.mtw(12.3));
+    expect(await next).toMatchObject([{ point: 'waterTemp', value: 12.3, quality: 'good' }]);
+    const h = driver.health().sources.gps!;
+    expect(h.errorsByCode).toEqual({ EDGE_DEVICE_CRC: 1, EDGE_DEVICE_FRAME: 1 });
+    expect(h.polls).toBe(4);
+  });
+
+  it('JSON lines and regex sensors; a partial line merges into the next and is reported bad', async () => {
+    const a = await ptyPair();
+    const b = await ptyPair();
+    const simA = await LineSensorSimulator.open({ path: a.b, line: () => '', delimiter: '\n' });
+    const simB = await LineSensorSimulator.open({ path: b.b, line: () => '', delimiter: '\n' });
+    cleanups.push(() => simA.close(), () => simB.close());
+    const driver = new SerialLineDriver({
+      sensors: [
+        { name: 'flow', path: a.a, parser: { kind: 'json', fields: { q: 'flow.q' }, timestamp: { path: 't', format: 'iso' } } },
+        { name: 'th', path: b.a, parser: { kind: 'regex', pattern: '^T=(?<t>-?[\\d.]+) H=(?<h>\\d+)$' } },
+      ],
+    });
+    cleanups.push(() => driver.stop());
+    const rec = new RecordingSink();
+    await driver.start(rec.sink);
+    let next = rec.next((x) => x[0]!.source === 'flow');
+    await simA.send(lines.json({ t: '2026-11-22T06:00:00Z', flow: { q: 3.75 } }));
+    expect((await next)[0]).toMatchObject({ point: 'q', value: 3.75, deviceTime: Date.UTC(2026, 10, 22, 6) });
+    simB.setFault({ kind: 'partial' });
+    await simB.send('T=20.5 H=40');
+    simB.setFault({ kind: 'none' });
+    next = rec.next((x) => x[0]!.source === 'th');
+    await simB.send('T=21.0 H=41');
+    // "T=20.T=21.0 H=41": the merged line does not match the pattern → bad for t and h.
+    const merged = await next;
+    expect(merged.map((r) => [r.point, r.quality])).toEqual([
+      ['t', 'bad'],
+      ['h', 'bad'],
+    ]);
+    next = rec.next((x) => x[0]!.source === 'th');
+    await simB.send('T=22.0 H=42');
+    expect((await next).map((r) => r.value)).toEqual([22, 42]);
+  });
+
+  it('keeps readings the sink refused and delivers them with the next call', async () => {
+    const pair = await ptyPair();
+    const sim = await LineSensorSimulator.open({ path: pair.b, line: () => '' });
+    cleanups.push(() => sim.close());
+    const driver = new SerialLineDriver({ sensors: [{ name: 's', path: pair.a, parser: { kind: 'csv', columns: [{ name: 'v', index: 0 }] } }] });
+    cleanups.push(() => driver.stop());
+    const delivered: number[] = [];
+    let refuse = true;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    await driver.start(async (rs) => {
+      if (refuse) {
+        refuse = false;
+        throw new Error('journal busy');
+      }
+      delivered.push(...rs.map((r) => r.value as number));
+      if (delivered.includes(2)) resolveDone();
+    });
+    await sim.send('1');
+    await sim.send('2');
+    await done;
+    expect(delivered).toEqual([1, 2]);
+    expect(driver.requeued).toBe(1);
+  });
+
+  it('refuses bad config naming the sensor', () => {
+    try {
+      new SerialLineDriver({ sensors: [{ name: 'th', path: '/dev/x', parser: { kind: 'regex', pattern: '(\\d+)' } }] });
+      expect.unreachable();
+    } catch (err) {
+      expect(isEdgeError(err, 'EDGE_CONFIG_INVALID')).toBe(true);
+      expect((err as Error).message).toContain('sensor "th" parser: regular expression (\\d+) has no named groups');
+    }
+    expect(() => new SerialLineDriver({ sensors: [{ name: 'x', path: '/dev/x', parser: { kind: 'xml' } }] })).toThrow(/sensor "x"/);
+  });
+});
