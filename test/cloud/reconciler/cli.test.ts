@@ -1,0 +1,155 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../../cloud/reconciler/index.js';
+import { openTestLog, type TestLog } from './support/real-log.js';
+import { buildScenario } from './support/scenario.js';
+import { postgresStores } from './support/stores.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const main = join(root, 'agent/cli/main.ts');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `edge-agent …` as a user would, from source. */
+function cli(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: root, env: { ...process.env, EDGE_LOG_LEVEL: 'warn' } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    p.on('error', reject);
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const noStack = (s: string) => expect(s).not.toMatch(/^\s+at /m);
+
+describe('edge-agent cloud (CLI)', () => {
+  let log: TestLog;
+  let work: string;
+  let store: string;
+  // Evicted drops and no emulator running to ask: the gaps stay open and are listed.
+  const scenario = buildScenario({ seed: 77, devices: 3, recordsPerDevice: 200, dropRate: 0.1, evictRate: 1, duplicateRate: 0.2 });
+
+  beforeAll(async () => {
+    log = await openTestLog(scenario.deliveries);
+    work = await mkdtemp(join(tmpdir(), 'reconciler-cli-'));
+    store = join(work, 'r.db');
+  });
+  afterAll(async () => {
+    await log.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('run --once drains the emulator log into the store and prints a summary line', async () => {
+    const r = await cli(['cloud', 'run', '--hub-data-dir', log.dir, '--store', `sqlite:${store}`, '--once']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const expectedRows = scenario.truth.results.length + scenario.truth.readings.length + scenario.truth.events.length;
+    expect(r.stdout).toMatch(new RegExp(`^events=${scenario.deliveries.length} accepted=\\d+ duplicates=\\d+ rejected=0 resendRequests=0 reconciledRows=${expectedRows} openGaps=[1-9]\\d* lostRecords=0\\n$`));
+  });
+
+  it('results --json prints what the store holds; filters apply', async () => {
+    const s = new SqliteStore(store);
+    await s.migrate();
+    const all = await s.results();
+    const filtered = await s.results({ device: 'dev-001', query: 'avg_temp', from: all[3]!.we });
+    await s.close();
+    const [a, b] = await Promise.all([
+      cli(['cloud', 'results', '--store', `sqlite:${store}`, '--json']),
+      cli(['cloud', 'results', '--store', `sqlite:${store}`, '--json', '--device', 'dev-001', '--query', 'avg_temp', '--from', new Date(all[3]!.we).toISOString()]),
+    ]);
+    expect(JSON.parse(a.stdout)).toEqual(all);
+    expect(JSON.parse(b.stdout)).toEqual(filtered);
+    expect(filtered.length).toBeGreaterThan(0);
+  });
+
+  it('results and gaps print aligned tables', async () => {
+    const [results, gaps] = await Promise.all([
+      cli(['cloud', 'results', '--store', `sqlite:${store}`, '--device', 'dev-002', '--limit', '5']),
+      cli(['cloud', 'gaps', '--store', `sqlite:${store}`]),
+    ]);
+    for (const r of [results, gaps]) {
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines.length).toBeGreaterThan(1);
+      // Every column after the first starts at the same offset in the header and in each row.
+      const header = lines[0]!;
+      const starts = [...header.matchAll(/ {2}(\S)/g)].map((m) => m.index! + 2);
+      for (const line of lines.slice(1)) for (const at of starts) expect(line[at - 1], `${line}\n${header}`).toBe(' ');
+    }
+    expect(results.stdout.split('\n')[0]).toMatch(/^DEVICE\s+QUERY\s+OUT\s+KEY\s+WINDOW START\s+WINDOW END\s+REV\s+ROW$/);
+    expect(results.stdout.trimEnd().split('\n')).toHaveLength(6);
+    expect(gaps.stdout).toMatch(/\bopen\b/);
+  });
+
+  it('bad input ends in one clear line with its code and exit status, never a stack', async () => {
+    const runs = await Promise.all([
+      cli(['cloud', 'results', '--store', `sqlite:${store}`, '--from', 'yesterday-ish']),
+      cli(['cloud', 'gaps', '--store', `sqlite:${join(work, 'missing.db')}`]),
+      cli(['cloud', 'run', '--store', `sqlite:${store}`]),
+      cli(['cloud', 'run', '--hub-data-dir', join(work, 'no-hub'), '--store', `sqlite:${store}`, '--once']),
+      cli(['cloud', 'results', '--store', 'mysql://nope']),
+    ]);
+    expect(runs.map((r) => r.code)).toEqual([2, 1, 2, 1, 2]);
+    expect(runs[0]!.stderr).toMatch(/^edge-agent: from must be an ISO 8601 time or epoch milliseconds, got "yesterday-ish" \[EDGE_USAGE\]\n$/);
+    expect(runs[1]!.stderr).toMatch(/no reconciler store at .*missing\.db .*\[EDGE_DATA_DIR_UNUSABLE\]/);
+    expect(runs[2]!.stderr).toMatch(/give exactly one input: --hub-data-dir DIR .* or --event-hubs/);
+    expect(runs[3]!.stderr).toMatch(/no message log in .*no-hub.*\[EDGE_DATA_DIR_UNUSABLE\]/);
+    expect(runs[4]!.stderr).toMatch(/unknown store "mysql:\/\/nope"/);
+    for (const r of runs) noStack(r.stderr);
+  });
+
+  it('run serves the HTTP API until SIGTERM', async () => {
+    const p = spawn(process.execPath, ['--import', 'tsx', main, 'cloud', 'run', '--hub-data-dir', log.dir, '--store', `sqlite:${join(work, 'served.db')}`, '--http-port', '0', '--poll-ms', '50'], {
+      cwd: root,
+      env: { ...process.env, EDGE_LOG_LEVEL: 'warn' },
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      p.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString();
+        const m = /HTTP API on (http:\/\/\S+)/.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      p.on('exit', () => reject(new Error(`exited early: ${stderr}`)));
+    });
+    // The service drains the log in the background; poll the API until every device is there.
+    let devices: Array<{ device: string }> = [];
+    const deadline = Date.now() + 15_000;
+    while (devices.length < 3 && Date.now() < deadline) {
+      devices = ((await (await fetch(`${url}/devices`)).json()) as { devices: Array<{ device: string }> }).devices;
+      if (devices.length < 3) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(devices.map((d) => d.device)).toEqual(['dev-000', 'dev-001', 'dev-002']);
+    p.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/stopped; reconciledRows=\d+ openGaps=\d+ lostRecords=0/);
+  });
+
+  describe('with a PostgreSQL store', () => {
+    const pg = postgresStores();
+    afterAll(() => pg.cleanup());
+
+    it('run --once and results --json work the same', async () => {
+      const s = await pg.create();
+      const url = pg.locationOf(s);
+      await s.close();
+      const run = await cli(['cloud', 'run', '--hub-data-dir', log.dir, '--store', url, '--once']);
+      expect(run.code, run.stderr).toBe(0);
+      const results = await cli(['cloud', 'results', '--store', url, '--json', '--device', 'dev-000']);
+      const rows = JSON.parse(results.stdout) as Array<{ device: string }>;
+      expect(rows.length).toBe(scenario.truth.results.filter((r) => r.device === 'dev-000').length);
+    });
+  });
+});
