@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { EdgeError, errorMessage, systemErrorCode } from '../core/errors.js';
+import { agentConfigSchema, type AgentConfig } from './schema.js';
+
+/** Validates a config document, naming every problem by its path. */
+export function parseConfig(doc: unknown, origin: string): AgentConfig {
+  const result = agentConfigSchema.safeParse(doc);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new EdgeError('EDGE_CONFIG_INVALID', `${origin} is not a valid configuration:\n  ${problems.join('\n  ')}`, { cause: result.error });
+}
+
+export function loadConfigFile(path: string): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    if (systemErrorCode(cause) === 'ENOENT') {
+      throw new EdgeError('EDGE_CONFIG_NOT_FOUND', `config file ${path} does not exist (give another with --config)`, { cause });
+    }
+    throw new EdgeError('EDGE_CONFIG_NOT_FOUND', `config file ${path} cannot be read: ${errorMessage(cause)}`, { cause });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new EdgeError('EDGE_CONFIG_INVALID', `config file ${path} is not valid JSON: ${errorMessage(cause)}`, { cause });
+  }
+  return parseConfig(doc, `config file ${path}`);
+}

@@ -1,0 +1,207 @@
+import type { Clock } from '../core/clock.js';
+import { errorMessage, isEdgeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Transport } from '../core/transport.js';
+import type { Outbox } from '../outbox/outbox.js';
+import { Signal, waitAny } from '../runtime/signal.js';
+import { Backoff } from './backoff.js';
+import { meterUnits, packMessage, type PackedMessage } from './packer.js';
+
+export interface ForwarderOptions {
+  device: string;
+  boot: string;
+  maxMessageBytes: number;
+  /** How long a message that is not yet full may wait for more records. */
+  lingerMs: number;
+  /** Messages sent but not yet acknowledged, at most. */
+  maxInFlight: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  clock: Clock;
+  logger: Logger;
+  random?: () => number;
+}
+
+export interface ForwarderStats {
+  messagesAcked: number;
+  recordsAcked: number;
+  bytesAcked: number;
+  unitsBilled: number;
+  sendFailures: number;
+  inFlight: number;
+  lastError?: { code: string; message: string; at: number };
+}
+
+/**
+ * Sends outbox records to the hub, packed into messages, and removes them from the outbox only
+ * once the message holding them is acknowledged (PUBACK). On any failure it lets the in-flight
+ * messages settle, backs off with jitter, and starts again from the oldest unacknowledged
+ * record: delivery is at-least-once, in seq order.
+ */
+export class Forwarder {
+  private cursor = 0;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly settled = new Signal();
+  private readonly wake = new Signal();
+  private failed = false;
+  private lingerSince: number | undefined;
+  private flushing = false;
+  private readonly backoff: Backoff;
+  private readonly counters: ForwarderStats = {
+    messagesAcked: 0,
+    recordsAcked: 0,
+    bytesAcked: 0,
+    unitsBilled: 0,
+    sendFailures: 0,
+    inFlight: 0,
+  };
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly transport: Transport,
+    private readonly options: ForwarderOptions,
+  ) {
+    this.backoff = new Backoff(options.retryInitialMs, options.retryMaxMs, options.random);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake.notify();
+    await this.loopDone;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Sends what is waiting without lingering; resolves when the outbox is empty or `timeoutMs` passed. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    this.flushing = true;
+    this.wake.notify();
+    const { clock } = this.options;
+    const deadline = clock.now() + timeoutMs;
+    try {
+      while (this.outbox.depth > 0 || this.inFlight.size > 0) {
+        const left = deadline - clock.now();
+        if (left <= 0) return false;
+        await this.sleep(Math.min(left, 50), this.settled);
+      }
+      return true;
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  stats(): ForwarderStats {
+    return { ...this.counters, inFlight: this.inFlight.size };
+  }
+
+  private async loop(): Promise<void> {
+    const { logger } = this.options;
+    while (this.running) {
+      if (this.failed) {
+        await Promise.allSettled([...this.inFlight]);
+        this.failed = false;
+        this.cursor = 0; // everything still in the outbox is unacknowledged: start from its head
+        const delay = this.backoff.next();
+        logger.debug({ delay }, 'forwarder backing off');
+        await this.sleep(delay, this.wake);
+        continue;
+      }
+      if (this.inFlight.size >= this.options.maxInFlight) {
+        await this.settled.wait();
+        continue;
+      }
+      let message: PackedMessage | undefined;
+      try {
+        message = await this.nextMessage();
+      } catch (err) {
+        logger.error({ err: errorMessage(err) }, 'cannot read the outbox');
+        this.failed = true;
+        continue;
+      }
+      if (!message) continue;
+      this.cursor = message.seqTo;
+      this.lingerSince = undefined;
+      this.track(this.send(message));
+    }
+  }
+
+  /** The next message to send, or undefined after waiting for more data (or for the linger). */
+  private async nextMessage(): Promise<PackedMessage | undefined> {
+    const { clock, lingerMs } = this.options;
+    const records = await this.outbox.read(this.cursor, 4096);
+    if (records.length === 0) {
+      this.lingerSince = undefined;
+      await waitAny([this.outbox.added, this.wake]);
+      return undefined;
+    }
+    const message = packMessage(records, { device: this.options.device, boot: this.options.boot, maxBytes: this.options.maxMessageBytes });
+    if (message.full || this.flushing || !this.running) return message;
+    // Not full yet: wait a little for more records, so units are filled rather than wasted.
+    this.lingerSince ??= clock.now();
+    const left = this.lingerSince + lingerMs - clock.now();
+    if (left <= 0) return message;
+    await this.sleep(left, this.outbox.added, this.wake);
+    return undefined;
+  }
+
+  private async send(message: PackedMessage): Promise<void> {
+    const { logger, clock } = this.options;
+    try {
+      await this.transport.send({
+        messageId: `${this.options.boot}:${message.seqFrom}-${message.seqTo}`,
+        body: message.body,
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        properties: {
+          v: '1',
+          kind: message.kind,
+          seqFrom: String(message.seqFrom),
+          seqTo: String(message.seqTo),
+          count: String(message.seqs.length),
+        },
+      });
+    } catch (err) {
+      const code = isEdgeError(err) ? err.code : 'EDGE_TRANSPORT_UNAVAILABLE';
+      this.counters.sendFailures++;
+      const first = this.backoff.consecutiveFailures === 0;
+      this.counters.lastError = { code, message: errorMessage(err), at: clock.now() };
+      // One warning per outage, not one per retry.
+      if (first) logger.warn({ code, err: errorMessage(err) }, 'sending to IoT Hub failed; records stay in the outbox');
+      this.failed = true;
+      this.wake.notify();
+      return;
+    }
+    this.backoff.reset();
+    await this.outbox.remove(message.seqs);
+    this.counters.messagesAcked++;
+    this.counters.recordsAcked += message.seqs.length;
+    this.counters.bytesAcked += message.body.length;
+    this.counters.unitsBilled += meterUnits(message.body.length);
+  }
+
+  private track(work: Promise<void>): void {
+    const p = work
+      .catch((err: unknown) => {
+        this.options.logger.error({ err: errorMessage(err) }, 'forwarder failure');
+        this.failed = true;
+        this.wake.notify();
+      })
+      .finally(() => {
+        this.inFlight.delete(p);
+        this.settled.notify();
+      });
+    this.inFlight.add(p);
+  }
+
+  /** Waits `ms`, or less if one of `signals` fires first. */
+  private sleep(ms: number, ...signals: Signal[]): Promise<void> {
+    return waitAny(signals, { clock: this.options.clock, ms });
+  }
+}

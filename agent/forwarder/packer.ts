@@ -1,0 +1,63 @@
+import { WIRE_VERSION, type RecordKind } from '../core/wire.js';
+import type { PendingRecord } from '../outbox/outbox.js';
+
+/** IoT Hub meters device-to-cloud traffic in 4 KB units and refuses messages over 256 KB. */
+export const METER_UNIT_BYTES = 4096;
+export const HUB_MAX_MESSAGE_BYTES = 256 * 1024;
+
+export interface PackedMessage {
+  body: Buffer;
+  seqs: number[];
+  seqFrom: number;
+  seqTo: number;
+  kind: RecordKind | 'mixed';
+  /** True when the message stopped because the next record would not fit. */
+  full: boolean;
+}
+
+export interface PackOptions {
+  device: string;
+  boot: string;
+  /** Largest body to produce. Bodies up to this size fill whole 4 KB units but the last. */
+  maxBytes: number;
+}
+
+/**
+ * Takes records from the front of `records` (in seq order) into one message body of at most
+ * `maxBytes`. The stored JSON text of each record is used as is: no re-serialisation. A single
+ * record larger than `maxBytes` travels alone rather than never.
+ */
+export function packMessage(records: PendingRecord[], options: PackOptions): PackedMessage {
+  if (records.length === 0) throw new TypeError('packMessage needs at least one record');
+  const head = `{"v":${WIRE_VERSION},"device":${JSON.stringify(options.device)},"boot":${JSON.stringify(options.boot)},"records":[`;
+  const tail = ']}';
+  let size = Buffer.byteLength(head) + tail.length;
+  const parts: string[] = [];
+  const seqs: number[] = [];
+  const kinds = new Set<RecordKind>();
+  let full = false;
+  for (const record of records) {
+    const add = Buffer.byteLength(record.json) + (parts.length > 0 ? 1 : 0);
+    if (parts.length > 0 && size + add > options.maxBytes) {
+      full = true;
+      break;
+    }
+    size += add;
+    parts.push(record.json);
+    seqs.push(record.seq);
+    kinds.add(record.kind);
+  }
+  return {
+    body: Buffer.from(head + parts.join(',') + tail, 'utf8'),
+    seqs,
+    seqFrom: seqs[0]!,
+    seqTo: seqs[seqs.length - 1]!,
+    kind: kinds.size === 1 ? [...kinds][0]! : 'mixed',
+    full,
+  };
+}
+
+/** Billed 4 KB units for a message of `bytes`. */
+export function meterUnits(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / METER_UNIT_BYTES));
+}

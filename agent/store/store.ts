@@ -1,0 +1,55 @@
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { Level } from 'level';
+import type { AbstractSublevel } from 'abstract-level';
+import { EdgeError, errorMessage, systemErrorCode } from '../core/errors.js';
+
+export type Sublevel = AbstractSublevel<Level<string, Buffer>, string | Buffer | Uint8Array, string, Buffer>;
+
+/**
+ * The agent's one LevelDB. The journal, outbox and metadata are sublevels of it so that a
+ * stage can move data between them in one atomic batch (journal cursor, outbox records and
+ * the seq counter commit together or not at all).
+ */
+export class AgentStore {
+  readonly journal: Sublevel;
+  readonly outbox: Sublevel;
+  readonly meta: Sublevel;
+
+  private constructor(
+    readonly dir: string,
+    readonly db: Level<string, Buffer>,
+  ) {
+    this.journal = db.sublevel<string, Buffer>('journal', { valueEncoding: 'buffer' });
+    this.outbox = db.sublevel<string, Buffer>('outbox', { valueEncoding: 'buffer' });
+    this.meta = db.sublevel<string, Buffer>('meta', { valueEncoding: 'buffer' });
+  }
+
+  static async open(dir: string): Promise<AgentStore> {
+    ensureUsableDir(dir);
+    const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    try {
+      await db.open();
+    } catch (err) {
+      const cause = err instanceof Error ? err.cause : undefined;
+      if (systemErrorCode(cause) === 'LEVEL_LOCKED') {
+        throw new EdgeError('EDGE_STORE_LOCKED', `the buffer in ${dir} is in use by another edge-agent process`, { cause: err });
+      }
+      throw new EdgeError('EDGE_STORE_CORRUPT', `the buffer in ${dir} cannot be opened: ${errorMessage(cause ?? err)}`, { cause: err });
+    }
+    return new AgentStore(dir, db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+function ensureUsableDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (cause) {
+    throw new EdgeError('EDGE_DATA_DIR_UNUSABLE', `the data directory ${dir} is not usable: ${errorMessage(cause)}`, { cause });
+  }
+}

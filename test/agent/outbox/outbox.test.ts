@@ -1,0 +1,68 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Outbox, type RecordDraft } from '../../../agent/outbox/outbox.js';
+import { AgentStore } from '../../../agent/store/store.js';
+import { tempDir } from '../../support/tmp.js';
+
+function draft(i: number): RecordDraft {
+  return { kind: 'reading', t: 1000 + i, at: 2000 + i, src: 'dev-1', pt: 'temp', v: i, q: 'good' };
+}
+
+async function stageAndCommit(store: AgentStore, outbox: Outbox, n: number): Promise<void> {
+  const staged = outbox.stage(Array.from({ length: n }, (_, i) => draft(i)));
+  await store.db.batch(staged.ops, { sync: true });
+  staged.commit();
+}
+
+describe('Outbox (real LevelDB)', () => {
+  const dirs: Array<{ cleanup: () => void }> = [];
+  afterEach(() => dirs.splice(0).forEach((d) => d.cleanup()));
+
+  it('assigns dense seqs and reads records back with their kind and JSON text', async () => {
+    const dir = tempDir('outbox');
+    dirs.push(dir);
+    const store = await AgentStore.open(dir.path);
+    const outbox = new Outbox(store);
+    await outbox.init();
+    await stageAndCommit(store, outbox, 5);
+    const records = await outbox.read(0, 100);
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(records.every((r) => r.kind === 'reading')).toBe(true);
+    expect(JSON.parse(records[2]!.json)).toEqual({ seq: 3, ...draft(2) });
+    expect((await outbox.read(3, 100)).map((r) => r.seq)).toEqual([4, 5]);
+    await store.close();
+  });
+
+  it('never reuses a seq after records were acknowledged and the store reopened', async () => {
+    const dir = tempDir('outbox-seq');
+    dirs.push(dir);
+    let store = await AgentStore.open(dir.path);
+    let outbox = new Outbox(store);
+    await outbox.init();
+    await stageAndCommit(store, outbox, 3);
+    await outbox.remove([1, 2, 3]);
+    expect(outbox.depth).toBe(0);
+    await store.close();
+
+    store = await AgentStore.open(dir.path);
+    outbox = new Outbox(store);
+    await outbox.init();
+    expect(outbox.upcomingSeq).toBe(4);
+    await stageAndCommit(store, outbox, 2);
+    expect((await outbox.read(0, 10)).map((r) => r.seq)).toEqual([4, 5]);
+    expect(outbox.depth).toBe(2);
+    await store.close();
+  });
+
+  it('does not advance the counter when the batch was never committed', async () => {
+    const dir = tempDir('outbox-uncommitted');
+    dirs.push(dir);
+    const store = await AgentStore.open(dir.path);
+    const outbox = new Outbox(store);
+    await outbox.init();
+    outbox.stage([draft(0), draft(1)]);
+    expect(outbox.upcomingSeq).toBe(1);
+    await stageAndCommit(store, outbox, 1);
+    expect((await outbox.read(0, 10)).map((r) => r.seq)).toEqual([1]);
+    await store.close();
+  });
+});
