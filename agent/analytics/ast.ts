@@ -29,7 +29,10 @@ export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '=' | '<>' | '<' | '<=' | '
 export interface Duration {
   unit: string;
   size: number;
+  /** Where the unit is written (unit errors point here). */
   pos: Position;
+  /** Where the size is written (range errors point here). */
+  sizePos: Position;
 }
 
 export type WindowSpec =

@@ -28,6 +28,8 @@ const UNSUPPORTED_AFTER_FROM = new Set(['JOIN', 'INNER', 'LEFT', 'RIGHT', 'OUTER
 class Parser {
   private readonly tokens: Token[];
   private i = 0;
+  /** The last SELECT item's alias when written without AS. */
+  private implicitAlias: Token | null = null;
 
   constructor(
     private readonly text: string,
@@ -66,6 +68,11 @@ class Parser {
     const items: SelectItem[] = [];
     do items.push(this.selectItem());
     while (this.acceptOp(','));
+    const lastAlias = this.implicitAlias;
+    if (lastAlias && !this.isKeyword('FROM') && !this.isKeyword('INTO') && this.peek().kind === 'ident') {
+      // `SELECT a FORM input`: the misspelt keyword was read as an alias; point at it, not past it.
+      this.syntax(lastAlias, `expected FROM but found '${lastAlias.text}'`);
+    }
     let into: string | null = null;
     if (this.acceptKeyword('INTO')) into = this.expectIdent('an output name').text;
     this.expectKeyword('FROM');
@@ -130,8 +137,12 @@ class Parser {
     }
     const expr = this.expr();
     let alias: string | null = null;
+    this.implicitAlias = null;
     if (this.acceptKeyword('AS')) alias = this.expectIdent('an alias').text;
-    else if (this.peek().kind === 'ident') alias = this.next().text;
+    else if (this.peek().kind === 'ident') {
+      this.implicitAlias = this.next();
+      alias = this.implicitAlias.text;
+    }
     return { expr, alias, pos: t.pos };
   }
 
@@ -218,9 +229,10 @@ class Parser {
         this.expectOp('(');
         const unitTok = this.expectIdent('a time unit');
         this.expectOp(',');
+        const sizePos = this.peek().pos;
         const size = this.integer();
         this.expectOp(')');
-        out[want] = { unit: unitTok.text, size, pos: unitTok.pos };
+        out[want] = { unit: unitTok.text, size, pos: unitTok.pos, sizePos };
       } while (this.acceptOp(','));
       for (let k = 0; k < required.length; k++) {
         if (!out[k]) this.syntax(windowTok, `${windowTok.text} needs ${required[k]![0]}${required[k]!.slice(1).toLowerCase()}(…)`);
@@ -232,7 +244,8 @@ class Parser {
     for (let k = 0; k < names.length; k++) {
       if (k >= required.length && !this.isOp(',')) break;
       this.expectOp(',');
-      out.push({ unit: unitTok.text, size: this.integer(), pos: unitTok.pos });
+      const sizePos = this.peek().pos;
+      out.push({ unit: unitTok.text, size: this.integer(), pos: unitTok.pos, sizePos });
     }
     return out;
   }

@@ -175,23 +175,23 @@ function planWindow(
       fail(d.pos, `unknown time unit '${d.unit}' (use day/dd/d, hour/hh, minute/mi/n, second/ss/s, millisecond/ms, microsecond/mcs)`);
     }
     const v = windowMillis(unit!, d.size);
-    if (v === undefined) unsupported(d.pos, `a ${what} that is not a whole number of milliseconds`);
-    if (!allowZero && v! <= 0) fail(d.pos, `the ${what} must be greater than zero`);
-    if (v! > MAX_WINDOW_MS) fail(d.pos, `the ${what} may be at most 7 days`);
+    if (v === undefined) unsupported(d.sizePos, `a ${what} that is not a whole number of milliseconds`);
+    if (!allowZero && v! <= 0) fail(d.sizePos, `the ${what} must be greater than zero`);
+    if (v! > MAX_WINDOW_MS) fail(d.sizePos, `the ${what} may be at most 7 days`);
     return v!;
   };
   switch (w.kind) {
     case 'tumbling': {
       const size = ms(w.size, 'window size');
       const offset = w.offset ? ms(w.offset, 'offset', true) : 0;
-      if (offset >= size) fail(w.offset!.pos, 'the offset must be smaller than the window size');
+      if (offset >= size) fail(w.offset!.sizePos, 'the offset must be smaller than the window size');
       return { kind: 'tumbling', size, hop: size, offset };
     }
     case 'hopping': {
       const size = ms(w.size, 'window size');
       const hop = ms(w.hop, 'hop size');
       const offset = w.offset ? ms(w.offset, 'offset', true) : 0;
-      if (offset >= hop) fail(w.offset!.pos, 'the offset must be smaller than the hop size');
+      if (offset >= hop) fail(w.offset!.sizePos, 'the offset must be smaller than the hop size');
       return { kind: 'hopping', size, hop, offset };
     }
     case 'sliding':
@@ -199,7 +199,7 @@ function planWindow(
     case 'session': {
       const timeout = ms(w.timeout, 'timeout');
       const maxDuration = w.maxDuration ? ms(w.maxDuration, 'maximum duration') : null;
-      if (maxDuration !== null && maxDuration < timeout) fail(w.maxDuration!.pos, 'the maximum duration cannot be shorter than the timeout');
+      if (maxDuration !== null && maxDuration < timeout) fail(w.maxDuration!.sizePos, 'the maximum duration cannot be shorter than the timeout');
       return { kind: 'session', timeout, maxDuration, partitionBy: w.partitionBy.map((e) => compileExpr(strip(e), scope)) };
     }
     case 'snapshot':

@@ -71,26 +71,32 @@ export async function replayLines(plan: QueryPlan, input: AsyncIterable<string |
     engine.push(e);
   };
 
-  for await (const chunk of input) {
-    const text = carry + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', start);
-      if (nl < 0) break;
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      handle(text.slice(start, end));
-      start = nl + 1;
+  try {
+    for await (const chunk of input) {
+      const text = carry + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+      let start = 0;
+      for (;;) {
+        const nl = text.indexOf('\n', start);
+        if (nl < 0) break;
+        const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+        handle(text.slice(start, end));
+        start = nl + 1;
+      }
+      carry = text.slice(start);
+      if (out.length >= FLUSH_AT) {
+        const o = out;
+        out = '';
+        await opts.write(o);
+      }
     }
-    carry = text.slice(start);
-    if (out.length >= FLUSH_AT) {
-      const o = out;
-      out = '';
-      await opts.write(o);
-    }
+    carry += decoder.end();
+    if (carry.length > 0) handle(carry.endsWith('\r') ? carry.slice(0, -1) : carry);
+    engine.flush();
+  } catch (err) {
+    // Rows from the lines before a bad one are still true; show them before the error.
+    if (out.length > 0) await opts.write(out);
+    throw err;
   }
-  carry += decoder.end();
-  if (carry.length > 0) handle(carry.endsWith('\r') ? carry.slice(0, -1) : carry);
-  engine.flush();
   if (out.length > 0) await opts.write(out);
   return { events, rows, counters: engine.counters()[plan.name]! };
 }

@@ -98,7 +98,8 @@ export class PaneWindowOperator implements WindowOperator {
   onWatermark(wm: number): void {
     this.wm = wm;
     if (this.ends.length === 0) return;
-    if (this.nextEnd === null) this.nextEnd = this.alignUp(this.ends[0]!);
+    // Start at the first pane's window, but not beyond the watermark: a held event may still come before it.
+    if (this.nextEnd === null) this.nextEnd = Math.min(this.alignUp(this.ends[0]!), Number.isFinite(wm) ? this.alignUp(wm) : Infinity);
     if (this.nextEnd < wm) this.fire(wm);
     this.evict(wm);
   }
@@ -115,7 +116,8 @@ export class PaneWindowOperator implements WindowOperator {
         break;
       }
       if (ends[i]! > e) {
-        e = this.alignUp(ends[i]!);
+        // Skip empty windows, but never past the watermark: later events may still land there.
+        e = Math.min(this.alignUp(ends[i]!), Number.isFinite(wm) ? this.alignUp(wm) : Infinity);
         continue;
       }
       this.emitWindow(e, i);

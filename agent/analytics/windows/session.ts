@@ -22,6 +22,8 @@ interface Session {
  */
 export class SessionWindowOperator implements WindowOperator {
   private readonly sessions = new Map<string, Session>();
+  /** Sessions ended by a later event of their partition, emitted with the next watermark so output order is by end. */
+  private closed: Session[] = [];
   private minEnd = Infinity;
 
   constructor(
@@ -39,7 +41,8 @@ export class SessionWindowOperator implements WindowOperator {
     const pk = this.partitionBy.length === 0 ? '' : JSON.stringify(this.partitionBy.map((f) => f(gr.env) ?? null));
     let s = this.sessions.get(pk);
     if (s !== undefined && t > s.end) {
-      this.close([s]);
+      this.sessions.delete(pk);
+      this.closed.push(s);
       s = undefined;
     }
     if (s === undefined) {
@@ -75,8 +78,9 @@ export class SessionWindowOperator implements WindowOperator {
   }
 
   onWatermark(wm: number): void {
-    if (!(wm > this.minEnd)) return;
-    const due: Session[] = [];
+    if (!(wm > this.minEnd) && this.closed.length === 0) return;
+    const due: Session[] = this.closed;
+    this.closed = [];
     let minEnd = Infinity;
     for (const s of this.sessions.values()) {
       if (s.end < wm) due.push(s);
@@ -89,7 +93,7 @@ export class SessionWindowOperator implements WindowOperator {
   private close(list: Session[]): void {
     list.sort((a, b) => a.end - b.end || (a.partition < b.partition ? -1 : a.partition > b.partition ? 1 : 0));
     for (const s of list) {
-      this.sessions.delete(s.partition);
+      if (this.sessions.get(s.partition) === s) this.sessions.delete(s.partition);
       this.budget.give(1 + s.groups.size);
       const groups = [...s.groups.values()].sort(byKey);
       for (const g of groups) this.grouping.output(s.start, s.end, g, 0);
@@ -97,19 +101,27 @@ export class SessionWindowOperator implements WindowOperator {
   }
 
   save(): unknown {
-    return [...this.sessions.values()].map((s) => [s.partition, s.start, s.last, s.end, [...s.groups.values()].map((g) => this.grouping.saveGroup(g))]);
+    const one = (s: Session) => [s.partition, s.start, s.last, s.end, [...s.groups.values()].map((g) => this.grouping.saveGroup(g))];
+    return { open: [...this.sessions.values()].map(one), closed: this.closed.map(one) };
   }
 
   load(state: unknown): void {
-    for (const [partition, start, last, end, groups] of state as Array<[string, number, number, number, unknown[]]>) {
+    type Saved = [string, number, number, number, unknown[]];
+    const st = state as { open: Saved[]; closed: Saved[] };
+    const one = ([partition, start, last, end, groups]: Saved): Session => {
       const s: Session = { partition, start, last, end, groups: new Map() };
       for (const gs of groups) {
         const g = this.grouping.loadGroup(gs);
         s.groups.set(this.grouping.mapKeyOf(g.keyValues), g);
       }
       this.budget.take(1 + s.groups.size);
-      this.sessions.set(partition, s);
-      if (end < this.minEnd) this.minEnd = end;
+      return s;
+    };
+    for (const saved of st.open) {
+      const s = one(saved);
+      this.sessions.set(s.partition, s);
+      if (s.end < this.minEnd) this.minEnd = s.end;
     }
+    this.closed = st.closed.map(one);
   }
 }

@@ -1,0 +1,115 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { AnalyticsEngine, compileQuery, type AnalyticsEvent, type EngineCheckpoint, type QueryPlan, type ResultRow, type Tolerances } from '../../../agent/analytics/index.js';
+
+const BASE = Date.UTC(2026, 0, 1);
+// Modest by default (shared CI cores); EDGE_PROP_RUNS=2000 for a deeper search.
+const RUNS = Number(process.env.EDGE_PROP_RUNS ?? 80);
+
+// Integer values keep SUM/AVG exact whatever the order they are added in.
+const QUERIES: QueryPlan[] = [
+  compileQuery('SELECT k, COUNT(*) AS n, SUM(v) AS s, MIN(v) AS lo, MAX(v) AS hi, COUNT(DISTINCT v) AS d FROM input TIMESTAMP BY t GROUP BY k, TumblingWindow(second, 5)', 'tumbling'),
+  compileQuery('SELECT k, COUNT(*) AS n, SUM(v) AS s FROM input TIMESTAMP BY t GROUP BY k, HoppingWindow(second, 6, 2)', 'hopping'),
+  compileQuery('SELECT System.Timestamp() AS at, COUNT(*) AS n FROM input TIMESTAMP BY t GROUP BY System.Timestamp()', 'snapshot'),
+  compileQuery('SELECT k, COUNT(*) AS n, SUM(v) AS s FROM input TIMESTAMP BY t GROUP BY k, SessionWindow(second, 2, 10) OVER (PARTITION BY k)', 'session'),
+  compileQuery('SELECT COUNT(*) AS n, MAX(v) AS hi FROM input TIMESTAMP BY t GROUP BY SlidingWindow(second, 3)', 'sliding'),
+];
+
+interface Ev {
+  t: number;
+  source: string;
+  k: string;
+  v: number;
+}
+
+const evArb = fc.record({
+  t: fc.integer({ min: 0, max: 40_000 }).map((x) => BASE + x),
+  source: fc.constantFrom('d1', 'd2', 'd3'),
+  k: fc.constantFrom('a', 'b'),
+  v: fc.integer({ min: -50, max: 50 }),
+});
+
+function runAll(evs: AnalyticsEvent[], tol: Partial<Tolerances>, queries: QueryPlan[] = QUERIES): { rows: ResultRow[]; engine: AnalyticsEngine } {
+  const rows: ResultRow[] = [];
+  const engine = new AnalyticsEngine({ queries, tolerances: tol, onResult: (r) => rows.push(r) });
+  for (const e of evs) engine.push({ ...e });
+  engine.flush();
+  return { rows, engine };
+}
+
+/** Rows per query in emission order (queries interleave differently as watermarks move differently). */
+function byQuery(rows: ResultRow[]): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const r of rows) (out[r.query] ??= []).push(JSON.parse(JSON.stringify(r)));
+  return out;
+}
+
+describe('properties of the event-time engine', () => {
+  it('any arrival order within the out-of-order tolerance gives identical output', () => {
+    const O = 3000;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(evArb, fc.integer({ min: 0, max: O })), { minLength: 1, maxLength: 60 }), (items) => {
+        // Sorting by t + jitter (jitter ≤ O) is exactly an order where no event is more than O older than one before it.
+        const inOrder = [...items].sort((a, b) => a[0].t - b[0].t).map(([e]) => e);
+        const permuted = [...items].sort((a, b) => a[0].t + a[1] - (b[0].t + b[1])).map(([e]) => e);
+        // Arrival times follow the file position and never trigger the late-arrival rule.
+        const stamp = (list: Ev[]) => list.map((e, i) => ({ ...e, arrivalTime: BASE + i }));
+        const tol = { outOfOrderMs: O, lateArrivalMs: 86_400_000 };
+        const a = runAll(stamp(inOrder), tol);
+        const b = runAll(stamp(permuted), tol);
+        expect(byQuery(b.rows)).toEqual(byQuery(a.rows));
+        expect(b.engine.counters().tumbling!.adjusted).toBe(0);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('a checkpoint/restore at any point gives the same output as an uninterrupted run', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(evArb, fc.integer({ min: 0, max: 8000 })), { minLength: 1, maxLength: 50 }),
+        fc.nat(),
+        fc.constantFrom<Partial<Tolerances>>(
+          { policy: 'adjust', outOfOrderMs: 2000, lateArrivalMs: 5000 },
+          { policy: 'drop', outOfOrderMs: 1000, lateArrivalMs: 3000 },
+          { policy: 'revise', outOfOrderMs: 1000, lateArrivalMs: 3000, allowedLatenessMs: 10_000 },
+        ),
+        (items, cutSeed, tol) => {
+          // Arrival drifts behind application time by up to 8 s, so every policy has work to do.
+          let clock = BASE;
+          const evs = items.map(([e, lag]) => {
+            clock = Math.max(clock, e.t + lag);
+            return { ...e, arrivalTime: clock };
+          });
+          const cut = cutSeed % (evs.length + 1);
+          const whole = runAll(evs, tol);
+
+          const rows: ResultRow[] = [];
+          const first = new AnalyticsEngine({ queries: QUERIES, tolerances: tol, onResult: (r) => rows.push(r) });
+          evs.slice(0, cut).forEach((e) => first.push({ ...e }));
+          const saved = JSON.parse(JSON.stringify(first.checkpoint())) as EngineCheckpoint;
+          const second = new AnalyticsEngine({ queries: QUERIES, tolerances: tol, onResult: (r) => rows.push(r) });
+          second.restore(saved);
+          evs.slice(cut).forEach((e) => second.push({ ...e }));
+          second.flush();
+          expect(JSON.parse(JSON.stringify(rows))).toEqual(JSON.parse(JSON.stringify(whole.rows)));
+          expect(second.counters()).toEqual(whole.engine.counters());
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('revise with zero allowed lateness equals drop', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(evArb, fc.integer({ min: 0, max: 8000 })), { minLength: 1, maxLength: 60 }), fc.integer({ min: 0, max: 4000 }), (items, O) => {
+        const evs = items.map(([e, lag], i) => ({ ...e, arrivalTime: BASE + 30_000 + i * 100 + lag }));
+        const revise = runAll(evs, { policy: 'revise', allowedLatenessMs: 0, outOfOrderMs: O, lateArrivalMs: 5000 });
+        const drop = runAll(evs, { policy: 'drop', outOfOrderMs: O, lateArrivalMs: 5000 });
+        expect(JSON.parse(JSON.stringify(revise.rows))).toEqual(JSON.parse(JSON.stringify(drop.rows)));
+        expect(revise.engine.counters()).toEqual(drop.engine.counters());
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});

@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const MAIN = path.resolve('agent/cli/main.ts');
+
+async function replay(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', MAIN, 'replay', ...args], { timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout: string; stderr: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('edge-agent replay', () => {
+  let dir: string;
+  const file = (name: string, text: string) => {
+    const p = path.join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'edge-replay-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints one JSON line per result row, times as ISO 8601 UTC with milliseconds', async () => {
+    const query = file('q.sql', 'SELECT sensor, AVG(v) AS avg, System.Timestamp() AS windowEnd\nFROM input TIMESTAMP BY ts\nGROUP BY sensor, TumblingWindow(second, 10)\n');
+    const events = file(
+      'e.jsonl',
+      [
+        { ts: '2026-01-01T00:00:01Z', sensor: 'a', v: 1 },
+        { ts: '2026-01-01T00:00:02Z', sensor: 'b', v: 10 },
+        { ts: '2026-01-01T00:00:09Z', sensor: 'a', v: 3 },
+        { ts: '2026-01-01T00:00:11Z', sensor: 'a', v: 5 },
+        // Arrives 20 s late: beyond the default 5 s late-arrival tolerance, so adjusted to 00:00:15.
+        { ts: '2026-01-01T00:00:01Z', EventEnqueuedUtcTime: '2026-01-01T00:00:20Z', sensor: 'b', v: 7 },
+      ]
+        .map((e) => JSON.stringify(e))
+        .join('\n') + '\n\n',
+    );
+    const { code, stdout, stderr } = await replay(['--query', query, '--events', events]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
+      { sensor: 'a', avg: 2, windowEnd: '2026-01-01T00:00:10.000Z' },
+      { sensor: 'b', avg: 10, windowEnd: '2026-01-01T00:00:10.000Z' },
+      { sensor: 'a', avg: 5, windowEnd: '2026-01-01T00:00:20.000Z' },
+      { sensor: 'b', avg: 7, windowEnd: '2026-01-01T00:00:20.000Z' },
+    ]);
+  });
+
+  it('takes tolerances and policy flags; several outputs carry "output", revisions "rev"', async () => {
+    const query = file(
+      'multi.sql',
+      'SELECT COUNT(*) AS n, System.Timestamp() AS t INTO counts FROM input TIMESTAMP BY ts GROUP BY TumblingWindow(second, 10);\nSELECT MAX(v) AS top INTO tops FROM input TIMESTAMP BY ts GROUP BY TumblingWindow(second, 10)',
+    );
+    const events = file(
+      'late.jsonl',
+      [
+        { ts: '2026-01-01T00:00:01Z', v: 1 },
+        { ts: '2026-01-01T00:00:15Z', v: 2 },
+        { ts: '2026-01-01T00:00:02Z', EventEnqueuedUtcTime: '2026-01-01T00:00:16Z', v: 9 },
+      ]
+        .map((e) => JSON.stringify(e))
+        .join('\n'),
+    );
+    const { code, stdout } = await replay(['--query', query, '--events', events, '--late-arrival', '5s', '--out-of-order', '0', '--policy', 'revise', '--allowed-lateness', '1h']);
+    expect(code).toBe(0);
+    expect(stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
+      { output: 'counts', n: 1, t: '2026-01-01T00:00:10.000Z' },
+      { output: 'tops', top: 1 },
+      { output: 'counts', n: 2, t: '2026-01-01T00:00:10.000Z', rev: 1 },
+      { output: 'tops', top: 9, rev: 1 },
+      { output: 'counts', n: 1, t: '2026-01-01T00:00:20.000Z' },
+      { output: 'tops', top: 2 },
+    ]);
+  });
+
+  it('exits 2 on a syntax error, printing line:column, the line and a caret', async () => {
+    const query = file('bad.sql', 'SELECT sensor, AVG(v) AS avg\nFROM input TIMESTAMP BY ts\nGROUP BY sensor, TumblingWindow(second 10)\n');
+    const events = file('one.jsonl', '{"ts":"2026-01-01T00:00:01Z"}\n');
+    const { code, stdout, stderr } = await replay(['--query', query, '--events', events]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    const lines = stderr.split('\n');
+    expect(lines[0]).toBe(`edge-agent: ${query}:3:40: expected ',' but found '10'`);
+    expect(lines[1]).toBe('  GROUP BY sensor, TumblingWindow(second 10)');
+    expect(lines[2]).toBe('  ' + ' '.repeat(39) + '^');
+    expect(stderr).toContain('EDGE_QUERY_SYNTAX');
+  });
+
+  it('names an unsupported construct as such', async () => {
+    const query = file('join.sql', 'SELECT a FROM input i JOIN other o ON i.k = o.k');
+    const events = file('two.jsonl', '{"a":1}\n');
+    const { code, stderr } = await replay(['--query', query, '--events', events]);
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('unsupported: JOIN is not supported');
+    expect(stderr).toContain('EDGE_QUERY_UNSUPPORTED');
+  });
+
+  it('names the line number of a bad events line', async () => {
+    const query = file('ok.sql', 'SELECT v FROM input TIMESTAMP BY ts');
+    const events = file('broken.jsonl', '{"ts":"2026-01-01T00:00:01Z","v":1}\n{"ts":"2026-01-01T00:00:02Z","v":2}\n{"ts": oops}\n');
+    const { code, stdout, stderr } = await replay(['--query', query, '--events', events]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('events line 3: not valid JSON');
+    expect(stdout.trimEnd().split('\n')).toHaveLength(2);
+  });
+});
