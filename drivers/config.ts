@@ -52,7 +52,7 @@ const device = z
     transport: z.discriminatedUnion('kind', [serialTransport, tcpTransport]),
     unitId: z.number().int().min(0).max(255),
     /** Poll period in ms (fixed rate), or a node-cron expression — not both. */
-    pollMs: z.number().int().min(10).optional(),
+    pollMs: z.number().int().min(1).optional(),
     cron: z.string().optional(),
     timeoutMs: z.number().int().min(10).max(60_000).default(1000),
     retries: z.number().int().min(0).max(5).default(1),
