@@ -121,3 +121,12 @@ export async function rawDevice(hub: IotHubEmulator, deviceId: string): Promise<
     end: () => new Promise((resolve) => client.end(true, {}, () => resolve())),
   };
 }
+
+/** Polls a condition on each turn of the event loop (no fixed sleep): for state that has no event. */
+export async function waitFor(cond: () => boolean, tries = 100_000): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (cond()) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error('condition not met');
+}

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Client, Message } from 'azure-iot-device';
 import { ManualClock } from '../../../agent/core/clock.js';
 import { TwinPatchError } from '../../../cloud/iothub/index.js';
-import { closeQuietly, connectDevice, rawDevice, startHub, type RawDevice } from './helpers.js';
+import { closeQuietly, connectDevice, rawDevice, startHub, waitFor, type RawDevice } from './helpers.js';
 
 type Hub = Awaited<ReturnType<typeof startHub>>;
 let env: Hub | undefined;
@@ -125,14 +125,6 @@ describe('device twin', () => {
   });
 });
 
-/** Polls a condition on each turn of the event loop (no fixed sleep): for state that has no event. */
-async function waitFor(cond: () => boolean, tries = 10_000): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error('condition not met');
-}
 
 describe('direct methods', () => {
   it('round-trips a call and its answer', async () => {
