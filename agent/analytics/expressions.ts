@@ -120,23 +120,38 @@ function compileColumn(e: Extract<Expr, { kind: 'column' }>, scope: CompileScope
   }
   if (path.length === 1) {
     const a = path[0]!;
-    return (env) => env.row[a];
+    return (env) => {
+      const v = env.row[a];
+      return v !== undefined ? v : field(env.row, a);
+    };
   }
   if (path.length === 2) {
     const [a, b] = path as [string, string];
     return (env) => {
-      const o = env.row[a];
-      return o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[b] : undefined;
+      const o = env.row[a] ?? field(env.row, a);
+      return o !== null && typeof o === 'object' ? field(o as Record<string, unknown>, b) : undefined;
     };
   }
   return (env) => {
     let o: unknown = env.row;
     for (const p of path) {
       if (o === null || typeof o !== 'object') return undefined;
-      o = (o as Record<string, unknown>)[p];
+      o = field(o as Record<string, unknown>, p);
     }
     return o;
   };
+}
+
+/**
+ * ASA matches field names case-insensitively. The exact spelling is tried first (one property
+ * read on the hot path); only a miss pays for the scan.
+ */
+function field(o: Record<string, unknown>, name: string): unknown {
+  const v = o[name];
+  if (v !== undefined) return v;
+  const lower = name.toLowerCase();
+  for (const k in o) if (k.toLowerCase() === lower) return o[k];
+  return undefined;
 }
 
 function compileUnary(op: '-' | '+' | 'NOT', f: Eval): Eval {

@@ -159,3 +159,12 @@ describe('AnalyticsEngine', () => {
     expect(() => new AnalyticsEngine({ queries: [compileQuery(TUMBLING_10S, 'q')], tolerances: { outOfOrderMs: -1 } })).toThrow(/outOfOrderMs must be a duration/);
   });
 });
+
+describe('field names', () => {
+  it('match case-insensitively, as in ASA, preferring the exact spelling', () => {
+    const { rows } = run('SELECT Temp AS t, reading.VALUE AS v, exact FROM input TIMESTAMP BY TS', [
+      { ts: iso('00:00:01'), arrivalTime: at('00:00:01'), temp: 20, reading: { value: 3 }, exact: 1, EXACT: 2 },
+    ]);
+    expect(rows.map((r) => r.row)).toEqual([{ t: 20, v: 3, exact: 1 }]);
+  });
+});
