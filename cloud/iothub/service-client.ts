@@ -30,7 +30,7 @@ export class HubServiceClient implements MessageLogReader {
     const health = await this.call<{ hostName: string; port: number }>('GET', '/health');
     const messages = await this.call<{ partitionCount: number }>('GET', '/messages');
     this.partitions = messages.partitionCount;
-    return { ...health, partitionCount: messages.partitionCount };
+    return { hostName: health.hostName, port: health.port, partitionCount: messages.partitionCount };
   }
 
   async caPem(): Promise<string> {
