@@ -17,6 +17,8 @@ export function faultyWire(frame: Buffer, fault: Fault, kind: 'rtu' | 'tcp'): Bu
       const junk = randomBytes(fault.bytes ?? 7).map((b) => (b === frame[kind === 'rtu' ? 0 : 6] ? b ^ 0x55 : b));
       return Buffer.concat([junk, frame]);
     }
+    case 'stray-header':
+      return kind === 'rtu' ? Buffer.concat([frame.subarray(0, 3), frame]) : frame;
     case 'partial':
       return frame.subarray(0, Math.max(1, frame.length >> 1));
     default:

@@ -13,6 +13,11 @@ export type Fault =
   | { kind: 'bad-crc' }
   /** Sends `bytes` random bytes, then the good reply. */
   | { kind: 'garbage'; bytes?: number }
+  /**
+   * Sends the first bytes of the reply (unit, function, byte count) and then the whole reply:
+   * what a truncated earlier frame or an echo leaves on an RS-485 line. RTU only.
+   */
+  | { kind: 'stray-header' }
   /** Sends only the first half of the reply. */
   | { kind: 'partial' }
   /** Waits `delayMs` before replying. */

@@ -128,6 +128,13 @@ export function transportConformance(name: string, factory: TransportFactory): v
       expect((await read('holding', 10, 2)).readUInt16BE(0)).toBe(1234);
     });
 
+    it('finds the reply behind a stray copy of its own header (resync within one frame)', async () => {
+      model.setRegisters('holding', 20, [4321, 8765]);
+      model.setFault({ kind: 'stray-header' });
+      const data = await read('holding', 20, 2, 500);
+      expect([data.readUInt16BE(0), data.readUInt16BE(2)]).toEqual([4321, 8765]);
+    });
+
     it('does not take a late reply as the answer to the next request', async () => {
       model.setRegisters('holding', 0, [111, 222, 333]);
       model.setFault({ kind: 'slow', delayMs: T + 100 });
