@@ -6,9 +6,11 @@ import { registerReplay } from './commands/replay.js';
 import { registerModbus } from './commands/modbus.js';
 import { registerCloud } from './commands/cloud.js';
 import { registerHub } from './commands/hub.js';
+import { registerRun } from './commands/run.js';
+import { registerDemo } from './commands/demo.js';
 
 /** Each command lives in its own file under ./commands and adds itself here. */
-const registrations: Array<(program: Command) => void> = [registerReplay, registerModbus, registerHub, registerCloud];
+const registrations: Array<(program: Command) => void> = [registerRun, registerDemo, registerReplay, registerModbus, registerHub, registerCloud];
 
 export function buildProgram(): Command {
   const program = new Command('edge-agent')

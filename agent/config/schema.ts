@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseModbusConfig, parseSerialLineConfig } from '../../drivers/index.js';
+import { errorMessage } from '../core/errors.js';
 
 /**
  * The agent's configuration. Unknown keys are refused rather than ignored: a typo in a field
@@ -22,7 +24,23 @@ const syntheticDriver = z.strictObject({
     .min(1),
 });
 
-export const driverConfigSchema = z.discriminatedUnion('type', [syntheticDriver]);
+/**
+ * Field drivers validate their own settings (drivers/ owns the Modbus and serial rules); the
+ * agent checks them here too, so a bad driver section refuses the whole config up front.
+ */
+const modbusDriver = z.looseObject({ type: z.literal('modbus') }).superRefine((value, ctx) => refineWith(parseModbusConfig, value, ctx));
+const serialLineDriver = z.looseObject({ type: z.literal('serial-line') }).superRefine((value, ctx) => refineWith(parseSerialLineConfig, value, ctx));
+
+function refineWith(parse: (input: unknown) => unknown, value: { type: string }, ctx: z.RefinementCtx): void {
+  const { type: _type, ...rest } = value;
+  try {
+    parse(rest);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+  }
+}
+
+export const driverConfigSchema = z.discriminatedUnion('type', [syntheticDriver, modbusDriver, serialLineDriver]);
 
 export const agentConfigSchema = z.strictObject({
   hub: z.strictObject({
