@@ -1,4 +1,5 @@
 import type { Row, WindowOperator } from '../operator.js';
+import { ReorderBuffer } from '../reorder-buffer.js';
 import type { Counters, StateBudget } from '../tolerances.js';
 import type { Grouping } from './groups.js';
 
@@ -21,8 +22,8 @@ interface SlidingGroup {
  */
 export class SlidingWindowOperator implements WindowOperator {
   private readonly groups = new Map<unknown, SlidingGroup>();
-  /** Pending output times per group, as (time, group) pairs. */
-  private pending: Array<{ x: number; g: SlidingGroup }> = [];
+  /** Pending output times, as (time, group) entries of a min-heap on time. */
+  private readonly pending = new ReorderBuffer<SlidingGroup>();
 
   constructor(
     private readonly size: number,
@@ -44,7 +45,8 @@ export class SlidingWindowOperator implements WindowOperator {
     }
     this.budget.take(1);
     g.events.push({ t, seq, row });
-    this.pending.push({ x: t, g }, { x: t + this.size, g });
+    this.pending.push(t, 0, g);
+    this.pending.push(t + this.size, 0, g);
   }
 
   onLateEvent(): void {
@@ -58,10 +60,13 @@ export class SlidingWindowOperator implements WindowOperator {
 
   /** Emits every pending output time before `frontier`: no event at or before them can still come. */
   private finalize(frontier: number): void {
-    if (this.pending.length === 0) return;
-    const due = this.pending.filter((p) => p.x < frontier);
-    if (due.length === 0) return;
-    this.pending = this.pending.filter((p) => p.x >= frontier);
+    const pending = this.pending;
+    if (pending.peekTime() >= frontier) return;
+    const due: Array<{ x: number; g: SlidingGroup }> = [];
+    while (pending.peekTime() < frontier) {
+      const h = pending.pop()!;
+      due.push({ x: h.t, g: h.item });
+    }
     due.sort((a, b) => a.x - b.x || (a.g.keyJson < b.g.keyJson ? -1 : a.g.keyJson > b.g.keyJson ? 1 : 0));
     for (const { x, g } of due) {
       if (g.lastOut === x) continue;
@@ -103,7 +108,7 @@ export class SlidingWindowOperator implements WindowOperator {
   save(): unknown {
     return {
       groups: [...this.groups.values()].map((g) => [g.keyValues, g.events.slice(g.head).map((e) => [e.t, e.seq, e.row]), g.lastOut]),
-      pending: this.pending.map((p) => [p.x, p.g.keyJson]),
+      pending: this.pending.sorted().map((h) => [h.t, h.item.keyJson]),
     };
   }
 
@@ -116,6 +121,6 @@ export class SlidingWindowOperator implements WindowOperator {
       this.groups.set(this.grouping.mapKeyOf(keyValues), g);
       byJson.set(g.keyJson, g);
     }
-    this.pending = s.pending.map(([x, k]) => ({ x, g: byJson.get(k)! }));
+    for (const [x, k] of s.pending) this.pending.push(x, 0, byJson.get(k)!);
   }
 }

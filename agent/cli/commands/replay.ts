@@ -23,7 +23,7 @@ export function registerReplay(program: Command): void {
     .command('replay')
     .description('run an ASA query offline over a JSON-lines file of events; prints result rows as JSON lines')
     .requiredOption('--query <file>', 'the query (ASA SQL)')
-    .requiredOption('--events <file>', 'events, one JSON object per line, in arrival order')
+    .requiredOption('--events <file>', "events, one JSON object per line, in arrival order ('-' reads stdin)")
     .option('--late-arrival <duration>', 'late-arrival tolerance (default 5s)')
     .option('--out-of-order <duration>', 'out-of-order tolerance (default 0s)')
     .option('--policy <policy>', 'adjust | drop | revise (default adjust)')
@@ -59,6 +59,10 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
       return;
     }
     throw err;
+  }
+  if (flags.events === '-') {
+    await replayLines(plan, process.stdin, { tolerances, write: writeStdout });
+    return;
   }
   const input = createReadStream(flags.events, { highWaterMark: 256 * 1024 });
   const opened = new Promise<void>((resolve, reject) => {

@@ -250,6 +250,54 @@ const cases: Case[] = [
     ],
   },
   {
+    // Device b's clock lags a's by a minute; with OVER each device is its own timeline.
+    name: 'TIMESTAMP BY … OVER: ordering is per partition, so a lagging device is not out of order',
+    query: 'SELECT deviceId, COUNT(*) AS n FROM input TIMESTAMP BY ts OVER deviceId GROUP BY deviceId, TumblingWindow(minute, 1)',
+    tolerances: { lateArrivalMs: 600_000, outOfOrderMs: 0 },
+    events: [
+      ['00:00:10', '00:01:09', { deviceId: 'b' }],
+      ['00:01:10', '00:01:11', { deviceId: 'a' }],
+      ['00:00:20', '00:01:12', { deviceId: 'b' }],
+      ['00:01:20', '00:01:21', { deviceId: 'a' }],
+    ],
+    expected: [
+      { deviceId: 'b', n: 2 },
+      { deviceId: 'a', n: 2 },
+    ],
+  },
+  {
+    name: 'the same events without OVER (and no source field): one partition, b is out of order and adjusted',
+    query: 'SELECT deviceId, COUNT(*) AS n FROM input TIMESTAMP BY ts GROUP BY deviceId, TumblingWindow(minute, 1)',
+    tolerances: { lateArrivalMs: 600_000, outOfOrderMs: 0 },
+    events: [
+      ['00:00:10', '00:01:09', { deviceId: 'b' }],
+      ['00:01:10', '00:01:11', { deviceId: 'a' }],
+      ['00:00:20', '00:01:12', { deviceId: 'b' }],
+      ['00:01:20', '00:01:21', { deviceId: 'a' }],
+    ],
+    // b's second event is older than 00:01:10 − O, so it is adjusted to 00:01:10: into a's minute.
+    expected: [
+      { deviceId: 'b', n: 1 },
+      { deviceId: 'a', n: 2 },
+      { deviceId: 'b', n: 1 },
+    ],
+  },
+  {
+    name: 'snapshot window with a GROUP BY key',
+    query: 'SELECT k, System.Timestamp() AS t, SUM(v) AS s FROM input TIMESTAMP BY ts GROUP BY k, System.Timestamp()',
+    events: [
+      ['00:00:01', null, { k: 'y', v: 1 }],
+      ['00:00:01', null, { k: 'x', v: 2 }],
+      ['00:00:01', null, { k: 'y', v: 3 }],
+      ['00:00:02', null, { k: 'x', v: 4 }],
+    ],
+    expected: [
+      { k: 'x', t: iso('00:00:01'), s: 2 },
+      { k: 'y', t: iso('00:00:01'), s: 4 },
+      { k: 'x', t: iso('00:00:02'), s: 4 },
+    ],
+  },
+  {
     name: 'revise: a late event re-emits its closed window with rev + 1',
     query: 'SELECT System.Timestamp() AS t, COUNT(*) AS n FROM input TIMESTAMP BY ts GROUP BY TumblingWindow(second, 10)',
     tolerances: { lateArrivalMs: 5000, outOfOrderMs: 0, policy: 'revise', allowedLatenessMs: 60_000 },
