@@ -198,14 +198,15 @@ export class Reconciler {
       this.owned = owned;
       for (const partitionId of partitions) {
         for (;;) {
-          const from = this.checkpoints.get(partitionId) ?? 0;
+          const committed = this.checkpoints.get(partitionId);
+          const from = committed ?? 0;
           const batch = await this.source.read(partitionId, from, this.batchSize);
           if (batch.events.length === 0 && batch.next === from) break;
           const out = new BatchOutput();
           reconcileEvents(this.devices, batch.events, this.clock.now(), this.reconcileOptions, out);
           await this.store.commit({
             source: this.source.id,
-            checkpoints: [{ partitionId, next: batch.next, lastOffset: batch.lastOffset }],
+            checkpoints: [{ partitionId, next: batch.next, lastOffset: batch.lastOffset, expectedNext: committed ?? null }],
             results: [...out.results.values()],
             readings: out.readings,
             events: out.events,

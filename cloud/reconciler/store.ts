@@ -78,6 +78,12 @@ export interface Checkpoint {
   next: number;
   /** The source's offset token of the last event read (Event Hubs resumes from offsets). */
   lastOffset?: string | null;
+  /**
+   * Compare-and-set: the `next` this batch started from (null = no checkpoint yet). When the
+   * stored value differs, another reconciler instance moved the partition on, and the commit
+   * fails with EDGE_STORE_LOCKED instead of counting its records a second time.
+   */
+  expectedNext?: number | null;
 }
 
 /**
@@ -127,7 +133,8 @@ export interface StoreState {
 /**
  * Contract:
  * - `migrate` creates the schema if missing and is safe to call on every start.
- * - `commit` is all-or-nothing. A result row replaces the stored one only when its
+ * - `commit` is all-or-nothing, and refuses (EDGE_STORE_LOCKED) when a checkpoint's
+ *   `expectedNext` does not match the stored one. A result row replaces the stored one only when its
  *   (rev, seq) is higher, so applying the same batch twice changes nothing.
  * - Readers (`results`, `gaps`, `devices`) see only committed data; results come sorted by
  *   device, query, out, key, window end.

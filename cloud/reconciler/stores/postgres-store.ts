@@ -14,7 +14,7 @@ import {
   type RowCounts,
   type StoreState,
 } from '../store.js';
-import { checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
+import { checkExpected, checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
 
 const INT8_OID = 20;
 const asIs = (v: unknown): unknown => v;
@@ -61,6 +61,12 @@ export class PostgresStore implements ReconcilerStore {
 
   async commit(batch: CommitBatch): Promise<void> {
     await this.tx(async (c) => {
+      for (const cp of batch.checkpoints) {
+        if (cp.expectedNext === undefined) continue;
+        // FOR UPDATE: a second instance waits here, then sees the first one's new position.
+        const { rows } = await c.query('SELECT next_seq FROM checkpoints WHERE source = $1 AND partition_id = $2 FOR UPDATE', [batch.source, cp.partitionId]);
+        checkExpected(batch.source, cp.partitionId, cp.expectedNext, rows.length ? Number(rows[0].next_seq) : null);
+      }
       if (batch.results.length > 0) {
         const r = batch.results;
         await c.query(

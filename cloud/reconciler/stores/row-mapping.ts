@@ -1,3 +1,4 @@
+import { EdgeError } from '../../../agent/core/errors.js';
 import type { Gap, GapState } from '../gaps.js';
 import { contiguousSeq, openGapCount } from '../gaps.js';
 import type { DeviceState, EventRow, GapRow, ReadingRow, ResultRow } from '../store.js';
@@ -111,4 +112,14 @@ export function checkpointMaps(rows: SqlRow[]): { checkpoints: Map<string, numbe
     if (r.last_offset !== null && r.last_offset !== undefined) lastOffsets.set(str(r.partition_id), str(r.last_offset));
   }
   return { checkpoints, lastOffsets };
+}
+
+/** The checkpoint compare-and-set both stores apply before writing a batch. */
+export function checkExpected(source: string, partitionId: string, expected: number | null, stored: number | null): void {
+  if (expected === stored) return;
+  throw new EdgeError(
+    'EDGE_STORE_LOCKED',
+    `checkpoint of ${source} partition ${partitionId} is at ${stored ?? 'none'}, this batch started at ${expected ?? 'none'}: ` +
+      'another reconciler instance is reading this partition',
+  );
 }

@@ -16,7 +16,7 @@ import {
   type RowCounts,
   type StoreState,
 } from '../store.js';
-import { checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
+import { checkExpected, checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
 
 const parse = (v: unknown): unknown => JSON.parse(String(v));
 
@@ -86,6 +86,7 @@ export class SqliteStore implements ReconcilerStore {
       insertGap: this.db.prepare(
         `INSERT INTO gaps (device, from_seq, to_seq, state, opened_at, requested_at, attempts, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      getCheckpoint: this.db.prepare('SELECT next_seq FROM checkpoints WHERE source = ? AND partition_id = ?'),
       upsertCheckpoint: this.db.prepare(
         `INSERT INTO checkpoints (source, partition_id, next_seq, last_offset) VALUES (?, ?, ?, ?)
          ON CONFLICT (source, partition_id) DO UPDATE SET next_seq = excluded.next_seq,
@@ -107,6 +108,11 @@ export class SqliteStore implements ReconcilerStore {
   async commit(batch: CommitBatch): Promise<void> {
     const s = this.stmts;
     this.db.transaction(() => {
+      for (const c of batch.checkpoints) {
+        if (c.expectedNext === undefined) continue;
+        const row = s.getCheckpoint.get(batch.source, c.partitionId) as { next_seq: number } | undefined;
+        checkExpected(batch.source, c.partitionId, c.expectedNext, row ? Number(row.next_seq) : null);
+      }
       for (const r of batch.results) {
         s.upsertResult.run(r.device, r.query, r.out, r.key, r.ws, wsKey(r.ws), r.we, r.rev, r.seq, JSON.stringify(r.row), r.enqueuedTime);
       }

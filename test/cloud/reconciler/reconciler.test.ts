@@ -5,6 +5,8 @@ import type { WireRecord } from '../../../agent/core/wire.js';
 import { MessageLogSource, Reconciler, type MethodInvoker, type MethodResponse, type ReconcilerStore } from '../../../cloud/reconciler/index.js';
 import { openTestLog, type TestLog } from './support/real-log.js';
 import { sqliteStores } from './support/stores.js';
+import { buildScenario } from './support/scenario.js';
+import { expectStoreMatchesTruth } from './support/compare.js';
 import { packMessage, toTelemetry } from './support/wire-builder.js';
 
 const GRACE = 10_000;
@@ -125,6 +127,38 @@ describe('Reconciler: resend policy, recovery, service loop', () => {
     await reconciler.runOnce();
     expect((await store.devices())[0]).toMatchObject({ records: 3, duplicates: 0, maxSeq: 3 });
     expect(await store.rowCounts()).toEqual({ results: 0, readings: 3, events: 0 });
+  });
+
+  it('two instances on one store by mistake: the checkpoint compare-and-set keeps every record counted once', async () => {
+    const scenario = buildScenario({ seed: 11, devices: 4, recordsPerDevice: 300, duplicateRate: 0.2, reviseRate: 0.3 });
+    const log = await openTestLog(scenario.deliveries);
+    const first = await stores.create();
+    const second = await stores.reopen(first);
+    cleanups.push(async () => {
+      await first.close();
+      await second.close();
+      await log.close();
+    });
+    const make = (store: ReconcilerStore) => new Reconciler({ source: new MessageLogSource(log.log), store, batchSize: 7, clock: new ManualClock(0) });
+    const [a, b] = [make(first), make(second)];
+    let refused = 0;
+    const step = async (r: Reconciler) => {
+      try {
+        return (await r.runOnce()).events;
+      } catch (err) {
+        expect(err).toMatchObject({ code: 'EDGE_STORE_LOCKED' });
+        refused++;
+        return 1;
+      }
+    };
+    // Both load state first, then run passes concurrently (they interleave at every await).
+    await Promise.all([a.counters(), b.counters()]);
+    for (let i = 0; i < 200; i++) {
+      const [x, y] = await Promise.all([step(a), step(b)]);
+      if (x + y === 0) break;
+    }
+    expect(refused).toBeGreaterThan(0);
+    await expectStoreMatchesTruth(first, scenario.truth);
   });
 
   it('start() keeps reading on the injected clock; stop() waits for the pass in flight', async () => {

@@ -162,6 +162,22 @@ export function storeConformance(factory: StoreFactory): void {
       await store.close();
     });
 
+    it('refuses a batch whose starting checkpoint moved (another instance), and writes nothing', async () => {
+      const store = await factory.create();
+      await store.migrate();
+      await store.commit(empty({ checkpoints: [{ partitionId: '0', next: 10, expectedNext: null }], readings: [reading(1, 1)] }));
+      for (const expectedNext of [null, 5]) {
+        const err = await store
+          .commit(empty({ checkpoints: [{ partitionId: '0', next: 20, expectedNext }], readings: [reading(2, 2)] }))
+          .then(() => undefined, (e: unknown) => e);
+        expect(err).toMatchObject({ code: 'EDGE_STORE_LOCKED' });
+      }
+      await store.commit(empty({ checkpoints: [{ partitionId: '0', next: 20, expectedNext: 10 }], readings: [reading(3, 3)] }));
+      expect((await store.load('src')).checkpoints.get('0')).toBe(20);
+      expect((await store.readings()).map((r) => r.seq)).toEqual([1, 3]);
+      await store.close();
+    });
+
     it('replaying a committed batch changes nothing', async () => {
       const store = await factory.create();
       await store.migrate();
