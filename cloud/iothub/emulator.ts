@@ -24,6 +24,7 @@ import { METHODS_FILTER, TWIN_DESIRED_FILTER, TWIN_RESPONSE_FILTER, c2dFilter } 
 import { startHttpService, type HttpService } from './http-service.js';
 import { claimDataDir, releaseDataDir, type RuntimeInfo } from './runtime-file.js';
 import { listen } from './listen.js';
+import { SessionStore } from './session-store.js';
 
 /**
  * A local IoT Hub: TLS MQTT on loopback for devices (the real azure-iot-device SDK connects to it
@@ -96,6 +97,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
   private readonly sessions: DeviceSessions;
   private readonly methods: MethodCalls;
   private readonly c2d: CloudToDevice;
+  private readonly mqttSessions: SessionStore;
   private broker: Aedes | undefined;
   private server: TlsServer | undefined;
   private http: HttpService | undefined;
@@ -111,6 +113,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
     registry: DeviceRegistry;
     twinStore: TwinStore;
     messages: MessageLog;
+    mqttSessions: SessionStore;
   }) {
     super();
     this.dataDir = parts.dataDir;
@@ -119,6 +122,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
     this.log = parts.log;
     this.registry = parts.registry;
     this.messages = parts.messages;
+    this.mqttSessions = parts.mqttSessions;
     this.sessions = new DeviceSessions(parts.clock);
     this.twins = new TwinHandler(parts.twinStore, this.sessions, parts.log);
     this.methods = new MethodCalls(this.sessions, parts.clock);
@@ -154,11 +158,12 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
       const tls = await ensureTlsMaterial(dataDir, options.tls);
       const registry = await DeviceRegistry.open(dataDir);
       const twinStore = await TwinStore.open(dataDir);
+      const mqttSessions = await SessionStore.open(dataDir);
       const openOptions: { clock: Clock; partitionCount?: number } = { clock };
       if (options.partitionCount !== undefined) openOptions.partitionCount = options.partitionCount;
       messages = await MessageLog.open(dataDir, openOptions);
       for (const r of messages.recovered) log.warn(r, 'message log: torn tail truncated');
-      hub = new IotHubEmulator({ dataDir, caPem: tls.caPem, clock, log, registry, twinStore, messages });
+      hub = new IotHubEmulator({ dataDir, caPem: tls.caPem, clock, log, registry, twinStore, messages, mqttSessions });
       await hub.startBroker(tls.serverCertPem, tls.serverKeyPem, options.port ?? 0, options.listenHost ?? '127.0.0.1');
       if (options.servicePort !== undefined && options.servicePort !== null) {
         hub.http = await startHttpService(hub, options.servicePort, options.listenHost ?? '127.0.0.1');
@@ -206,6 +211,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
   async removeDevice(deviceId: string): Promise<boolean> {
     this.faults.dropConnection(deviceId);
     await this.twins.remove(deviceId);
+    await this.mqttSessions.discard(deviceId);
     return this.registry.remove(deviceId);
   }
 
@@ -322,8 +328,13 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
     // keepaliveLimit: IoT Hub's maximum; aedes itself drops a client after 1.5× its keep-alive.
     const broker = await Aedes.createBroker({ ...gateway.hooks, keepaliveLimit: 1177, connectTimeout: 30_000 });
     this.broker = broker;
+    // Give back the persistent sessions of the previous run (see session-store.ts).
+    const persistence = (broker as unknown as { persistence: { addSubscriptions(c: { id: string }, s: Array<{ topic: string; qos: number }>): Promise<unknown> } }).persistence;
+    for (const s of this.mqttSessions.all()) await persistence.addSubscriptions({ id: s.deviceId }, s.subscriptions);
+    const saveSessions = (p: Promise<void>): void => void p.catch((err: unknown) => this.log.error({ err }, 'saving MQTT sessions failed'));
     broker.on('connackSent', (packet, client: Client) => {
       if (packet.returnCode !== 0) return;
+      if (client.clean) saveSessions(this.mqttSessions.discard(client.id));
       const wire = client.conn as FaultConnection;
       this.sessions.add(
         {
@@ -340,11 +351,17 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
         },
       );
       this.emit('connected', client.id);
+      // Subscriptions restored from a persistent session do not raise 'subscribe': flush C2D here too.
+      this.c2d.flush(client.id).catch((err: unknown) => this.log.error({ err }, 'C2D flush failed'));
     });
     broker.on('clientDisconnect', (client: Client) => {
       if (this.sessions.remove(client.id, client)) this.emit('disconnected', client.id);
     });
+    broker.on('unsubscribe', (topics, client: Client) => {
+      if (!client.clean) saveSessions(this.mqttSessions.unsubscribed(client.id, topics));
+    });
     broker.on('subscribe', (subs, client: Client) => {
+      if (!client.clean) saveSessions(this.mqttSessions.subscribed(client.id, subs));
       if (subs.some((s) => s.topic === c2dFilter(client.id))) {
         this.c2d.flush(client.id).catch((err: unknown) => this.log.error({ err }, 'C2D flush failed'));
       }
