@@ -80,6 +80,7 @@ export class Reconciler {
   private ready = false;
   /** The partition set read by the last pass (comma-joined), to notice ownership moves. */
   private owned: string | undefined;
+  private ownedPartitions: string[] = [];
   private sourceOpened = false;
   private running: Promise<unknown> = Promise.resolve();
   private loop: { stopped: boolean; timer?: TimerHandle; wake?: () => void; done?: Promise<void> } | undefined;
@@ -196,6 +197,7 @@ export class Reconciler {
         await this.ensureReady();
       }
       this.owned = owned;
+      this.ownedPartitions = partitions;
       for (const partitionId of partitions) {
         for (;;) {
           const committed = this.checkpoints.get(partitionId);
@@ -275,7 +277,11 @@ export class Reconciler {
     }
     await this.store.commit({
       source: this.source.id,
-      checkpoints: [],
+      // Unchanged positions, compare-and-set: if another instance moved on meanwhile, these
+      // device states are stale and must not overwrite its newer ones.
+      checkpoints: [...this.checkpoints]
+        .filter(([partitionId]) => this.ownedPartitions.includes(partitionId))
+        .map(([partitionId, next]) => ({ partitionId, next, expectedNext: next })),
       results: [],
       readings: [],
       events: [],
