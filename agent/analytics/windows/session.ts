@@ -15,7 +15,8 @@ interface Session {
  * ASA's session window. A session starts at its first event and extends while the next event
  * comes within `timeout` of the last one; it ends at last + timeout, or at the first
  * maximum-duration check point (multiples of maxDuration from the epoch) where it has grown
- * beyond maxDuration — so a session can last up to twice maxDuration, as ASA documents. With
+ * beyond maxDuration — so a session can last up to twice maxDuration, as ASA documents — and
+ * when events were still coming, the next session starts at that check point. With
  * OVER (PARTITION BY k) each k has its own sessions; otherwise sessions span all groups.
  * Results are stamped with the session end; ws is the session's first event (inclusive).
  * Merging depends on order, so this operator sits behind OrderedInput.
@@ -24,6 +25,8 @@ export class SessionWindowOperator implements WindowOperator {
   private readonly sessions = new Map<string, Session>();
   /** Sessions ended by a later event of their partition, emitted with the next watermark so output order is by end. */
   private closed: Session[] = [];
+  /** Per partition, [end, last event] of a session cut by the maximum duration, until its timeout passes. */
+  private readonly cuts = new Map<string, [number, number]>();
   private minEnd = Infinity;
 
   constructor(
@@ -43,11 +46,21 @@ export class SessionWindowOperator implements WindowOperator {
     if (s !== undefined && t > s.end) {
       this.sessions.delete(pk);
       this.closed.push(s);
+      this.noteCut(s);
       s = undefined;
+    }
+    let start = t;
+    if (s === undefined && this.cuts.size > 0) {
+      const cut = this.cuts.get(pk);
+      if (cut !== undefined) {
+        this.cuts.delete(pk);
+        // Cut by the maximum duration while events kept coming: ASA opens the next window at the cut.
+        if (t <= cut[1] + this.timeout) start = cut[0];
+      }
     }
     if (s === undefined) {
       this.budget.take(1);
-      s = { partition: pk, start: t, last: t, end: this.endOf(t, t), groups: new Map() };
+      s = { partition: pk, start, last: t, end: this.endOf(start, t), groups: new Map() };
       this.sessions.set(pk, s);
     } else if (t > s.last) {
       s.last = t;
@@ -77,13 +90,21 @@ export class SessionWindowOperator implements WindowOperator {
     this.counters.dropped++;
   }
 
+  private noteCut(s: Session): void {
+    if (s.end < s.last + this.timeout) this.cuts.set(s.partition, [s.end, s.last]);
+  }
+
   onWatermark(wm: number): void {
+    if (this.cuts.size > 0) for (const [pk, [, last]] of this.cuts) if (last + this.timeout < wm) this.cuts.delete(pk);
     if (!(wm > this.minEnd) && this.closed.length === 0) return;
     const due: Session[] = this.closed;
     this.closed = [];
     let minEnd = Infinity;
     for (const s of this.sessions.values()) {
-      if (s.end < wm) due.push(s);
+      if (s.end < wm) {
+        due.push(s);
+        this.noteCut(s);
+      }
       else if (s.end < minEnd) minEnd = s.end;
     }
     this.minEnd = minEnd;
@@ -102,12 +123,12 @@ export class SessionWindowOperator implements WindowOperator {
 
   save(): unknown {
     const one = (s: Session) => [s.partition, s.start, s.last, s.end, [...s.groups.values()].map((g) => this.grouping.saveGroup(g))];
-    return { open: [...this.sessions.values()].map(one), closed: this.closed.map(one) };
+    return { open: [...this.sessions.values()].map(one), closed: this.closed.map(one), cuts: [...this.cuts] };
   }
 
   load(state: unknown): void {
     type Saved = [string, number, number, number, unknown[]];
-    const st = state as { open: Saved[]; closed: Saved[] };
+    const st = state as { open: Saved[]; closed: Saved[]; cuts: Array<[string, [number, number]]> };
     const one = ([partition, start, last, end, groups]: Saved): Session => {
       const s: Session = { partition, start, last, end, groups: new Map() };
       for (const gs of groups) {
@@ -123,5 +144,6 @@ export class SessionWindowOperator implements WindowOperator {
       if (s.end < this.minEnd) this.minEnd = s.end;
     }
     this.closed = st.closed.map(one);
+    for (const [pk, cut] of st.cuts) this.cuts.set(pk, cut);
   }
 }

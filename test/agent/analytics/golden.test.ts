@@ -13,6 +13,8 @@ interface Case {
   /** [application time, arrival time (defaults to application time), extra fields]. */
   events: Array<[string, string | null, Record<string, unknown>?]>;
   expected: Array<Record<string, unknown>>;
+  /** Expected windowStart of each row, when the case is about it. */
+  starts?: string[];
   withOutput?: boolean;
 }
 
@@ -165,6 +167,7 @@ const cases: Case[] = [
     name: 'session window: timeout, maximum duration and OVER (PARTITION BY)',
     query: `SELECT user_id, COUNT(*) AS clicks, System.Timestamp() AS ended
             FROM clicks TIMESTAMP BY ts GROUP BY user_id, SessionWindow(second, 5, 20) OVER (PARTITION BY user_id)`,
+    starts: [iso('00:00:01'), iso('00:00:20'), iso('00:00:00'), iso('00:00:40')],
     events: [
       ['00:00:00', null, { user_id: 'b' }],
       ['00:00:01', null, { user_id: 'a' }],
@@ -184,7 +187,8 @@ const cases: Case[] = [
       ['00:00:44', null, { user_id: 'b' }],
     ],
     // a: 1, 3, 7 → ends at 7 + 5 = 12; then 20 → ends at 25.
-    // b: every 4 s from 0; the first check point where it is longer than 20 s is 40 → ends at 40 with 11 clicks; 44 starts anew.
+    // b: every 4 s from 0; the first check point where it is longer than 20 s is 40 → ends at 40 with 11 clicks;
+    //    44 comes within the timeout, so the next session opens at the check point 40 and ends at 44 + 5.
     expected: [
       { user_id: 'a', clicks: 3, ended: iso('00:00:12') },
       { user_id: 'a', clicks: 1, ended: iso('00:00:25') },
@@ -338,5 +342,6 @@ describe('golden cases (DESIGN §4, ASA window documentation)', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const { rows } = run(c.query, events(c.events), c.tolerances);
     expect(rows.map((r) => plain(r, c.withOutput))).toEqual(c.expected);
+    if (c.starts) expect(rows.map((r) => (r.windowStart === null ? null : new Date(r.windowStart).toISOString()))).toEqual(c.starts);
   });
 });
