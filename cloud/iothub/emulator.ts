@@ -177,7 +177,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
         await messages?.close().catch(() => undefined);
         await releaseDataDir(dataDir);
       }
-      throw err;
+      throw dataDirError(err, dataDir);
     }
   }
 
@@ -394,6 +394,15 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
     };
     await claimDataDir(this.dataDir, info);
   }
+}
+
+const FS_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'ENOENT', 'ENOSPC', 'EEXIST', 'ELOOP']);
+
+/** File-system failures while opening the data dir's files become one clear error naming it. */
+function dataDirError(err: unknown, dir: string): unknown {
+  const code = systemErrorCode(err);
+  if (err instanceof EdgeError || !code || !FS_CODES.has(code)) return err;
+  return new EdgeError('EDGE_DATA_DIR_UNUSABLE', `data directory ${dir} is not usable (${code})`, { cause: err });
 }
 
 async function ensureUsableDir(dir: string): Promise<void> {

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import deviceSdk, { type Client } from 'azure-iot-device';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { IotHubEmulator, partitionFor } from '../../../cloud/iothub/index.js';
 import { closeQuietly, connectDevice, nextEvent, tempDir, waitFor } from './helpers.js';
 
@@ -49,5 +52,27 @@ describe('emulator restart', () => {
     const hub = await IotHubEmulator.start({ dataDir: dir });
     cleanups.push(() => hub.stop());
     await expect(IotHubEmulator.start({ dataDir: dir })).rejects.toMatchObject({ code: 'EDGE_STORE_LOCKED' });
+  });
+
+  it('names the data dir when it cannot be used, and the port when it is taken', async () => {
+    const { dir, cleanup } = await tempDir('hub-restart-');
+    cleanups.push(cleanup);
+    const file = join(dir, 'not-a-dir');
+    await writeFile(file, 'x');
+    await expect(IotHubEmulator.start({ dataDir: join(file, 'hub') })).rejects.toMatchObject({
+      code: 'EDGE_DATA_DIR_UNUSABLE',
+      message: expect.stringContaining(join(file, 'hub')),
+    });
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    const port = (blocker.address() as { port: number }).port;
+    await expect(IotHubEmulator.start({ dataDir: join(dir, 'hub'), port })).rejects.toMatchObject({
+      code: 'EDGE_PORT_IN_USE',
+      message: expect.stringContaining(String(port)),
+    });
+    // A failed start leaves the data dir free for the next one.
+    const hub = await IotHubEmulator.start({ dataDir: join(dir, 'hub') });
+    await hub.stop();
   });
 });

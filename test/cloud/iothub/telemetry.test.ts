@@ -4,7 +4,7 @@ import commonSdk from 'azure-iot-common';
 import { ManualClock } from '../../../agent/core/clock.js';
 import { partitionFor } from '../../../cloud/iothub/index.js';
 import type { HubEvent } from '../../../cloud/iothub/index.js';
-import { closeQuietly, connectDevice, deviceClient, nextEvent, startHub } from './helpers.js';
+import { closeQuietly, connectDevice, deviceClient, nextEvent, rawDevice, startHub } from './helpers.js';
 
 const { Message } = deviceSdk;
 
@@ -122,5 +122,37 @@ describe('CONNECT with a SAS token', () => {
     const gone = nextEvent<[string]>(hub, 'disconnected');
     clock.advance(3601_000);
     expect(await gone).toEqual(['dev-exp']);
+  });
+});
+
+describe('what IoT Hub refuses on the telemetry topic', () => {
+  it('stores QoS 0 telemetry without an ack; closes the connection on QoS 2 and on > 256 KB, storing nothing', async () => {
+    env = await startHub();
+    const { hub } = env;
+    const raw = await rawDevice(hub, 'dev-raw');
+    const stored = nextEvent<[HubEvent]>(hub, 'telemetry');
+    raw.mqtt.publish('devices/dev-raw/messages/events/%24.mid=q0&x=1', 'qos0', { qos: 0 });
+    const [e] = await stored;
+    expect(e).toMatchObject({ deviceId: 'dev-raw', properties: { x: '1' }, systemProperties: { 'message-id': 'q0' } });
+
+    const closed = new Promise((resolve) => raw.mqtt.once('close', resolve));
+    raw.mqtt.publish('devices/dev-raw/messages/events/', 'qos2', { qos: 2 });
+    await closed;
+    await raw.end();
+
+    const big = await rawDevice(hub, 'dev-raw');
+    const closedBig = new Promise((resolve) => big.mqtt.once('close', resolve));
+    big.mqtt.publish('devices/dev-raw/messages/events/', Buffer.alloc(256 * 1024 + 1), { qos: 1 });
+    await closedBig;
+    await big.end();
+    expect(hub.messageCount()).toBe(1);
+  });
+
+  it('accepts exactly 256 KB', async () => {
+    env = await startHub();
+    const client = await connectDevice(env.hub, 'dev-256');
+    clients.push(client);
+    await client.sendEvent(new Message(Buffer.alloc(256 * 1024, 1)));
+    expect(env.hub.messageCount()).toBe(1);
   });
 });
