@@ -146,7 +146,8 @@ async function runService(flags: RunFlags): Promise<void> {
       skewThresholdMs,
       pollMs,
       resend: { graceMs },
-      logger: createRootLogger(process.env.EDGE_LOG_LEVEL === 'debug' ? 'debug' : 'info').child({ module: 'reconciler' }),
+      // JSON lines on stdout for the service (journald); with --once stdout carries the summary, so logs go to stderr.
+      logger: createRootLogger(logLevel(process.env.EDGE_LOG_LEVEL), flags.once ? process.stderr : undefined).child({ module: 'reconciler' }),
     });
 
     if (flags.once) {
@@ -225,6 +226,12 @@ async function printGaps(flags: GapsFlags): Promise<void> {
   } finally {
     await store.close();
   }
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function logLevel(value: string | undefined): (typeof LEVELS)[number] {
+  return LEVELS.find((l) => l === value) ?? 'info';
 }
 
 function iso(ms: number): string {
