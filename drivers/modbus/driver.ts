@@ -189,6 +189,7 @@ export class ModbusDriver implements Driver {
         out.push(...badReadings(device.name, block.points, skip, this.clock.now()));
         continue;
       }
+      const probing = s.breaker.state() === 'half-open';
       if (!s.breaker.tryAcquire()) {
         const wait = Math.max(0, s.breaker.retryAt - this.clock.now());
         skip = unavailableError(`device "${device.name}" (unit ${device.unitId} on ${line.transport.description}) is backed off after repeated failures; next try in ${wait} ms`);
@@ -214,7 +215,8 @@ export class ModbusDriver implements Driver {
             out.push(...badReadings(device.name, block.points, e, this.clock.now()));
             break;
           }
-          if (attempt < device.retries && !e.disconnected && this.running) continue;
+          // A probe of a backed-off slave is one attempt: it must not hold the bus for long.
+          if (attempt < device.retries && !probing && !e.disconnected && this.running) continue;
           s.breaker.failure();
           out.push(...badReadings(device.name, block.points, e, this.clock.now()));
           if (e.timeout || e.disconnected) skip = e; // don't spend more bus time on it this cycle
