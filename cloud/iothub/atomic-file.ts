@@ -57,6 +57,11 @@ export class CoalescingWriter {
     private readonly snapshot: () => string,
   ) {}
 
+  /** Resolves when every write asked for so far has finished (successfully or not). */
+  async settled(): Promise<void> {
+    await this.tail.catch(() => undefined);
+  }
+
   save(): Promise<void> {
     if (this.pending) return this.pending;
     const next = this.tail

@@ -41,6 +41,11 @@ export class DeviceRegistry {
     this.writer = new CoalescingWriter(path, () => this.serialise());
   }
 
+  /** Waits for file writes in flight (the emulator stops only after them). */
+  settled(): Promise<void> {
+    return this.writer.settled();
+  }
+
   static async open(dataDir: string): Promise<DeviceRegistry> {
     const path = registryPath(dataDir);
     const registry = new DeviceRegistry(path);

@@ -295,7 +295,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
     await closed;
     await this.http?.close();
     this.sessions.clear();
-    await this.messages.close();
+    await Promise.all([this.messages.close(), this.registry.settled(), this.twins.settled(), this.mqttSessions.settled()]);
     await releaseDataDir(this.dataDir);
     this.log.info('IoT Hub emulator stopped');
   }
@@ -322,7 +322,8 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
       twin: this.twins,
       methods: this.methods,
       log: this.log,
-      hostNames: () => [this.hostName, `127.0.0.1:${this.mqttPort}`, `localhost`, '127.0.0.1'],
+      // A connection string may name the hub by loopback IP, or without a port when on 8883.
+      hostNames: () => [this.hostName, `127.0.0.1:${this.mqttPort}`, ...(this.mqttPort === 8883 ? ['localhost', '127.0.0.1'] : [])],
       onRefused: (deviceId, reason) => this.emit('refused', deviceId, reason),
     });
     // keepaliveLimit: IoT Hub's maximum; aedes itself drops a client after 1.5× its keep-alive.

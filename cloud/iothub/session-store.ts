@@ -33,6 +33,11 @@ export class SessionStore {
     });
   }
 
+  /** Waits for file writes in flight (the emulator stops only after them). */
+  settled(): Promise<void> {
+    return this.writer.settled();
+  }
+
   static async open(dataDir: string): Promise<SessionStore> {
     const path = sessionsPath(dataDir);
     const store = new SessionStore(path);

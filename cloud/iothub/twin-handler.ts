@@ -56,6 +56,10 @@ export class TwinHandler {
     return { version, pushed };
   }
 
+  settled(): Promise<void> {
+    return this.store.settled();
+  }
+
   remove(deviceId: string): Promise<void> {
     return this.store.remove(deviceId);
   }

@@ -91,6 +91,11 @@ export class TwinStore {
     this.writer = new CoalescingWriter(path, () => JSON.stringify({ version: 1, twins: Object.fromEntries(this.twins) }) + '\n');
   }
 
+  /** Waits for file writes in flight (the emulator stops only after them). */
+  settled(): Promise<void> {
+    return this.writer.settled();
+  }
+
   static async open(dataDir: string): Promise<TwinStore> {
     const path = twinsPath(dataDir);
     const store = new TwinStore(path);
