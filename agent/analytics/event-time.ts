@@ -31,6 +31,7 @@ interface Partition {
  */
 export class EventTimeStage {
   private readonly partitions = new Map<string, Partition>();
+  private lastPartition: Partition | null = null;
   private readonly pending = new Set<Partition>();
   private maxArrival = -Infinity;
   private watermark = -Infinity;
@@ -155,12 +156,16 @@ export class EventTimeStage {
       this.env.row = ev;
       key = this.over.length === 1 ? String(this.over[0]!(this.env)) : JSON.stringify(this.over.map((f) => f(this.env)));
     }
+    // Readings come in bursts per device: the previous partition is the likeliest one.
+    const last = this.lastPartition;
+    if (last !== null && last.key === key) return last;
     let p = this.partitions.get(key);
     if (p === undefined) {
       p = { key, maxSeen: -Infinity, buffer: null };
       this.partitions.set(key, p);
       // A partition that has seen nothing does not hold the watermark back.
     }
+    this.lastPartition = p;
     return p;
   }
 
@@ -251,6 +256,7 @@ export class EventTimeStage {
     this.watermark = s.watermark;
     this.seq = s.seq;
     this.partitions.clear();
+    this.lastPartition = null;
     this.pending.clear();
     this.minHeld = Infinity;
     for (const [key, maxSeen, held] of s.partitions) {

@@ -485,8 +485,20 @@ export function exprText(e: Expr): string {
   }
 }
 
+let lastText: string | null = null;
+let lastTextMs = NaN;
+
 /** A time from a TIMESTAMP BY value, as integer epoch ms; NaN when it is not a time. */
 export function timeOf(v: unknown): number {
+  if (typeof v === 'string') {
+    // Polled readings share a timestamp per poll, and replay parses each one twice (arrival
+    // and application time): one remembered string saves most Date.parse calls.
+    if (v === lastText) return lastTextMs;
+    const ms = Date.parse(v);
+    lastText = v;
+    lastTextMs = Number.isFinite(ms) ? Math.floor(ms) : NaN;
+    return lastTextMs;
+  }
   const ms = toMillis(v);
   return Number.isFinite(ms) ? Math.floor(ms) : NaN;
 }
