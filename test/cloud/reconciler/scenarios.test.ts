@@ -49,6 +49,27 @@ function scenarioSuite(stores: StoreFactory): void {
   describe(`reconciler scenarios on ${stores.name}`, () => {
     afterAll(() => stores.cleanup());
 
+    it('flags the device whose clock runs ahead of the hub, and only that one', async () => {
+      const scenario = buildScenario({ seed: 12, devices: 3, recordsPerDevice: 200, skewed: { device: 1, aheadMs: 10 * 60_000 } });
+      const log = await openTestLog(scenario.deliveries);
+      const store = await stores.create();
+      try {
+        const reconciler = new Reconciler({ source: new MessageLogSource(log.log), store, clock: new ManualClock(0), skewThresholdMs: 5 * 60_000 });
+        await reconciler.runOnce();
+        await expectStoreMatchesTruth(store, scenario.truth);
+        const devices = await store.devices();
+        expect(devices.map((d) => [d.device, d.clockSkewed])).toEqual([
+          ['dev-000', false],
+          ['dev-001', true],
+          ['dev-002', false],
+        ]);
+        expect(devices[1]!.clockAheadMs).toBeGreaterThan(9 * 60_000);
+      } finally {
+        await store.close();
+        await log.close();
+      }
+    });
+
     for (const c of cases) {
       it(c.name, async () => {
         const scenario = buildScenario(c.options);

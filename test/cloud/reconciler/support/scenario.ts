@@ -136,9 +136,11 @@ export function buildScenario(o: ScenarioOptions): Scenario {
           w.rev += 1;
           record = script.result({ query: w.query, out: 'out', key: w.key, ws: w.ws, we: w.we, rev: w.rev, row: { avg: rnd() * 100, n: w.rev + 1 } });
         } else {
-          const we = start + ahead + ++window * MINUTE;
+          // The window that has just closed (its end is not after the device's now); the group key
+          // carries a counter so each new result is a new row.
+          const we = Math.floor(t / MINUTE) * MINUTE;
           const snapshot = rnd() < 0.1;
-          const w = { query: rnd() < 0.5 ? 'avg_temp' : 'max_pressure', key: JSON.stringify({ sensor: `s${Math.floor(rnd() * 3)}` }), ws: snapshot ? null : we - MINUTE, we, rev: 0 };
+          const w = { query: rnd() < 0.5 ? 'avg_temp' : 'max_pressure', key: JSON.stringify({ sensor: `s${++window}` }), ws: snapshot ? null : we - MINUTE, we, rev: 0 };
           revisable.push(w);
           if (revisable.length > 20) revisable.shift();
           record = script.result({ query: w.query, out: 'out', key: w.key, ws: w.ws, we: w.we, rev: 0, row: { avg: rnd() * 100, n: 1 } });
