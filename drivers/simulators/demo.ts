@@ -1,7 +1,9 @@
-import type { Clock } from '../../agent/core/clock.js';
+import { systemClock, type Clock } from '../../agent/core/clock.js';
 import type { ModbusDriverInput } from '../config.js';
+import type { SerialLineDriverInput } from '../serial-line/config.js';
+import { LineSensorSimulator, lines } from './line-sensor.js';
 import { RtuSlaveSimulator } from './rtu-slave.js';
-import type { Signal } from './signals.js';
+import { signalValue, type Signal } from './signals.js';
 import { SlaveModel } from './slave-model.js';
 import { openPtyPair } from './socat-pty.js';
 import { TcpSlaveSimulator } from './tcp-slave.js';
@@ -105,6 +107,54 @@ export async function startRtuDemoSimulator(
       timeoutMs: 500,
       points: demoPoints(registers),
     })),
+  };
+  return {
+    path: pty.a,
+    simulator,
+    driverConfig,
+    close: async () => {
+      await simulator.close();
+      await pty.close();
+    },
+  };
+}
+
+/**
+ * Starts a pty pair with a CSV weather station on one end (`<epoch ms>,<temp>,<rh>` every
+ * `periodMs`, its clock `deviceSkewMs` ahead) and returns a SerialLineDriver config for the
+ * other end whose `clockOffsetMs` corrects the skew, so readings carry `deviceTime`.
+ */
+export async function startLineSensorDemo(
+  options: { periodMs?: number; deviceSkewMs?: number; clock?: Clock; sensorName?: string } = {},
+): Promise<{ path: string; simulator: LineSensorSimulator; driverConfig: SerialLineDriverInput; close(): Promise<void> }> {
+  const clock = options.clock ?? systemClock;
+  const skew = options.deviceSkewMs ?? 1500;
+  const pty = await openPtyPair();
+  const temp: Signal = { kind: 'sine', amplitude: 4, periodMs: 90_000, offset: 18 };
+  const rh: Signal = { kind: 'noise', mean: 55, amplitude: 3, holdMs: 5000 };
+  let simulator: LineSensorSimulator;
+  try {
+    simulator = await LineSensorSimulator.open({
+      path: pty.b,
+      clock,
+      periodMs: options.periodMs ?? 1000,
+      line: (t) => lines.csv(t + skew, signalValue(temp, t).toFixed(2), signalValue(rh, t).toFixed(1)),
+    });
+  } catch (err) {
+    await pty.close();
+    throw err;
+  }
+  const driverConfig: SerialLineDriverInput = {
+    name: 'serial-line-demo',
+    sensors: [
+      {
+        name: options.sensorName ?? 'weather-1',
+        path: pty.a,
+        clockOffsetMs: -skew,
+        units: { temp: 'degC', rh: '%' },
+        parser: { kind: 'csv', columns: [{ name: 'temp', index: 1 }, { name: 'rh', index: 2 }], timestamp: { index: 0, format: 'epoch-ms' } },
+      },
+    ],
   };
   return {
     path: pty.a,

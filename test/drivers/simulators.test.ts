@@ -4,6 +4,10 @@ import { decodeValue } from '../../drivers/modbus/codec.js';
 import { readRequest } from '../../drivers/modbus/pdu.js';
 import { signalValue, type Signal } from '../../drivers/simulators/signals.js';
 import { SlaveModel } from '../../drivers/simulators/slave-model.js';
+import { ModbusDriver } from '../../drivers/modbus/driver.js';
+import { SerialLineDriver } from '../../drivers/serial-line/driver.js';
+import { startLineSensorDemo, startRtuDemoSimulator } from '../../drivers/simulators/demo.js';
+import { RecordingSink } from './support/sink.js';
 
 describe('signals of time', () => {
   const cases: Array<[string, Signal, number, number]> = [
@@ -48,5 +52,35 @@ describe('SlaveModel', () => {
     expect([...m.handle(Buffer.from([6, 0, 5, 0x12, 0x34]), 0)]).toEqual([6, 0, 5, 0x12, 0x34]);
     m.handle(Buffer.from([16, 0, 6, 0, 2, 4, 0, 1, 0, 2]), 0);
     expect([...m.holding.subarray(5, 8)]).toEqual([0x1234, 1, 2]);
+  });
+});
+
+describe('demo helpers', () => {
+  it('startRtuDemoSimulator and startLineSensorDemo come with configs that read them', async () => {
+    const rtu = await startRtuDemoSimulator({ slaves: 2, registers: 3, pollMs: 50 });
+    const line = await startLineSensorDemo({ periodMs: 30, deviceSkewMs: 2000 });
+    const m = new ModbusDriver(rtu.driverConfig);
+    const l = new SerialLineDriver(line.driverConfig);
+    try {
+      const recM = new RecordingSink();
+      const recL = new RecordingSink();
+      await m.start(recM.sink);
+      await l.start(recL.sink);
+      const both = await Promise.all([recM.next((b) => b[0]!.source === 'sim-rtu-2'), recL.next()]);
+      expect(both[0].map((r) => [r.point, r.quality])).toEqual([
+        ['temp0', 'good'],
+        ['level1', 'good'],
+        ['temp2', 'good'],
+      ]);
+      const reading = both[1][0]!;
+      expect(reading).toMatchObject({ source: 'weather-1', point: 'temp', quality: 'good', unit: 'degC' });
+      // The device's clock runs 2 s ahead; the configured offset brings deviceTime back.
+      expect(Math.abs(reading.deviceTime! - reading.receivedAt)).toBeLessThan(1000);
+    } finally {
+      await m.stop();
+      await l.stop();
+      await rtu.close();
+      await line.close();
+    }
   });
 });
