@@ -9,10 +9,10 @@ export { MessageLog, partitionFor, DEFAULT_PARTITION_COUNT } from './message-log
 export { FaultInjector, type RefuseMode, type RefuseOptions, type FaultStatus } from './faults.js';
 export type { MethodResult, InvokeOptions } from './methods.js';
 export type { C2DOptions, C2DResult } from './c2d.js';
-export { TwinPatchError, type TwinDocument, type TwinProperties, type VersionedProperties } from './twin-store.js';
+export { TwinStore, TwinPatchError, type TwinDocument, type TwinProperties, type VersionedProperties } from './twin-store.js';
 export { createSasToken, parseSasToken, verifySasToken } from './sas.js';
 export { decodePropertyBag, encodePropertyBag } from './property-bag.js';
-export { deviceConnectionString } from './device-registry.js';
+export { DeviceRegistry, deviceConnectionString, type DeviceIdentity } from './device-registry.js';
 export { HubServiceClient } from './service-client.js';
 export { readRuntimeInfo, type RuntimeInfo } from './runtime-file.js';
 export { loadTlsMaterial, type TlsMaterial } from './tls-certs.js';

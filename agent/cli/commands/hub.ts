@@ -4,16 +4,16 @@ import { EdgeError } from '../../core/errors.js';
 import { createRootLogger } from '../../core/logger.js';
 import { usageError } from '../exit.js';
 import {
+  DeviceRegistry,
   HubServiceClient,
   IotHubEmulator,
+  TwinStore,
   deviceConnectionString,
   openMessageLogReader,
   readRuntimeInfo,
   type HubEvent,
   type RuntimeInfo,
 } from '../../../cloud/iothub/index.js';
-import { DeviceRegistry } from '../../../cloud/iothub/device-registry.js';
-import { TwinStore } from '../../../cloud/iothub/twin-store.js';
 
 /**
  * `edge-agent hub …`: run the local IoT Hub emulator and act as its service side. Commands that
