@@ -254,8 +254,12 @@ export class TopOne implements Accumulator {
       this.seq = o.seq;
     }
   }
+  /** The event as a record; `arrivalTime` is the engine's input rather than a field, as in SELECT *. */
   result(): unknown {
-    return this.row;
+    if (this.row === null || !('arrivalTime' in this.row)) return this.row;
+    const out: Record<string, unknown> = {};
+    for (const k in this.row) if (k !== 'arrivalTime') out[k] = this.row[k];
+    return out;
   }
   save(): unknown {
     return this.row === null ? null : [this.row, this.keys, this.t, this.seq];

@@ -66,6 +66,9 @@ export async function replayLines(plan: QueryPlan, input: AsyncIterable<string |
       arrival = appTimeOf(e);
       if (Number.isNaN(arrival)) throw new EdgeError('EDGE_USAGE', `events line ${lineNo}: no EventEnqueuedUtcTime, and its TIMESTAMP BY value is not a time`);
     }
+    // Not enumerable: arrival time is the engine's input, not a field of the event, so it must
+    // not show up in SELECT * or TopOne() rows.
+    // Replay's arrival time rides on the event; SELECT * and TopOne() leave it out again.
     e.arrivalTime = arrival;
     events++;
     engine.push(e);
