@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../agent/core/clock.js';
 import { isEdgeError } from '../../../agent/core/errors.js';
@@ -128,6 +131,37 @@ describe('SerialLineDriver over a pty', () => {
     await done;
     expect(delivered).toEqual([1, 2]);
     expect(driver.requeued).toBe(1);
+  });
+
+  it('reopens a vanished port through its by-id style symlink, and a port absent at start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-line-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const link = join(dir, 'usb-Prolific_PL2303-if00-port0');
+    const driver = new SerialLineDriver({ sensors: [{ name: 'v', path: link, parser: { kind: 'csv', columns: [{ name: 'v', index: 0 }] } }], reopen: { baseMs: 20, maxMs: 80 } });
+    cleanups.push(() => driver.stop());
+    const rec = new RecordingSink();
+    await driver.start(rec.sink); // nothing there yet: retried in the background
+    expect(driver.lineStats().v!.open).toBe(false);
+    for (const value of [1, 2]) {
+      const pair = await ptyPair({ linkA: link });
+      const sim = await LineSensorSimulator.open({ path: pair.b, line: () => '' });
+      // The driver finds the port on its own; keep sending until a line gets through.
+      const got = rec.next();
+      let stop = false;
+      const sending = (async () => {
+        while (!stop) {
+          await sim.send(String(value)); // paced by the write's drain callback
+          await new Promise<void>((r) => setImmediate(r));
+        }
+      })();
+      expect((await got)[0]!.value).toBe(value);
+      stop = true;
+      await sending;
+      await sim.close();
+      await pair.close();
+    }
+    expect(driver.lineStats().v!.reopens).toBeGreaterThanOrEqual(1);
+    expect(driver.health().sources.v!.errorsByCode.EDGE_DEVICE_UNAVAILABLE).toBeGreaterThan(0);
   });
 
   it('refuses bad config naming the sensor', () => {
