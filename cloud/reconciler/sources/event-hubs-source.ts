@@ -64,24 +64,7 @@ export class EventHubsSource implements ReconcilerSource {
   }
 
   async open(committed: CommittedPositions): Promise<void> {
-    const memoryOwnership = inMemoryOwnership();
-    const checkpointStore: CheckpointStore = {
-      listOwnership: (ns, hub, group) => (this.options.ownership ?? memoryOwnership).listOwnership(ns, hub, group),
-      claimOwnership: (claims) => (this.options.ownership ?? memoryOwnership).claimOwnership(claims),
-      // Positions are committed by the reconciler in the same transaction as the data.
-      updateCheckpoint: async () => undefined,
-      listCheckpoints: async (fullyQualifiedNamespace, eventHubName, consumerGroup): Promise<Checkpoint[]> => {
-        const positions = await committed();
-        const out: Checkpoint[] = [];
-        for (const [partitionId, p] of positions) {
-          // The client resumes *after* the checkpoint's offset, i.e. at `next`.
-          if (p.lastOffset !== null) {
-            out.push({ fullyQualifiedNamespace, eventHubName, consumerGroup, partitionId, sequenceNumber: p.next - 1, offset: p.lastOffset });
-          }
-        }
-        return out;
-      },
-    };
+    const checkpointStore = storeBackedCheckpoints(committed, this.options.ownership ?? inMemoryOwnership());
     this.client = new EventHubConsumerClient(this.consumerGroup, this.options.connectionString, checkpointStore);
     this.subscription = this.client.subscribe(
       {
@@ -138,7 +121,8 @@ export class EventHubsSource implements ReconcilerSource {
   }
 }
 
-function toSourceEvent(e: ReceivedEventData, partitionId: string): SourceEvent {
+/** Maps a received IoT Hub event to the reconciler's shape (body as raw bytes, properties as strings). */
+export function toSourceEvent(e: ReceivedEventData, partitionId: string): SourceEvent {
   const sys: Record<string, string> = {};
   for (const [k, v] of Object.entries(e.systemProperties ?? {})) if (v !== undefined && v !== null) sys[k] = v instanceof Date ? v.toISOString() : String(v);
   const raw = e.getRawAmqpMessage().properties;
@@ -160,8 +144,29 @@ function toSourceEvent(e: ReceivedEventData, partitionId: string): SourceEvent {
   };
 }
 
+/**
+ * The CheckpointStore the consumer client gets: checkpoints are read from the reconciler's store
+ * (where they were committed with the data) and never written by the client; ownership is
+ * delegated. The client resumes *after* a checkpoint's offset, i.e. at `next`.
+ */
+export function storeBackedCheckpoints(committed: CommittedPositions, ownership: Pick<CheckpointStore, 'listOwnership' | 'claimOwnership'>): CheckpointStore {
+  return {
+    listOwnership: (ns, hub, group) => ownership.listOwnership(ns, hub, group),
+    claimOwnership: (claims) => ownership.claimOwnership(claims),
+    updateCheckpoint: async () => undefined,
+    listCheckpoints: async (fullyQualifiedNamespace, eventHubName, consumerGroup): Promise<Checkpoint[]> => {
+      const out: Checkpoint[] = [];
+      for (const [partitionId, p] of await committed()) {
+        // Without an offset (nothing read yet) the client falls back to the earliest event.
+        if (p.lastOffset !== null) out.push({ fullyQualifiedNamespace, eventHubName, consumerGroup, partitionId, sequenceNumber: p.next - 1, offset: p.lastOffset });
+      }
+      return out;
+    },
+  };
+}
+
 /** Ownership for a single instance: claims always succeed, with fresh etags. */
-function inMemoryOwnership(): Pick<CheckpointStore, 'listOwnership' | 'claimOwnership'> {
+export function inMemoryOwnership(): Pick<CheckpointStore, 'listOwnership' | 'claimOwnership'> {
   const owners = new Map<string, PartitionOwnership>();
   let etag = 0;
   return {
