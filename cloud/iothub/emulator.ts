@@ -367,6 +367,8 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
         this.c2d.flush(client.id).catch((err: unknown) => this.log.error({ err }, 'C2D flush failed'));
       }
     });
+    // aedes reports persistence failures as broker 'error' events; unheard, they would end the process.
+    (broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => this.log.error({ err }, 'broker error'));
     broker.on('clientError', (client: Client, err: Error) => this.log.debug({ deviceId: client.id, err: err.message, stack: err.stack }, 'client error'));
     broker.on('connectionError', (_client: Client, err: Error) => this.log.debug({ err: err.message }, 'connection error'));
 
