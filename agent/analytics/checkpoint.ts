@@ -10,8 +10,8 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 export interface EngineCheckpoint {
   v: typeof CHECKPOINT_VERSION;
-  /** Per query name: its statements' state, as produced by the engine. */
-  queries: { [query: string]: JsonValue };
+  /** Per query name: the query text the state belongs to, and its statements' state. */
+  queries: { [query: string]: { text: string; state: JsonValue } };
 }
 
 const DATE = '$edge:date';

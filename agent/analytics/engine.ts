@@ -184,7 +184,9 @@ export class AnalyticsEngine {
   push(event: AnalyticsEvent): void {
     const rts = this.runtimes;
     for (let i = 0; i < rts.length; i++) {
-      const stages = rts[i]!.stages;
+      const rt = rts[i]!;
+      rt.counters.inputEvents++;
+      const stages = rt.stages;
       for (let j = 0; j < stages.length; j++) stages[j]!.push(event as StageEvent);
     }
   }
@@ -225,20 +227,32 @@ export class AnalyticsEngine {
    * cursor of the last pushed event; `restore()` then continues exactly where this run was.
    */
   checkpoint(): EngineCheckpoint {
-    const queries: { [q: string]: JsonValue } = {};
-    for (const rt of this.runtimes) queries[rt.plan.name] = encodeState(rt.save());
+    const queries: EngineCheckpoint['queries'] = {};
+    for (const rt of this.runtimes) queries[rt.plan.name] = { text: rt.plan.text, state: encodeState(rt.save()) };
     return { v: CHECKPOINT_VERSION, queries };
   }
 
-  /** Replaces all state with a checkpoint's. Queries absent from the checkpoint start empty. */
-  restore(checkpoint: EngineCheckpoint): void {
-    if (checkpoint === null || typeof checkpoint !== 'object' || checkpoint.v !== CHECKPOINT_VERSION) {
+  /**
+   * Replaces all state with a checkpoint's. A query whose text changed since the checkpoint (a
+   * new twin configuration), or that the checkpoint does not know, starts empty: its old windows
+   * cannot be carried into a different query. Returns which queries resumed and which started over.
+   */
+  restore(checkpoint: EngineCheckpoint): { resumed: string[]; reset: string[] } {
+    if (checkpoint === null || typeof checkpoint !== 'object' || checkpoint.v !== CHECKPOINT_VERSION || typeof checkpoint.queries !== 'object') {
       throw new EdgeError('EDGE_STORE_CORRUPT', 'analytics checkpoint has an unknown version');
     }
     this.build();
+    const resumed: string[] = [];
+    const reset: string[] = [];
     for (const rt of this.runtimes) {
-      const s = checkpoint.queries[rt.plan.name];
-      if (s !== undefined) rt.load(decodeState(s));
+      const q = checkpoint.queries[rt.plan.name];
+      if (q === undefined || q.text !== rt.plan.text) {
+        reset.push(rt.plan.name);
+        continue;
+      }
+      rt.load(decodeState(q.state));
+      resumed.push(rt.plan.name);
     }
+    return { resumed, reset };
   }
 }

@@ -72,7 +72,6 @@ export class EventTimeStage {
 
   push(ev: StageEvent): void {
     const c = this.counters;
-    c.inputEvents++;
     const arrival = ev.arrivalTime;
     if (typeof arrival !== 'number' || !Number.isFinite(arrival)) {
       throw new TypeError(`analytics event needs a numeric arrivalTime (epoch ms), got ${String(arrival)}`);

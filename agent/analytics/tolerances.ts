@@ -40,9 +40,12 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** What the diagnostics CLI shows per query; names follow ASA's job metrics. */
+/**
+ * What the diagnostics CLI shows per query; names follow ASA's job metrics. The lateness
+ * counters add up over the query's statements that read the input (usually one).
+ */
 export interface Counters {
-  /** Events processed by the event-time stage. */
+  /** Events pushed to the query. */
   inputEvents: number;
   /** Older than arrival − L (ASA "Late Input Events"). */
   lateInput: number;

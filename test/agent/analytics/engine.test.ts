@@ -168,3 +168,24 @@ describe('field names', () => {
     expect(rows.map((r) => r.row)).toEqual([{ t: 20, v: 3, exact: 1 }]);
   });
 });
+
+describe('checkpoint across a configuration change', () => {
+  it('resumes unchanged queries and starts a changed one empty', () => {
+    const keep = compileQuery('SELECT COUNT(*) AS n FROM input GROUP BY TumblingWindow(second, 10)', 'keep');
+    const old = compileQuery('SELECT COUNT(*) AS n FROM input GROUP BY TumblingWindow(second, 10)', 'change');
+    const before = new AnalyticsEngine({ queries: [keep, old] });
+    for (let s = 1; s <= 3; s++) before.push({ arrivalTime: at(`00:00:0${s}`) });
+    const saved = JSON.parse(JSON.stringify(before.checkpoint())) as ReturnType<typeof before.checkpoint>;
+
+    const changed = compileQuery('SELECT COUNT(*) AS n FROM input GROUP BY TumblingWindow(second, 5)', 'change');
+    const after = new AnalyticsEngine({ queries: [keep, changed] });
+    expect(after.restore(saved)).toEqual({ resumed: ['keep'], reset: ['change'] });
+    after.push({ arrivalTime: at('00:00:04') });
+    after.flush();
+    expect(after.drain().map((r) => [r.query, r.row.n])).toEqual([
+      ['keep', 4],
+      ['change', 1],
+    ]);
+    expect(after.counters().keep!.inputEvents).toBe(4);
+  });
+});
