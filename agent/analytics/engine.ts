@@ -1,5 +1,5 @@
 import { EdgeError } from '../core/errors.js';
-import { CHECKPOINT_VERSION, decodeState, encodeState, type EngineCheckpoint, type JsonValue } from './checkpoint.js';
+import { CHECKPOINT_VERSION, decodeState, encodeState, type EngineCheckpoint } from './checkpoint.js';
 import { EventTimeStage, type StageEvent } from './event-time.js';
 import type { Emit, Row, WindowOperator } from './operator.js';
 import type { QueryPlan, StatementPlan } from './plan.js';
