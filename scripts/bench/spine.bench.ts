@@ -1,6 +1,5 @@
 import { Level } from 'level';
 import { systemClock } from '../../agent/core/clock.js';
-import { silentLogger } from '../../agent/core/logger.js';
 import type { StampedReading } from '../../agent/core/reading.js';
 import { meterUnits } from '../../agent/forwarder/packer.js';
 import { Journal } from '../../agent/journal/journal.js';
