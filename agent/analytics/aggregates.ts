@@ -224,17 +224,18 @@ export class TopOne implements Accumulator {
   seq = 0;
   constructor(private readonly order: TopOneOrder[]) {}
   add(_v: unknown, row: Readonly<Record<string, unknown>>, t: number, seq: number): void {
-    const keys = this.order.map((o) => o.key(row, t));
-    if (this.row === null || this.better(keys, t, seq)) {
+    // Keys are evaluated lazily, so an event that loses on the first key allocates nothing.
+    if (this.row === null || this.better(row, null, t, seq)) {
       this.row = row as Record<string, unknown>;
-      this.keys = keys;
+      this.keys = this.order.map((o) => o.key(row, t));
       this.t = t;
       this.seq = seq;
     }
   }
-  private better(keys: unknown[], t: number, seq: number): boolean {
+  /** Whether a candidate (given by its row, or by its already computed keys) sorts before the current best. */
+  private better(row: Readonly<Record<string, unknown>> | null, keys: unknown[] | null, t: number, seq: number): boolean {
     for (let i = 0; i < this.order.length; i++) {
-      const a = keys[i];
+      const a = keys !== null ? keys[i] : this.order[i]!.key(row!, t);
       const b = this.keys[i];
       // NULLs sort last whatever the direction, so a real value always wins over a missing one.
       if (a == null && b == null) continue;
@@ -247,7 +248,7 @@ export class TopOne implements Accumulator {
     return t < this.t || (t === this.t && seq < this.seq);
   }
   merge(o: TopOne): void {
-    if (o.row !== null && (this.row === null || this.better(o.keys, o.t, o.seq))) {
+    if (o.row !== null && (this.row === null || this.better(null, o.keys, o.t, o.seq))) {
       this.row = o.row;
       this.keys = o.keys;
       this.t = o.t;

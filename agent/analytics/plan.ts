@@ -1,4 +1,5 @@
 import type { Duration, Expr, Position, QueryAst, SelectStatement, WindowSpec } from './ast.js';
+import { AGGREGATE_NAMES } from './aggregates.js';
 import { QueryError } from './diagnostics.js';
 import { compileExpr, exprText, type AggregateCall, type CompileScope, type Eval } from './expressions.js';
 import { parseQuery } from './parser.js';
@@ -112,6 +113,8 @@ function planStatement(
   if (s.timestampBy && fromStep) fail(s.timestampBy.pos, `TIMESTAMP BY applies to inputs only; '${s.from.name}' is a step`);
   const timestamp = s.timestampBy ? compileExpr(strip(s.timestampBy.expr), rowScope) : null;
   const over = s.timestampBy ? s.timestampBy.over.map((e) => compileExpr(strip(e), rowScope)) : [];
+  const whereAggregate = s.where ? findAggregate(s.where) : null;
+  if (whereAggregate) fail(whereAggregate.pos, 'aggregates are not allowed in WHERE; filter windows with HAVING');
   const where = s.where ? compileExpr(strip(s.where), rowScope) : null;
 
   const items = s.items.map((it) => ({ ...it, expr: strip(it.expr) }));
@@ -216,9 +219,13 @@ function defaultName(e: Expr, i: number): string {
 }
 
 function containsAggregate(e: Expr): boolean {
-  let found = false;
+  return findAggregate(e) !== null;
+}
+
+function findAggregate(e: Expr): Expr | null {
+  let found: Expr | null = null;
   visit(e, (x) => {
-    if (x.kind === 'topOne' || (x.kind === 'call' && ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'STDEV', 'STDEVP', 'VAR', 'VARP'].includes(x.name))) found = true;
+    if (found === null && (x.kind === 'topOne' || (x.kind === 'call' && AGGREGATE_NAMES.has(x.name)))) found = x;
   });
   return found;
 }

@@ -109,6 +109,7 @@ describe('ASA query parser', () => {
     ['SELECT a FROM input WHERE a = 1 WHERE b = 2', 1, 33, 'WHERE given twice'],
     ['SELECT a FROM input GROUP BY TumblingWindow(s, 10, 10)', 1, 52, 'offset must be smaller'],
     ['SELECT a FROM input #', 1, 21, "unexpected character '#'"],
+    ['SELECT COUNT(*) AS n FROM input WHERE COUNT(*) > 1 GROUP BY TumblingWindow(s, 1)', 1, 39, 'filter windows with HAVING'],
   ])('reports a syntax error at line:column with the line and a caret: %s', (text, line, column, reason) => {
     const err = error(text);
     expect(err.code).toBe('EDGE_QUERY_SYNTAX');
