@@ -2,7 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventHubProducerClient } from '@azure/event-hubs';
-import { MessageLog, openMessageLogReader } from '../../../cloud/iothub/index.js';
+import type { Client } from 'azure-iot-device';
+import { HubServiceClient, IotHubEmulator, MessageLog, openMessageLogReader } from '../../../cloud/iothub/index.js';
+import { connectSdkDevice, sendTelemetry } from './support/sdk-device.js';
 import { MessageLogSource } from '../../../cloud/reconciler/sources/message-log-source.js';
 import { EventHubsSource } from '../../../cloud/reconciler/sources/event-hubs-source.js';
 import { sourceConformance, type SourceFactory } from './source-conformance.js';
@@ -51,6 +53,37 @@ const dataDirLog: SourceFactory = {
 };
 
 /**
+ * A running emulator: devices publish over MQTT with the real SDK, the reconciler reads the log
+ * through the emulator's HTTP service API from "another process" (HubServiceClient).
+ */
+const emulatorService: SourceFactory = {
+  name: 'emulator (SDK devices over MQTT, read through its HTTP service API)',
+  deliveryTimeoutMs: 5_000,
+  async create() {
+    const dir = await mkdtemp(join(tmpdir(), 'reconciler-src-'));
+    const hub = await IotHubEmulator.start({ dataDir: dir, servicePort: 0 });
+    const service = new HubServiceClient(`http://127.0.0.1:${hub.servicePort}`);
+    await service.connect();
+    const clients = new Map<string, Client>();
+    return {
+      source: new MessageLogSource(service),
+      publish: async (messages: Telemetry[]) => {
+        for (const m of messages) {
+          let client = clients.get(m.deviceId);
+          if (!client) clients.set(m.deviceId, (client = await connectSdkDevice(hub, m.deviceId)));
+          await sendTelemetry(client, m);
+        }
+      },
+      close: async () => {
+        for (const c of clients.values()) await c.close().catch(() => undefined);
+        await hub.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+/**
  * IoT Hub's Event Hub-compatible endpoint needs a real Event Hubs namespace. Given
  * EDGE_RECONCILER_EVENTHUBS (a connection string with EntityPath, to a hub this test may write
  * to), the same suite runs against it; publishing uses a producer with the device id as
@@ -88,7 +121,7 @@ function eventHubs(connectionString: string): SourceFactory {
 
 // The sources that can run here, explicitly. Event Hubs joins only when a namespace is given:
 // no Azure on these machines, and a skipped test would claim coverage we do not have.
-const sources: SourceFactory[] = [inProcessLog, dataDirLog];
+const sources: SourceFactory[] = [inProcessLog, dataDirLog, emulatorService];
 if (process.env.EDGE_RECONCILER_EVENTHUBS) sources.push(eventHubs(process.env.EDGE_RECONCILER_EVENTHUBS));
 
 for (const factory of sources) sourceConformance(factory);

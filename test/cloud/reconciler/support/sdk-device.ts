@@ -3,7 +3,7 @@ import mqttSdk from 'azure-iot-device-mqtt';
 import type { IotHubEmulator } from '../../../../cloud/iothub/index.js';
 import type { WireMessage } from '../../../../agent/core/wire.js';
 import { mergeRanges, type AgentState } from './scenario.js';
-import { packMessage, toTelemetry } from './wire-builder.js';
+import { packMessage, toTelemetry, type Telemetry } from './wire-builder.js';
 
 /**
  * A device as the agent will be one: the real azure-iot-device SDK over MQTT/TLS to the
@@ -19,11 +19,16 @@ export async function connectSdkDevice(hub: IotHubEmulator, deviceId: string): P
 
 /** Resolves once IoT Hub has acknowledged (stored) the message. */
 export async function sendWire(client: Client, message: WireMessage, gzip = false): Promise<void> {
-  const t = toTelemetry(message, { gzip });
+  await sendTelemetry(client, toTelemetry(message, { gzip }));
+}
+
+/** Sends prepared telemetry: body, application properties, content type and encoding. */
+export async function sendTelemetry(client: Client, t: Telemetry): Promise<void> {
   const m = new deviceSdk.Message(t.body);
   m.contentType = 'application/json';
+  const encoding = t.systemProperties['content-encoding'];
   // The SDK's type lists only utf-* but sends any value as $.ce; DESIGN §6 uses gzip.
-  if (gzip) (m as { contentEncoding?: string }).contentEncoding = 'gzip';
+  if (encoding) (m as { contentEncoding?: string }).contentEncoding = encoding;
   for (const [k, v] of Object.entries(t.properties)) m.properties.add(k, v);
   await client.sendEvent(m);
 }
