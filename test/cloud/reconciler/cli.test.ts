@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from 'azure-iot-device';
+import { IotHubEmulator } from '../../../cloud/iothub/index.js';
 import { SqliteStore } from '../../../cloud/reconciler/index.js';
+import { answerResend, connectSdkDevice, sendWire } from './support/sdk-device.js';
+import { AgentScript, packMessage } from './support/wire-builder.js';
+import type { AgentState } from './support/scenario.js';
 import { openTestLog, type TestLog } from './support/real-log.js';
 import { buildScenario } from './support/scenario.js';
 import { postgresStores } from './support/stores.js';
@@ -135,6 +140,39 @@ describe('edge-agent cloud (CLI)', () => {
     p.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/stopped; reconciledRows=\d+ openGaps=\d+ lostRecords=0/);
+  });
+
+  it('run --hub-data-dir asks the running emulator for resends through its service API', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'reconciler-cli-hub-'));
+    const hub = await IotHubEmulator.start({ dataDir: dir, servicePort: 0 });
+    let client: Client | undefined;
+    try {
+      const agent: AgentState = { script: new AgentScript('cli-dev', 'boot-1'), evicted: new Set([7, 8]) };
+      for (let i = 0; i < 12; i++) agent.script.reading({ t: 1000 + i, at: 1000 + i, src: 's', pt: 'p', v: i, q: 'good' });
+      client = await connectSdkDevice(hub, 'cli-dev');
+      const calls: Array<{ fromSeq: number; toSeq: number }> = [];
+      answerResend(client, agent, calls);
+      const deadline = Date.now() + 10_000;
+      while (!hub.subscriptions('cli-dev').methods && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      // Seqs 4–9 never sent: 4–6 the device still holds, 7–8 it evicted, 9 it holds.
+      const records = agent.script.sent.map((s) => s.record);
+      await sendWire(client, packMessage('cli-dev', 'boot-1', records.slice(0, 3)));
+      await sendWire(client, packMessage('cli-dev', 'boot-1', records.slice(9)));
+      const db = `sqlite:${join(work, 'resend.db')}`;
+      const first = await cli(['cloud', 'run', '--hub-data-dir', dir, '--store', db, '--once', '--resend-grace-ms', '0']);
+      expect(first.code, first.stderr).toBe(0);
+      // 4–6 and 9 stay open until the resent records are read; 7–8 are closed as lost.
+      expect(first.stdout).toMatch(/resendRequests=1 .*openGaps=2 lostRecords=2/);
+      expect(calls).toEqual([{ fromSeq: 4, toSeq: 9 }]);
+      const second = await cli(['cloud', 'run', '--hub-data-dir', dir, '--store', db, '--once']);
+      expect(second.stdout).toMatch(/accepted=4 .*openGaps=0 lostRecords=2/);
+      const gaps = JSON.parse((await cli(['cloud', 'gaps', '--store', db, '--json'])).stdout) as Array<Record<string, unknown>>;
+      expect(gaps).toMatchObject([{ device: 'cli-dev', from: 7, to: 8, size: 2, state: 'lost' }]);
+    } finally {
+      await client?.close().catch(() => undefined);
+      await hub.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   describe('with a PostgreSQL store', () => {
