@@ -230,7 +230,7 @@ class Parser {
         const unitTok = this.expectIdent('a time unit');
         this.expectOp(',');
         const sizePos = this.peek().pos;
-        const size = this.integer();
+        const size = this.integer(name === 'OFFSET');
         this.expectOp(')');
         out[want] = { unit: unitTok.text, size, pos: unitTok.pos, sizePos };
       } while (this.acceptOp(','));
@@ -245,12 +245,13 @@ class Parser {
       if (k >= required.length && !this.isOp(',')) break;
       this.expectOp(',');
       const sizePos = this.peek().pos;
-      out.push({ unit: unitTok.text, size: this.integer(), pos: unitTok.pos, sizePos });
+      out.push({ unit: unitTok.text, size: this.integer(names[k] === 'OFFSET'), pos: unitTok.pos, sizePos });
     }
     return out;
   }
 
-  private integer(): number {
+  /** A whole number; only an offset may be negative (ASA's Offset(millisecond, -1) makes windows [start, end)). */
+  private integer(allowNegative = false): number {
     const t = this.peek();
     let sign = 1;
     if (this.isOp('-')) {
@@ -260,7 +261,7 @@ class Parser {
     const n = this.next();
     if (n.kind !== 'number' || !Number.isInteger(n.value)) this.syntax(n, `expected a whole number but found ${describe(n)}`);
     const v = sign * n.value!;
-    if (v < 0) this.syntax(t, 'a window size cannot be negative');
+    if (v < 0 && !allowNegative) this.syntax(t, 'a window size cannot be negative');
     return v;
   }
 

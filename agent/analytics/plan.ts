@@ -177,25 +177,26 @@ function planWindow(
       if (known) unsupported(d.pos, `${d.unit} as a window unit (ASA windows take day, hour, minute, second, millisecond, microsecond)`);
       fail(d.pos, `unknown time unit '${d.unit}' (use day/dd/d, hour/hh, minute/mi/n, second/ss/s, millisecond/ms, microsecond/mcs)`);
     }
-    const v = windowMillis(unit!, d.size);
+    const abs = windowMillis(unit!, Math.abs(d.size));
+    const v = abs === undefined ? undefined : d.size < 0 ? -abs : abs;
     if (v === undefined) unsupported(d.sizePos, `a ${what} that is not a whole number of milliseconds`);
     if (!allowZero && v! <= 0) fail(d.sizePos, `the ${what} must be greater than zero`);
-    if (v! > MAX_WINDOW_MS) fail(d.sizePos, `the ${what} may be at most 7 days`);
+    if (Math.abs(v!) > MAX_WINDOW_MS) fail(d.sizePos, `the ${what} may be at most 7 days`);
     return v!;
   };
   switch (w.kind) {
     case 'tumbling': {
       const size = ms(w.size, 'window size');
       const offset = w.offset ? ms(w.offset, 'offset', true) : 0;
-      if (offset >= size) fail(w.offset!.sizePos, 'the offset must be smaller than the window size');
-      return { kind: 'tumbling', size, hop: size, offset };
+      if (Math.abs(offset) >= size) fail(w.offset!.sizePos, 'the offset must be smaller than the window size');
+      return { kind: 'tumbling', size, hop: size, offset: mod(offset, size) };
     }
     case 'hopping': {
       const size = ms(w.size, 'window size');
       const hop = ms(w.hop, 'hop size');
       const offset = w.offset ? ms(w.offset, 'offset', true) : 0;
-      if (offset >= hop) fail(w.offset!.sizePos, 'the offset must be smaller than the hop size');
-      return { kind: 'hopping', size, hop, offset };
+      if (Math.abs(offset) >= hop) fail(w.offset!.sizePos, 'the offset must be smaller than the hop size');
+      return { kind: 'hopping', size, hop, offset: mod(offset, hop) };
     }
     case 'sliding':
       return { kind: 'sliding', size: ms(w.size, 'window size') };
@@ -208,6 +209,11 @@ function planWindow(
     case 'snapshot':
       return { kind: 'snapshot' };
   }
+}
+
+/** Offsets are kept in [0, hop): window ends are offset + k·hop either way. */
+function mod(x: number, m: number): number {
+  return ((x % m) + m) % m;
 }
 
 function defaultName(e: Expr, i: number): string {

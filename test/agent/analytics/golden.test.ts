@@ -102,6 +102,17 @@ const cases: Case[] = [
     ],
   },
   {
+    // ASA docs: Offset(millisecond, -1) turns (start, end] into [start, end) at millisecond resolution.
+    name: 'tumbling window with Offset(millisecond, -1): an event on the boundary opens the next window',
+    query: `SELECT System.Timestamp() AS e, COUNT(*) AS c FROM input TIMESTAMP BY ts
+            GROUP BY TumblingWindow(Duration(second, 10), Offset(millisecond, -1))`,
+    events: [['00:00:00', null], ['00:00:09.999', null], ['00:00:10', null]],
+    expected: [
+      { e: iso('00:00:09.999'), c: 2 },
+      { e: iso('00:00:19.999'), c: 1 },
+    ],
+  },
+  {
     // ASA docs, Hopping window: HoppingWindow(second, 10, 5); every event is in two windows.
     name: 'hopping window: 10 s windows every 5 s',
     query: `SELECT System.Timestamp() AS WindowEnd, COUNT(*) AS Count, SUM(v) AS total

@@ -38,6 +38,7 @@ describe('ASA query parser', () => {
     ['HoppingWindow(mi, 10, 5)', { kind: 'hopping', size: 600_000, hop: 300_000, offset: 0 }],
     ['HOPPING(Duration(d, 1), Hop(hh, 6), Offset(n, 30))', { kind: 'hopping', size: 86_400_000, hop: 21_600_000, offset: 1_800_000 }],
     ['HoppingWindow(ms, 100, 50, 10)', { kind: 'hopping', size: 100, hop: 50, offset: 10 }],
+    ['HoppingWindow(Duration(hour, 1), Hop(minute, 5), Offset(millisecond, -1))', { kind: 'hopping', size: 3_600_000, hop: 300_000, offset: 299_999 }],
     ['SlidingWindow(s, 5)', { kind: 'sliding', size: 5_000 }],
     ['Sliding(Duration(mcs, 5000))', { kind: 'sliding', size: 5 }],
     ['SessionWindow(minute, 5, 10)', { kind: 'session', timeout: 300_000, maxDuration: 600_000 }],
