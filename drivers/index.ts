@@ -4,6 +4,7 @@ export { parseModbusConfig, type ModbusDriverInput, type ModbusDriverConfig, typ
 export type { ModbusTransport, TransportStats, ReopenOptions } from './modbus/transport.js';
 export { RtuTransport, type RtuTransportOptions } from './modbus/rtu-transport.js';
 export { TcpTransport, type TcpTransportOptions } from './modbus/tcp-transport.js';
+export { MemoryTransport, type MemoryTransportOptions } from './modbus/memory-transport.js';
 export { decodeValue, encodeValue, registerCount, VALUE_TYPES, WORD_ORDERS, type ValueType, type WordOrder } from './modbus/codec.js';
 export { readRequest, readResponseData, unpackBits, exceptionName, type Table } from './modbus/pdu.js';
 export { planReads, type ReadBlock } from './modbus/planner.js';

@@ -68,6 +68,7 @@ export class ModbusDriver implements Driver {
   private readonly inflight = new Set<Promise<void>>();
   private state: DriverState = 'stopped';
   private running = false;
+  private stopping = false;
   private sink: ReadingSink | undefined;
 
   /** Validates `config` eagerly: throws EDGE_CONFIG_INVALID naming the device and point. */
@@ -185,6 +186,7 @@ export class ModbusDriver implements Driver {
     let skip: { code: string; message: string } | undefined;
     let ok = false;
     for (const block of s.blocks) {
+      if (this.stopping) break; // shutting down: no more requests, no made-up bad readings
       if (skip) {
         out.push(...badReadings(device.name, block.points, skip, this.clock.now()));
         continue;
@@ -208,6 +210,7 @@ export class ModbusDriver implements Driver {
           out.push(...blockReadings(device.name, block, data, at));
           break;
         } catch (err) {
+          if (this.stopping) break; // our own shutdown aborted the request: not a device fault
           const e = toDeviceError(err, device);
           this.countError(s, e);
           if (e.exception) {
@@ -256,16 +259,21 @@ export class ModbusDriver implements Driver {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     for (const s of this.slaves) {
       if (s.timer) this.clock.clearTimeout(s.timer);
       s.timer = undefined;
       if (s.task) await s.task.destroy();
       s.task = undefined;
     }
-    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    // Closing the lines aborts requests in flight (a dead slave's timeout need not run out);
+    // readings already gathered still reach the sink, and we wait for that call to settle.
     await Promise.all([...this.lines.values()].map((l) => l.transport.close()));
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    this.stopping = false;
     this.state = 'stopped';
   }
+
 }
 
 function toDeviceError(err: unknown, device: DeviceConfig): DeviceError {

@@ -1,3 +1,4 @@
+import { MemoryTransport } from '../../../drivers/modbus/memory-transport.js';
 import { RtuTransport } from '../../../drivers/modbus/rtu-transport.js';
 import { TcpTransport } from '../../../drivers/modbus/tcp-transport.js';
 import { RtuSlaveSimulator } from '../../../drivers/simulators/rtu-slave.js';
@@ -18,4 +19,9 @@ transportConformance('TCP over loopback', async (slaves) => {
   const simulator = await TcpSlaveSimulator.listen({ slaves });
   const transport = new TcpTransport({ host: simulator.host, port: simulator.port });
   return { transport, simulator, model: slaves.get(1)!, close: () => simulator.close() };
+});
+
+transportConformance('MemoryTransport (no I/O, for deterministic tests)', async (slaves) => {
+  const transport = new MemoryTransport({ slaves });
+  return { transport, simulator: transport, model: slaves.get(1)!, close: async () => undefined };
 });
