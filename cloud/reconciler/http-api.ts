@@ -7,11 +7,13 @@ import type { ReconcilerStore } from './store.js';
 
 /**
  * The read-only HTTP JSON API that `edge-agent cloud run` serves:
- *   GET /results?device=&query=&from=&to=&limit=   → { results: ResultRow[] }
+ *   GET /results?device=&query=&from=&to=&limit=   → { results: ResultRow[] } (at most 10,000 unless limit says)
  *   GET /gaps                                       → { gaps: GapRow[] }
  *   GET /devices                                    → { devices: [...] } (with contiguousSeq, openGaps)
  * Loopback by default: it has no authentication, so exposing it is a deliberate choice.
  */
+const DEFAULT_LIMIT = 10_000;
+
 export interface HttpApi {
   readonly port: number;
   readonly url: string;
@@ -52,7 +54,8 @@ async function handle(store: ReconcilerStore, req: IncomingMessage, res: ServerR
     const q = Object.fromEntries(url.searchParams);
     switch (url.pathname) {
       case '/results':
-        return send(res, 200, { results: await store.results(parseResultFilter(q)) });
+        // A default cap keeps one careless GET from serialising a year of results; ?limit= raises it.
+        return send(res, 200, { results: await store.results({ limit: DEFAULT_LIMIT, ...parseResultFilter(q) }) });
       case '/gaps':
         return send(res, 200, { gaps: await store.gaps() });
       case '/devices': {
