@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { EdgeError, isEdgeError, systemErrorCode } from '../../core/errors.js';
-import { compileQuery, parseDuration, replayLines, type LatePolicy, type Tolerances } from '../../analytics/index.js';
+import { compileQuery, parseDuration, replayLines, type LatePolicy, type QueryPlan, type Tolerances } from '../../analytics/index.js';
 import { EXIT_USAGE } from '../exit.js';
 
 interface ReplayFlags {
@@ -60,11 +60,22 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
     }
     throw err;
   }
-  if (flags.events === '-') {
-    await replayLines(plan, process.stdin, { tolerances, write: writeStdout });
-    return;
+  const out = new StdoutSink();
+  try {
+    if (flags.events === '-') {
+      await replayLines(plan, process.stdin, { tolerances, write: (text) => out.write(text) });
+      return;
+    }
+    await replayFile(plan, flags.events, tolerances, out);
+  } catch (err) {
+    // `replay … | head`: the reader has gone, which ends the replay quietly, like other CLI tools.
+    if (err === READER_GONE) return;
+    throw err;
   }
-  const input = createReadStream(flags.events, { highWaterMark: 256 * 1024 });
+}
+
+async function replayFile(plan: QueryPlan, events: string, tolerances: Partial<Tolerances>, out: StdoutSink): Promise<void> {
+  const input = createReadStream(events, { highWaterMark: 256 * 1024 });
   const opened = new Promise<void>((resolve, reject) => {
     input.once('open', () => resolve());
     input.once('error', reject);
@@ -72,12 +83,43 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
   try {
     await opened;
   } catch (cause) {
-    throw new EdgeError('EDGE_USAGE', `cannot read events file ${flags.events} (${systemErrorCode(cause) ?? 'error'})`, { cause });
+    throw new EdgeError('EDGE_USAGE', `cannot read events file ${events} (${systemErrorCode(cause) ?? 'error'})`, { cause });
   }
-  await replayLines(plan, input, { tolerances, write: writeStdout });
+  await replayLines(plan, input, { tolerances, write: (text) => out.write(text) });
 }
 
-function writeStdout(text: string): Promise<void> | void {
-  if (process.stdout.write(text)) return;
-  return new Promise((resolve) => process.stdout.once('drain', () => resolve()));
+const READER_GONE = new Error('stdout closed');
+
+/**
+ * Writes to stdout honouring backpressure; once the reader has gone (EPIPE), every write throws
+ * READER_GONE. The error listener stays for the life of the process: an EPIPE can surface after
+ * the last write.
+ */
+class StdoutSink {
+  private gone = false;
+  private readonly onError = (err: unknown): void => {
+    if (systemErrorCode(err) === 'EPIPE') this.gone = true;
+    else throw err;
+  };
+
+  constructor() {
+    process.stdout.on('error', this.onError);
+  }
+
+  write(text: string): Promise<void> | void {
+    if (this.gone) throw READER_GONE;
+    if (process.stdout.write(text)) return;
+    return new Promise((resolve, reject) => {
+      const drained = () => {
+        process.stdout.off('close', closed);
+        resolve();
+      };
+      const closed = () => {
+        process.stdout.off('drain', drained);
+        reject(READER_GONE);
+      };
+      process.stdout.once('drain', drained);
+      process.stdout.once('close', closed);
+    });
+  }
 }
