@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,6 +95,21 @@ export async function startPostgres(): Promise<PostgresServer> {
     throw new Error(`PostgreSQL did not become ready on 127.0.0.1; server log tail:\n${log}`);
   }
 
+  // Safety net for a test process that dies before afterAll: never leave a server running on a
+  // shared machine. Synchronous, because 'exit' handlers cannot wait.
+  let stopped = false;
+  const stopOnExit = () => {
+    if (stopped) return;
+    const [c, a] = asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+    try {
+      execFileSync(c, a, { stdio: 'ignore', cwd: dir });
+    } catch {
+      // Already gone.
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', stopOnExit);
+
   let dbCounter = 0;
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
   return {
@@ -112,6 +127,8 @@ export async function startPostgres(): Promise<PostgresServer> {
       return url(name);
     },
     async stop() {
+      stopped = true;
+      process.removeListener('exit', stopOnExit);
       await exec('pg_ctl', ['-D', data, '-m', 'immediate', '-W', 'stop']).catch(() => undefined);
       // pg_ctl -W returns at once; wait for the postmaster to go before deleting its files.
       const pidFile = join(data, 'postmaster.pid');
