@@ -98,6 +98,12 @@ export class Reconciler {
       skewThresholdMs: options.skewThresholdMs ?? DEFAULT_SKEW_THRESHOLD_MS,
     };
     this.policy = { ...DEFAULT_RESEND_POLICY, ...options.resend };
+    nonNegativeInt(this.policy.graceMs, 'resend.graceMs');
+    nonNegativeInt(this.policy.retryMs, 'resend.retryMs');
+    positiveInt(this.policy.timeoutMs, 'resend.timeoutMs');
+    positiveInt(this.policy.maxPerRound, 'resend.maxPerRound');
+    nonNegativeInt(this.reconcileOptions.skewThresholdMs, 'skewThresholdMs');
+    if (!Number.isSafeInteger(this.reconcileOptions.firstSeq)) throw new TypeError(`firstSeq must be an integer, got ${this.reconcileOptions.firstSeq}`);
     this.pollMs = positiveInt(options.pollMs ?? 1000, 'pollMs');
     this.onError = options.onError;
   }
@@ -289,6 +295,11 @@ export class Reconciler {
     });
     return due.length;
   }
+}
+
+function nonNegativeInt(v: number, name: string): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`${name} must be a non-negative integer, got ${v}`);
+  return v;
 }
 
 function positiveInt(v: number, name: string): number {

@@ -161,6 +161,20 @@ describe('Reconciler: resend policy, recovery, service loop', () => {
     await expectStoreMatchesTruth(first, scenario.truth);
   });
 
+  it('refuses nonsense options at construction, naming the option', async () => {
+    const log = await openTestLog();
+    const store = await stores.create();
+    cleanups.push(async () => {
+      await store.close();
+      await log.close();
+    });
+    const source = new MessageLogSource(log.log);
+    expect(() => new Reconciler({ source, store, batchSize: 0 })).toThrow(/batchSize must be a positive integer, got 0/);
+    expect(() => new Reconciler({ source, store, resend: { graceMs: -1 } })).toThrow(/resend.graceMs must be a non-negative integer/);
+    expect(() => new Reconciler({ source, store, resend: { timeoutMs: 0 } })).toThrow(/resend.timeoutMs/);
+    expect(() => new Reconciler({ source, store, skewThresholdMs: Number.NaN })).toThrow(/skewThresholdMs/);
+  });
+
   it('start() keeps reading on the injected clock; stop() waits for the pass in flight', async () => {
     const { clock, reconciler, send, store } = await setup([]);
     await store.migrate();
