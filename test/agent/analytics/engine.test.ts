@@ -189,3 +189,23 @@ describe('checkpoint across a configuration change', () => {
     expect(after.counters().keep!.inputEvents).toBe(4);
   });
 });
+
+describe('input checks and bounds', () => {
+  it('rejects an event without a numeric arrivalTime as a programming error', () => {
+    const engine = new AnalyticsEngine({ queries: [compileQuery(TUMBLING_10S, 'q')] });
+    expect(() => engine.push({ ts: iso('00:00:01') } as unknown as Parameters<typeof engine.push>[0])).toThrow(TypeError);
+  });
+
+  it('counts events held for re-sorting against the state bound', () => {
+    const engine = new AnalyticsEngine({
+      queries: [compileQuery('SELECT v FROM input TIMESTAMP BY ts', 'held-rows')],
+      tolerances: { outOfOrderMs: 3_600_000, lateArrivalMs: 86_400_000 },
+      maxStateEntries: 3,
+    });
+    const push = (s: number) => engine.push({ ts: iso(`00:00:0${s}`), arrivalTime: at('00:00:00'), v: s });
+    push(1);
+    push(2);
+    push(3);
+    expect(() => push(4)).toThrow(/query 'held-rows' needs more than 3 state entries/);
+  });
+});
