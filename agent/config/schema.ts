@@ -60,6 +60,20 @@ export const agentConfigSchema = z.strictObject({
       keepAliveSeconds: z.number().int().min(5).max(1177).default(60),
       retryInitialMs: z.number().int().positive().default(1000),
       retryMaxMs: z.number().int().positive().default(60_000),
+      /** Share of messages kept for draining a backlog while live data flows. */
+      backlogShare: z.number().gt(0).max(1).default(0.25),
+      /** gzip message bodies; IoT Hub bills the compressed size. */
+      compress: z.boolean().default(false),
+    })
+    .prefault({}),
+  storage: z
+    .strictObject({
+      /** Logical bytes the buffer may hold (journal + unsent + retained), before eviction. */
+      quotaBytes: z.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
+      /** Unsent records older than this (by application time) are evicted; 0 keeps them forever. */
+      ttlMs: z.number().int().min(0).default(0),
+      /** Acknowledged records kept for resend requests from the cloud. */
+      retentionMs: z.number().int().min(0).default(24 * 3600 * 1000),
     })
     .prefault({}),
   drivers: z.array(driverConfigSchema).default([]),

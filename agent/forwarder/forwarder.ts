@@ -4,6 +4,8 @@ import type { Logger } from '../core/logger.js';
 import type { Transport } from '../core/transport.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { Signal, waitAny } from '../runtime/signal.js';
+import type { PendingRecord } from '../outbox/outbox.js';
+import { Lanes } from './lanes.js';
 import { Backoff } from './backoff.js';
 import { meterUnits, packMessage, type PackedMessage } from './packer.js';
 
@@ -17,10 +19,19 @@ export interface ForwarderOptions {
   maxInFlight: number;
   retryInitialMs: number;
   retryMaxMs: number;
+  /** Share of messages kept for draining a backlog while live data flows (0 < share ≤ 1). */
+  backlogShare: number;
+  /** Keep acknowledged records this long for resend requests (0: delete at once). */
+  retentionMs: number;
+  /** gzip message bodies (contentEncoding `gzip`); IoT Hub bills the compressed size. */
+  compress: boolean;
   clock: Clock;
   logger: Logger;
   random?: () => number;
 }
+
+/** Records read per lane per look: enough to fill the largest message. */
+const READ_AHEAD = 4096;
 
 export interface ForwarderStats {
   messagesAcked: number;
@@ -39,7 +50,8 @@ export interface ForwarderStats {
  * record: delivery is at-least-once, in seq order.
  */
 export class Forwarder {
-  private cursor = 0;
+  private readonly lanes: Lanes;
+  private ratio = 4;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<Promise<void>>();
@@ -64,11 +76,13 @@ export class Forwarder {
     private readonly options: ForwarderOptions,
   ) {
     this.backoff = new Backoff(options.retryInitialMs, options.retryMaxMs, options.random);
+    this.lanes = new Lanes(options.backlogShare);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.lanes.restart(this.outbox.upcomingSeq);
     this.loopDone = this.loop();
   }
 
@@ -107,58 +121,82 @@ export class Forwarder {
       if (this.failed) {
         await Promise.allSettled([...this.inFlight]);
         this.failed = false;
-        this.cursor = 0; // everything still in the outbox is unacknowledged: start from its head
+        // Everything still unsent is backlog now; what arrives from here on is live.
+        this.lanes.restart(this.outbox.upcomingSeq);
         const delay = this.backoff.next();
         logger.debug({ delay }, 'forwarder backing off');
         await this.sleep(delay, this.wake);
         continue;
       }
+      if (this.outbox.rewound.take()) {
+        // A resend put older records back: rescan once the messages in flight have settled.
+        await Promise.allSettled([...this.inFlight]);
+        this.lanes.restart(this.outbox.upcomingSeq);
+      }
       if (this.inFlight.size >= this.options.maxInFlight) {
-        await this.settled.wait();
+        await waitAny([this.settled, this.wake]);
         continue;
       }
-      let message: PackedMessage | undefined;
+      let next: { message: PackedMessage; records: PendingRecord[]; lane: 'live' | 'backlog' } | undefined;
       try {
-        message = await this.nextMessage();
+        next = await this.nextMessage();
       } catch (err) {
         logger.error({ err: errorMessage(err) }, 'cannot read the outbox');
         this.failed = true;
         continue;
       }
-      if (!message) continue;
-      this.cursor = message.seqTo;
+      if (!next) continue;
+      this.lanes.sent(next.lane, next.message.seqTo);
       this.lingerSince = undefined;
-      this.track(this.send(message));
+      this.track(this.send(next.message, next.records));
     }
   }
 
   /** The next message to send, or undefined after waiting for more data (or for the linger). */
-  private async nextMessage(): Promise<PackedMessage | undefined> {
+  private async nextMessage(): Promise<{ message: PackedMessage; records: PendingRecord[]; lane: 'live' | 'backlog' } | undefined> {
     const { clock, lingerMs } = this.options;
-    const records = await this.outbox.read(this.cursor, 4096);
+    const lanes = this.lanes;
+    const backlog = lanes.backlogCursor < lanes.liveFrom - 1 ? await this.outbox.read(lanes.backlogCursor, READ_AHEAD, lanes.liveFrom) : [];
+    const live = await this.outbox.read(lanes.liveCursor, READ_AHEAD);
+    if (backlog.length === 0) lanes.backlogCursor = lanes.liveFrom - 1; // drained
+    const lane = backlog.length > 0 && (live.length === 0 || lanes.pick() === 'backlog') ? 'backlog' : 'live';
+    const records = lane === 'backlog' ? backlog : live;
     if (records.length === 0) {
       this.lingerSince = undefined;
       await waitAny([this.outbox.added, this.wake]);
       return undefined;
     }
-    const message = packMessage(records, { device: this.options.device, boot: this.options.boot, maxBytes: this.options.maxMessageBytes });
-    if (message.full || this.flushing || !this.running) return message;
-    // Not full yet: wait a little for more records, so units are filled rather than wasted.
+    const message = this.pack(records);
+    const taken = records.slice(0, message.seqs.length);
+    if (lane === 'backlog' || message.full || this.flushing || !this.running) return { message, records: taken, lane };
+    // Live and not full yet: wait a little for more records, so units are filled rather than wasted.
     this.lingerSince ??= clock.now();
     const left = this.lingerSince + lingerMs - clock.now();
-    if (left <= 0) return message;
+    if (left <= 0) return { message, records: taken, lane };
     await this.sleep(left, this.outbox.added, this.wake);
     return undefined;
   }
 
-  private async send(message: PackedMessage): Promise<void> {
+  private pack(records: PendingRecord[]): PackedMessage {
+    const message = packMessage(records, {
+      device: this.options.device,
+      boot: this.options.boot,
+      maxBytes: this.options.maxMessageBytes,
+      compress: this.options.compress,
+      ratioHint: this.ratio,
+    });
+    this.ratio = message.ratio;
+    return message;
+  }
+
+  private async send(message: PackedMessage, records: PendingRecord[]): Promise<void> {
     const { logger, clock } = this.options;
     try {
       await this.transport.send({
         messageId: `${this.options.boot}:${message.seqFrom}-${message.seqTo}`,
         body: message.body,
         contentType: 'application/json',
-        contentEncoding: 'utf-8',
+        contentEncoding: message.compressed ? 'gzip' : 'utf-8',
         properties: {
           v: '1',
           kind: message.kind,
@@ -179,7 +217,7 @@ export class Forwarder {
       return;
     }
     this.backoff.reset();
-    await this.outbox.remove(message.seqs);
+    await this.outbox.markSent(records, clock.now(), this.options.retentionMs > 0);
     this.counters.messagesAcked++;
     this.counters.recordsAcked += message.seqs.length;
     this.counters.bytesAcked += message.body.length;

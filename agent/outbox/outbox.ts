@@ -2,6 +2,7 @@ import type { RecordKind, WireRecord } from '../core/wire.js';
 import { decodeChecked, decodeCheckedText, encodeChecked, keyPosition, positionKey } from '../store/checksum.js';
 import type { AgentStore } from '../store/store.js';
 import { Signal } from '../runtime/signal.js';
+import { EvictedRanges, type SeqRange } from './evicted-ranges.js';
 
 /** A record before it gets its seq. */
 export type RecordDraft = WireRecord extends infer R ? (R extends WireRecord ? Omit<R, 'seq'> : never) : never;
@@ -11,6 +12,8 @@ export interface PendingRecord {
   seq: number;
   kind: RecordKind;
   json: string;
+  /** The stored value (checksum + JSON), moved as is when the record is acknowledged. */
+  value: Buffer;
 }
 
 export interface StagedRecords {
@@ -19,42 +22,77 @@ export interface StagedRecords {
   commit(): void;
 }
 
+export interface KindFigures {
+  records: number;
+  bytes: number;
+}
+
+export interface OutboxFigures {
+  unsent: Partial<Record<RecordKind, KindFigures>>;
+  sent: KindFigures;
+  /** Application time of the oldest unsent record, if any. */
+  oldestUnsentTime?: number;
+}
+
+export interface ResendResult {
+  /** Records put back in line for sending. */
+  resent: number;
+  /** Records of the range that were still waiting to be sent anyway. */
+  pending: number;
+  /** Parts of the range the agent no longer has (evicted by quota or TTL, or lost to damage). */
+  evicted: SeqRange[];
+}
+
 const NEXT_SEQ_KEY = 'nextSeq';
+const SENT_AT_BYTES = 8;
 
 /**
- * Records waiting for the hub's acknowledgement, keyed by the device's `seq`. The seq counter
- * is stored in the same atomic batch as the records that used it, so it never goes back,
- * across crashes and restarts.
+ * Records waiting for the hub's acknowledgement (`outbox`), and acknowledged records kept for
+ * the retention period (`sent`) so the cloud can ask for them again. Both are keyed by the
+ * device's `seq`; the seq counter is stored in the same atomic batch as the records that used
+ * it, so it never goes back, across crashes and restarts.
  */
 export class Outbox {
   private nextSeq = 1;
-  private count = 0;
-  /** Fires whenever records are added. */
+  private readonly unsent = new Map<RecordKind, KindFigures>();
+  private readonly sentFigures: KindFigures = { records: 0, bytes: 0 };
+  /** Fires whenever records are added (staged or put back for a resend). */
   readonly added = new Signal();
+  /** Fires when a resend put older records back in line: the forwarder rescans its backlog. */
+  readonly rewound = new Signal();
+  readonly evictedRanges: EvictedRanges;
 
-  constructor(private readonly store: AgentStore) {}
+  constructor(private readonly store: AgentStore) {
+    this.evictedRanges = new EvictedRanges(store);
+  }
 
-  async init(): Promise<void> {
+  /** `seqFloor`: a seq known to be unused (after damage the counter may be gone; see SeqFloor). */
+  async init(seqFloor = 1): Promise<void> {
     let stored = 1;
     const raw = await this.store.meta.get(NEXT_SEQ_KEY);
     if (raw) stored = decodeChecked<number>(raw, 'outbox seq counter');
     let last = 0;
     for await (const key of this.store.outbox.keys({ reverse: true, limit: 1 })) last = keyPosition(key);
-    this.nextSeq = Math.max(stored, last + 1);
-    let count = 0;
-    for await (const _key of this.store.outbox.keys()) count++;
-    this.count = count;
+    for await (const key of this.store.sent.keys({ reverse: true, limit: 1 })) last = Math.max(last, keyPosition(key));
+    this.nextSeq = Math.max(stored, last + 1, seqFloor);
+    for await (const [key, value] of this.store.outbox.iterator()) this.count(this.unsent, kindOf(decodeCheckedText(value, `outbox ${key}`)), 1, value.length);
+    for await (const value of this.store.sent.values()) {
+      this.sentFigures.records++;
+      this.sentFigures.bytes += value.length;
+    }
+    await this.evictedRanges.init();
   }
 
   /** Assigns seqs to `drafts` and returns the writes to commit atomically with the caller's own. */
   stage(drafts: RecordDraft[]): StagedRecords {
     const first = this.nextSeq;
-    const ops: StagedRecords['ops'] = drafts.map((draft, i) => ({
+    const values = drafts.map((draft, i) => encodeChecked(Object.assign({ seq: first + i, kind: draft.kind }, draft)));
+    const ops: StagedRecords['ops'] = values.map((value, i) => ({
       type: 'put' as const,
       sublevel: this.store.outbox,
       key: positionKey(first + i),
       // seq and kind lead the JSON text so `kindOf` can read the kind without parsing.
-      value: encodeChecked(Object.assign({ seq: first + i, kind: draft.kind }, draft)),
+      value,
     }));
     const next = first + drafts.length;
     ops.push({ type: 'put', sublevel: this.store.meta, key: NEXT_SEQ_KEY, value: encodeChecked(next) });
@@ -62,34 +100,165 @@ export class Outbox {
       ops,
       commit: () => {
         this.nextSeq = next;
-        this.count += drafts.length;
+        drafts.forEach((d, i) => this.count(this.unsent, d.kind, 1, values[i]!.length));
         if (drafts.length > 0) this.added.notify();
       },
     };
   }
 
-  async read(afterSeq: number, limit: number): Promise<PendingRecord[]> {
+  /** Unsent records with `afterSeq < seq < beforeSeq`, in seq order. */
+  async read(afterSeq: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): Promise<PendingRecord[]> {
     const out: PendingRecord[] = [];
-    for await (const [key, value] of this.store.outbox.iterator({ gt: positionKey(afterSeq), limit })) {
+    for await (const [key, value] of this.store.outbox.iterator({ gt: positionKey(afterSeq), lt: positionKey(beforeSeq), limit })) {
       const json = decodeCheckedText(value, `outbox ${key}`);
-      out.push({ seq: keyPosition(key), kind: kindOf(json), json });
+      out.push({ seq: keyPosition(key), kind: kindOf(json), json, value });
     }
     return out;
   }
 
-  /** Removes records the hub has acknowledged. Not fsynced: a lost delete only means a resend. */
-  async remove(seqs: number[]): Promise<void> {
-    await this.store.outbox.batch(seqs.map((seq) => ({ type: 'del' as const, key: positionKey(seq) })));
-    this.count -= seqs.length;
+  /**
+   * The hub acknowledged these records: move them to retention (or drop them when retention
+   * is off). Not fsynced: a lost move only means the record is sent once more.
+   */
+  async markSent(records: PendingRecord[], sentAt: number, retain: boolean): Promise<void> {
+    const stamp = Buffer.alloc(SENT_AT_BYTES);
+    stamp.writeDoubleBE(sentAt, 0);
+    const ops = records.flatMap((r) => {
+      const del = { type: 'del' as const, sublevel: this.store.outbox, key: positionKey(r.seq) };
+      return retain ? [del, { type: 'put' as const, sublevel: this.store.sent, key: positionKey(r.seq), value: Buffer.concat([stamp, r.value]) }] : [del];
+    });
+    await this.store.db.batch(ops);
+    for (const r of records) {
+      this.count(this.unsent, r.kind, -1, -r.value.length);
+      if (retain) {
+        this.sentFigures.records++;
+        this.sentFigures.bytes += SENT_AT_BYTES + r.value.length;
+      }
+    }
   }
 
+  /** Puts retained records of `[fromSeq, toSeq]` back in line, and names what is gone. */
+  async resend(fromSeq: number, toSeq: number): Promise<ResendResult> {
+    const to = Math.min(toSeq, this.nextSeq - 1);
+    let resent = 0;
+    let pending = 0;
+    const have = new Set<number>();
+    const ops: Array<
+      { type: 'put'; sublevel: AgentStore['outbox']; key: string; value: Buffer } | { type: 'del'; sublevel: AgentStore['sent']; key: string }
+    > = [];
+    if (to >= fromSeq) {
+      const range = { gte: positionKey(fromSeq), lte: positionKey(to) };
+      for await (const key of this.store.outbox.keys(range)) {
+        have.add(keyPosition(key));
+        pending++;
+      }
+      for await (const [key, stored] of this.store.sent.iterator(range)) {
+        const value = stored.subarray(SENT_AT_BYTES);
+        have.add(keyPosition(key));
+        ops.push({ type: 'del', sublevel: this.store.sent, key }, { type: 'put', sublevel: this.store.outbox, key, value });
+        this.sentFigures.records--;
+        this.sentFigures.bytes -= stored.length;
+        this.count(this.unsent, kindOf(decodeCheckedText(value, `sent ${key}`)), 1, value.length);
+        resent++;
+      }
+    }
+    if (ops.length > 0) await this.store.db.batch(ops);
+    if (resent > 0) {
+      this.rewound.notify();
+      this.added.notify();
+    }
+    const evicted: SeqRange[] = [];
+    for (let seq = fromSeq; seq <= to; seq++) {
+      if (have.has(seq)) continue;
+      const last = evicted[evicted.length - 1];
+      if (last && last.toSeq === seq - 1) last.toSeq = seq;
+      else evicted.push({ fromSeq: seq, toSeq: seq });
+    }
+    return { resent, pending, evicted };
+  }
+
+  /** Deletes retained records acknowledged before `cutoff`, oldest seqs first. */
+  async pruneSent(cutoff: number, max = 10_000): Promise<number> {
+    const ops: Array<{ type: 'del'; key: string }> = [];
+    let bytes = 0;
+    for await (const [key, stored] of this.store.sent.iterator({ limit: max })) {
+      // Acknowledgement order follows seq order closely enough; stop at the first young one.
+      if (stored.readDoubleBE(0) >= cutoff) break;
+      ops.push({ type: 'del', key });
+      bytes += stored.length;
+    }
+    if (ops.length === 0) return 0;
+    await this.store.sent.batch(ops);
+    this.sentFigures.records -= ops.length;
+    this.sentFigures.bytes -= bytes;
+    return ops.length;
+  }
+
+  /**
+   * Removes up to `max` of the oldest unsent records of `kind` (or retained ones, for
+   * `kind === 'sent'`), recording the seqs as evicted. Returns how many and how many bytes.
+   */
+  async evictOldest(kind: RecordKind | 'sent', max: number, olderThanTime?: number): Promise<{ records: number; bytes: number }> {
+    const sub = kind === 'sent' ? this.store.sent : this.store.outbox;
+    const victims: Array<{ seq: number; bytes: number; kind: RecordKind }> = [];
+    for await (const [key, stored] of sub.iterator()) {
+      if (victims.length >= max) break;
+      const value = kind === 'sent' ? stored.subarray(SENT_AT_BYTES) : stored;
+      const json = decodeCheckedText(value, `${kind === 'sent' ? 'sent' : 'outbox'} ${key}`);
+      const k = kindOf(json);
+      if (kind !== 'sent' && k !== kind) continue;
+      if (olderThanTime !== undefined && timeOf(json) >= olderThanTime) continue;
+      victims.push({ seq: keyPosition(key), bytes: stored.length, kind: k });
+    }
+    if (victims.length === 0) return { records: 0, bytes: 0 };
+    await sub.batch(victims.map((v) => ({ type: 'del' as const, key: positionKey(v.seq) })));
+    let bytes = 0;
+    for (const v of victims) {
+      bytes += v.bytes;
+      if (kind === 'sent') {
+        this.sentFigures.records--;
+        this.sentFigures.bytes -= v.bytes;
+      } else this.count(this.unsent, v.kind, -1, -v.bytes);
+    }
+    // Retained records were delivered already: dropping them loses nothing the cloud lacks.
+    if (kind !== 'sent') await this.evictedRanges.add(victims.map((v) => v.seq));
+    return { records: victims.length, bytes };
+  }
+
+  /** Unsent records. */
   get depth(): number {
-    return this.count;
+    let n = 0;
+    for (const f of this.unsent.values()) n += f.records;
+    return n;
+  }
+
+  /** Logical bytes held: unsent plus retained. */
+  get bytes(): number {
+    let n = this.sentFigures.bytes;
+    for (const f of this.unsent.values()) n += f.bytes;
+    return n;
+  }
+
+  async figures(): Promise<OutboxFigures> {
+    let oldestUnsentTime: number | undefined;
+    for await (const value of this.store.outbox.values({ limit: 1 })) oldestUnsentTime = timeOf(decodeCheckedText(value, 'outbox head'));
+    return {
+      unsent: Object.fromEntries([...this.unsent].map(([k, f]) => [k, { ...f }])),
+      sent: { ...this.sentFigures },
+      ...(oldestUnsentTime !== undefined ? { oldestUnsentTime } : {}),
+    };
   }
 
   /** The seq the next record will get. */
   get upcomingSeq(): number {
     return this.nextSeq;
+  }
+
+  private count(map: Map<RecordKind, KindFigures>, kind: RecordKind, records: number, bytes: number): void {
+    const f = map.get(kind) ?? { records: 0, bytes: 0 };
+    f.records += records;
+    f.bytes += bytes;
+    map.set(kind, f);
   }
 }
 
@@ -98,4 +267,8 @@ const KIND_PREFIX = /^\{"seq":\d+,"kind":"(\w+)"/;
 function kindOf(json: string): RecordKind {
   const m = KIND_PREFIX.exec(json);
   return (m ? m[1] : (JSON.parse(json) as WireRecord).kind) as RecordKind;
+}
+
+function timeOf(json: string): number {
+  return (JSON.parse(json) as WireRecord).t;
 }

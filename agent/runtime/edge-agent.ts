@@ -75,6 +75,7 @@ export class EdgeAgent {
         device: parts.deviceId,
         boot,
         ...config.forwarding,
+        retentionMs: config.storage.retentionMs,
         clock,
         logger: logger.child({ module: 'forwarder' }),
       });

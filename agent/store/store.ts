@@ -13,6 +13,8 @@ export type Sublevel = AbstractSublevel<Level<string, Buffer>, string | Buffer |
 export class AgentStore {
   readonly journal: Sublevel;
   readonly outbox: Sublevel;
+  /** Acknowledged records kept for the retention period (resend requests). */
+  readonly sent: Sublevel;
   readonly meta: Sublevel;
 
   private constructor(
@@ -21,6 +23,7 @@ export class AgentStore {
   ) {
     this.journal = db.sublevel<string, Buffer>('journal', { valueEncoding: 'buffer' });
     this.outbox = db.sublevel<string, Buffer>('outbox', { valueEncoding: 'buffer' });
+    this.sent = db.sublevel<string, Buffer>('sent', { valueEncoding: 'buffer' });
     this.meta = db.sublevel<string, Buffer>('meta', { valueEncoding: 'buffer' });
   }
 

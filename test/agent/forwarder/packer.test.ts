@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { decodeWireMessage } from '../../../agent/core/wire.js';
 import { meterUnits, packMessage } from '../../../agent/forwarder/packer.js';
-import type { PendingRecord } from '../../../agent/outbox/outbox.js';
+import type { PackInput } from '../../../agent/forwarder/packer.js';
 
-function records(n: number, from = 1, pad = 0): PendingRecord[] {
+function records(n: number, from = 1, pad = 0): PackInput[] {
   return Array.from({ length: n }, (_, i) => {
     const seq = from + i;
     return { seq, kind: 'reading', json: JSON.stringify({ seq, kind: 'reading', t: seq, at: seq, src: 's', pt: 'p'.repeat(pad + 1), v: seq, q: 'good' }) };
@@ -42,11 +42,27 @@ describe('packMessage', () => {
   });
 
   it('reports mixed kinds', () => {
-    const input: PendingRecord[] = [
+    const input: PackInput[] = [
       { seq: 1, kind: 'reading', json: '{"seq":1,"kind":"reading","t":1}' },
       { seq: 2, kind: 'result', json: '{"seq":2,"kind":"result","t":2}' },
     ];
     expect(packMessage(input, opts).kind).toBe('mixed');
+  });
+
+  it('with gzip, fills the compressed body rather than the JSON, and stays a valid message', () => {
+    const input = records(20_000);
+    const plain = packMessage(input, { ...opts, maxBytes: 16 * 1024 });
+    const gz = packMessage(input, { ...opts, maxBytes: 16 * 1024, compress: true });
+    expect(gz.compressed).toBe(true);
+    expect(gz.body.length).toBeLessThanOrEqual(16 * 1024);
+    expect(gz.seqs.length).toBeGreaterThan(plain.seqs.length * 2);
+    expect(gz.ratio).toBeGreaterThan(2);
+    const decoded = decodeWireMessage(gz.body, 'gzip');
+    expect(decoded.records.map((r) => r.seq)).toEqual(gz.seqs);
+    expect(gz.seqs[0]).toBe(1);
+    // A bold ratio hint is corrected: still within the limit.
+    const bold = packMessage(input, { ...opts, maxBytes: 8 * 1024, compress: true, ratioHint: 500 });
+    expect(bold.body.length).toBeLessThanOrEqual(8 * 1024);
   });
 
   it('counts billed 4 KB units', () => {

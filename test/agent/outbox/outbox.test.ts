@@ -39,7 +39,7 @@ describe('Outbox (real LevelDB)', () => {
     let outbox = new Outbox(store);
     await outbox.init();
     await stageAndCommit(store, outbox, 3);
-    await outbox.remove([1, 2, 3]);
+    await outbox.markSent(await outbox.read(0, 10), 5000, false);
     expect(outbox.depth).toBe(0);
     await store.close();
 
@@ -50,6 +50,32 @@ describe('Outbox (real LevelDB)', () => {
     await stageAndCommit(store, outbox, 2);
     expect((await outbox.read(0, 10)).map((r) => r.seq)).toEqual([4, 5]);
     expect(outbox.depth).toBe(2);
+    await store.close();
+  });
+
+  it('keeps acknowledged records for resend and names what it no longer has', async () => {
+    const dir = tempDir('outbox-resend');
+    dirs.push(dir);
+    const store = await AgentStore.open(dir.path);
+    const outbox = new Outbox(store);
+    await outbox.init();
+    await stageAndCommit(store, outbox, 10);
+    await outbox.markSent(await outbox.read(0, 6), 1000, true); // seqs 1-6 retained
+    expect(outbox.depth).toBe(4);
+    expect((await outbox.figures()).sent.records).toBe(6);
+    await outbox.evictOldest('reading', 2); // unsent 7, 8 evicted
+    expect(outbox.evictedRanges.list()).toEqual([{ fromSeq: 7, toSeq: 8 }]);
+
+    const result = await outbox.resend(2, 12);
+    expect(result).toEqual({ resent: 5, pending: 2, evicted: [{ fromSeq: 7, toSeq: 8 }] });
+    expect((await outbox.read(0, 20)).map((r) => r.seq)).toEqual([2, 3, 4, 5, 6, 9, 10]);
+    expect(outbox.rewound.take()).toBe(true);
+    expect((await outbox.figures()).sent.records).toBe(1);
+
+    // Retention: records acknowledged before the cutoff go, younger ones stay.
+    await outbox.markSent(await outbox.read(0, 3), 5000, true); // 2, 3, 4 at t=5000
+    expect(await outbox.pruneSent(2000)).toBe(1); // seq 1 (t=1000)
+    expect((await outbox.figures()).sent.records).toBe(3);
     await store.close();
   });
 
