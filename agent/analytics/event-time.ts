@@ -18,9 +18,10 @@ interface Partition {
 
 /**
  * The event-time operator (eKuiper's watermark_op, DESIGN §4), in front of every window operator
- * that reads the input. Per event: late-arrival rule against its own arrival time, then the
- * out-of-order rule against its partition's newest time, then the policy; then it is held in
- * its partition's reorder buffer until the watermark reaches it.
+ * that reads the input. Per event: ASA's early-arrival rule (more than 5 min ahead of arrival),
+ * the late-arrival rule against its own arrival time, then the out-of-order rule against its
+ * partition's newest time, each with the policy; then it is held in its partition's reorder
+ * buffer until the watermark reaches it.
  *
  * Watermarks. A partition's watermark is max(maxSeen − O, maxArrival − L); the stage's
  * watermark is the minimum over partitions, which is max(min maxSeen − O, maxArrival − L).
@@ -90,7 +91,20 @@ export class EventTimeStage {
         return;
       }
     }
-    if (t > arrival + this.tol.earlyArrivalMs) c.earlyInput++;
+    const earlyBound = Math.floor(arrival + this.tol.earlyArrivalMs);
+    if (t > earlyBound) {
+      // A device clock far ahead would drag its partition's watermark into the future and push
+      // every later event there; ASA's fixed early-arrival window bounds that damage.
+      c.earlyInput++;
+      if (this.adjust) {
+        t = earlyBound;
+        c.adjusted++;
+      } else {
+        c.dropped++;
+        this.updateWatermark();
+        return;
+      }
+    }
     const p = this.partitionOf(ev);
     const lateBound = arrival - this.L;
     const oooBound = p.maxSeen - this.O;

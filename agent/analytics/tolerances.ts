@@ -11,7 +11,7 @@ export interface Tolerances {
   policy: LatePolicy;
   /** With `revise`, how long closed windows are kept for late events. */
   allowedLatenessMs: number;
-  /** ASA's fixed early-arrival window: events further in the future than this are counted as early input. */
+  /** ASA's fixed early-arrival window (5 min): later times are adjusted to arrival + this (adjust) or dropped. */
   earlyArrivalMs: number;
 }
 
@@ -51,7 +51,7 @@ export interface Counters {
   lateInput: number;
   /** Older than the partition's newest time − O, or behind the watermark (ASA "Out of Order Events"). */
   outOfOrder: number;
-  /** More than 5 minutes ahead of arrival (ASA "Early Input Events"); counted, not changed. */
+  /** More than 5 minutes ahead of arrival (ASA "Early Input Events"); adjusted or dropped by the policy. */
   earlyInput: number;
   adjusted: number;
   dropped: number;
