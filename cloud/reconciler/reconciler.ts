@@ -182,7 +182,7 @@ export class Reconciler {
     this.checkpoints = state.checkpoints;
     if (!this.sourceOpened) {
       await this.source.open(async () => {
-        const { checkpoints, lastOffsets } = await this.store.load(this.source.id);
+        const { checkpoints, lastOffsets } = await this.store.loadCheckpoints(this.source.id);
         return new Map([...checkpoints].map(([p, next]) => [p, { next, lastOffset: lastOffsets.get(p) ?? null }]));
       });
       this.sourceOpened = true;
@@ -204,12 +204,16 @@ export class Reconciler {
       }
       this.owned = owned;
       this.ownedPartitions = partitions;
-      for (const partitionId of partitions) {
-        for (;;) {
+      // Round robin, one batch per partition per turn: a partition with a multi-day backlog
+      // must not keep the others' fresh data waiting until it is drained.
+      let active = partitions;
+      while (active.length > 0) {
+        const stillBusy: string[] = [];
+        for (const partitionId of active) {
           const committed = this.checkpoints.get(partitionId);
           const from = committed ?? 0;
           const batch = await this.source.read(partitionId, from, this.batchSize);
-          if (batch.events.length === 0 && batch.next === from) break;
+          if (batch.events.length === 0 && batch.next === from) continue;
           const out = new BatchOutput();
           reconcileEvents(this.devices, batch.events, this.clock.now(), this.reconcileOptions, out);
           await this.store.commit({
@@ -226,8 +230,12 @@ export class Reconciler {
           summary.accepted += out.accepted;
           summary.duplicates += out.duplicates;
           summary.rejected += out.rejected.length;
-          if (batch.events.length < this.batchSize) break;
+          this.totals.accepted += out.accepted;
+          this.totals.duplicates += out.duplicates;
+          this.totals.rejected += out.rejected.length;
+          if (batch.events.length >= this.batchSize) stillBusy.push(partitionId);
         }
+        active = stillBusy;
       }
       summary.resendRequests = await this.requestResends();
     } catch (err) {
@@ -235,9 +243,6 @@ export class Reconciler {
       this.ready = false;
       throw err;
     }
-    this.totals.accepted += summary.accepted;
-    this.totals.duplicates += summary.duplicates;
-    this.totals.rejected += summary.rejected;
     this.totals.resendRequests += summary.resendRequests;
     return summary;
   }

@@ -144,6 +144,8 @@ export interface ReconcilerStore {
   readonly kind: string;
   migrate(): Promise<void>;
   load(source: string): Promise<StoreState>;
+  /** Just the checkpoints of `source` (what a source asks on every partition claim). */
+  loadCheckpoints(source: string): Promise<Pick<StoreState, 'checkpoints' | 'lastOffsets'>>;
   commit(batch: CommitBatch): Promise<void>;
   results(filter?: ResultFilter): Promise<ResultRow[]>;
   readings(device?: string): Promise<ReadingRow[]>;

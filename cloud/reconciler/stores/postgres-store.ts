@@ -55,8 +55,12 @@ export class PostgresStore implements ReconcilerStore {
   }
 
   async load(source: string): Promise<StoreState> {
+    return { ...(await this.loadCheckpoints(source)), devices: await this.devices() };
+  }
+
+  async loadCheckpoints(source: string): Promise<Pick<StoreState, 'checkpoints' | 'lastOffsets'>> {
     const { rows } = await this.query('SELECT partition_id, next_seq, last_offset FROM checkpoints WHERE source = $1', [source]);
-    return { ...checkpointMaps(rows), devices: await this.devices() };
+    return checkpointMaps(rows);
   }
 
   async commit(batch: CommitBatch): Promise<void> {

@@ -101,8 +101,12 @@ export class SqliteStore implements ReconcilerStore {
   }
 
   async load(source: string): Promise<StoreState> {
+    return { ...(await this.loadCheckpoints(source)), devices: await this.devices() };
+  }
+
+  async loadCheckpoints(source: string): Promise<Pick<StoreState, 'checkpoints' | 'lastOffsets'>> {
     const rows = this.db.prepare('SELECT partition_id, next_seq, last_offset FROM checkpoints WHERE source = ?').all(source) as SqlRow[];
-    return { ...checkpointMaps(rows), devices: await this.devices() };
+    return checkpointMaps(rows);
   }
 
   async commit(batch: CommitBatch): Promise<void> {

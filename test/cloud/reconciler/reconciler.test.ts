@@ -201,6 +201,7 @@ function bind(s: ReconcilerStore): ReconcilerStore {
     kind: s.kind,
     migrate: () => s.migrate(),
     load: (x) => s.load(x),
+    loadCheckpoints: (x) => s.loadCheckpoints(x),
     commit: (b) => s.commit(b),
     results: (f) => s.results(f),
     readings: (d) => s.readings(d),

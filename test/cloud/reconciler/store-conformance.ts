@@ -87,6 +87,7 @@ export function storeConformance(factory: StoreFactory): void {
       const state = await store.load('src');
       expect(state.checkpoints).toEqual(new Map([['0', 17], ['3', 2]]));
       expect(state.lastOffsets).toEqual(new Map([['0', '4096']]));
+      expect(await store.loadCheckpoints('src')).toEqual({ checkpoints: state.checkpoints, lastOffsets: state.lastOffsets });
       // An empty batch moves `next` but keeps the offset of the last event actually read.
       await store.commit(empty({ checkpoints: [{ partitionId: '0', next: 18, lastOffset: null }] }));
       expect((await store.load('src')).lastOffsets.get('0')).toBe('4096');

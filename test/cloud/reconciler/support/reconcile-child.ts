@@ -22,6 +22,7 @@ const reporting: ReconcilerStore = {
   kind: store.kind,
   migrate: () => store.migrate(),
   load: (source) => store.load(source),
+  loadCheckpoints: (source) => store.loadCheckpoints(source),
   commit: async (batch: CommitBatch) => {
     await store.commit(batch);
     commits += 1;
