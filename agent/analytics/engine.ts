@@ -1,4 +1,5 @@
 import { EdgeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import { CHECKPOINT_VERSION, decodeState, encodeState, type EngineCheckpoint } from './checkpoint.js';
 import { EventTimeStage, type StageEvent } from './event-time.js';
 import type { Emit, Row, WindowOperator } from './operator.js';
@@ -46,6 +47,8 @@ export interface EngineOptions {
   maxStateEntries?: number;
   /** Called for every result row, in order. Without it, rows collect for `drain()`. */
   onResult?: (row: ResultRow) => void;
+  /** Debug level traces every adjusted or dropped event; info reports restores. A child per query is made. */
+  logger?: Logger;
 }
 
 export const DEFAULT_MAX_STATE_ENTRIES = 1_000_000;
@@ -90,6 +93,7 @@ class QueryRuntime {
     tol: Tolerances,
     maxState: number,
     deliver: (r: ResultRow) => void,
+    log: Logger | null,
   ) {
     this.budget = new StateBudget(plan.name, maxState);
     const byName = new Map<string, StatementNode>();
@@ -108,7 +112,7 @@ class QueryRuntime {
       this.nodes.push(node);
       if (s.isStep) byName.set(s.name.toLowerCase(), node);
       if (s.fromStep) byName.get(s.from.toLowerCase())!.consumers.push(node);
-      else this.stages.push(new EventTimeStage(tol, s.timestamp, s.over, node, this.counters, this.budget));
+      else this.stages.push(new EventTimeStage(tol, s.timestamp, s.over, node, this.counters, this.budget, log));
     }
   }
 
@@ -157,6 +161,7 @@ export class AnalyticsEngine {
   private readonly plans: QueryPlan[];
   private readonly collected: ResultRow[] = [];
   private readonly deliver: (r: ResultRow) => void;
+  private readonly log: Logger | null;
 
   constructor(opts: EngineOptions) {
     if (!Array.isArray(opts.queries) || opts.queries.length === 0) throw new TypeError('AnalyticsEngine needs at least one compiled query');
@@ -170,11 +175,12 @@ export class AnalyticsEngine {
     this.maxState = opts.maxStateEntries ?? DEFAULT_MAX_STATE_ENTRIES;
     const onResult = opts.onResult;
     this.deliver = onResult ?? ((r) => this.collected.push(r));
+    this.log = opts.logger ? opts.logger.child({ module: 'analytics' }) : null;
     this.build();
   }
 
   private build(): void {
-    this.runtimes = this.plans.map((p) => new QueryRuntime(p, this.tolerances, this.maxState, this.deliver));
+    this.runtimes = this.plans.map((p) => new QueryRuntime(p, this.tolerances, this.maxState, this.deliver, this.log ? this.log.child({ query: p.name }) : null));
   }
 
   /**
@@ -253,6 +259,7 @@ export class AnalyticsEngine {
       rt.load(decodeState(q.state));
       resumed.push(rt.plan.name);
     }
+    this.log?.info({ resumed, reset }, reset.length ? 'analytics state restored; changed queries start empty' : 'analytics state restored');
     return { resumed, reset };
   }
 }

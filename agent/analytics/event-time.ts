@@ -1,3 +1,4 @@
+import type { Logger } from '../core/logger.js';
 import type { Eval, Env } from './expressions.js';
 import { newEnv, timeOf } from './expressions.js';
 import type { Row, WindowOperator } from './operator.js';
@@ -56,6 +57,7 @@ export class EventTimeStage {
     private readonly next: WindowOperator,
     private readonly counters: Counters,
     private readonly budget: StateBudget,
+    private readonly log: Logger | null = null,
   ) {
     this.L = tol.lateArrivalMs;
     this.O = tol.outOfOrderMs;
@@ -96,6 +98,7 @@ export class EventTimeStage {
       // A device clock far ahead would drag its partition's watermark into the future and push
       // every later event there; ASA's fixed early-arrival window bounds that damage.
       c.earlyInput++;
+      this.trace('early', ev, t, arrival, this.adjust ? earlyBound : null);
       if (this.adjust) {
         t = earlyBound;
         c.adjusted++;
@@ -113,10 +116,12 @@ export class EventTimeStage {
     if (t < lower) {
       if (t < lateBound) c.lateInput++;
       if (Math.max(t, lateBound) < Math.max(oooBound, this.watermark)) c.outOfOrder++;
+      const keep = this.revise && t >= lower - this.tol.allowedLatenessMs;
+      this.trace(t < lateBound ? 'late' : 'out of order', ev, t, arrival, this.adjust ? lower : keep ? t : null);
       if (this.adjust) {
         t = lower;
         c.adjusted++;
-      } else if (this.revise && t >= lower - this.tol.allowedLatenessMs) {
+      } else if (keep) {
         late = true;
       } else {
         c.dropped++;
@@ -141,6 +146,17 @@ export class EventTimeStage {
       this.release(p, pw);
     }
     this.updateWatermark();
+  }
+
+  /** Off the hot path: only events that break a rule are traced, and only at debug level. */
+  private trace(rule: string, ev: Row, t: number, arrival: number, final: number | null): void {
+    const log = this.log;
+    if (log === null || !log.isLevelEnabled('debug')) return;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    log.debug(
+      { rule, source: ev.source, appTime: iso(t), arrivalTime: iso(arrival), finalTime: final === null ? null : iso(final), watermark: Number.isFinite(this.watermark) ? iso(this.watermark) : null },
+      final === null ? `${rule} event dropped` : final === t ? `${rule} event kept for revision` : `${rule} event adjusted`,
+    );
   }
 
   /** Arrival time moves on without events (idle input): lets the arrival watermark advance. */

@@ -213,3 +213,22 @@ describe('input checks and bounds', () => {
     expect(() => push(4)).toThrow(/query 'held-rows' needs more than 3 state entries/);
   });
 });
+
+describe('logging', () => {
+  it('traces adjusted and dropped events at debug level, naming the rule and the final time', async () => {
+    const { createRootLogger } = await import('../../../agent/core/logger.js');
+    const lines: string[] = [];
+    const sink = { write: (s: string) => lines.push(s) !== 0 } as unknown as NodeJS.WritableStream;
+    const engine = new AnalyticsEngine({
+      queries: [compileQuery('SELECT COUNT(*) AS n FROM input TIMESTAMP BY ts GROUP BY TumblingWindow(minute, 1)', 'q')],
+      tolerances: { lateArrivalMs: 600_000, outOfOrderMs: 180_000 },
+      logger: createRootLogger('debug', sink),
+    });
+    engine.push({ ts: iso('00:00:00'), arrivalTime: at('00:10:01'), source: 'plc1' });
+    engine.push({ ts: iso('00:00:01'), arrivalTime: at('00:10:01'), source: 'plc1' });
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged).toEqual([
+      expect.objectContaining({ module: 'analytics', query: 'q', rule: 'late', source: 'plc1', appTime: iso('00:00:00'), finalTime: iso('00:00:01'), msg: 'late event adjusted' }),
+    ]);
+  });
+});
