@@ -9,6 +9,7 @@ import {
   dueResends,
   parseResendAnswer,
   type MethodInvoker,
+  type ResendAnswer,
   type ResendPolicy,
   type ResendRequest,
 } from './resend.js';
@@ -85,6 +86,11 @@ export class Reconciler {
   private running: Promise<unknown> = Promise.resolve();
   private loop: { stopped: boolean; timer?: TimerHandle; wake?: () => void; done?: Promise<void> } | undefined;
   private readonly totals = { accepted: 0, duplicates: 0, rejected: 0, resendRequests: 0 };
+  /** Resend calls of the round in flight (start() mode), by device and gap start. */
+  private readonly inFlight = new Set<string>();
+  private round: Promise<unknown> | undefined;
+  /** Device answers not yet applied to state. */
+  private answers: Array<{ device: string; request: ResendRequest; answer: ResendAnswer | null; at: number }> = [];
 
   constructor(options: ReconcilerOptions) {
     this.source = options.source;
@@ -108,15 +114,32 @@ export class Reconciler {
     this.onError = options.onError;
   }
 
-  /** One pass: drain every partition (a transaction per batch), then ask for due resends. */
+  /**
+   * One pass: drain every partition (a transaction per batch), then ask for due resends and
+   * wait for the answers (evicted ranges are closed before it returns).
+   */
   runOnce(): Promise<RunSummary> {
-    // Passes never overlap: a second caller waits for the first.
-    const run = this.running.then(() => this.pass());
+    return this.serialize(async () => {
+      const summary = await this.pass();
+      summary.resendRequests = await this.resendRound();
+      await this.applyAnswers();
+      return summary;
+    });
+  }
+
+  /** Passes never overlap: a second caller waits for the first. */
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.running.then(fn);
     this.running = run.catch(() => undefined);
     return run;
   }
 
-  /** Runs passes until `stop()`, waiting `pollMs` (on the injected clock) whenever caught up. */
+  /**
+   * Runs passes until `stop()`, waiting `pollMs` (on the injected clock) whenever caught up.
+   * Resend calls run beside the passes, not inside them: a device that takes its full method
+   * timeout to (not) answer must not hold up everyone else's data. Answers are applied at the
+   * start of the next pass, which their arrival triggers.
+   */
   start(): void {
     if (this.loop) return;
     const loop: NonNullable<Reconciler['loop']> = { stopped: false };
@@ -125,8 +148,21 @@ export class Reconciler {
       while (!loop.stopped) {
         let idle = true;
         try {
-          const s = await this.runOnce();
-          idle = s.events === 0;
+          const s = await this.serialize(async () => {
+            const summary = await this.pass();
+            if (!this.round) {
+              // Due gaps are picked and marked synchronously here, inside the pass.
+              const round = this.resendRound();
+              if (this.inFlight.size > 0) {
+                this.round = round.finally(() => {
+                  this.round = undefined;
+                  loop.wake?.();
+                });
+              }
+            }
+            return summary;
+          });
+          idle = s.events === 0 && this.answers.length === 0;
         } catch (err) {
           this.log.error({ err: errorMessage(err) }, 'reconciler pass failed; state reloads from the store');
           this.onError?.(err);
@@ -148,6 +184,8 @@ export class Reconciler {
     if (loop.timer) this.clock.clearTimeout(loop.timer);
     loop.wake?.();
     await loop.done;
+    // Calls in flight end within the method timeout; their answers wait for the next run.
+    await this.round;
     this.loop = undefined;
   }
 
@@ -204,6 +242,7 @@ export class Reconciler {
       }
       this.owned = owned;
       this.ownedPartitions = partitions;
+      await this.applyAnswers();
       // Round robin, one batch per partition per turn: a partition with a multi-day backlog
       // must not keep the others' fresh data waiting until it is drained.
       let active = partitions;
@@ -237,53 +276,64 @@ export class Reconciler {
         }
         active = stillBusy;
       }
-      summary.resendRequests = await this.requestResends();
     } catch (err) {
       // Memory may hold changes the store refused: start again from what is durable.
       this.ready = false;
       throw err;
     }
-    this.totals.resendRequests += summary.resendRequests;
     return summary;
   }
 
-  private async requestResends(): Promise<number> {
+  /**
+   * Calls `resend` for every due gap not already being asked about, marking the gaps as
+   * requested before the first await (so the caller's pass owns that change), and queues the
+   * answers. Never rejects: an undelivered call is an answer of null, asked again later.
+   */
+  private resendRound(): Promise<number> {
     const methods = this.methods;
-    if (!methods) return 0;
+    if (!methods || !this.ready) return Promise.resolve(0);
     const now = this.clock.now();
-    const due = dueResends(this.devices.values(), now, this.policy);
-    if (due.length === 0) return 0;
-    const answers = await Promise.all(
+    const due = dueResends(this.devices.values(), now, this.policy).filter(({ device, gap }) => !this.inFlight.has(`${device}\u0000${gap.from}`));
+    if (due.length === 0) return Promise.resolve(0);
+    for (const { device, gap } of due) {
+      gap.requestedAt = now;
+      gap.attempts += 1;
+      this.inFlight.add(`${device}\u0000${gap.from}`);
+    }
+    this.totals.resendRequests += due.length;
+    return Promise.all(
       due.map(async ({ device, gap }) => {
         const request: ResendRequest = { fromSeq: gap.from, toSeq: gap.to };
+        let answer: ResendAnswer | null = null;
         try {
           const response = await methods.invoke(device, RESEND_METHOD, request, this.policy.timeoutMs);
-          const answer = response.status === 200 ? parseResendAnswer(response.payload) : null;
+          answer = response.status === 200 ? parseResendAnswer(response.payload) : null;
           if (!answer) this.log.warn({ device, request, status: response.status }, 'resend refused or not understood');
-          return { device, request, answer };
         } catch (err) {
           this.log.info({ device, request, err: errorMessage(err) }, 'resend not delivered; will retry');
-          return { device, request, answer: null };
         }
+        this.answers.push({ device, request, answer, at: this.clock.now() });
+        this.inFlight.delete(`${device}\u0000${gap.from}`);
       }),
-    );
-    // Apply after every call returned: no batch runs in between (passes never overlap).
+    ).then(() => due.length);
+  }
+
+  /** Applies queued answers (evicted ranges → lost) and commits the devices they touched. Runs inside a pass. */
+  private async applyAnswers(): Promise<void> {
+    if (this.answers.length === 0) return;
+    const answers = this.answers.splice(0);
     const changed = new Set<string>();
-    for (const { device, request, answer } of answers) {
+    for (const { device, request, answer, at } of answers) {
       const state = this.devices.get(device);
       if (!state) continue;
+      // Even a null answer changed the gap (requestedAt, attempts): persist that too.
       changed.add(device);
-      for (const g of state.gaps) {
-        if (g.state === 'open' && g.from <= request.toSeq && g.to >= request.fromSeq) {
-          g.requestedAt = now;
-          g.attempts += 1;
-        }
-      }
       for (const r of answer?.evicted ?? []) {
-        // Only what we asked for: a device cannot close gaps it was not asked about.
+        // Only what we asked for: a device cannot close gaps it was not asked about. Seqs that
+        // arrived since the question are no longer in a gap, so they are not marked lost.
         const from = Math.max(r.fromSeq, request.fromSeq);
         const to = Math.min(r.toSeq, request.toSeq);
-        if (from <= to) state.lostRecords += markLost(state.gaps, from, to, now);
+        if (from <= to) state.lostRecords += markLost(state.gaps, from, to, at);
       }
     }
     await this.store.commit({
@@ -298,7 +348,6 @@ export class Reconciler {
       events: [],
       devices: [...changed].map((d) => this.devices.get(d)!),
     });
-    return due.length;
   }
 }
 

@@ -161,6 +161,39 @@ describe('Reconciler: resend policy, recovery, service loop', () => {
     await expectStoreMatchesTruth(first, scenario.truth);
   });
 
+  it('in start() mode a device slow to answer does not hold up reading; its answer is applied when it comes', async () => {
+    let answer: ((r: MethodResponse) => void) | undefined;
+    const slow: MethodInvoker = {
+      invoke: () => new Promise<MethodResponse>((resolve) => (answer = resolve)),
+    };
+    const log = await openTestLog();
+    const store = await stores.create();
+    await store.migrate();
+    cleanups.push(async () => {
+      await store.close();
+      await log.close();
+    });
+    const clock = new ManualClock(1_000_000);
+    const reconciler = new Reconciler({ source: new MessageLogSource(log.log), store, methods: slow, clock, pollMs: 500, resend: { graceMs: 0, retryMs: RETRY } });
+    const send = (seqs: number[]) => log.append(toTelemetry(packMessage('d', 'b', seqs.map(reading))), clock.now());
+    const until = async (what: string, cond: () => Promise<boolean>) => {
+      for (let i = 0; i < 2000 && !(await cond()); i++) await new Promise((r) => setImmediate(r));
+      expect(await cond(), what).toBe(true);
+    };
+    await send([1, 2, 5]);
+    reconciler.start();
+    await until('gap asked about', async () => (await store.readings()).length === 3 && answer !== undefined);
+    // The call hangs; reading goes on.
+    await send([6, 7]);
+    clock.advance(500);
+    await until('new data read while the call hangs', async () => (await store.rowCounts()).readings === 5);
+    expect(await store.gaps()).toMatchObject([{ from: 3, to: 4, state: 'open' }]);
+    answer!({ status: 200, payload: { resent: 0, evicted: [{ fromSeq: 3, toSeq: 4 }] } });
+    await until('answer applied', async () => (await store.gaps())[0]?.state === 'lost');
+    await reconciler.stop();
+    expect(await reconciler.counters()).toMatchObject({ openGaps: 0, lostRecords: 2, resendRequests: 1 });
+  });
+
   it('refuses nonsense options at construction, naming the option', async () => {
     const log = await openTestLog();
     const store = await stores.create();
