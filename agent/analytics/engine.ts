@@ -4,6 +4,7 @@ import { CHECKPOINT_VERSION, decodeState, encodeState, type EngineCheckpoint } f
 import { EventTimeStage, type StageEvent } from './event-time.js';
 import type { Emit, Row, WindowOperator } from './operator.js';
 import type { QueryPlan, StatementPlan } from './plan.js';
+import { SubstreamStage, type InputStage } from './substreams.js';
 import { newCounters, resolveTolerances, StateBudget, type Counters, type Tolerances } from './tolerances.js';
 import { Grouping } from './windows/groups.js';
 import { OrderedInput } from './windows/ordered-input.js';
@@ -85,7 +86,7 @@ class StatementNode implements WindowOperator {
 class QueryRuntime {
   readonly counters: Counters = newCounters();
   readonly nodes: StatementNode[] = [];
-  readonly stages: EventTimeStage[] = [];
+  readonly stages: InputStage[] = [];
   readonly budget: StateBudget;
 
   constructor(
@@ -112,6 +113,7 @@ class QueryRuntime {
       this.nodes.push(node);
       if (s.isStep) byName.set(s.name.toLowerCase(), node);
       if (s.fromStep) byName.get(s.from.toLowerCase())!.consumers.push(node);
+      else if (s.substreams) this.stages.push(new SubstreamStage(tol, s.timestamp, s.over, () => this.operatorFor(s, emit, lateness), this.counters, this.budget, log));
       else this.stages.push(new EventTimeStage(tol, s.timestamp, s.over, node, this.counters, this.budget, log));
     }
   }

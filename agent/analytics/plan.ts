@@ -44,6 +44,11 @@ export interface StatementPlan {
   columns: OutputColumn[];
   /** Whether the window operator needs its input in time order (sliding, session). */
   ordered: boolean;
+  /**
+   * ASA substreams: TIMESTAMP BY … OVER columns that are all GROUP BY keys, in a statement whose
+   * rows go to an output. Each OVER value then runs on its own timeline (see substreams.ts).
+   */
+  substreams: boolean;
 }
 
 export interface QueryPlan {
@@ -160,7 +165,10 @@ function planStatement(
     c.name = n;
     seen.add(n.toLowerCase());
   }
-  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered };
+  const keyTexts = s.groupBy ? s.groupBy.keys.map((k) => exprText(strip(k))) : [];
+  const substreams =
+    !isStep && grouped !== null && s.timestampBy !== null && s.timestampBy.over.length > 0 && s.timestampBy.over.every((e) => keyTexts.includes(exprText(strip(e))));
+  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered, substreams };
 }
 
 function planWindow(

@@ -41,6 +41,27 @@ describe('AnalyticsEngine', () => {
     expect(engine.counters().q!.watermarkDelayMs).toBe(5000);
   });
 
+  it('with OVER keys in GROUP BY (ASA substreams), a silent device does not hold back another at all', () => {
+    const rows: ResultRow[] = [];
+    const engine = new AnalyticsEngine({
+      queries: [compileQuery('SELECT deviceId, COUNT(*) AS n FROM input TIMESTAMP BY ts OVER deviceId GROUP BY deviceId, TumblingWindow(second, 10)', 'q')],
+      tolerances: { lateArrivalMs: 600_000 },
+      onResult: (r) => rows.push(r),
+    });
+    engine.push({ ts: iso('00:00:00.5'), arrivalTime: at('00:00:00.5'), deviceId: 'quiet' });
+    for (let s = 1; s <= 21; s++) engine.push({ ts: iso(`00:00:${String(s).padStart(2, '0')}`), arrivalTime: at(`00:00:${String(s).padStart(2, '0')}`), deviceId: 'busy' });
+    // Without substreams the shared watermark would sit at the quiet device's 00:00:00.5 (L is 10 min).
+    expect(rows.map((r) => plain(r))).toEqual([
+      { deviceId: 'busy', n: 10 },
+      { deviceId: 'busy', n: 10 },
+    ]);
+    engine.flush();
+    expect(rows.map((r) => plain(r)).slice(2)).toEqual([
+      { deviceId: 'quiet', n: 1 },
+      { deviceId: 'busy', n: 1 },
+    ]);
+  });
+
   it('counts late, out-of-order, early, adjusted and dropped input', () => {
     const { engine, rows } = run(
       'SELECT COUNT(*) AS n FROM input TIMESTAMP BY ts GROUP BY TumblingWindow(second, 10)',

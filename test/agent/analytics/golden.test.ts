@@ -281,6 +281,23 @@ const cases: Case[] = [
     ],
   },
   {
+    // ASA substreams: with OVER deviceId and GROUP BY deviceId, b starts its own timeline even though a came first.
+    name: 'TIMESTAMP BY … OVER with the key in GROUP BY: a device first seen behind another is not out of order',
+    query: 'SELECT deviceId, COUNT(*) AS n FROM input TIMESTAMP BY ts OVER deviceId GROUP BY deviceId, TumblingWindow(minute, 1)',
+    tolerances: { lateArrivalMs: 600_000, outOfOrderMs: 0 },
+    events: [
+      ['00:01:10', '00:01:11', { deviceId: 'a' }],
+      ['00:00:10', '00:01:12', { deviceId: 'b' }],
+      ['00:01:20', '00:01:21', { deviceId: 'a' }],
+      ['00:00:20', '00:01:22', { deviceId: 'b' }],
+    ],
+    expected: [
+      { deviceId: 'a', n: 2 },
+      { deviceId: 'b', n: 2 },
+    ],
+    starts: [iso('00:01:00'), iso('00:00:00')],
+  },
+  {
     name: 'the same events without OVER (and no source field): one partition, b is out of order and adjusted',
     query: 'SELECT deviceId, COUNT(*) AS n FROM input TIMESTAMP BY ts GROUP BY deviceId, TumblingWindow(minute, 1)',
     tolerances: { lateArrivalMs: 600_000, outOfOrderMs: 0 },

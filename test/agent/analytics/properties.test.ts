@@ -13,6 +13,7 @@ const QUERIES: QueryPlan[] = [
   compileQuery('SELECT System.Timestamp() AS at, COUNT(*) AS n FROM input TIMESTAMP BY t GROUP BY System.Timestamp()', 'snapshot'),
   compileQuery('SELECT k, COUNT(*) AS n, SUM(v) AS s FROM input TIMESTAMP BY t GROUP BY k, SessionWindow(second, 2, 10) OVER (PARTITION BY k)', 'session'),
   compileQuery('SELECT COUNT(*) AS n, MAX(v) AS hi FROM input TIMESTAMP BY t GROUP BY SlidingWindow(second, 3)', 'sliding'),
+  compileQuery('SELECT source, k, COUNT(*) AS n, SUM(v) AS s FROM input TIMESTAMP BY t OVER source GROUP BY source, k, HoppingWindow(second, 4, 2)', 'substreams'),
   compileQuery(
     `WITH perKey AS (SELECT k, COUNT(*) AS n FROM input TIMESTAMP BY t GROUP BY k, TumblingWindow(second, 2))
      SELECT SUM(n) AS total, COUNT(*) AS keys INTO sums FROM perKey GROUP BY TumblingWindow(second, 4);
@@ -50,7 +51,11 @@ function runAll(evs: AnalyticsEvent[], tol: Partial<Tolerances>, queries: QueryP
  */
 function byOutput(rows: ResultRow[]): Record<string, unknown[]> {
   const out: Record<string, unknown[]> = {};
-  for (const r of rows) (out[`${r.query}/${r.output}`] ??= []).push(JSON.parse(JSON.stringify(r)));
+  for (const r of rows) {
+    // Substreams are separate timelines too (ASA: rows are in order within one OVER value only).
+    const stream = r.query === 'substreams' ? `${r.query}/${r.output}/${r.key}` : `${r.query}/${r.output}`;
+    (out[stream] ??= []).push(JSON.parse(JSON.stringify(r)));
+  }
   return out;
 }
 
