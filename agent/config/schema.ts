@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseModbusConfig, parseSerialLineConfig } from '../../drivers/index.js';
 import { errorMessage } from '../core/errors.js';
+import { compileQuery } from '../analytics/index.js';
 
 /**
  * The agent's configuration. Unknown keys are refused rather than ignored: a typo in a field
@@ -42,42 +43,157 @@ function refineWith(parse: (input: unknown) => unknown, value: { type: string },
 
 export const driverConfigSchema = z.discriminatedUnion('type', [syntheticDriver, modbusDriver, serialLineDriver]);
 
+const durationMs = z.number().int().min(0);
+
+/** IoT Hub connection. File-only: a twin push must never be able to cut the box off its hub. */
+const hubSchema = z.strictObject({
+  connectionString: z.string().min(1),
+  /** PEM file of a CA to trust besides the system's (the local emulator's). */
+  caFile: z.string().optional(),
+  /**
+   * SAS tokens are made by the agent from the device key and renewed by reconnecting before they
+   * expire. Short lives limit what a leaked token is worth; renewal costs one reconnect.
+   */
+  sas: z
+    .strictObject({
+      tokenTtlSeconds: z.number().int().min(2).max(365 * 24 * 3600).default(3600),
+      renewBeforeSeconds: z.number().int().min(1).default(900),
+    })
+    .refine((s) => s.renewBeforeSeconds < s.tokenTtlSeconds, { message: 'renewBeforeSeconds must be less than tokenTtlSeconds', path: ['renewBeforeSeconds'] })
+    .prefault({}),
+  /** X.509 client certificate instead of SAS (connection string with `x509=true`). */
+  x509: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), passphrase: z.string().optional() }).optional(),
+});
+
+/**
+ * The connection supervisor. The SDK's own keep-alive can take 1.5× keepAliveSeconds to notice a
+ * dead link and nothing notices a half-open one while no message is pending; the liveness probe
+ * (a twin GET) bounds detection at `livenessIntervalMs + livenessTimeoutMs`.
+ */
+const connectionSchema = z
+  .strictObject({
+    livenessIntervalMs: z.number().int().min(100).default(30_000),
+    livenessTimeoutMs: z.number().int().min(100).default(10_000),
+    reconnectInitialMs: z.number().int().min(10).default(1000),
+    reconnectMaxMs: z.number().int().min(10).default(60_000),
+  })
+  .prefault({});
+
+const querySchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'a query name is a letter or _ then up to 63 letters, digits, _ or -'),
+    /** ASA-style SQL; it must compile here, so a query that does not parse is refused up front. */
+    query: z.string().min(1).max(16 * 1024),
+  })
+  .superRefine((q, ctx) => {
+    try {
+      compileQuery(q.query, q.name);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['query'], message: errorMessage(err) });
+    }
+  });
+
+const analyticsSchema = z
+  .strictObject({
+    queries: z
+      .array(querySchema)
+      .max(32)
+      .default([])
+      .refine((qs) => new Set(qs.map((q) => q.name)).size === qs.length, { message: 'query names must be unique' }),
+    /** DESIGN §4's tolerances, ASA's defaults. */
+    tolerances: z
+      .strictObject({
+        lateArrivalMs: durationMs.default(5_000),
+        outOfOrderMs: durationMs.default(0),
+        policy: z.enum(['adjust', 'drop', 'revise']).default('adjust'),
+        allowedLatenessMs: durationMs.default(0),
+      })
+      .prefault({}),
+    maxStateEntries: z.number().int().min(1000).max(10_000_000).default(1_000_000),
+    /** Forward raw readings as well as results (costly: every reading is billed). */
+    forwardReadings: z.boolean().default(true),
+  })
+  .prefault({});
+
+/** DESIGN §5's bounded disk: quota, eviction order (raw before results, oldest first), retention of sent records. */
+const storageSchema = z
+  .strictObject({
+    /** Logical bytes the buffer may hold (journal + unsent + retained), before eviction. */
+    quotaBytes: z.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
+    /** Unsent records older than this (by application time) are evicted; 0 keeps them forever. */
+    ttlMs: z.number().int().min(0).default(0),
+    /** Acknowledged records kept for resend requests from the cloud. */
+    retentionMs: z.number().int().min(0).default(24 * 3600 * 1000),
+  })
+  .prefault({});
+
+/** Reported properties. IoT Hub S1 allows 50 twin updates/s per hub: a device reports rarely. */
+const twinSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Least spacing between two reported-property updates; changes in between are coalesced. */
+    reportMinIntervalMs: z.number().int().min(100).default(5_000),
+    /** Health summary refresh. 1,000 devices at 5 min make 3.3 updates/s on the hub. */
+    healthIntervalMs: z.number().int().min(1000).default(300_000),
+    /** Largest desired document accepted (IoT Hub's own limit is 32 KB). */
+    maxDesiredBytes: z.number().int().min(256).max(32 * 1024).default(32 * 1024),
+  })
+  .prefault({});
+
+export const forwardingSchema = z
+  .strictObject({
+    maxMessageBytes: z.number().int().min(4096).max(256 * 1024).default(64 * 1024),
+    lingerMs: z.number().int().min(0).default(1000),
+    maxInFlight: z.number().int().min(1).max(64).default(4),
+    sendTimeoutMs: z.number().int().positive().default(30_000),
+    connectTimeoutMs: z.number().int().positive().default(30_000),
+    /** MQTT keep-alive; at most 60 s so a dead link is noticed in minutes, not IoT Hub's 20. */
+    keepAliveSeconds: z.number().int().min(1).max(60).default(60),
+    retryInitialMs: z.number().int().positive().default(1000),
+    retryMaxMs: z.number().int().positive().default(60_000),
+    /** Share of messages kept for draining a backlog while live data flows. */
+    backlogShare: z.number().gt(0).max(1).default(0.25),
+    /** gzip message bodies; IoT Hub bills the compressed size. */
+    compress: z.boolean().default(false),
+  })
+  .prefault({});
+
+const logSchema = z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({});
+
+/** Sections the twin's desired properties may set; the rest is the local file's alone. */
+export const TWIN_SECTIONS = ['drivers', 'analytics', 'forwarding', 'storage', 'connection', 'twin', 'log'] as const;
+export type TwinSection = (typeof TWIN_SECTIONS)[number];
+
 export const agentConfigSchema = z.strictObject({
-  hub: z.strictObject({
-    connectionString: z.string().min(1),
-    /** PEM file of a CA to trust besides the system's (the local emulator's). */
-    caFile: z.string().optional(),
-  }),
+  hub: hubSchema,
   dataDir: z.string().min(1),
   journal: z.strictObject({ sync: z.boolean().default(true) }).default({ sync: true }),
-  forwarding: z
-    .strictObject({
-      maxMessageBytes: z.number().int().min(4096).max(256 * 1024).default(64 * 1024),
-      lingerMs: z.number().int().min(0).default(1000),
-      maxInFlight: z.number().int().min(1).max(64).default(4),
-      sendTimeoutMs: z.number().int().positive().default(30_000),
-      connectTimeoutMs: z.number().int().positive().default(30_000),
-      keepAliveSeconds: z.number().int().min(5).max(1177).default(60),
-      retryInitialMs: z.number().int().positive().default(1000),
-      retryMaxMs: z.number().int().positive().default(60_000),
-      /** Share of messages kept for draining a backlog while live data flows. */
-      backlogShare: z.number().gt(0).max(1).default(0.25),
-      /** gzip message bodies; IoT Hub bills the compressed size. */
-      compress: z.boolean().default(false),
-    })
-    .prefault({}),
-  storage: z
-    .strictObject({
-      /** Logical bytes the buffer may hold (journal + unsent + retained), before eviction. */
-      quotaBytes: z.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
-      /** Unsent records older than this (by application time) are evicted; 0 keeps them forever. */
-      ttlMs: z.number().int().min(0).default(0),
-      /** Acknowledged records kept for resend requests from the cloud. */
-      retentionMs: z.number().int().min(0).default(24 * 3600 * 1000),
-    })
-    .prefault({}),
-  drivers: z.array(driverConfigSchema).default([]),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  forwarding: forwardingSchema,
+  connection: connectionSchema,
+  /** Devices and their points: one driver per bus or sensor (drivers/ validates Modbus and serial). */
+  drivers: z
+    .array(driverConfigSchema)
+    .default([])
+    .refine((ds) => new Set(ds.map((d) => (d as { name?: unknown }).name ?? d.type)).size === ds.length, { message: 'driver names must be unique' }),
+  analytics: analyticsSchema,
+  storage: storageSchema,
+  twin: twinSchema,
+  log: logSchema,
+});
+
+/**
+ * What the twin's desired properties may hold: the twin-settable sections, each a partial
+ * overlay on the file's (arrays are replaced whole). Used for the emitted JSON Schema; the agent
+ * validates the *merged* result with {@link agentConfigSchema}.
+ */
+export const desiredDocumentSchema = z.strictObject({
+  drivers: z.array(driverConfigSchema).optional(),
+  analytics: analyticsSchema.optional(),
+  forwarding: forwardingSchema.optional(),
+  storage: storageSchema.optional(),
+  connection: connectionSchema.optional(),
+  twin: twinSchema.optional(),
+  log: logSchema.optional(),
 });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -1,0 +1,125 @@
+import { TWIN_SECTIONS, agentConfigSchema, type AgentConfig } from './schema.js';
+
+/** A JSON object as the twin carries it. */
+export type JsonObject = { [key: string]: unknown };
+
+/** Why a desired document was refused: where (dot path) and what, for the reported properties. */
+export interface Refusal {
+  path: string;
+  message: string;
+}
+
+export type OverlayResult = { ok: true; config: AgentConfig } | { ok: false; reason: Refusal };
+
+/** IoT Hub's own twin limit: objects nest at most 10 deep. */
+export const MAX_DESIRED_DEPTH = 10;
+
+const FILE_ONLY: Record<string, string> = {
+  hub: 'the hub connection is set only in the local config file (a bad push must not cut the box off its hub)',
+  dataDir: 'the data directory is set only in the local config file',
+  journal: 'journal durability is set only in the local config file',
+};
+
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The twin's read-only metadata (`$version`, `$metadata`, …) is not configuration. */
+export function withoutMetadata(doc: JsonObject): JsonObject {
+  return Object.fromEntries(Object.entries(doc).filter(([k]) => !k.startsWith('$')));
+}
+
+/**
+ * Lays a desired document over the file config and validates the result as a whole: either the
+ * complete new config comes back, or the first problem with its path. Never throws for any
+ * input, since a twin document is untrusted.
+ *
+ * Objects merge key by key (a desired `{forwarding: {lingerMs: 500}}` keeps the file's other
+ * forwarding settings); arrays (drivers, queries) and scalars replace the file's value whole.
+ */
+export function overlayDesired(file: AgentConfig, desiredDoc: JsonObject, limits: { maxBytes: number }): OverlayResult {
+  const desired = withoutMetadata(desiredDoc);
+  const shape = checkShape(desired, limits.maxBytes);
+  if (shape) return { ok: false, reason: shape };
+  for (const key of Object.keys(desired)) {
+    if (FILE_ONLY[key]) return { ok: false, reason: { path: key, message: FILE_ONLY[key] } };
+    if (!(TWIN_SECTIONS as readonly string[]).includes(key)) {
+      return { ok: false, reason: { path: key, message: `unknown setting; the twin may set ${TWIN_SECTIONS.join(', ')}` } };
+    }
+  }
+  const merged = mergeObjects(file as unknown as JsonObject, desired);
+  const result = agentConfigSchema.safeParse(merged);
+  if (result.success) return { ok: true, config: result.data };
+  const issues = result.error.issues;
+  const first = issues[0]!;
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
+  return { ok: false, reason: { path: first.path.join('.') || '(root)', message: first.message + more } };
+}
+
+/** Size, depth and nulls: what must hold before the content is even looked at. */
+export function checkShape(desired: JsonObject, maxBytes: number): Refusal | undefined {
+  let bytes: number;
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(desired), 'utf8');
+  } catch {
+    return { path: '(root)', message: 'the desired document is not JSON' };
+  }
+  if (bytes > maxBytes) return { path: '(root)', message: `the desired document is ${bytes} bytes; at most ${maxBytes} are accepted` };
+  return walk(desired, [], 1);
+}
+
+function walk(value: unknown, path: string[], depth: number): Refusal | undefined {
+  const where = path.join('.') || '(root)';
+  if (value === null) {
+    return { path: where, message: "null (the twin's delete) is not accepted: the agent never falls back silently; set an explicit value" };
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const r = walk(value[i], [...path, String(i)], depth + 1);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  if (isJsonObject(value)) {
+    if (depth > MAX_DESIRED_DEPTH) return { path: where, message: `nested deeper than ${MAX_DESIRED_DEPTH} levels` };
+    for (const [k, v] of Object.entries(value)) {
+      const r = walk(v, [...path, k], depth + 1);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) return { path: where, message: 'not a finite number' };
+  return undefined;
+}
+
+/** Objects merge recursively; anything else in `over` replaces `base`. Inputs are not modified. */
+export function mergeObjects(base: JsonObject, over: JsonObject): JsonObject {
+  const out: JsonObject = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isJsonObject(b) && isJsonObject(v) ? mergeObjects(b, v) : v;
+  }
+  return out;
+}
+
+/** JSON merge patch (RFC 7386), the twin's own rule: `null` deletes. Inputs are not modified. */
+export function applyMergePatch(target: JsonObject, patch: JsonObject): JsonObject {
+  const out: JsonObject = { ...target };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else if (isJsonObject(v)) out[k] = applyMergePatch(isJsonObject(out[k]) ? out[k] : {}, v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** Dot paths of every leaf (scalar or array; empty objects hold none) in a document: to notice settings that vanished. */
+export function leafPaths(doc: JsonObject, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(doc)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (isJsonObject(v)) out.push(...leafPaths(v, p));
+    else out.push(p);
+  }
+  return out;
+}
