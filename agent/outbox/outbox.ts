@@ -62,19 +62,25 @@ export class Outbox {
   readonly rewound = new Signal();
   readonly evictedRanges: EvictedRanges;
 
-  constructor(private readonly store: AgentStore) {
+  constructor(
+    private readonly store: AgentStore,
+    /** Told before seqs are handed out, so a replacement store never reuses one. */
+    private readonly reserve: (upTo: number) => void = () => undefined,
+  ) {
     this.evictedRanges = new EvictedRanges(store);
   }
 
   /** `seqFloor`: a seq known to be unused (after damage the counter may be gone; see SeqFloor). */
   async init(seqFloor = 1): Promise<void> {
     let stored = 1;
-    const raw = await this.store.meta.get(NEXT_SEQ_KEY);
+    const raw: Buffer | undefined = await this.store.meta.get(NEXT_SEQ_KEY);
     if (raw) stored = decodeChecked<number>(raw, 'outbox seq counter');
     let last = 0;
     for await (const key of this.store.outbox.keys({ reverse: true, limit: 1 })) last = keyPosition(key);
     for await (const key of this.store.sent.keys({ reverse: true, limit: 1 })) last = Math.max(last, keyPosition(key));
-    this.nextSeq = Math.max(stored, last + 1, seqFloor);
+    // A store without a counter is new: if seqs were handed out before (the floor says so), the
+    // old store was lost, and counting resumes past everything it may have used.
+    this.nextSeq = raw ? Math.max(stored, last + 1) : Math.max(last + 1, seqFloor);
     for await (const [key, value] of this.store.outbox.iterator()) this.count(this.unsent, kindOf(decodeCheckedText(value, `outbox ${key}`)), 1, value.length);
     for await (const value of this.store.sent.values()) {
       this.sentFigures.records++;
@@ -86,6 +92,7 @@ export class Outbox {
   /** Assigns seqs to `drafts` and returns the writes to commit atomically with the caller's own. */
   stage(drafts: RecordDraft[]): StagedRecords {
     const first = this.nextSeq;
+    this.reserve(first + drafts.length);
     const values = drafts.map((draft, i) => encodeChecked(Object.assign({ seq: first + i, kind: draft.kind }, draft)));
     const ops: StagedRecords['ops'] = values.map((value, i) => ({
       type: 'put' as const,
@@ -198,17 +205,21 @@ export class Outbox {
    * Removes up to `max` of the oldest unsent records of `kind` (or retained ones, for
    * `kind === 'sent'`), recording the seqs as evicted. Returns how many and how many bytes.
    */
-  async evictOldest(kind: RecordKind | 'sent', max: number, olderThanTime?: number): Promise<{ records: number; bytes: number }> {
+  async evictOldest(kind: RecordKind | 'sent', max: number, limits: { olderThanTime?: number; bytes?: number } = {}): Promise<{ records: number; bytes: number }> {
+    const { olderThanTime, bytes: enough = Infinity } = limits;
     const sub = kind === 'sent' ? this.store.sent : this.store.outbox;
     const victims: Array<{ seq: number; bytes: number; kind: RecordKind }> = [];
+    let freed = 0;
     for await (const [key, stored] of sub.iterator()) {
-      if (victims.length >= max) break;
+      if (victims.length >= max || freed >= enough) break;
       const value = kind === 'sent' ? stored.subarray(SENT_AT_BYTES) : stored;
       const json = decodeCheckedText(value, `${kind === 'sent' ? 'sent' : 'outbox'} ${key}`);
       const k = kindOf(json);
+      // Seq order follows time closely: the first young record ends the search for old ones.
+      if (olderThanTime !== undefined && timeOf(json) >= olderThanTime) break;
       if (kind !== 'sent' && k !== kind) continue;
-      if (olderThanTime !== undefined && timeOf(json) >= olderThanTime) continue;
       victims.push({ seq: keyPosition(key), bytes: stored.length, kind: k });
+      freed += stored.length;
     }
     if (victims.length === 0) return { records: 0, bytes: 0 };
     await sub.batch(victims.map((v) => ({ type: 'del' as const, key: positionKey(v.seq) })));

@@ -1,14 +1,14 @@
 import type { Logger } from '../core/logger.js';
-import type { Journal, JournalEntry } from '../journal/journal.js';
-import type { Outbox, RecordDraft } from '../outbox/outbox.js';
+import type { Clock } from '../core/clock.js';
+import type { Journal } from '../journal/journal.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { RecordStage } from './stage.js';
 import { decodeChecked, encodeChecked, positionKey } from '../store/checksum.js';
 import type { AgentStore } from '../store/store.js';
 import { Signal, waitAny } from '../runtime/signal.js';
 
-/** Turns journal entries into outbox records: analytics results, raw readings, or both. */
-export type RecordStage = (entries: JournalEntry[]) => RecordDraft[];
-
 const CURSOR_KEY = 'journalCursor';
+const STATE_KEY = 'stageState';
 
 /**
  * Moves data from the journal to the outbox. Each step commits, in one atomic and fsynced
@@ -22,6 +22,8 @@ export class Pipeline {
   private loopDone: Promise<void> = Promise.resolve();
   private readonly stopped = new Signal();
   private stepping: Promise<unknown> = Promise.resolve();
+  /** The stage state as last committed: what a failed step rolls the stage back to. */
+  private committedState: string | undefined;
   /** Fires after each committed step. */
   readonly advanced = new Signal();
 
@@ -30,14 +32,20 @@ export class Pipeline {
     private readonly journal: Journal,
     private readonly outbox: Outbox,
     private readonly stage: RecordStage,
+    private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly batchSize = 2000,
+    /** How often a quiet pipeline still steps, so time-driven results (closing windows) flow. */
+    private readonly idleStepMs = 1000,
   ) {}
 
   /** Reads the cursor; call before `Journal.init`, which needs `position`. */
   async init(): Promise<void> {
     const raw = await this.store.meta.get(CURSOR_KEY);
     if (raw) this.cursor = decodeChecked<number>(raw, 'journal cursor');
+    const state = await this.store.meta.get(STATE_KEY);
+    this.committedState = state ? decodeChecked<string>(state, 'analytics state') : undefined;
+    this.stage.restore(this.committedState);
   }
 
   start(): void {
@@ -69,17 +77,26 @@ export class Pipeline {
 
   private async stepOnce(): Promise<number> {
     const entries = await this.journal.read(this.cursor, this.batchSize);
-    if (entries.length === 0) return 0;
-    const staged = this.outbox.stage(this.stage(entries));
-    const last = entries[entries.length - 1]!.position;
-    await this.store.db.batch(
+    const output = this.stage.process(entries, this.clock.now());
+    if (entries.length === 0 && output.drafts.length === 0) return 0;
+    const staged = this.outbox.stage(output.drafts);
+    const last = entries.length > 0 ? entries[entries.length - 1]!.position : this.cursor;
+    try {
+      await this.store.db.batch(
       [
         ...staged.ops,
         { type: 'put', sublevel: this.store.meta, key: CURSOR_KEY, value: encodeChecked(last) },
+        ...(output.state !== undefined ? [{ type: 'put' as const, sublevel: this.store.meta, key: STATE_KEY, value: encodeChecked(output.state) }] : []),
         ...entries.map((e) => ({ type: 'del' as const, sublevel: this.store.journal, key: positionKey(e.position) })),
-      ],
-      { sync: true },
-    );
+        ],
+        { sync: true },
+      );
+    } catch (err) {
+      // The stage has seen these entries, the store has not: forget them, or the retry counts them twice.
+      this.stage.restore(this.committedState);
+      throw err;
+    }
+    if (output.state !== undefined) this.committedState = output.state;
     staged.commit();
     this.cursor = last;
     this.advanced.notify();
@@ -93,7 +110,7 @@ export class Pipeline {
       } catch (err) {
         this.logger.error({ err }, 'pipeline step failed; will retry when new data arrives');
       }
-      await waitAny([this.journal.appended, this.stopped]);
+      await waitAny([this.journal.appended, this.stopped], { clock: this.clock, ms: this.idleStepMs });
     }
   }
 }

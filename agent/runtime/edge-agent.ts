@@ -1,18 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Driver, DriverHealth } from '../core/driver.js';
-import { errorMessage } from '../core/errors.js';
+import { EdgeError, errorMessage, systemErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Reading } from '../core/reading.js';
 import type { Transport, TransportStatus } from '../core/transport.js';
 import type { AgentConfig } from '../config/schema.js';
 import { Forwarder, type ForwarderStats } from '../forwarder/forwarder.js';
 import { Journal } from '../journal/journal.js';
-import { Outbox } from '../outbox/outbox.js';
-import { Pipeline, type RecordStage } from '../pipeline/pipeline.js';
-import { readingRecord } from '../pipeline/reading-records.js';
+import { Outbox, type OutboxFigures } from '../outbox/outbox.js';
+import type { SeqRange } from '../outbox/evicted-ranges.js';
+import { Housekeeper, type EvictionCounts } from '../outbox/housekeeper.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { AnalyticsStage } from '../pipeline/analytics-stage.js';
+import { readingsStage, type RecordStage } from '../pipeline/stage.js';
 import { stampReadings } from '../stamp/stamp.js';
-import { AgentStore } from '../store/store.js';
+import { openBuffer, type StoreDamage } from '../store/open-buffer.js';
+import type { AgentStore } from '../store/store.js';
 
 export interface EdgeAgentParts {
   config: AgentConfig;
@@ -21,7 +25,7 @@ export interface EdgeAgentParts {
   transport: Transport;
   clock: Clock;
   logger: Logger;
-  /** Defaults to forwarding every reading as a `reading` record. */
+  /** Defaults to the configured analytics (or plain forwarding of readings without queries). */
   stage?: RecordStage;
 }
 
@@ -37,6 +41,25 @@ export interface AgentStats {
   forwarder: ForwarderStats;
   transport: TransportStatus;
   drivers: Record<string, DriverHealth>;
+  storage: StorageStats;
+  /** Conditions a technician must see: a damaged store moved aside, a full disk. */
+  alarms: Alarm[];
+  /** Per query: late/out-of-order/dropped/… counters and the watermark lag. */
+  analytics?: { counters: Record<string, unknown>; watermarks: Record<string, number> };
+}
+
+export interface StorageStats extends OutboxFigures {
+  bytes: number;
+  quotaBytes: number;
+  evicted: EvictionCounts;
+  expired: EvictionCounts;
+  evictedRanges: SeqRange[];
+}
+
+export interface Alarm {
+  code: 'EDGE_STORE_CORRUPT' | 'EDGE_DISK_FULL';
+  message: string;
+  since: number;
 }
 
 /**
@@ -46,6 +69,7 @@ export interface AgentStats {
 export class EdgeAgent {
   private accepted = 0;
   private readonly startedAt: number;
+  private diskFull: Alarm | undefined;
 
   private constructor(
     /** Identifies this run of the agent on the wire: a new boot is not a gap. */
@@ -56,20 +80,24 @@ export class EdgeAgent {
     private readonly outbox: Outbox,
     private readonly pipeline: Pipeline,
     private readonly forwarder: Forwarder,
+    private readonly housekeeper: Housekeeper,
+    private readonly stage: RecordStage,
+    private readonly damage: StoreDamage | undefined,
   ) {
     this.startedAt = parts.clock.now();
   }
 
   static async start(parts: EdgeAgentParts): Promise<EdgeAgent> {
     const { config, clock, logger } = parts;
-    const store = await AgentStore.open(config.dataDir);
+    const { store, seqFloor, damage } = await openBuffer(config.dataDir, logger, clock.now());
     try {
       const journal = new Journal(store, { sync: config.journal.sync });
-      const outbox = new Outbox(store);
-      const pipeline = new Pipeline(store, journal, outbox, parts.stage ?? ((entries) => entries.map((e) => readingRecord(e.reading))), logger.child({ module: 'pipeline' }));
+      const outbox = new Outbox(store, (upTo) => seqFloor.reserve(upTo));
+      const stage = parts.stage ?? stageFor(config, logger);
+      const pipeline = new Pipeline(store, journal, outbox, stage, clock, logger.child({ module: 'pipeline' }));
       await pipeline.init();
       await journal.init(pipeline.position);
-      await outbox.init();
+      await outbox.init(seqFloor.floor);
       const boot = randomUUID();
       const forwarder = new Forwarder(outbox, parts.transport, {
         device: parts.deviceId,
@@ -79,9 +107,12 @@ export class EdgeAgent {
         clock,
         logger: logger.child({ module: 'forwarder' }),
       });
-      const agent = new EdgeAgent(boot, parts, store, journal, outbox, pipeline, forwarder);
+      const housekeeper = new Housekeeper(outbox, config.storage, clock, logger.child({ module: 'housekeeping' }));
+      const agent = new EdgeAgent(boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, damage);
+      await housekeeper.tick();
       pipeline.start();
       forwarder.start();
+      housekeeper.start();
       logger.info({ device: parts.deviceId, boot: agent.boot, dataDir: config.dataDir, outbox: outbox.depth, nextSeq: outbox.upcomingSeq }, 'edge-agent started');
       try {
         for (const driver of parts.drivers) await driver.start((readings) => agent.accept(readings));
@@ -96,11 +127,41 @@ export class EdgeAgent {
     }
   }
 
-  /** The sink every driver writes to: resolves once the readings are durable. */
+  /**
+   * The sink every driver writes to: resolves once the readings are durable. A full disk
+   * rejects them (the driver keeps or re-reads them) and raises an alarm until writes succeed.
+   */
   private async accept(readings: Reading[]): Promise<void> {
-    await this.journal.append(stampReadings(readings, this.parts.clock));
+    try {
+      await this.journal.append(stampReadings(readings, this.parts.clock));
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      if (!this.diskFull) {
+        this.diskFull = { code: 'EDGE_DISK_FULL', message: `the disk holding ${this.parts.config.dataDir} is full: new readings are refused until space returns`, since: this.parts.clock.now() };
+        this.parts.logger.error({ dataDir: this.parts.config.dataDir }, this.diskFull.message);
+      }
+      throw new EdgeError('EDGE_DISK_FULL', this.diskFull.message, { cause: err });
+    }
+    if (this.diskFull) {
+      this.parts.logger.warn({ since: this.diskFull.since }, 'disk space is back: accepting readings again');
+      this.diskFull = undefined;
+    }
     this.accepted += readings.length;
   }
+
+  /**
+   * Answers the cloud's resend request from the retained records: they go out again, in seq
+   * order, through the backlog lane. Ranges the agent no longer has come back as `evicted`.
+   */
+  async resend(fromSeq: number, toSeq: number): Promise<{ resent: number; evicted: SeqRange[] }> {
+    if (!(Number.isSafeInteger(fromSeq) && Number.isSafeInteger(toSeq) && fromSeq >= 1 && toSeq >= fromSeq)) {
+      throw new EdgeError('EDGE_USAGE', `resend needs 1 ≤ fromSeq ≤ toSeq (got ${fromSeq}, ${toSeq})`);
+    }
+    const { resent, evicted } = await this.outbox.resend(fromSeq, toSeq);
+    this.parts.logger.info({ fromSeq, toSeq, resent, evicted }, 'resend requested by the cloud');
+    return { resent, evicted };
+  }
+
 
   stats(): AgentStats {
     const drivers: Record<string, DriverHealth> = {};
@@ -116,6 +177,19 @@ export class EdgeAgent {
       forwarder: this.forwarder.stats(),
       transport: this.parts.transport.status(),
       drivers,
+      storage: {
+        ...this.housekeeper.figures,
+        bytes: this.outbox.bytes,
+        quotaBytes: this.parts.config.storage.quotaBytes,
+        evicted: { ...this.housekeeper.evicted },
+        expired: { ...this.housekeeper.expired },
+        evictedRanges: this.outbox.evictedRanges.list(),
+      },
+      alarms: [
+        ...(this.damage ? [{ code: 'EDGE_STORE_CORRUPT' as const, message: `the buffer could not be opened (${this.damage.reason}); it was moved to ${this.damage.movedTo} and a fresh one started`, since: this.damage.at }] : []),
+        ...(this.diskFull ? [this.diskFull] : []),
+      ],
+      ...(this.stage instanceof AnalyticsStage ? { analytics: { counters: this.stage.counters(), watermarks: this.stage.watermarks() } } : {}),
     };
   }
 
@@ -145,6 +219,7 @@ export class EdgeAgent {
     await this.drain(flushTimeoutMs).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'could not flush before stopping; the data stays on disk'));
     logger.debug('drained');
     await this.pipeline.stop();
+    await this.housekeeper.stop();
     logger.debug('pipeline stopped');
     await this.forwarder.stop();
     logger.debug('forwarder stopped');
@@ -152,4 +227,16 @@ export class EdgeAgent {
     await this.store.close();
     logger.info({ outbox: this.outbox.depth }, 'edge-agent stopped');
   }
+}
+
+function stageFor(config: AgentConfig, logger: Logger): RecordStage {
+  const { queries, tolerances, maxStateEntries, forwardReadings } = config.analytics;
+  if (queries.length === 0) return readingsStage;
+  return new AnalyticsStage({ queries, tolerances, maxStateEntries, forwardReadings, logger: logger.child({ module: 'analytics' }) });
+}
+
+/** LevelDB reports ENOSPC as an IO error whose message carries the OS text. */
+function isDiskFull(err: unknown): boolean {
+  if (systemErrorCode(err) === 'ENOSPC') return true;
+  return err instanceof Error && /no space left on device/i.test(err.message);
 }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentStore } from '../../agent/store/store.js';
 import { Outbox } from '../../agent/outbox/outbox.js';
@@ -72,7 +73,7 @@ describe('spine: synthetic driver → LevelDB → real IoT Hub SDK → emulator'
     expect(stats.readings).toBeGreaterThan(0);
     expect(await recordsOf(hub, 'gw-2')).toEqual([]);
 
-    const store = await AgentStore.open(data.path);
+    const store = await AgentStore.open(join(data.path, 'buffer'));
     const outbox = new Outbox(store);
     await outbox.init();
     expect(outbox.depth).toBe(stats.readings);

@@ -3,7 +3,8 @@ import { silentLogger } from '../../../agent/core/logger.js';
 import { Journal } from '../../../agent/journal/journal.js';
 import { Outbox } from '../../../agent/outbox/outbox.js';
 import { Pipeline } from '../../../agent/pipeline/pipeline.js';
-import { readingRecord } from '../../../agent/pipeline/reading-records.js';
+import { readingsStage } from '../../../agent/pipeline/stage.js';
+import { systemClock } from '../../../agent/core/clock.js';
 import { AgentStore } from '../../../agent/store/store.js';
 import { stamped } from '../../support/readings.js';
 import { tempDir } from '../../support/tmp.js';
@@ -12,7 +13,7 @@ async function open(path: string) {
   const store = await AgentStore.open(path);
   const journal = new Journal(store);
   const outbox = new Outbox(store);
-  const pipeline = new Pipeline(store, journal, outbox, (entries) => entries.map((e) => readingRecord(e.reading)), silentLogger, 7);
+  const pipeline = new Pipeline(store, journal, outbox, readingsStage, systemClock, silentLogger, 7);
   await pipeline.init();
   await journal.init(pipeline.position);
   await outbox.init();
