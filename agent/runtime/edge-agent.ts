@@ -78,10 +78,10 @@ export class EdgeAgent {
     private readonly store: AgentStore,
     private readonly journal: Journal,
     private readonly outbox: Outbox,
-    private readonly pipeline: Pipeline,
+    private pipeline: Pipeline,
     private readonly forwarder: Forwarder,
     private readonly housekeeper: Housekeeper,
-    private readonly stage: RecordStage,
+    private stage: RecordStage,
     private readonly damage: StoreDamage | undefined,
   ) {
     this.startedAt = parts.clock.now();
@@ -160,6 +160,37 @@ export class EdgeAgent {
     const { resent, evicted } = await this.outbox.resend(fromSeq, toSeq);
     this.parts.logger.info({ fromSeq, toSeq, resent, evicted }, 'resend requested by the cloud');
     return { resent, evicted };
+  }
+
+  /**
+   * Live reconfiguration (the device twin's desired properties), without touching what is
+   * buffered. `drivers` is the complete list that should run: instances already running are kept,
+   * the others stopped or started. Forwarding settings apply from the next message (retry and
+   * backlog-share settings from the next start). Changed queries or tolerances get a new
+   * analytics stage over the committed state: unchanged queries resume, changed ones start empty.
+   * Throws if a new driver cannot start; the caller then applies the previous config again.
+   */
+  async reconfigure(next: AgentConfig, drivers: Driver[]): Promise<void> {
+    const { logger, clock } = this.parts;
+    const previous = this.parts.config;
+    for (const d of this.parts.drivers.filter((x) => !drivers.includes(x))) {
+      await d.stop().catch((err: unknown) => logger.warn({ driver: d.name, err: errorMessage(err) }, 'driver did not stop cleanly'));
+    }
+    const arriving = drivers.filter((x) => !this.parts.drivers.includes(x));
+    this.parts.drivers = drivers;
+    this.parts.config = next;
+    // The forwarder reads these on every message. (A Forwarder.update() would be cleaner.)
+    const { maxMessageBytes, lingerMs, maxInFlight, compress } = next.forwarding;
+    Object.assign((this.forwarder as unknown as { options: Record<string, unknown> }).options, { maxMessageBytes, lingerMs, maxInFlight, compress, retentionMs: next.storage.retentionMs });
+    if (!this.parts.stage && JSON.stringify(previous.analytics) !== JSON.stringify(next.analytics)) {
+      await this.pipeline.stop();
+      this.stage = stageFor(next, logger);
+      this.pipeline = new Pipeline(this.store, this.journal, this.outbox, this.stage, clock, logger.child({ module: 'pipeline' }));
+      await this.pipeline.init();
+      this.pipeline.start();
+    }
+    for (const d of arriving) await d.start((readings) => this.accept(readings));
+    logger.info({ drivers: drivers.map((d) => d.name), queries: next.analytics.queries.map((q) => q.name) }, 'configuration applied live');
   }
 
 
