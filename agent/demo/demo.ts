@@ -8,9 +8,18 @@ import { parseConfig } from '../config/load.js';
 import { startAgentFromConfig } from '../runtime/build-agent.js';
 import type { AgentStats } from '../runtime/edge-agent.js';
 import { IotHubEmulator, type HubEvent } from '../../cloud/iothub/index.js';
+import { hubMethodInvoker, MessageLogSource, Reconciler, SqliteStore } from '../../cloud/reconciler/index.js';
 import { startTcpDemoSimulator } from '../../drivers/index.js';
 
 export const DEMO_DEVICE_ID = 'demo-gateway';
+
+/** The demo's analytics: a 5-second summary per point, on the readings' own time. */
+export const DEMO_QUERY = {
+  name: 'summary5s',
+  query: `SELECT source, point, COUNT(*) AS n, AVG(value) AS avg, MIN(value) AS min, MAX(value) AS max
+FROM readings TIMESTAMP BY appTime
+GROUP BY source, point, TumblingWindow(second, 5)`,
+};
 
 export interface DemoOptions {
   /** Stop after this long; without it the demo runs until `stop` is aborted. */
@@ -32,13 +41,21 @@ export interface DemoTick {
   elapsedMs: number;
   stats: AgentStats;
   recordsInHub: number;
+  resultsInHub: number;
+  reconciledRows: number;
 }
 
 export interface DemoSummary {
   readings: number;
   messagesAcked: number;
   recordsAcked: number;
+  /** Reading records of this run found in the emulator's message log. */
   recordsInHub: number;
+  /** Window results of this run found there. */
+  resultsInHub: number;
+  /** Rows in the reconciler's table (results and readings), and gaps it still waits on. */
+  reconciledRows: number;
+  openGaps: number;
   unitsBilled: number;
   bytesSent: number;
   outboxLeft: number;
@@ -64,12 +81,29 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const device = hub.getDevice(DEMO_DEVICE_ID) ?? (await hub.registerDevice(DEMO_DEVICE_ID));
     const caFile = join(dataDir, 'hub-ca.pem');
     writeFileSync(caFile, hub.caPem);
-    const seen = new Set<number>();
+    const seen = { reading: new Set<number>(), result: new Set<number>() };
     const countRecords = (event: HubEvent) => {
       if (event.deviceId !== DEMO_DEVICE_ID) return;
-      for (const r of decodeWireMessage(event.body, event.systemProperties['content-encoding']).records) seen.add(r.seq);
+      for (const r of decodeWireMessage(event.body, event.systemProperties['content-encoding']).records) {
+        if (r.kind === 'reading' || r.kind === 'result') seen[r.kind].add(r.seq);
+      }
     };
     hub.on('telemetry', countRecords);
+
+    const reconcilerStore = new SqliteStore(join(dataDir, 'reconciler.db'));
+    const reconciler = new Reconciler({
+      source: new MessageLogSource(hub.messageLog),
+      store: reconcilerStore,
+      methods: hubMethodInvoker(hub),
+      logger: options.logger,
+      pollMs: 500,
+    });
+    reconciler.start();
+    cleanups.unshift(async () => {
+      await reconciler.stop();
+      await reconcilerStore.close();
+    });
+    let reconciledRows = 0;
 
     const sim = await startTcpDemoSimulator({ registers: options.registers ?? 10, pollMs: options.pollMs ?? 500 });
     cleanups.unshift(() => sim.close());
@@ -78,6 +112,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         hub: { connectionString: device.connectionString, caFile },
         dataDir: agentDir,
         drivers: [{ type: 'modbus', ...sim.driverConfig }],
+        analytics: { queries: [DEMO_QUERY], tolerances: { lateArrivalMs: 5000, outOfOrderMs: 1000 } },
         forwarding: { lingerMs: 1000 },
       },
       'demo config',
@@ -85,7 +120,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const { agent } = await startAgentFromConfig(config, { clock, logger: options.logger });
 
     await new Promise<void>((resolve) => {
-      const tick = setInterval(() => options.onTick?.({ elapsedMs: clock.now() - started, stats: agent.stats(), recordsInHub: seen.size }), 1000);
+      const tick = setInterval(() => {
+        void reconciler.counters().then((c) => (reconciledRows = c.reconciledRows), () => undefined);
+        options.onTick?.({ elapsedMs: clock.now() - started, stats: agent.stats(), recordsInHub: seen.reading.size, resultsInHub: seen.result.size, reconciledRows });
+      }, 1000);
       const end = () => {
         clearInterval(tick);
         if (timer) clearTimeout(timer);
@@ -99,11 +137,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     await agent.stop(15_000);
     hub.off('telemetry', countRecords);
     const stats = agent.stats();
+    const inLog = await recordsInLog(hub, DEMO_DEVICE_ID, stats.boot);
+    await reconciler.stop();
+    await reconciler.runOnce();
+    const reconciled = await reconciler.counters();
     return {
       readings: stats.readings,
       messagesAcked: stats.forwarder.messagesAcked,
       recordsAcked: stats.forwarder.recordsAcked,
-      recordsInHub: await recordsInLog(hub, DEMO_DEVICE_ID, stats.boot),
+      recordsInHub: inLog.reading,
+      resultsInHub: inLog.result,
+      reconciledRows: reconciled.reconciledRows,
+      openGaps: reconciled.openGaps,
       unitsBilled: stats.forwarder.unitsBilled,
       bytesSent: stats.forwarder.bytesAcked,
       outboxLeft: stats.outboxDepth,
@@ -115,16 +160,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   }
 }
 
-/** Distinct records of this run (boot) of the device, counted from the hub's message log itself. */
-async function recordsInLog(hub: IotHubEmulator, deviceId: string, boot: string): Promise<number> {
-  const seqs = new Set<number>();
+/** Distinct records of this run (boot) of the device, by kind, counted from the hub's message log itself. */
+async function recordsInLog(hub: IotHubEmulator, deviceId: string, boot: string): Promise<{ reading: number; result: number }> {
+  const seqs = { reading: new Set<number>(), result: new Set<number>() };
   const log = hub.messageLog;
   for (let p = 0; p < log.partitionCount; p++) {
     for (const event of await log.read(p, 0, Number.MAX_SAFE_INTEGER)) {
       if (event.deviceId !== deviceId) continue;
       const message = decodeWireMessage(event.body, event.systemProperties['content-encoding']);
-      if (message.boot === boot) for (const r of message.records) seqs.add(r.seq);
+      if (message.boot !== boot) continue;
+      for (const r of message.records) if (r.kind === 'reading' || r.kind === 'result') seqs[r.kind].add(r.seq);
     }
   }
-  return seqs.size;
+  return { reading: seqs.reading.size, result: seqs.result.size };
 }

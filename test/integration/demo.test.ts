@@ -6,6 +6,9 @@ interface Summary {
   readings: number;
   messagesAcked: number;
   recordsInHub: number;
+  resultsInHub: number;
+  reconciledRows: number;
+  openGaps: number;
   unitsBilled: number;
   outboxLeft: number;
 }
@@ -22,7 +25,7 @@ describe('demo: Modbus TCP simulator → agent → emulator, as a user runs it',
   it('demo --duration ends with every reading in the hub, as its last stdout line', async () => {
     const dir = tempDir('demo');
     cleanups.push(dir.cleanup);
-    const run = await runCli(['demo', '--duration', '4s', '--data-dir', dir.path]);
+    const run = await runCli(['demo', '--duration', '8s', '--data-dir', dir.path]);
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(run.code).toBe(0);
     const summary = lastJsonLine(run.stdout);
@@ -31,6 +34,10 @@ describe('demo: Modbus TCP simulator → agent → emulator, as a user runs it',
     expect(summary.messagesAcked).toBeGreaterThan(0);
     expect(summary.messagesAcked).toBeLessThan(summary.readings);
     expect(summary.outboxLeft).toBe(0);
+    // Window results flowed too, and the reconciler holds every record once, with no open gap.
+    expect(summary.resultsInHub).toBeGreaterThan(0);
+    expect(summary.reconciledRows).toBe(summary.recordsInHub + summary.resultsInHub);
+    expect(summary.openGaps).toBe(0);
   });
 
   it('without --duration it runs until Ctrl-C (SIGINT), then stops cleanly with the summary', async () => {

@@ -13,7 +13,7 @@ export function registerDemo(program: Command): void {
     .option('--data-dir <dir>', 'keep the demo’s buffer and hub here (default: a fresh temp dir)')
     .option('--hub-port <port>', 'MQTT/TLS port for the emulator (default: any free port)')
     .option('--log-level <level>', 'agent log level, written to stderr', 'warn')
-    .addHelpText('after', '\nThe last line on stdout is a JSON summary: readings, messagesAcked, recordsInHub, unitsBilled, …')
+    .addHelpText('after', '\nThe last line on stdout is a JSON summary: readings, messagesAcked, recordsInHub, resultsInHub, reconciledRows, openGaps, unitsBilled, …')
     .action(async (opts: { duration?: string; dataDir?: string; hubPort?: string; logLevel: string }) => {
       const durationMs = opts.duration !== undefined ? parseDuration(opts.duration, '--duration') : undefined;
       if (durationMs !== undefined && durationMs <= 0) throw usageError('--duration must be longer than 0');
@@ -48,7 +48,7 @@ function liveLine(out: NodeJS.WriteStream): { update: (tick: DemoTick) => void; 
       const line =
         `${(tick.elapsedMs / 1000).toFixed(0).padStart(4)}s  readings ${s.readings}  ` +
         `buffered ${s.journalBacklog + s.outboxDepth}  messages ${s.forwarder.messagesAcked} (${s.forwarder.unitsBilled} × 4 KB)  ` +
-        `in hub ${tick.recordsInHub}  link ${s.transport.state}`;
+        `in hub ${tick.recordsInHub} readings + ${tick.resultsInHub} results  reconciled ${tick.reconciledRows}  link ${s.transport.state}`;
       if (tty) out.write(`\r\x1b[2K${line}`);
       else if (tick.elapsedMs - last >= 5000) {
         last = tick.elapsedMs;
