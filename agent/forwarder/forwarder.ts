@@ -40,6 +40,8 @@ export interface ForwarderStats {
   unitsBilled: number;
   sendFailures: number;
   inFlight: number;
+  /** First seq of the live lane: older unsent records are the backlog. */
+  liveFrom: number;
   lastError?: { code: string; message: string; at: number };
 }
 
@@ -68,6 +70,7 @@ export class Forwarder {
     unitsBilled: 0,
     sendFailures: 0,
     inFlight: 0,
+    liveFrom: 1,
   };
 
   constructor(
@@ -112,7 +115,7 @@ export class Forwarder {
   }
 
   stats(): ForwarderStats {
-    return { ...this.counters, inFlight: this.inFlight.size };
+    return { ...this.counters, inFlight: this.inFlight.size, liveFrom: this.lanes.liveFrom };
   }
 
   private async loop(): Promise<void> {

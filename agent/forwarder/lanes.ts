@@ -25,10 +25,10 @@ export class Lanes {
     this.sentBacklog = 0;
   }
 
-  /** Which lane sends next when both have records. */
+  /** Which lane sends next when both have records: live first, then the backlog's share. */
   pick(): 'live' | 'backlog' {
     const total = this.sentLive + this.sentBacklog;
-    return total === 0 || this.sentBacklog / total < this.backlogShare ? 'backlog' : 'live';
+    return total > 0 && this.sentBacklog / total < this.backlogShare ? 'backlog' : 'live';
   }
 
   sent(lane: 'live' | 'backlog', toSeq: number): void {

@@ -6,6 +6,7 @@ describe('Lanes (live-first)', () => {
     const lanes = new Lanes(0.25);
     lanes.restart(1001);
     expect([lanes.liveFrom, lanes.liveCursor, lanes.backlogCursor]).toEqual([1001, 1000, 0]);
+    expect(lanes.pick()).toBe('live'); // fresh data goes first
     const picks: string[] = [];
     let live = 1000;
     let backlog = 0;
