@@ -56,8 +56,11 @@ export function overlayDesired(file: AgentConfig, desiredDoc: JsonObject, limits
   return { ok: false, reason: { path: first.path.join('.') || '(root)', message: first.message + more } };
 }
 
-/** Size, depth and nulls: what must hold before the content is even looked at. */
-export function checkShape(desired: JsonObject, maxBytes: number): Refusal | undefined {
+/**
+ * Size, depth and nulls: what must hold before the content is even looked at. A merge patch may
+ * carry nulls (deletes; whether one removes a setting in force is judged elsewhere), a document not.
+ */
+export function checkShape(desired: JsonObject, maxBytes: number, options: { patch?: boolean } = {}): Refusal | undefined {
   let bytes: number;
   try {
     bytes = Buffer.byteLength(JSON.stringify(desired), 'utf8');
@@ -65,17 +68,18 @@ export function checkShape(desired: JsonObject, maxBytes: number): Refusal | und
     return { path: '(root)', message: 'the desired document is not JSON' };
   }
   if (bytes > maxBytes) return { path: '(root)', message: `the desired document is ${bytes} bytes; at most ${maxBytes} are accepted` };
-  return walk(desired, [], 1);
+  return walk(desired, [], 1, options.patch === true);
 }
 
-function walk(value: unknown, path: string[], depth: number): Refusal | undefined {
+function walk(value: unknown, path: string[], depth: number, nullOk: boolean): Refusal | undefined {
   const where = path.join('.') || '(root)';
   if (value === null) {
+    if (nullOk) return undefined;
     return { path: where, message: "null (the twin's delete) is not accepted: the agent never falls back silently; set an explicit value" };
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const r = walk(value[i], [...path, String(i)], depth + 1);
+      const r = walk(value[i], [...path, String(i)], depth + 1, false);
       if (r) return r;
     }
     return undefined;
@@ -83,7 +87,7 @@ function walk(value: unknown, path: string[], depth: number): Refusal | undefine
   if (isJsonObject(value)) {
     if (depth > MAX_DESIRED_DEPTH) return { path: where, message: `nested deeper than ${MAX_DESIRED_DEPTH} levels` };
     for (const [k, v] of Object.entries(value)) {
-      const r = walk(v, [...path, k], depth + 1);
+      const r = walk(v, [...path, k], depth + 1, nullOk);
       if (r) return r;
     }
     return undefined;

@@ -159,6 +159,17 @@ export class ConnectionSupervisor implements Transport {
     this.lastHeardAt = this.options.clock.now();
   }
 
+  /**
+   * New timeouts and liveness settings (device twin): they apply from the next timer or connect.
+   * Credentials and the hub are the local file's and never change here.
+   */
+  configure(next: Pick<SupervisorOptions, 'sendTimeoutMs' | 'connectTimeoutMs' | 'keepAliveSeconds' | 'connection'>): void {
+    this.options.sendTimeoutMs = next.sendTimeoutMs;
+    this.options.connectTimeoutMs = next.connectTimeoutMs;
+    this.options.keepAliveSeconds = next.keepAliveSeconds;
+    this.options.connection = { ...next.connection };
+  }
+
   /** Drops the current client and reconnects at once (tests, diagnostics). */
   reconnect(reason: string): void {
     if (this.client) this.lose(this.client, new EdgeError('EDGE_TRANSPORT_UNAVAILABLE', reason));

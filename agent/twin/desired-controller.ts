@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -44,6 +45,8 @@ export class DesiredController {
   private running: AgentConfig;
   private status: ConfigStatus;
   private readonly refusedVersions: string[] = [];
+  /** Each applied or refused version, for logs, diagnostics and tests that wait on it. */
+  readonly events = new EventEmitter<{ applied: [version: number]; refused: [version: number, reason: Refusal] }>();
 
   constructor(private readonly deps: DesiredControllerDeps) {
     this.running = deps.initial.config;
@@ -108,7 +111,8 @@ export class DesiredController {
       case 'apply': {
         const previous = this.running;
         try {
-          await this.deps.apply(d.config, previous);
+          // An unchanged config (say an empty desired section) is accepted without touching anything.
+          if (JSON.stringify(d.config) !== JSON.stringify(previous)) await this.deps.apply(d.config, previous);
         } catch (err) {
           logger.error({ version: d.version, err: errorMessage(err) }, 'desired config could not be applied; restoring the previous one');
           await this.deps.apply(previous, d.config).catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'restoring the previous config failed'));
@@ -122,6 +126,7 @@ export class DesiredController {
         await this.deps.persist({ version: d.version, desired: d.desired, savedAt: at }).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'could not save the last good config; it is running, but a reboot offline would not use it'));
         logger.info({ version: d.version }, 'desired config applied');
         this.deps.report({ ...this.reportedConfig() });
+        this.events.emit('applied', d.version);
         return;
       }
     }
@@ -136,5 +141,6 @@ export class DesiredController {
     if (!this.refusedVersions.includes(key)) this.refusedVersions.push(key);
     while (this.refusedVersions.length > REPORTED_REFUSALS) patch[this.refusedVersions.shift()!] = null;
     this.deps.report({ configRefused: patch, config: { ...(this.reportedConfig().config as JsonObject), lastRefusedVersion: version } });
+    this.events.emit('refused', version, reason);
   }
 }

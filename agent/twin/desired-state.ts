@@ -18,7 +18,8 @@ export type DesiredDecision =
  * Each version is judged as a whole document (file config + desired overlay), never patch by
  * patch: a refused push followed by a fixing push applies both, as the operator meant. A setting
  * that was in force and disappears (a `null` delete) is refused until it is set again explicitly:
- * the agent never drifts back to file values silently.
+ * the agent never drifts back to file values silently. A `null` that takes back a setting that
+ * never got into force (a refused value) is fine: that is how an operator repairs a bad push.
  */
 export class DesiredState {
   private mirror: JsonObject = {};
@@ -67,8 +68,8 @@ export class DesiredState {
     const body = withoutMetadata(patch);
     this.mirror = applyMergePatch(this.mirror, body);
     this.mirrorVersion = version;
-    // The patch itself is checked too: its nulls are gone from the mirror once merged.
-    const shape = checkShape(body, maxBytes);
+    // The patch's own size and depth; its nulls are judged by what they delete (see judge).
+    const shape = checkShape(body, maxBytes, { patch: true });
     if (shape) {
       this.decided = version;
       return { kind: 'refuse', version, reason: shape };
