@@ -1,4 +1,5 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
+import { Signal, waitAny } from '../runtime/signal.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { RecordKind } from '../core/wire.js';
@@ -33,8 +34,9 @@ export class Housekeeper {
   readonly expired: EvictionCounts = { sent: 0, reading: 0, result: 0, event: 0, health: 0 };
   /** The outbox's figures as of the last round (the oldest unsent record needs a disk look). */
   figures: OutboxFigures = { unsent: {}, sent: { records: 0, bytes: 0 } };
-  private timer: TimerHandle | undefined;
   private running: Promise<void> = Promise.resolve();
+  private stopped = true;
+  private readonly wake = new Signal();
 
   constructor(
     private readonly outbox: Outbox,
@@ -48,21 +50,34 @@ export class Housekeeper {
     this.policy = policy;
   }
 
+  /**
+   * Runs a round every `intervalMs`, and at once whenever new records push the outbox over the
+   * quota, so a fast producer cannot overshoot it by more than one pipeline step.
+   */
   start(): void {
-    const tick = () => {
-      this.running = this.tick()
-        .catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'housekeeping failed'))
-        .finally(() => {
-          if (this.timer) this.timer = this.clock.setTimeout(tick, this.intervalMs);
-        });
-    };
-    this.timer = this.clock.setTimeout(tick, this.intervalMs);
+    this.stopped = false;
+    this.running = this.loop();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.stopped = true;
+    this.wake.notify();
     await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    let due = this.clock.now() + this.intervalMs;
+    while (!this.stopped) {
+      await waitAny([this.outbox.added, this.wake], { clock: this.clock, ms: Math.max(0, due - this.clock.now()) });
+      if (this.stopped) break;
+      if (this.clock.now() < due && this.outbox.bytes <= this.policy.quotaBytes) continue;
+      try {
+        await this.tick();
+      } catch (err) {
+        this.logger.error({ err: errorMessage(err) }, 'housekeeping failed');
+      }
+      due = this.clock.now() + this.intervalMs;
+    }
   }
 
   /** One round: retention, TTL, the quota, then fresh figures. */

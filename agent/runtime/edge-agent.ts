@@ -70,6 +70,9 @@ export class EdgeAgent {
   private accepted = 0;
   private readonly startedAt: number;
   private diskFull: Alarm | undefined;
+  private stopping: Promise<void> | undefined;
+  /** The latest reading per source/point, for `edge-agent sensors` (diagnostics). */
+  private readonly latest = new Map<string, Reading>();
 
   private constructor(
     /** Identifies this run of the agent on the wire: a new boot is not a gap. */
@@ -147,6 +150,17 @@ export class EdgeAgent {
       this.diskFull = undefined;
     }
     this.accepted += readings.length;
+    for (const r of readings) this.latest.set(`${r.source}\u0000${r.point}`, r);
+  }
+
+  /** The latest accepted reading of every point (diagnostics: `edge-agent sensors`). */
+  latestReadings(): Reading[] {
+    return [...this.latest.values()];
+  }
+
+  /** Accepts readings as a driver would (diagnostics: `edge-agent send-test`); resolves once durable. */
+  inject(readings: Reading[]): Promise<void> {
+    return this.accept(readings);
   }
 
   /**
@@ -241,7 +255,12 @@ export class EdgeAgent {
    * outbox, gives the forwarder `flushTimeoutMs` to send it, then closes everything. What is
    * not acknowledged by then stays on disk for the next start.
    */
-  async stop(flushTimeoutMs = 5000): Promise<void> {
+  stop(flushTimeoutMs = 5000): Promise<void> {
+    this.stopping ??= this.shutdown(flushTimeoutMs);
+    return this.stopping;
+  }
+
+  private async shutdown(flushTimeoutMs: number): Promise<void> {
     const { logger } = this.parts;
     for (const driver of this.parts.drivers) {
       await driver.stop().catch((err: unknown) => logger.warn({ driver: driver.name, err: errorMessage(err) }, 'driver did not stop cleanly'));

@@ -15,6 +15,7 @@ export interface TestAgentOptions {
   points?: number;
   clock?: Clock;
   forwarding?: AgentConfigInput['forwarding'];
+  storage?: AgentConfigInput['storage'];
 }
 
 /** An agent with a synthetic driver, talking through the real SDK. */
@@ -25,6 +26,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<{ agent: Edge
       hub: { connectionString: o.connectionString },
       dataDir: o.dataDir,
       forwarding: { lingerMs: 20, retryInitialMs: 50, retryMaxMs: 200, sendTimeoutMs: 5000, connectTimeoutMs: 5000, ...o.forwarding },
+      ...(o.storage ? { storage: o.storage } : {}),
     },
     'test config',
   );
