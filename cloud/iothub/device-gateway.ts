@@ -1,7 +1,9 @@
+import type { TLSSocket } from 'node:tls';
 import type { AedesOptions, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
 import type { Clock } from '../../agent/core/clock.js';
 import type { Logger } from '../../agent/core/logger.js';
-import type { DeviceRegistry } from './device-registry.js';
+import { normalizeThumbprint, type DeviceRegistry } from './device-registry.js';
+import type { FaultConnection } from './fault-connection.js';
 import type { FaultInjector } from './faults.js';
 import type { MethodCalls } from './methods.js';
 import type { TwinHandler } from './twin-handler.js';
@@ -39,6 +41,13 @@ export interface DeviceGateway {
   tokenExpiry(client: Client): number | undefined;
 }
 
+/** SHA-256 thumbprint of the TLS client certificate, if the device presented one. */
+function peerThumbprint(client: Client): string | undefined {
+  const socket = (client.conn as FaultConnection).socket as TLSSocket | undefined;
+  const cert = typeof socket?.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
+  return cert && cert.fingerprint256 ? normalizeThumbprint(cert.fingerprint256) : undefined;
+}
+
 export function createDeviceGateway(deps: GatewayDeps): DeviceGateway {
   const expiries = new WeakMap<Client, number>();
   const { log } = deps;
@@ -58,6 +67,15 @@ export function createDeviceGateway(deps: GatewayDeps): DeviceGateway {
     }
     const identity = deps.registry.get(user.deviceId);
     if (!identity) return refuse(NOT_AUTHORIZED, 'device is not registered');
+    // X.509: an empty password and a TLS client certificate whose thumbprint is the device's.
+    if (!password || password.length === 0) {
+      if (!identity.x509Thumbprint) return refuse(NOT_AUTHORIZED, 'no SAS token, and the device is not registered for X.509');
+      const thumbprint = peerThumbprint(client);
+      if (!thumbprint) return refuse(NOT_AUTHORIZED, 'no SAS token and no client certificate');
+      if (thumbprint !== identity.x509Thumbprint) return refuse(NOT_AUTHORIZED, 'client certificate thumbprint does not match the device');
+      expiries.set(client, Number.MAX_SAFE_INTEGER); // no token to expire
+      return done(null, true);
+    }
     const token = parseSasToken(password ? password.toString('utf8') : '');
     if (!token) return refuse(NOT_AUTHORIZED, 'password is not a SharedAccessSignature');
     const verdict = verifySasToken(token, {

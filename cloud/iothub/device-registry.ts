@@ -15,6 +15,8 @@ export interface DeviceIdentity {
   secondaryKey: string;
   /** Epoch ms. */
   createdAt: number;
+  /** X.509 self-signed authentication: SHA-256 thumbprint of the client certificate (hex, upper case, no colons). */
+  x509Thumbprint?: string;
 }
 
 interface RegistryFile {
@@ -87,6 +89,17 @@ export class DeviceRegistry {
     return identity;
   }
 
+  /**
+   * Registers a device (or takes the existing one) for X.509 self-signed authentication: its TLS
+   * client certificate must have this SHA-256 thumbprint (colons and case do not matter).
+   */
+  async registerX509(deviceId: string, thumbprint: string, now: number): Promise<DeviceIdentity> {
+    const identity = await this.register(deviceId, now);
+    identity.x509Thumbprint = normalizeThumbprint(thumbprint);
+    await this.writer.save();
+    return identity;
+  }
+
   /** Removes a device; resolves true if it existed. */
   async remove(deviceId: string): Promise<boolean> {
     if (!this.devices.delete(deviceId)) return false;
@@ -98,6 +111,10 @@ export class DeviceRegistry {
     const doc: RegistryFile = { version: 1, devices: this.list() };
     return JSON.stringify(doc, null, 2) + '\n';
   }
+}
+
+export function normalizeThumbprint(t: string): string {
+  return t.replace(/:/g, '').toUpperCase();
 }
 
 /** `HostName=<host>;DeviceId=<id>;SharedAccessKey=<key>`: what the device SDK takes. */

@@ -207,6 +207,15 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
     return { ...identity, connectionString: deviceConnectionString(this.hostName, identity.deviceId, identity.primaryKey) };
   }
 
+  /**
+   * Registers a device that authenticates with a self-signed X.509 client certificate of this
+   * SHA-256 thumbprint. Its connection string is `HostName=…;DeviceId=…;x509=true`.
+   */
+  async registerX509Device(deviceId: string, thumbprint: string): Promise<{ deviceId: string; connectionString: string }> {
+    await this.registry.registerX509(deviceId, thumbprint, this.clock.now());
+    return { deviceId, connectionString: `HostName=${this.hostName};DeviceId=${deviceId};x509=true` };
+  }
+
   /** Removes a device and its twin, and drops its connection. */
   async removeDevice(deviceId: string): Promise<boolean> {
     this.faults.dropConnection(deviceId);
@@ -372,7 +381,8 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
     broker.on('clientError', (client: Client, err: Error) => this.log.debug({ deviceId: client.id, err: err.message, stack: err.stack }, 'client error'));
     broker.on('connectionError', (_client: Client, err: Error) => this.log.debug({ err: err.message }, 'connection error'));
 
-    const server = createTlsServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' }, (socket: TLSSocket) => {
+    // Client certificates are asked for but not required: X.509 devices send one, SAS devices none.
+    const server = createTlsServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false }, (socket: TLSSocket) => {
       broker.handle(new FaultConnection(socket));
     });
     server.on('connection', (raw: Socket) => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IotHubEmulator } from '../../cloud/iothub/index.js';
+import type { ConnectionEvent } from '../../agent/transport/connection-history.js';
 import { tempDir } from '../support/tmp.js';
 import { next, startTwinAgent } from '../agent/twin/support.js';
 
@@ -26,12 +27,12 @@ describe('twin: changes made while the device was offline', () => {
 
     // Offline: the hub refuses the device, and the operator changes the twin meanwhile.
     hub.faults.refuseConnections({ mode: 'server-unavailable' });
-    const lost = next(run.transport.events, 'history', (e) => e.event === 'lost');
+    const lost = next(run.transport.events, 'history', (e) => (e as ConnectionEvent).event === 'lost');
     hub.faults.dropConnection('twin-off');
     await lost;
     const change = await hub.updateDesired('twin-off', { forwarding: { lingerMs: 33 }, log: { level: 'warn' } });
     expect(change.pushed).toBe(false); // never pushed: the device must GET it
-    await next(run.transport.events, 'history', (e) => e.event === 'failed');
+    await next(run.transport.events, 'history', (e) => (e as ConnectionEvent).event === 'failed');
     expect(run.twin.config.forwarding.lingerMs).toBe(20);
 
     const applied = next(run.twin.events, 'applied');
