@@ -19,3 +19,11 @@ describe('config JSON Schema', () => {
     expect(desired.additionalProperties).toBe(false);
   });
 });
+
+describe('config/example.json', () => {
+  it('is a valid configuration', async () => {
+    const { loadConfigFile } = await import('../../../agent/config/load.js');
+    const config = loadConfigFile(join(import.meta.dirname, '..', '..', '..', 'config', 'example.json'));
+    expect(config.analytics.queries.map((q) => q.name)).toEqual(['avg1m']);
+  });
+});
