@@ -160,6 +160,22 @@ export const forwardingSchema = z
 
 const logSchema = z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({});
 
+/**
+ * Local faces for the technician: the diagnostics socket (`edge-agent status|sensors|…`) and an
+ * optional Prometheus endpoint. File-only: the twin must not open ports on the gateway.
+ */
+const diagnosticsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Default: $RUNTIME_DIRECTORY/diagnostics.sock (systemd's RuntimeDirectory), else /run/edge-agent/diagnostics.sock. */
+    socketPath: z.string().min(1).optional(),
+    /** Group that owns the socket (mode 0660); default: the service's own group. */
+    group: z.string().min(1).optional(),
+    /** Prometheus text exposition on 127.0.0.1; off unless a port is given. */
+    prometheus: z.strictObject({ port: z.number().int().min(0).max(65535), host: z.enum(['127.0.0.1', '::1', 'localhost']).default('127.0.0.1') }).optional(),
+  })
+  .prefault({});
+
 /** Sections the twin's desired properties may set; the rest is the local file's alone. */
 export const TWIN_SECTIONS = ['drivers', 'analytics', 'forwarding', 'storage', 'connection', 'twin', 'log'] as const;
 export type TwinSection = (typeof TWIN_SECTIONS)[number];
@@ -179,6 +195,7 @@ export const agentConfigSchema = z.strictObject({
   storage: storageSchema,
   twin: twinSchema,
   log: logSchema,
+  diagnostics: diagnosticsSchema,
 });
 
 /**

@@ -109,7 +109,8 @@ export async function startAgentFromConfig(
     clock,
     logger: logger.child({ module: 'twin' }),
   });
-  if (config.twin.enabled) sync.start();
+  // From the file only: a desired `twin.enabled: false` must not lock the twin out for good.
+  if (fileConfig.twin.enabled) sync.start();
   transport.events.on('history', (e) => e.event === 'closed' && sync.stop());
 
   bindMethods(

@@ -97,7 +97,8 @@ export class TwinSync {
     const twin = await client.getTwin();
     this.wholeDocs.add(twin.properties.desired);
     this.deps.supervisor.heard();
-    await this.deps.controller.offerFull({ ...twin.properties.desired });
+    // Not awaited: a slow live apply (a driver starting) must not make the probe look dead.
+    void this.deps.controller.offerFull({ ...twin.properties.desired });
     return twin;
   }
 

@@ -18,7 +18,7 @@ describe('twin: desired properties applied live, bad ones refused and reported',
     const dev = await hub.registerDevice('twin-live');
     const data = tempDir('twin-live');
     cleanups.push(data.cleanup);
-    const run = await startTwinAgent(hub, dev.connectionString, data.path);
+    const run = await startTwinAgent(hub, dev.connectionString, data.path, { twin: { reportMinIntervalMs: 100, maxDesiredBytes: 4096 } });
     let stopped = false;
     cleanups.push(async () => {
       if (!stopped) await run.agent.stop(0);
@@ -42,6 +42,8 @@ describe('twin: desired properties applied live, bad ones refused and reported',
       [{ analytics: { queries: [{ name: 'q1', query: 'SELEC point FROM readings' }] } }, 'analytics.queries.0.query', { analytics: null }],
       [{ forwarding: { lingerMS: 5 } }, 'forwarding', { forwarding: { lingerMS: null } }],
       [{ hub: { connectionString: 'HostName=evil;DeviceId=x;SharedAccessKey=AA==' } }, 'hub', { hub: null }],
+      // Over the agent's own limit (twin.maxDesiredBytes, 4 KB here), though the hub took it.
+      [{ drivers: [syntheticDriver(5, ['p0', 'p1', 'p2', 'x'.repeat(5000)])] }, '(root)', { drivers: [syntheticDriver(5, ['p0', 'p1', 'p2'])] }],
     ];
     let inForce = version;
     for (const [patch, path, undo] of bad) {
