@@ -18,6 +18,7 @@ const FILE_ONLY: Record<string, string> = {
   hub: 'the hub connection is set only in the local config file (a bad push must not cut the box off its hub)',
   dataDir: 'the data directory is set only in the local config file',
   journal: 'journal durability is set only in the local config file',
+  diagnostics: 'local diagnostics (sockets, ports) are set only in the local config file',
 };
 
 export function isJsonObject(v: unknown): v is JsonObject {

@@ -130,6 +130,7 @@ const storageSchema = z
 /** Reported properties. IoT Hub S1 allows 50 twin updates/s per hub: a device reports rarely. */
 const twinSchema = z
   .strictObject({
+    /** Read from the local file only (a twin could otherwise switch itself off for good). */
     enabled: z.boolean().default(true),
     /** Least spacing between two reported-property updates; changes in between are coalesced. */
     reportMinIntervalMs: z.number().int().min(100).default(5_000),
