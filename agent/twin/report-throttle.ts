@@ -71,7 +71,6 @@ export class ReportThrottle {
     if (!patch || this.stopped || !this.online) return;
     this.pending = undefined;
     this.sending = true;
-    this.lastSentAt = this.options.clock.now();
     try {
       await this.options.send(patch);
       this.sent++;
@@ -81,6 +80,8 @@ export class ReportThrottle {
       this.pending = this.pending ? mergeKeepingNulls(patch, this.pending) : patch;
     } finally {
       this.sending = false;
+      // Counted from the answer, so both starts and answers are at least the interval apart.
+      this.lastSentAt = this.options.clock.now();
     }
     this.schedule();
   }

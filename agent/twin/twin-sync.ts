@@ -8,6 +8,8 @@ import type { ReportThrottle } from './report-throttle.js';
 
 type Twin = Awaited<ReturnType<DeviceClient['getTwin']>>;
 
+const REPORT_TIMEOUT_MS = 30_000;
+
 export interface TwinSyncDeps {
   supervisor: ConnectionSupervisor;
   controller: DesiredController;
@@ -60,7 +62,16 @@ export class TwinSync {
   async sendReported(patch: JsonObject): Promise<void> {
     const twin = this.twin;
     if (!twin) throw new Error('not connected');
-    await new Promise<void>((resolve, reject) => twin.properties.reported.update(patch, (err?: Error) => (err ? reject(err) : resolve())));
+    // Bounded: on a half-open link the SDK's callback never comes, and the throttle would wait forever.
+    const { clock } = this.deps;
+    await new Promise<void>((resolve, reject) => {
+      const timer = clock.setTimeout(() => reject(new Error(`no answer to the reported-properties update within ${REPORT_TIMEOUT_MS} ms`)), REPORT_TIMEOUT_MS);
+      twin.properties.reported.update(patch, (err?: Error) => {
+        clock.clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
     this.deps.supervisor.heard();
   }
 

@@ -19,6 +19,8 @@ describe('twin: desired properties applied live, bad ones refused and reported',
     const data = tempDir('twin-live');
     cleanups.push(data.cleanup);
     const run = await startTwinAgent(hub, dev.connectionString, data.path, { twin: { reportMinIntervalMs: 100, maxDesiredBytes: 4096 } });
+    const sentAt: number[] = [];
+    run.reported.on('sent', () => sentAt.push(Date.now()));
     let stopped = false;
     cleanups.push(async () => {
       if (!stopped) await run.agent.stop(0);
@@ -72,6 +74,11 @@ describe('twin: desired properties applied live, bad ones refused and reported',
     expect((await fixed)[0]).toBe(r.version);
     expect(run.twin.config.log.level).toBe('warn');
     expect(run.twin.config.forwarding.lingerMs).toBe(15);
+
+    // Throttled: never two reported updates closer than twin.reportMinIntervalMs (100 ms here).
+    const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]!);
+    expect(sentAt.length).toBeGreaterThan(5);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(95);
 
     await run.agent.stop(10_000);
     stopped = true;
