@@ -8,9 +8,16 @@ import { registerCloud } from './commands/cloud.js';
 import { registerHub } from './commands/hub.js';
 import { registerRun } from './commands/run.js';
 import { registerDemo } from './commands/demo.js';
+import { registerStatus } from './commands/status.js';
+import { registerSensors } from './commands/sensors.js';
+import { registerBuffer } from './commands/buffer.js';
+import { registerConfig } from './commands/config.js';
+import { registerTwin } from './commands/twin.js';
+import { registerLogs } from './commands/logs.js';
+import { registerSendTest } from './commands/send-test.js';
 
 /** Each command lives in its own file under ./commands and adds itself here. */
-const registrations: Array<(program: Command) => void> = [registerRun, registerDemo, registerReplay, registerModbus, registerHub, registerCloud];
+const registrations: Array<(program: Command) => void> = [registerRun, registerDemo, registerReplay, registerModbus, registerHub, registerCloud, registerStatus, registerSensors, registerBuffer, registerConfig, registerTwin, registerLogs, registerSendTest];
 
 export function buildProgram(): Command {
   const program = new Command('edge-agent')

@@ -26,6 +26,8 @@ export type EdgeErrorCode =
   | 'EDGE_QUERY_SYNTAX'
   | 'EDGE_QUERY_UNSUPPORTED'
   | 'EDGE_QUERY_STATE_LIMIT'
+  | 'EDGE_AGENT_NOT_RUNNING'
+  | 'EDGE_DIAGNOSTICS_DENIED'
   | 'EDGE_USAGE';
 
 export class EdgeError extends Error {

@@ -271,9 +271,12 @@ export class EdgeAgent {
     await this.pipeline.stop();
     await this.housekeeper.stop();
     logger.debug('pipeline stopped');
+    // Transport first: a send waiting for a connection that is not coming (hub down) is then
+    // refused at once instead of holding the stop for sendTimeoutMs past TimeoutStopSec. What
+    // it carried stays in the outbox (not acknowledged) and goes out after the next start.
+    await this.parts.transport.close();
     await this.forwarder.stop();
     logger.debug('forwarder stopped');
-    await this.parts.transport.close();
     await this.store.close();
     logger.info({ outbox: this.outbox.depth }, 'edge-agent stopped');
   }

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { request } from '../../diagnostics/client.js';
+import { EXIT_FAILURE, usageError } from '../exit.js';
+import { age, paint, printJson, withDiagOptions, type DiagOptions } from '../format.js';
+
+export function registerSendTest(program: Command): void {
+  withDiagOptions(
+    program
+      .command('send-test')
+      .description('send one marker reading through the whole pipeline to the hub and wait for its acknowledgement')
+      .option('--timeout <ms>', 'how long to wait for the hub', '10000'),
+  ).action(async (opts: DiagOptions & { timeout: string }) => {
+    const timeoutMs = Number(opts.timeout);
+    if (!(Number.isInteger(timeoutMs) && timeoutMs > 0)) throw usageError(`--timeout '${opts.timeout}' is not a number of milliseconds`);
+    const r = (await request(opts.socket, 'send-test', { timeoutMs }, { timeoutMs: timeoutMs + 10_000 })) as {
+      delivered: boolean;
+      elapsedMs: number;
+      queuedAhead: number;
+      connection: { state: string; lastError?: { code: string; message: string } };
+      lastSendError?: { code: string; message: string };
+    };
+    if (opts.json) printJson(r);
+    else {
+      const p = paint();
+      if (r.delivered) process.stdout.write(p.ok(`delivered: the hub acknowledged the test reading in ${age(r.elapsedMs)}`) + (r.queuedAhead ? ` (${r.queuedAhead} records were queued ahead of it)` : '') + '\n');
+      else {
+        const why = r.lastSendError ?? r.connection.lastError;
+        process.stdout.write(p.bad(`NOT delivered within ${age(timeoutMs)}`) + `: connection ${r.connection.state}${why ? `, last error ${why.code}: ${why.message}` : ''}; the reading stays buffered and goes out later\n`);
+      }
+    }
+    if (!r.delivered) process.exitCode = EXIT_FAILURE;
+  });
+}

@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { request } from '../../diagnostics/client.js';
+import type { SensorRow } from '../../diagnostics/handlers/sensors.js';
+import { usageError } from '../exit.js';
+import { age, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
+
+export function registerSensors(program: Command): void {
+  withDiagOptions(
+    program
+      .command('sensors')
+      .description('live point values with quality and age (from the running agent)')
+      .option('-w, --watch', 'refresh until Ctrl-C')
+      .option('--interval <ms>', 'refresh period with --watch', '1000'),
+  ).action(async (opts: DiagOptions & { watch?: boolean; interval: string }) => {
+    const interval = Number(opts.interval);
+    if (!(Number.isInteger(interval) && interval >= 100)) throw usageError(`--interval '${opts.interval}' must be at least 100 (ms)`);
+    const p = paint();
+    const show = async (first: boolean) => {
+      const r = (await request(opts.socket, 'sensors', {}, { timeoutMs: 10_000 })) as { now: number; points: SensorRow[] };
+      if (opts.json) {
+        if (opts.watch) process.stdout.write(JSON.stringify(r) + '\n');
+        else printJson(r);
+        return;
+      }
+      const text = renderSensors(r.points, p);
+      if (opts.watch && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J' + `${new Date(r.now).toISOString()}  (Ctrl-C to stop)\n` + text + '\n');
+      else process.stdout.write((first ? '' : '\n') + text + '\n');
+    };
+    await show(true);
+    if (!opts.watch) return;
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      while (!stop.signal.aborted) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, interval);
+          stop.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        });
+        if (!stop.signal.aborted) await show(false);
+      }
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  });
+}
+
+export function renderSensors(points: SensorRow[], p: Paint): string {
+  if (points.length === 0) return p.dim('no readings yet');
+  const rows: string[][] = [['source', 'point', 'value', 'unit', 'quality', 'age', '']];
+  for (const r of points) {
+    const value = r.value === null ? '—' : typeof r.value === 'number' ? formatNumber(r.value) : String(r.value);
+    const quality = r.quality === 'good' ? p.ok('good') : p.bad('bad');
+    const stale = r.ageMs > 60_000 ? p.warn(age(r.ageMs)) : age(r.ageMs);
+    rows.push([r.source, r.point, value, r.unit ?? '', quality, stale, r.error ? `${r.error.code}: ${r.error.message}` : '']);
+  }
+  return table(rows, { right: [2] });
+}
+
+function formatNumber(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 1000 ? v.toFixed(1) : v.toPrecision(6).replace(/\.?0+$/, '');
+}

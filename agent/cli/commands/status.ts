@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { request } from '../../diagnostics/client.js';
+import type { StatusReport } from '../../diagnostics/handlers/status.js';
+import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
+
+export function registerStatus(program: Command): void {
+  withDiagOptions(program.command('status').description('one screen: connection, twin, drivers, buffer, analytics, alarms (from the running agent)')).action(async (opts: DiagOptions) => {
+    const report = (await request(opts.socket, 'status', {}, { timeoutMs: 10_000 })) as StatusReport;
+    if (opts.json) printJson(report);
+    else process.stdout.write(renderStatus(report, paint()) + '\n');
+  });
+}
+
+export function renderStatus(s: StatusReport, p: Paint): string {
+  const conn = s.connection;
+  const connState = conn.state === 'connected' ? p.ok(conn.state) : conn.state === 'unauthorized' ? p.bad(conn.state) : p.warn(conn.state);
+  const lines: string[] = [];
+  lines.push(p.bold(`edge-agent ${s.version}`) + `  device ${s.deviceId}  pid ${s.pid}`);
+  const top: Array<[string, string]> = [
+    ['uptime', age(s.uptimeMs)],
+    ['clock', `${s.clock.now}${s.clock.sane ? '' : '  ' + p.bad('NOT SET (before 2025): check NTP/RTC')}`],
+    ['connection', `${connState}${conn.connectedAt ? ` since ${age(s.now - conn.connectedAt)}` : ''}`],
+  ];
+  if (conn.lastError) top.push(['  last error', `${conn.lastError.code}: ${conn.lastError.message} (${age(s.now - conn.lastError.at)} ago)`]);
+  top.push(['twin', s.twin ? `$version ${s.twin.version} (${s.twin.source})${s.twin.lastRefusal ? '  ' + p.warn('a later version was refused: see edge-agent twin') : ''}` : p.dim('not in use')]);
+  if (s.health) top.push(['pipeline', s.health.healthy ? p.ok('healthy') : p.bad(`UNHEALTHY: ${s.health.reason ?? ''}`)]);
+  top.push(['readings', `${s.readings} accepted since start`]);
+  lines.push(fields(top));
+
+  lines.push('', p.bold('drivers'));
+  const rows: string[][] = [['driver', 'source', 'state', 'polls', 'errors', 'last good', 'last error']];
+  for (const [name, d] of Object.entries(s.drivers)) {
+    const sources = Object.entries(d.sources);
+    if (sources.length === 0) rows.push([name, '—', d.state, '', '', '', '']);
+    for (const [src, h] of sources) {
+      const state = h.state === 'ok' ? p.ok(h.state) : h.state === 'down' ? p.bad(h.state) : p.warn(h.state);
+      const byCode = Object.entries(h.errorsByCode).map(([c, n]) => `${c}×${n}`).join(' ');
+      rows.push([name, src, state, String(h.polls), `${h.errors}${byCode ? ` (${byCode})` : ''}`, h.lastGoodAt ? `${age(s.now - h.lastGoodAt)} ago` : '—', h.lastError ? `${h.lastError.code} ${age(s.now - h.lastError.at)} ago` : '']);
+    }
+  }
+  lines.push(rows.length > 1 ? table(rows, { indent: '  ', right: [3] }) : p.dim('  none configured'));
+
+  const b = s.buffer;
+  lines.push('', p.bold('buffer'));
+  const kinds = Object.entries(b.unsent).map(([k, f]) => `${k} ${f.records}`).join(', ') || 'nothing';
+  const diskShare = b.quotaBytes > 0 ? b.bytes / b.quotaBytes : 0;
+  const disk = `${bytes(b.bytes)} of ${bytes(b.quotaBytes)} quota (${(diskShare * 100).toFixed(1)} %)`;
+  lines.push(
+    fields(
+      [
+        ['unsent', `${b.unsentRecords} records (${kinds})${b.journalBacklog ? `, ${b.journalBacklog} in the journal` : ''}`],
+        ['oldest unsent', b.oldestUnsentAgeMs !== undefined ? age(b.oldestUnsentAgeMs) : '—'],
+        ['disk', diskShare > 0.9 ? p.bad(disk) : diskShare > 0.7 ? p.warn(disk) : disk],
+        ['sent', `${s.forwarder.messagesAcked} messages, ${s.forwarder.recordsAcked} records, ${s.forwarder.unitsBilled} billed units, ${s.forwarder.sendFailures} failures`],
+        ...(s.forwarder.lastError ? ([['last send error', `${s.forwarder.lastError.code}: ${s.forwarder.lastError.message}`]] as Array<[string, string]>) : []),
+        ['evicted', evictions(b.evicted, b.expired)],
+      ],
+      '  ',
+    ),
+  );
+
+  if (s.analytics) {
+    lines.push('', p.bold('analytics'));
+    const arows: string[][] = [['query', 'watermark lag', 'counters']];
+    const counters = s.analytics.counters;
+    for (const [q, wm] of Object.entries(s.analytics.watermarks)) {
+      const c = counters[q];
+      const summary = c && typeof c === 'object' ? Object.entries(c as Record<string, unknown>).filter(([, v]) => typeof v === 'number' && v > 0).map(([k, v]) => `${k} ${String(v)}`).join(', ') : '';
+      arows.push([q, age(Math.max(0, s.now - wm)), summary || '—']);
+    }
+    lines.push(arows.length > 1 ? table(arows, { indent: '  ' }) : p.dim('  no watermark yet'));
+  }
+
+  lines.push('', p.bold('alarms'));
+  lines.push(s.alarms.length ? s.alarms.map((a) => '  ' + p.bad(`${a.code}: ${a.message} (${age(s.now - a.since)})`)).join('\n') : '  ' + p.ok('none'));
+  return lines.join('\n');
+}
+
+function evictions(evicted: Record<string, unknown>, expired: Record<string, unknown>): string {
+  const parts = [...Object.entries(evicted).map(([k, v]) => [`quota ${k}`, v] as const), ...Object.entries(expired).map(([k, v]) => [`ttl ${k}`, v] as const)].filter(([, v]) => typeof v === 'number' && v > 0);
+  return parts.length ? parts.map(([k, v]) => `${k} ${String(v)}`).join(', ') : 'none';
+}

@@ -1,0 +1,100 @@
+import type { DiagnosticsContext } from '../context.js';
+import type { AgentStats } from '../../runtime/edge-agent.js';
+
+/** What `edge-agent status` shows: the truth in one screen. */
+export interface StatusReport {
+  version: string;
+  deviceId: string;
+  boot: string;
+  pid: number;
+  now: number;
+  startedAt: number;
+  uptimeMs: number;
+  /** The clock as the agent sees it; `sane` is false for a clock before the build's year. */
+  clock: { now: string; sane: boolean };
+  health?: { healthy: boolean; reason?: string };
+  connection: AgentStats['transport'];
+  twin: { version: number; source: string; appliedAt?: string; lastRefusal?: unknown } | null;
+  drivers: AgentStats['drivers'];
+  readings: number;
+  buffer: BufferSummary;
+  forwarder: AgentStats['forwarder'];
+  analytics?: AgentStats['analytics'];
+  alarms: AgentStats['alarms'];
+}
+
+export interface BufferSummary {
+  journalBacklog: number;
+  unsent: Record<string, { records: number; bytes: number }>;
+  unsentRecords: number;
+  oldestUnsentAgeMs?: number;
+  retained: { records: number; bytes: number };
+  bytes: number;
+  quotaBytes: number;
+  nextSeq: number;
+  evicted: AgentStats['storage']['evicted'];
+  expired: AgentStats['storage']['expired'];
+  evictedRanges: AgentStats['storage']['evictedRanges'];
+}
+
+/** Clocks before this are surely unset (an RTC-less box booted without NTP). */
+const SANE_AFTER = Date.UTC(2025, 0, 1);
+
+export function bufferSummary(s: AgentStats, now: number): BufferSummary {
+  const unsent: Record<string, { records: number; bytes: number }> = {};
+  let unsentRecords = 0;
+  for (const [kind, f] of Object.entries(s.storage.unsent)) {
+    if (!f) continue;
+    unsent[kind] = { records: f.records, bytes: f.bytes };
+    unsentRecords += f.records;
+  }
+  return {
+    journalBacklog: s.journalBacklog,
+    unsent,
+    unsentRecords,
+    ...(s.storage.oldestUnsentTime !== undefined ? { oldestUnsentAgeMs: Math.max(0, now - s.storage.oldestUnsentTime) } : {}),
+    retained: s.storage.sent,
+    bytes: s.storage.bytes,
+    quotaBytes: s.storage.quotaBytes,
+    nextSeq: s.nextSeq,
+    evicted: s.storage.evicted,
+    expired: s.storage.expired,
+    evictedRanges: s.storage.evictedRanges,
+  };
+}
+
+export function statusReport(ctx: DiagnosticsContext): StatusReport {
+  const s = ctx.agent.stats();
+  const now = ctx.clock.now();
+  const twinStatus = ctx.twin?.configStatus();
+  return {
+    version: ctx.version,
+    deviceId: s.deviceId,
+    boot: s.boot,
+    pid: process.pid,
+    now,
+    startedAt: s.startedAt,
+    uptimeMs: now - s.startedAt,
+    clock: { now: new Date(now).toISOString(), sane: now >= SANE_AFTER },
+    ...(ctx.health ? { health: ctx.health() } : {}),
+    connection: s.transport,
+    twin: twinStatus
+      ? {
+          version: twinStatus.version,
+          source: twinStatus.source,
+          appliedAt: new Date(twinStatus.appliedAt).toISOString(),
+          ...(twinStatus.lastRefusal ? { lastRefusal: twinStatus.lastRefusal } : {}),
+        }
+      : null,
+    drivers: s.drivers,
+    readings: s.readings,
+    buffer: bufferSummary(s, now),
+    forwarder: s.forwarder,
+    ...(s.analytics ? { analytics: s.analytics } : {}),
+    alarms: s.alarms,
+  };
+}
+
+export function status(ctx: DiagnosticsContext): Promise<StatusReport> {
+  return Promise.resolve(statusReport(ctx));
+}
