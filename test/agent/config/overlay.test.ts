@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { agentConfigSchema } from '../../../agent/config/schema.js';
 import { parseConfig } from '../../../agent/config/load.js';
 import { applyMergePatch, overlayDesired } from '../../../agent/config/overlay.js';
 
@@ -56,5 +58,21 @@ describe('overlayDesired', () => {
 describe('applyMergePatch', () => {
   it('deletes on null and merges objects', () => {
     expect(applyMergePatch({ a: { b: 1, c: 2 }, d: 1 }, { a: { b: null, e: 3 }, d: null })).toEqual({ a: { c: 2, e: 3 } });
+  });
+});
+
+describe('overlayDesired, fuzzed', () => {
+  it('never throws; a success is always a complete valid config, a refusal always names a path and a reason', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('forwarding', 'log', 'analytics', 'drivers', 'twin', 'hub', '$version', 'x'), fc.jsonValue({ maxDepth: 12 }), { maxKeys: 4 }), (desired) => {
+        const r = overlayDesired(file, desired, { maxBytes: 4096 });
+        if (r.ok) expect(agentConfigSchema.safeParse(r.config).success).toBe(true);
+        else {
+          expect(r.reason.path.length).toBeGreaterThan(0);
+          expect(r.reason.message.length).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
