@@ -87,4 +87,29 @@ describe('twin: desired properties applied live, bad ones refused and reported',
     expect(seqs).toEqual(Array.from({ length: stats.readings }, (_, i) => i + 1));
     expect(existsSync(lastGoodPath(data.path))).toBe(true);
   });
+
+  it('swaps queries and tolerances live: results of the new query flow, nothing buffered is lost', async () => {
+    const { hub, close } = await startHub();
+    cleanups.push(close);
+    const dev = await hub.registerDevice('twin-query');
+    const data = tempDir('twin-query');
+    cleanups.push(data.cleanup);
+    const run = await startTwinAgent(hub, dev.connectionString, data.path);
+    let stopped = false;
+    cleanups.push(async () => {
+      if (!stopped) await run.agent.stop(0);
+    });
+    await untilTelemetry(hub, async () => (await recordsOf(hub, 'twin-query')).length >= 20);
+    const applied = next(run.twin.events, 'applied');
+    const { version } = await hub.updateDesired('twin-query', {
+      analytics: { queries: [{ name: 'count1s', query: 'SELECT point, COUNT(*) AS n FROM readings GROUP BY point, TumblingWindow(second, 1)' }], tolerances: { lateArrivalMs: 2000 }, forwardReadings: true },
+    });
+    expect((await applied)[0]).toBe(version);
+    await untilTelemetry(hub, async () => (await recordsOf(hub, 'twin-query')).some((r) => r.kind === 'result' && (r as { query?: string }).query === 'count1s'));
+    expect(run.agent.stats().analytics?.counters).toHaveProperty('count1s');
+    await run.agent.stop(10_000);
+    stopped = true;
+    const seqs = [...new Set((await recordsOf(hub, 'twin-query')).map((x) => x.seq))].sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: run.agent.stats().nextSeq - 1 }, (_, i) => i + 1));
+  });
 });
