@@ -42,6 +42,8 @@ export interface SupervisorStatus extends TransportStatus {
   auth: 'sas' | 'x509';
   tokenExpiresAt?: number;
   totals: ConnectionHistory['totals'];
+  /** The last few connection events, newest last (the whole ring: `history.list()`). */
+  recent: ConnectionEvent[];
 }
 
 interface SupervisorEvents {
@@ -110,6 +112,7 @@ export class ConnectionSupervisor implements Transport {
       auth: this.options.x509 ? 'x509' : 'sas',
       ...(this.tokenExpiresAt !== undefined ? { tokenExpiresAt: this.tokenExpiresAt } : {}),
       totals: { ...this.history.totals },
+      recent: this.history.list().slice(-10),
     };
   }
 
