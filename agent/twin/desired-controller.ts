@@ -19,6 +19,7 @@ export interface ConfigStatus {
 
 /** How many refusals the reported properties keep (older ones are deleted from the twin). */
 export const REPORTED_REFUSALS = 10;
+const MAX_REASON_CHARS = 600;
 
 export interface DesiredControllerDeps {
   state: DesiredState;
@@ -137,7 +138,8 @@ export class DesiredController {
     this.status = { ...this.status, lastRefusal: { version, at, ...reason } };
     this.deps.logger.warn({ version, path: reason.path, reason: reason.message }, 'desired config refused; the last good config keeps running');
     const key = `v${version}`;
-    const patch: JsonObject = { [key]: { path: reason.path, message: reason.message, at: new Date(at).toISOString() } };
+    // Bounded: ten refusals with a long query's error each must stay far below the 32 KB reported limit.
+    const patch: JsonObject = { [key]: { path: reason.path.slice(0, 200), message: reason.message.slice(0, MAX_REASON_CHARS), at: new Date(at).toISOString() } };
     if (!this.refusedVersions.includes(key)) this.refusedVersions.push(key);
     while (this.refusedVersions.length > REPORTED_REFUSALS) patch[this.refusedVersions.shift()!] = null;
     this.deps.report({ configRefused: patch, config: { ...(this.reportedConfig().config as JsonObject), lastRefusedVersion: version } });
