@@ -184,7 +184,15 @@ export type TwinSection = (typeof TWIN_SECTIONS)[number];
 export const agentConfigSchema = z.strictObject({
   hub: hubSchema,
   dataDir: z.string().min(1),
-  journal: z.strictObject({ sync: z.boolean().default(true) }).default({ sync: true }),
+  /**
+   * When an accepted reading is on disk. `commit` (default): fsync per group commit, so nothing
+   * acknowledged is lost even to a power cut. `interval`: fsync every `intervalMs`; a process
+   * crash still loses nothing (the OS holds the writes), a power cut loses at most the last
+   * `intervalMs` of acknowledged readings.
+   */
+  journal: z
+    .strictObject({ sync: z.enum(['commit', 'interval']).default('commit'), intervalMs: z.number().int().min(10).max(60_000).default(1000) })
+    .prefault({}),
   forwarding: forwardingSchema,
   connection: connectionSchema,
   /** Devices and their points: one driver per bus or sensor (drivers/ validates Modbus and serial). */

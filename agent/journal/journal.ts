@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { StampedReading } from '../core/reading.js';
 import { decodeChecked, encodeChecked, keyPosition, positionKey } from '../store/checksum.js';
 import { GroupCommit } from '../store/group-commit.js';
@@ -10,8 +11,13 @@ export interface JournalEntry {
 }
 
 export interface JournalOptions {
-  /** fsync every group commit (default, loses nothing acknowledged) or leave it to the OS. */
-  sync: boolean;
+  /**
+   * `commit`: fsync every group commit (loses nothing acknowledged). `interval`: fsync every
+   * `intervalMs` (a power cut may lose that much acknowledged data; a crash loses nothing).
+   */
+  sync: 'commit' | 'interval';
+  intervalMs?: number;
+  clock?: Clock;
 }
 
 /**
@@ -24,11 +30,39 @@ export class Journal {
   /** Fires after each durable append. */
   readonly appended = new Signal();
 
+  private syncTimer: TimerHandle | undefined;
+  private unsynced = false;
+
   constructor(
     private readonly store: AgentStore,
-    private readonly options: JournalOptions = { sync: true },
+    private readonly options: JournalOptions = { sync: 'commit' },
   ) {
     this.commits = new GroupCommit((items) => this.write(items));
+  }
+
+  /** In `interval` mode, starts the periodic fsync. */
+  start(): void {
+    const { sync, intervalMs = 1000, clock = systemClock } = this.options;
+    if (sync !== 'interval') return;
+    const tick = () => {
+      this.syncTimer = clock.setTimeout(() => void this.flushToDisk().finally(tick), intervalMs);
+    };
+    tick();
+  }
+
+  /** Stops the periodic fsync after one last one. */
+  async stop(): Promise<void> {
+    if (this.syncTimer) (this.options.clock ?? systemClock).clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    await this.commits.idle();
+    await this.flushToDisk();
+  }
+
+  /** A synced write makes LevelDB fsync its log, and with it every earlier unsynced write. */
+  private async flushToDisk(): Promise<void> {
+    if (!this.unsynced || this.store.db.status !== 'open') return;
+    this.unsynced = false;
+    await this.store.db.batch([{ type: 'put', sublevel: this.store.meta, key: 'journalSynced', value: Buffer.alloc(0) }], { sync: true });
   }
 
   /**
@@ -69,7 +103,8 @@ export class Journal {
       key: positionKey(first + i),
       value: encodeChecked(reading),
     }));
-    await this.store.db.batch(ops, { sync: this.options.sync });
+    await this.store.db.batch(ops, { sync: this.options.sync === 'commit' });
+    if (this.options.sync === 'interval') this.unsynced = true;
     this.nextPosition = first + readings.length;
     this.appended.notify();
   }

@@ -37,6 +37,11 @@ export class Pipeline {
     private readonly batchSize = 2000,
     /** How often a quiet pipeline still steps, so time-driven results (closing windows) flow. */
     private readonly idleStepMs = 1000,
+    /**
+     * fsync each step (the journal's `commit` mode). Unsynced in `interval` mode, where the
+     * journal's periodic fsync covers the steps too (LevelDB syncs its whole log).
+     */
+    private readonly syncSteps = true,
   ) {}
 
   /** Reads the cursor; call before `Journal.init`, which needs `position`. */
@@ -89,7 +94,7 @@ export class Pipeline {
         ...(output.state !== undefined ? [{ type: 'put' as const, sublevel: this.store.meta, key: STATE_KEY, value: encodeChecked(output.state) }] : []),
         ...entries.map((e) => ({ type: 'del' as const, sublevel: this.store.journal, key: positionKey(e.position) })),
         ],
-        { sync: true },
+        { sync: this.syncSteps },
       );
     } catch (err) {
       // The stage has seen these entries, the store has not: forget them, or the retry counts them twice.

@@ -94,10 +94,10 @@ export class EdgeAgent {
     const { config, clock, logger } = parts;
     const { store, seqFloor, damage } = await openBuffer(config.dataDir, logger, clock.now());
     try {
-      const journal = new Journal(store, { sync: config.journal.sync });
+      const journal = new Journal(store, { ...config.journal, clock });
       const outbox = new Outbox(store, (upTo) => seqFloor.reserve(upTo));
       const stage = parts.stage ?? stageFor(config, logger);
-      const pipeline = new Pipeline(store, journal, outbox, stage, clock, logger.child({ module: 'pipeline' }));
+      const pipeline = new Pipeline(store, journal, outbox, stage, clock, logger.child({ module: 'pipeline' }), 2000, 1000, config.journal.sync === 'commit');
       await pipeline.init();
       await journal.init(pipeline.position);
       await outbox.init(seqFloor.floor);
@@ -113,6 +113,7 @@ export class EdgeAgent {
       const housekeeper = new Housekeeper(outbox, config.storage, clock, logger.child({ module: 'housekeeping' }));
       const agent = new EdgeAgent(boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, damage);
       await housekeeper.tick();
+      journal.start();
       pipeline.start();
       forwarder.start();
       housekeeper.start();
@@ -269,6 +270,7 @@ export class EdgeAgent {
     await this.drain(flushTimeoutMs).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'could not flush before stopping; the data stays on disk'));
     logger.debug('drained');
     await this.pipeline.stop();
+    await this.journal.stop();
     await this.housekeeper.stop();
     logger.debug('pipeline stopped');
     // Transport first: a send waiting for a connection that is not coming (hub down) is then

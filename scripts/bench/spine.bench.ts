@@ -21,7 +21,7 @@ function reading(i: number): StampedReading {
 async function journalIngest(seconds: number): Promise<number> {
   const dir = tempDir('bench-journal');
   const store = await AgentStore.open(dir.path);
-  const journal = new Journal(store, { sync: true });
+  const journal = new Journal(store, { sync: 'commit' });
   await journal.init(0);
   let n = 0;
   const deadline = performance.now() + seconds * 1000;
@@ -73,7 +73,7 @@ async function forwardThroughHub(readings: number): Promise<{ rate: number; unit
   const dataDir = tempDir('bench-agent');
   // Fill the journal first (agent not running), then measure the drain into the hub.
   const store = await AgentStore.open(dataDir.path);
-  const journal = new Journal(store, { sync: false });
+  const journal = new Journal(store, { sync: 'interval' }) // never started: prefill without fsync;
   await journal.init(0);
   for (let i = 0; i < readings; i += 1000) await journal.append(Array.from({ length: 1000 }, (_, k) => reading(i + k)));
   await store.close();

@@ -46,3 +46,26 @@ describe('Journal (real LevelDB)', () => {
     await expect(AgentStore.open(file)).rejects.toMatchObject({ code: 'EDGE_DATA_DIR_UNUSABLE', message: expect.stringContaining(file) });
   });
 });
+
+describe('Journal sync policy', () => {
+  it('interval mode acknowledges before the fsync, syncs on stop, and reads back everything', async () => {
+    const { ManualClock } = await import('../../../agent/core/clock.js');
+    const dir = tempDir('journal-interval');
+    try {
+      const clock = new ManualClock(0);
+      const store = await AgentStore.open(dir.path);
+      const journal = new Journal(store, { sync: 'interval', intervalMs: 100, clock });
+      await journal.init(0);
+      journal.start();
+      await journal.append([stamped(1), stamped(2)]);
+      clock.advance(100);
+      await journal.append([stamped(3)]);
+      await journal.stop();
+      expect((await journal.read(0, 10)).map((e) => e.position)).toEqual([1, 2, 3]);
+      expect(await store.meta.get('journalSynced')).toBeDefined();
+      await store.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+});

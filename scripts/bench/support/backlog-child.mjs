@@ -1,0 +1,58 @@
+// Benchmark child: an agent cut off from its hub ingests `target` readings as fast as the
+// journal accepts them, reports its peak RSS, then drains once the hub takes connections and
+// reports again. It runs the built agent (dist/, as a gateway does), not the TypeScript
+// sources through tsx, so the memory figure is the product's.
+import { readFileSync } from 'node:fs';
+import { systemClock } from '../../../dist/agent/core/clock.js';
+import { silentLogger } from '../../../dist/agent/core/logger.js';
+import { parseConfig } from '../../../dist/agent/config/load.js';
+import { EdgeAgent } from '../../../dist/agent/runtime/edge-agent.js';
+import { IotHubTransport } from '../../../dist/agent/transport/iothub-transport.js';
+
+const [dataDir, connectionString, caFile, targetText] = process.argv.slice(2);
+const target = Number(targetText);
+
+function peakRssMb() {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.memoryUsage().rss / 2 ** 20;
+}
+
+let filled;
+const done = new Promise((r) => (filled = r));
+
+/** Pushes batches of 100 readings as fast as the journal accepts them. */
+const flood = {
+  name: 'flood',
+  n: 0,
+  async start(sink) {
+    void (async () => {
+      while (this.n < target) {
+        const now = Date.now();
+        await sink(Array.from({ length: 100 }, (_, i) => ({ source: `dev-${i % 10}`, point: `p${i}`, value: this.n++, quality: 'good', unit: 'degC', receivedAt: now })));
+      }
+      filled();
+    })();
+  },
+  async stop() {},
+  health() {
+    return { state: 'running', sources: {} };
+  },
+};
+
+const config = parseConfig(
+  { hub: { connectionString }, dataDir, forwarding: { maxMessageBytes: 256 * 1024, maxInFlight: 8, lingerMs: 0, retryInitialMs: 100, retryMaxMs: 300 } },
+  'bench child config',
+);
+const transport = new IotHubTransport({ connectionString, ca: readFileSync(caFile, 'utf8'), ...config.forwarding, clock: systemClock, logger: silentLogger });
+const started = performance.now();
+const agent = await EdgeAgent.start({ config, deviceId: 'bench-gw', drivers: [flood], transport, clock: systemClock, logger: silentLogger });
+await done;
+while (agent.stats().journalBacklog > 0) await new Promise((r) => setTimeout(r, 50));
+const ingestS = (performance.now() - started) / 1000;
+process.stdout.write(`filled ${JSON.stringify({ ingestS, peakRssMb: peakRssMb(), outbox: agent.stats().outboxDepth, bytes: agent.stats().storage.bytes })}\n`);
+// The parent now lets the hub accept connections.
+const drainStart = performance.now();
+while (!(await agent.drain(600_000)));
+const drainS = (performance.now() - drainStart) / 1000;
+process.stdout.write(`drained ${JSON.stringify({ drainS, peakRssMb: peakRssMb(), units: agent.stats().forwarder.unitsBilled, records: agent.stats().forwarder.recordsAcked })}\n`);
+await agent.stop(0);
