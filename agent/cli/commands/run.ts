@@ -71,10 +71,11 @@ export function registerRun(program: Command): void {
       // Drivers stop first, the journal is moved through the pipeline (analytics state committed
       // with it), the forwarder gets flushTimeoutMs, then transport and store close.
       await agent.stop(flushTimeoutMs);
-      logger.info({ ms: Date.now() - t0 }, 'stopped');
+      const final = agent.stats();
+      logger.info({ ms: Date.now() - t0, readings: final.readings, outbox: final.outboxDepth, nextSeq: final.nextSeq }, 'stopped');
       // Everything is closed; if a stray handle still holds the loop, do not wait for SIGKILL.
       setTimeout(() => {
-        logger.warn('a handle kept the process alive after stopping; exiting');
+        logger.warn({ handles: process.getActiveResourcesInfo() }, 'a handle kept the process alive after stopping; exiting');
         process.exit(process.exitCode ?? 0);
       }, 2000).unref();
     });
