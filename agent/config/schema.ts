@@ -199,7 +199,7 @@ export const agentConfigSchema = z.strictObject({
   drivers: z
     .array(driverConfigSchema)
     .default([])
-    .refine((ds) => new Set(ds.map((d) => (d as { name?: unknown }).name ?? d.type)).size === ds.length, { message: 'driver names must be unique' }),
+    .refine((ds) => new Set(ds.map((d) => (d as { name?: unknown }).name ?? d.type)).size === ds.length, { message: 'driver names must be unique (Modbus and serial-line drivers default to their type: name each one)' }),
   analytics: analyticsSchema,
   storage: storageSchema,
   twin: twinSchema,
