@@ -51,13 +51,13 @@ export function request(socketPath: string, cmd: string, args: Record<string, un
 function unreachable(path: string, err: unknown): EdgeError {
   const code = systemErrorCode(err);
   if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTDIR') {
-    return new EdgeError('EDGE_AGENT_NOT_RUNNING', `the agent is not running (no diagnostics socket at ${path}); check: systemctl status edge-agent`, { cause: err });
+    // No cause: "connect ENOENT …" would only repeat the message on a second line.
+    return new EdgeError('EDGE_AGENT_NOT_RUNNING', `the agent is not running (no diagnostics socket at ${path}); check: systemctl status edge-agent`);
   }
   if (code === 'EACCES' || code === 'EPERM') {
     return new EdgeError(
       'EDGE_DIAGNOSTICS_DENIED',
       `${path} is not accessible to this user; run as root or as a member of the service's group (e.g. sudo usermod -aG edge-agent $USER, then log in again)`,
-      { cause: err },
     );
   }
   return new EdgeError('EDGE_AGENT_NOT_RUNNING', `cannot reach the agent at ${path}: ${errorMessage(err)}`, { cause: err });

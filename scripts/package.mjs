@@ -1,0 +1,209 @@
+#!/usr/bin/env node
+// `npm run package`: what a gateway installs, built offline from node_modules.
+//
+//   dist/package/edge-agent.cjs             the whole CLI (ESM sources → one CJS file, esbuild)
+//   dist/package/linux-x64/edge-agent       Node 20 single-executable application (SEA, postject)
+//   dist/package/linux-x64/native/…         classic-level, @serialport/bindings-cpp, better-sqlite3
+//   dist/package/linux-arm64/               edge-agent.cjs + arm64 prebuilds + a launcher that
+//                                           needs Node 20 on the box (see below)
+//   dist/package/edge-agent_<v>_amd64.deb   binary, unit, default config, user and directories
+//
+// arm64: a SEA is a copy of the node binary with the app injected, so an arm64 SEA needs an arm64
+// node binary, which cannot be downloaded here. The addons' arm64 prebuilds ship inside their npm
+// packages and are packed; better-sqlite3 (only the demo's reconciler uses it) has no arm64 build.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'dist', 'package');
+const require = createRequire(join(ROOT, 'package.json'));
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const started = Date.now();
+const step = (what) => console.log(`package: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(OUT, { recursive: true });
+
+// 1. One CJS file. The native addons are loaded from `native/` beside the executable (or beside
+//    the .cjs when run by a plain node), never from node_modules.
+const esbuild = require('esbuild');
+const NATIVE_DIR = `(function () {
+  var path = require('node:path');
+  var sea = false;
+  try { sea = require('node:sea').isSea(); } catch (e) { /* Node without node:sea */ }
+  return process.env.EDGE_AGENT_NATIVE_DIR || path.join(path.dirname(sea ? process.execPath : __filename), 'native');
+})()`;
+const nativeLoaders = {
+  name: 'native-addons',
+  setup(build) {
+    const load = (dir, how) => ({ contents: `module.exports = ${how}(require('node:path').join(__edge_native_dir, ${JSON.stringify(dir)}));`, loader: 'js' });
+    build.onLoad({ filter: /classic-level[\\/]binding\.js$/ }, () => load('classic-level', "require('node-gyp-build')"));
+    build.onLoad({ filter: /@serialport[\\/]bindings-cpp[\\/]dist[\\/]serialport-bindings\.js$/ }, () => ({
+      contents: `"use strict"; Object.defineProperty(exports, "__esModule", { value: true }); exports.binding = require('node-gyp-build')(require('node:path').join(__edge_native_dir, 'serialport'));`,
+      loader: 'js',
+    }));
+    // better-sqlite3 finds its addon through `bindings`; ours looks in native/better-sqlite3.
+    build.onResolve({ filter: /^bindings$/ }, () => ({ path: 'bindings', namespace: 'edge-native' }));
+    build.onLoad({ filter: /.*/, namespace: 'edge-native' }, () => ({
+      contents: `module.exports = function (name) { return require(require('node:path').join(__edge_native_dir, 'better-sqlite3', name)); };`,
+      loader: 'js',
+    }));
+    // The version is fixed at build time (the bundle has no package.json beside it).
+    build.onLoad({ filter: /agent[\\/]cli[\\/]version\.ts$/ }, () => ({ contents: `export function agentVersion(): string { return ${JSON.stringify(pkg.version)}; }`, loader: 'ts' }));
+  },
+};
+const bundle = join(OUT, 'edge-agent.cjs');
+const result = await esbuild.build({
+  entryPoints: [join(ROOT, 'agent/cli/main.ts')],
+  outfile: bundle,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minifyWhitespace: true,
+  legalComments: 'none',
+  logLevel: 'error',
+  // Optional drivers of dependencies that we never use (pg's native client).
+  external: ['pg-native'],
+  // ESM dependencies that look at import.meta.url (node-cron's daemon path) get this file's URL.
+  define: { 'import.meta.url': '__edge_import_meta_url' },
+  banner: {
+    // Inside a SEA the main script's require() only loads built-in modules; the addons need the
+    // real one. `__edge_native_dir` is where they are.
+    js: `require = require('node:module').createRequire(__filename);\nvar __edge_native_dir = ${NATIVE_DIR};\nvar __edge_import_meta_url = require('node:url').pathToFileURL(__filename).href;`,
+  },
+  plugins: [nativeLoaders],
+  metafile: true,
+});
+for (const w of result.warnings) console.warn(`package: esbuild: ${w.text}`);
+step(`bundled ${Object.keys(result.metafile.inputs).length} modules into edge-agent.cjs (${mb(statSync(bundle).size)})`);
+
+// 2. The native addons per architecture: the prebuilds their npm packages ship.
+function stageNative(dir, arch) {
+  const copy = (from, to) => {
+    if (!existsSync(from)) return false;
+    mkdirSync(dirname(to), { recursive: true });
+    cpSync(from, to, { recursive: true });
+    return true;
+  };
+  const nm = join(ROOT, 'node_modules');
+  const missing = [];
+  if (!copy(join(nm, 'classic-level/prebuilds', `linux-${arch}`), join(dir, 'native/classic-level/prebuilds', `linux-${arch}`))) missing.push('classic-level');
+  if (!copy(join(nm, '@serialport/bindings-cpp/prebuilds', `linux-${arch}`), join(dir, 'native/serialport/prebuilds', `linux-${arch}`))) missing.push('@serialport/bindings-cpp');
+  // better-sqlite3 is built at install time for this machine only.
+  if (arch === process.arch) copy(join(nm, 'better-sqlite3/build/Release/better_sqlite3.node'), join(dir, 'native/better-sqlite3/better_sqlite3.node'));
+  else missing.push('better-sqlite3 (demo only)');
+  return missing;
+}
+
+// 3. The x64 single executable (this machine's node: a SEA is node plus the injected app).
+const x64 = join(OUT, 'linux-x64');
+mkdirSync(x64, { recursive: true });
+const seaConfig = join(OUT, 'sea-config.json');
+const blob = join(OUT, 'sea-prep.blob');
+writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false }));
+if (process.arch !== 'x64' || process.platform !== 'linux') throw new Error(`package: builds on linux-x64 only (this is ${process.platform}-${process.arch})`);
+quiet(process.execPath, ['--experimental-sea-config', seaConfig]);
+const exe = join(x64, 'edge-agent');
+copyFileSync(process.execPath, exe);
+chmodSync(exe, 0o755);
+const postject = join(dirname(require.resolve('postject/package.json')), 'dist', 'cli.js');
+// postject's ELF library warns about note sections it does not name; harmless, so shown on failure only.
+quiet(process.execPath, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2']);
+rmSync(blob);
+rmSync(seaConfig);
+const x64Missing = stageNative(x64, 'x64');
+if (x64Missing.length) throw new Error(`package: x64 addons missing: ${x64Missing.join(', ')}`);
+step(`single executable linux-x64/edge-agent (${mb(statSync(exe).size)}, node ${process.version})`);
+
+// 4. arm64: the bundle, the prebuilt addons and a launcher for a box with Node 20.
+const arm64 = join(OUT, 'linux-arm64');
+mkdirSync(arm64, { recursive: true });
+copyFileSync(bundle, join(arm64, 'edge-agent.cjs'));
+const armMissing = stageNative(arm64, 'arm64');
+writeFileSync(
+  join(arm64, 'edge-agent'),
+  `#!/bin/sh\n# arm64 without a single executable (no arm64 node binary on the build machine): needs Node 20.\nexec node "$(dirname "$(readlink -f "$0")")/edge-agent.cjs" "$@"\n`,
+  { mode: 0o755 },
+);
+writeFileSync(
+  join(arm64, 'README'),
+  `edge-agent ${pkg.version} for linux-arm64: edge-agent.cjs with prebuilt addons in native/, run by the edge-agent launcher with Node 20 (apt install nodejs).\n` +
+    `Not a single executable: that needs an arm64 node binary, which the build machine could not download.\n` +
+    (armMissing.length ? `Missing for arm64: ${armMissing.join(', ')}.\n` : ''),
+);
+step(`linux-arm64: bundle + addons${armMissing.length ? ` (missing: ${armMissing.join(', ')})` : ''}`);
+
+// 5. The .deb: the same tree install.sh makes, plus maintainer scripts that add the user.
+const deb = join(OUT, `edge-agent_${pkg.version}_amd64.deb`);
+const root = join(OUT, 'deb-root');
+const lib = join(root, 'usr/lib/edge-agent');
+mkdirSync(lib, { recursive: true });
+cpSync(x64, lib, { recursive: true });
+mkdirSync(join(root, 'usr/bin'), { recursive: true });
+symlinkSync('../lib/edge-agent/edge-agent', join(root, 'usr/bin/edge-agent'));
+mkdirSync(join(root, 'lib/systemd/system'), { recursive: true });
+copyFileSync(join(ROOT, 'config/edge-agent.service'), join(root, 'lib/systemd/system/edge-agent.service'));
+mkdirSync(join(root, 'etc/edge-agent'), { recursive: true });
+copyFileSync(join(ROOT, 'config/edge-agent.json'), join(root, 'etc/edge-agent/config.json'));
+// It will hold the device key: not world-readable even before postinst gives it to the group.
+chmodSync(join(root, 'etc/edge-agent/config.json'), 0o640);
+chmodSync(join(root, 'etc/edge-agent'), 0o750);
+mkdirSync(join(root, 'usr/share/doc/edge-agent'), { recursive: true });
+copyFileSync(join(ROOT, 'README.md'), join(root, 'usr/share/doc/edge-agent/README.md'));
+const control = join(root, 'DEBIAN');
+mkdirSync(control, { recursive: true });
+const installedKb = Math.ceil(duBytes(root) / 1024);
+writeFileSync(
+  join(control, 'control'),
+  [
+    'Package: edge-agent',
+    `Version: ${pkg.version}`,
+    'Architecture: amd64',
+    'Maintainer: edge-agent maintainers <edge-agent@localhost>',
+    `Installed-Size: ${installedKb}`,
+    'Depends: adduser, systemd',
+    'Section: net',
+    'Priority: optional',
+    'Description: industrial IoT gateway agent (Modbus/serial sensors -> Azure IoT Hub)',
+    ' Durable LevelDB buffer, ASA-style event-time analytics, store-and-forward to IoT Hub.',
+    ' A single executable (Node 20 SEA) with its native addons; systemd unit edge-agent.service.',
+    '',
+  ].join('\n'),
+);
+writeFileSync(join(control, 'conffiles'), '/etc/edge-agent/config.json\n');
+const scripts = join(ROOT, 'scripts');
+for (const s of ['postinst', 'prerm', 'postrm']) {
+  copyFileSync(join(scripts, `package-deb-${s}.sh`), join(control, s));
+  chmodSync(join(control, s), 0o755);
+}
+execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z6', '--build', root, deb], { stdio: ['ignore', 'ignore', 'inherit'] });
+rmSync(root, { recursive: true, force: true });
+step(`${relative(ROOT, deb)} (${mb(statSync(deb).size)})`);
+console.log(`package: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+function quiet(cmd, args) {
+  try {
+    execFileSync(cmd, args, { stdio: 'pipe' });
+  } catch (err) {
+    process.stderr.write(String(err.stdout ?? '') + String(err.stderr ?? ''));
+    throw err;
+  }
+}
+
+function mb(n) {
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function duBytes(dir) {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) total += duBytes(p);
+    else if (e.isFile()) total += statSync(p).size;
+  }
+  return total;
+}
