@@ -1,4 +1,5 @@
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { isEdgeError } from '../core/errors.js';
 import type { StampedReading } from '../core/reading.js';
 import { decodeChecked, encodeChecked, keyPosition, positionKey } from '../store/checksum.js';
 import { GroupCommit } from '../store/group-commit.js';
@@ -84,9 +85,16 @@ export class Journal {
 
   async read(afterPosition: number, limit: number): Promise<JournalEntry[]> {
     const out: JournalEntry[] = [];
+    const bad: Array<[string, Buffer]> = [];
     for await (const [key, value] of this.store.journal.iterator({ gt: positionKey(afterPosition), limit })) {
-      out.push({ position: keyPosition(key), reading: decodeChecked<StampedReading>(value, `journal ${key}`) });
+      try {
+        out.push({ position: keyPosition(key), reading: decodeChecked<StampedReading>(value, `journal ${key}`) });
+      } catch (err) {
+        if (!isEdgeError(err, 'EDGE_STORE_CORRUPT')) throw err;
+        bad.push([key, value]);
+      }
     }
+    for (const [key, value] of bad) await this.store.quarantine('journal', key, value);
     return out;
   }
 

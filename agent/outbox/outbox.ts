@@ -1,3 +1,4 @@
+import { isEdgeError } from '../core/errors.js';
 import type { RecordKind, WireRecord } from '../core/wire.js';
 import { decodeChecked, decodeCheckedText, encodeChecked, keyPosition, positionKey } from '../store/checksum.js';
 import type { AgentStore } from '../store/store.js';
@@ -81,7 +82,8 @@ export class Outbox {
     // A store without a counter is new: if seqs were handed out before (the floor says so), the
     // old store was lost, and counting resumes past everything it may have used.
     this.nextSeq = raw ? Math.max(stored, last + 1) : Math.max(last + 1, seqFloor);
-    for await (const [key, value] of this.store.outbox.iterator()) this.count(this.unsent, kindOf(decodeCheckedText(value, `outbox ${key}`)), 1, value.length);
+    // A damaged record is counted as a reading here; `read` quarantines it when it gets there.
+    for await (const [key, value] of this.store.outbox.iterator()) this.count(this.unsent, kindOf(checkedText(value, `outbox ${key}`) ?? ''), 1, value.length);
     for await (const value of this.store.sent.values()) {
       this.sentFigures.records++;
       this.sentFigures.bytes += value.length;
@@ -116,9 +118,19 @@ export class Outbox {
   /** Unsent records with `afterSeq < seq < beforeSeq`, in seq order. */
   async read(afterSeq: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): Promise<PendingRecord[]> {
     const out: PendingRecord[] = [];
+    const bad: Array<[string, Buffer]> = [];
     for await (const [key, value] of this.store.outbox.iterator({ gt: positionKey(afterSeq), lt: positionKey(beforeSeq), limit })) {
-      const json = decodeCheckedText(value, `outbox ${key}`);
-      out.push({ seq: keyPosition(key), kind: kindOf(json), json, value });
+      const json = checkedText(value, `outbox ${key}`);
+      if (json === undefined) bad.push([key, value]);
+      else out.push({ seq: keyPosition(key), kind: kindOf(json), json, value });
+    }
+    if (bad.length > 0) {
+      // A damaged record cannot be sent; the cloud learns its seq is gone through resend.
+      for (const [key, value] of bad) {
+        await this.store.quarantine('outbox', key, value);
+        this.count(this.unsent, 'reading', -1, -value.length);
+      }
+      await this.evictedRanges.add(bad.map(([key]) => keyPosition(key)));
     }
     return out;
   }
@@ -161,11 +173,13 @@ export class Outbox {
       }
       for await (const [key, stored] of this.store.sent.iterator(range)) {
         const value = stored.subarray(SENT_AT_BYTES);
+        const json = checkedText(value, `sent ${key}`);
+        if (json === undefined) continue; // damaged: answered as evicted below
         have.add(keyPosition(key));
         ops.push({ type: 'del', sublevel: this.store.sent, key }, { type: 'put', sublevel: this.store.outbox, key, value });
         this.sentFigures.records--;
         this.sentFigures.bytes -= stored.length;
-        this.count(this.unsent, kindOf(decodeCheckedText(value, `sent ${key}`)), 1, value.length);
+        this.count(this.unsent, kindOf(json), 1, value.length);
         resent++;
       }
     }
@@ -213,10 +227,11 @@ export class Outbox {
     for await (const [key, stored] of sub.iterator()) {
       if (victims.length >= max || freed >= enough) break;
       const value = kind === 'sent' ? stored.subarray(SENT_AT_BYTES) : stored;
-      const json = decodeCheckedText(value, `${kind === 'sent' ? 'sent' : 'outbox'} ${key}`);
+      // A damaged record has no trustworthy time or kind: it is evicted as the oldest reading.
+      const json = checkedText(value, `${kind === 'sent' ? 'sent' : 'outbox'} ${key}`) ?? '';
       const k = kindOf(json);
       // Seq order follows time closely: the first young record ends the search for old ones.
-      if (olderThanTime !== undefined && timeOf(json) >= olderThanTime) break;
+      if (olderThanTime !== undefined && json !== '' && timeOf(json) >= olderThanTime) break;
       if (kind !== 'sent' && k !== kind) continue;
       victims.push({ seq: keyPosition(key), bytes: stored.length, kind: k });
       freed += stored.length;
@@ -252,7 +267,10 @@ export class Outbox {
 
   async figures(): Promise<OutboxFigures> {
     let oldestUnsentTime: number | undefined;
-    for await (const value of this.store.outbox.values({ limit: 1 })) oldestUnsentTime = timeOf(decodeCheckedText(value, 'outbox head'));
+    for await (const value of this.store.outbox.values({ limit: 1 })) {
+      const json = checkedText(value, 'outbox head');
+      if (json !== undefined) oldestUnsentTime = timeOf(json);
+    }
     return {
       unsent: Object.fromEntries([...this.unsent].map(([k, f]) => [k, { ...f }])),
       sent: { ...this.sentFigures },
@@ -277,7 +295,17 @@ const KIND_PREFIX = /^\{"seq":\d+,"kind":"(\w+)"/;
 
 function kindOf(json: string): RecordKind {
   const m = KIND_PREFIX.exec(json);
-  return (m ? m[1] : (JSON.parse(json) as WireRecord).kind) as RecordKind;
+  return (m?.[1] ?? 'reading') as RecordKind;
+}
+
+/** The record's JSON text, or undefined when its checksum fails. */
+function checkedText(value: Buffer, where: string): string | undefined {
+  try {
+    return decodeCheckedText(value, where);
+  } catch (err) {
+    if (isEdgeError(err, 'EDGE_STORE_CORRUPT')) return undefined;
+    throw err;
+  }
 }
 
 function timeOf(json: string): number {

@@ -234,6 +234,9 @@ export class EdgeAgent {
       alarms: [
         ...(this.damage ? [{ code: 'EDGE_STORE_CORRUPT' as const, message: `the buffer could not be opened (${this.damage.reason}); it was moved to ${this.damage.movedTo} and a fresh one started`, since: this.damage.at }] : []),
         ...(this.diskFull ? [this.diskFull] : []),
+        ...(this.store.damagedRecords > 0
+          ? [{ code: 'EDGE_STORE_CORRUPT' as const, message: `${this.store.damagedRecords} damaged records failed their checksum and were quarantined (sublevel 'damaged')`, since: this.startedAt }]
+          : []),
       ],
       ...(this.stage instanceof AnalyticsStage ? { analytics: { counters: this.stage.counters(), watermarks: this.stage.watermarks() } } : {}),
     };

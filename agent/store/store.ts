@@ -16,6 +16,10 @@ export class AgentStore {
   /** Acknowledged records kept for the retention period (resend requests). */
   readonly sent: Sublevel;
   readonly meta: Sublevel;
+  /** Records whose checksum failed, moved here (never deleted) so a person can look at them. */
+  readonly damaged: Sublevel;
+  /** Records quarantined since this store was opened. */
+  damagedRecords = 0;
 
   private constructor(
     readonly dir: string,
@@ -25,6 +29,20 @@ export class AgentStore {
     this.outbox = db.sublevel<string, Buffer>('outbox', { valueEncoding: 'buffer' });
     this.sent = db.sublevel<string, Buffer>('sent', { valueEncoding: 'buffer' });
     this.meta = db.sublevel<string, Buffer>('meta', { valueEncoding: 'buffer' });
+    this.damaged = db.sublevel<string, Buffer>('damaged', { valueEncoding: 'buffer' });
+  }
+
+  /**
+   * Moves a record that failed its checksum out of the way, keeping its bytes, so that one bad
+   * record never stalls the pipeline. Callers count what it meant (a reading or seq lost).
+   */
+  async quarantine(area: 'journal' | 'outbox' | 'sent', key: string, value: Buffer): Promise<void> {
+    const from = area === 'journal' ? this.journal : area === 'outbox' ? this.outbox : this.sent;
+    await this.db.batch([
+      { type: 'put', sublevel: this.damaged, key: `${area}!${key}`, value },
+      { type: 'del', sublevel: from, key },
+    ]);
+    this.damagedRecords++;
   }
 
   static async open(dir: string): Promise<AgentStore> {

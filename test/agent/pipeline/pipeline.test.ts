@@ -73,3 +73,33 @@ describe('Pipeline journal → outbox (real LevelDB)', () => {
     await p.store.close();
   });
 });
+
+describe('damaged records', () => {
+  it('a journal or outbox record that fails its checksum is quarantined, not a stall', async () => {
+    const dir = tempDir('pipeline-damage');
+    try {
+      const p = await open(dir.path);
+      await p.journal.append(Array.from({ length: 5 }, (_, i) => stamped(i)));
+      // Flip a byte of journal entry 3 behind LevelDB's back (it would pass LevelDB's own checks).
+      const { positionKey } = await import('../../../agent/store/checksum.js');
+      const raw = (await p.store.journal.get(positionKey(3)))!;
+      raw[raw.length - 2] ^= 0xff;
+      await p.store.journal.put(positionKey(3), raw);
+      while ((await p.pipeline.step()) > 0);
+      expect((await p.outbox.read(0, 100)).length).toBe(4);
+      expect(p.store.damagedRecords).toBe(1);
+      expect(await p.store.damaged.get(`journal!${positionKey(3)}`)).toEqual(raw);
+
+      // Now damage an outbox record: it is quarantined and its seq answered as evicted.
+      const rec = (await p.store.outbox.get(positionKey(2)))!;
+      rec[rec.length - 2] ^= 0xff;
+      await p.store.outbox.put(positionKey(2), rec);
+      expect((await p.outbox.read(0, 100)).map((r) => r.seq)).toEqual([1, 3, 4]);
+      expect(p.outbox.evictedRanges.list()).toEqual([{ fromSeq: 2, toSeq: 2 }]);
+      expect(p.store.damagedRecords).toBe(2);
+      await p.store.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
