@@ -1,32 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import deviceSdk from 'azure-iot-device';
 import { IotHubEmulator } from '../../../cloud/iothub/index.js';
 import { closeQuietly, deviceClient, tempDir } from './helpers.js';
+import { runCli, spawnCli } from '../../support/cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..', '..');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real CLI as a user would (sources through tsx). */
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', 'hub', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** Runs `edge-agent hub …` as a user would. */
+const cli = (args: string[]) => runCli(['hub', ...args]);
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -69,10 +51,7 @@ describe('edge-agent hub (CLI)', () => {
   it('start serves until SIGINT; register and invoke go through its service API', async () => {
     const { dir, cleanup } = await tempDir('hub-cli-');
     cleanups.push(cleanup);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', 'hub', 'start', '--data-dir', dir, '--port', '0', '--service-port', '0'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnCli(['hub', 'start', '--data-dir', dir, '--port', '0', '--service-port', '0']);
     let out = '';
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     cleanups.push(async () => {

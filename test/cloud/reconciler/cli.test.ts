@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'azure-iot-device';
 import { IotHubEmulator } from '../../../cloud/iothub/index.js';
@@ -13,28 +11,10 @@ import type { AgentState } from './support/scenario.js';
 import { openTestLog, type TestLog } from './support/real-log.js';
 import { buildScenario } from './support/scenario.js';
 import { postgresStores } from './support/stores.js';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const main = join(root, 'agent/cli/main.ts');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runCli, spawnCli } from '../../support/cli.js';
 
 /** Runs `edge-agent …` as a user would, from source. */
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: root, env: { ...process.env, EDGE_LOG_LEVEL: 'warn' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    p.on('error', reject);
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args, { EDGE_LOG_LEVEL: 'warn' });
 
 const noStack = (s: string) => expect(s).not.toMatch(/^\s+at /m);
 
@@ -115,10 +95,7 @@ describe('edge-agent cloud (CLI)', () => {
   });
 
   it('run serves the HTTP API until SIGTERM', async () => {
-    const p = spawn(process.execPath, ['--import', 'tsx', main, 'cloud', 'run', '--hub-data-dir', log.dir, '--store', `sqlite:${join(work, 'served.db')}`, '--http-port', '0', '--poll-ms', '50'], {
-      cwd: root,
-      env: { ...process.env, EDGE_LOG_LEVEL: 'warn' },
-    });
+    const p = spawnCli(['cloud', 'run', '--hub-data-dir', log.dir, '--store', `sqlite:${join(work, 'served.db')}`, '--http-port', '0', '--poll-ms', '50'], { EDGE_LOG_LEVEL: 'warn' });
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
     const url = await new Promise<string>((resolve, reject) => {
