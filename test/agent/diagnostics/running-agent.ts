@@ -22,7 +22,7 @@ export interface RunningCliAgent {
 }
 
 /** `edge-agent run` as systemd starts it, against the local IoT Hub emulator. */
-export async function startCliAgent(o: { deviceId: string; config?: Record<string, unknown>; intervalMs?: number; points?: number; flushTimeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunningCliAgent> {
+export async function startCliAgent(o: { deviceId: string; config?: Record<string, unknown>; intervalMs?: number; points?: number; flushTimeoutMs?: number; env?: NodeJS.ProcessEnv; beforeStart?: (dataDir: string) => Promise<void>; whileStarting?: (child: ChildProcessWithoutNullStreams) => Promise<void> }): Promise<RunningCliAgent> {
   const { hub, close } = await startHub();
   const dev = await hub.registerDevice(o.deviceId);
   const dir = tempDir('diag');
@@ -49,13 +49,17 @@ export async function startCliAgent(o: { deviceId: string; config?: Record<strin
       ...o.config,
     }),
   );
+  await o.beforeStart?.(join(dir.path, 'data'));
   const child = spawnCli(['run', '--config', configPath, '--flush-timeout', String(o.flushTimeoutMs ?? 3000)], o.env);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = finished(child);
-  const ready = await Promise.race([untilOutput(child.stdout, o.config?.diagnostics ? /diagnostics listening/ : /Prometheus metrics on/), exited.then((r) => Promise.reject(new Error(`agent exited early (${r.code}): ${err}${out}`)))]);
+  const readyOrExit = Promise.race([untilOutput(child.stdout, o.config?.diagnostics ? /diagnostics listening/ : /Prometheus metrics on/), exited.then((r) => Promise.reject(new Error(`agent exited early (${r.code}): ${err}${out}`)))]);
+  readyOrExit.catch(() => undefined); // awaited below, after whileStarting
+  await o.whileStarting?.(child);
+  const ready = await readyOrExit;
   const port = /"port":(\d+),"msg":"Prometheus metrics/.exec(ready)?.[1];
   let stopped: Promise<CliRun> | undefined;
   const stop = () => {
