@@ -23,13 +23,22 @@ describe('SIGTERM during full-rate ingest', () => {
     // A send whose ack never comes is held until sendTimeoutMs: TimeoutStopSec must cover
     // flush timeout + send timeout + closing (see config/edge-agent.service).
     { name: 'hub holding acks (a backlog on disk when the signal comes)', deviceId: 'term-held', holdAcks: true, sendTimeoutMs: 5000 },
+    // With a query the journal goes through the analytics stage; its state is committed with the cursor.
+    { name: 'analytics in the pipeline', deviceId: 'term-asa', holdAcks: false, sendTimeoutMs: 30_000, analytics: true },
   ];
-  it.each(cases)('$name: stops within the flush timeout and loses nothing', { timeout: 90_000 }, async ({ deviceId, holdAcks, sendTimeoutMs }) => {
+  it.each(cases)('$name: stops within the flush timeout and loses nothing', { timeout: 90_000 }, async ({ deviceId, holdAcks, sendTimeoutMs, analytics }) => {
     const flushTimeoutMs = 1000;
-    a = await startCliAgent({ deviceId, intervalMs: 1, points: 200, flushTimeoutMs, config: { forwarding: { lingerMs: 20, retryInitialMs: 50, retryMaxMs: 200, sendTimeoutMs } } });
+    a = await startCliAgent({ deviceId, intervalMs: 1, points: 200, flushTimeoutMs, config: {
+        forwarding: { lingerMs: 20, retryInitialMs: 50, retryMaxMs: 200, sendTimeoutMs },
+        ...(analytics ? { analytics: { queries: [{ name: 'avg1s', query: 'SELECT source, point, AVG(value) AS avg FROM readings TIMESTAMP BY appTime GROUP BY source, point, TumblingWindow(second, 1)' }], tolerances: { lateArrivalMs: 0 } } } : {}),
+      },
+    });
     const hub = a.hub;
     // Ingest under way and the hub receiving: stop in the middle of it.
-    await untilTelemetry(hub, async () => (await recordsOf(hub, deviceId)).length >= 5000);
+    await untilTelemetry(hub, async () => {
+      const records = await recordsOf(hub, deviceId);
+      return records.length >= 5000 && (!analytics || records.some((r) => r.kind === 'result'));
+    });
     if (holdAcks) {
       hub.faults.holdAcks(deviceId);
       const socket = a.socketPath;
@@ -48,20 +57,31 @@ describe('SIGTERM during full-rate ingest', () => {
     expect(stopped, end.stdout.slice(-2000)).not.toBeNull();
     const accepted = Number(stopped![2]);
 
-    const inHub = new Set((await recordsOf(hub, deviceId)).map((r) => r.seq));
+    const kindOf = new Map<number, string>();
+    const hubRecords = await recordsOf(hub, deviceId);
+    for (const r of hubRecords) kindOf.set(r.seq, r.kind);
+    const inHub = new Set(hubRecords.map((r) => r.seq));
     const store = await AgentStore.open(join(a.dir, 'data', 'buffer'));
     const outbox = new Outbox(store);
     await outbox.init();
-    const onDisk = new Set((await outbox.read(0, Number.MAX_SAFE_INTEGER)).map((r) => r.seq));
+    const pending = await outbox.read(0, Number.MAX_SAFE_INTEGER);
     await store.close();
+    for (const r of pending) kindOf.set(r.seq, r.kind);
+    const onDisk = new Set(pending.map((r) => r.seq));
     await a.cleanup();
     a = undefined;
 
+    // Every seq the agent handed out is in the hub or on disk, none beyond.
+    const lastSeq = Number(stopped![4]) - 1;
     const missing: number[] = [];
-    for (let seq = 1; seq <= accepted; seq++) if (!inHub.has(seq) && !onDisk.has(seq)) missing.push(seq);
-    expect(missing.slice(0, 20), `${missing.length} of ${accepted} accepted readings are neither in the hub nor on disk`).toEqual([]);
-    // Nothing beyond what was accepted either: one seq per reading (no analytics queries here).
-    expect(Math.max(...inHub, ...onDisk)).toBe(accepted);
+    for (let seq = 1; seq <= lastSeq; seq++) if (!inHub.has(seq) && !onDisk.has(seq)) missing.push(seq);
+    expect(missing.slice(0, 20), `${missing.length} of ${lastSeq} records are neither in the hub nor on disk`).toEqual([]);
+    expect(Math.max(...inHub, ...onDisk)).toBe(lastSeq);
+    // …and they hold every accepted reading: one reading record per reading.
+    const readingSeqs = [...kindOf].filter(([, k]) => k === 'reading').length;
+    expect(readingSeqs).toBe(accepted);
+    if (analytics) expect([...kindOf.values()].some((k) => k === 'result')).toBe(true);
+    else expect(lastSeq).toBe(accepted);
     expect(onDisk.size).toBe(Number(stopped![3]));
     if (holdAcks) expect(onDisk.size).toBeGreaterThanOrEqual(5000);
     // The bound TimeoutStopSec is set from: flush timeout, a held send's timeout, closing (≤ 2 s).

@@ -61,12 +61,11 @@ export function renderStatus(s: StatusReport, p: Paint): string {
 
   if (s.analytics) {
     lines.push('', p.bold('analytics'));
-    const arows: string[][] = [['query', 'watermark lag', 'counters']];
-    const counters = s.analytics.counters;
+    const shown: Array<[string, string]> = [['inputEvents', 'in'], ['lateInput', 'late'], ['outOfOrder', 'out of order'], ['earlyInput', 'early'], ['adjusted', 'adjusted'], ['dropped', 'dropped']];
+    const arows: string[][] = [['query', 'watermark lag', ...shown.map(([, label]) => label)]];
     for (const [q, wm] of Object.entries(s.analytics.watermarks)) {
-      const c = counters[q];
-      const summary = c && typeof c === 'object' ? Object.entries(c as Record<string, unknown>).filter(([, v]) => typeof v === 'number' && v > 0).map(([k, v]) => `${k} ${String(v)}`).join(', ') : '';
-      arows.push([q, age(Math.max(0, s.now - wm)), summary || '—']);
+      const c = (s.analytics.counters[q] ?? {}) as Record<string, unknown>;
+      arows.push([q, age(Math.max(0, s.now - wm)), ...shown.map(([key]) => (typeof c[key] === 'number' ? (key === 'dropped' && c[key] > 0 ? p.warn(String(c[key])) : String(c[key])) : '—'))]);
     }
     lines.push(arows.length > 1 ? table(arows, { indent: '  ' }) : p.dim('  no watermark yet'));
   }
