@@ -30,6 +30,9 @@ export interface ForwarderOptions {
   random?: () => number;
 }
 
+/** What `update` may change while running. */
+export type LiveOption = 'maxMessageBytes' | 'lingerMs' | 'maxInFlight' | 'retryInitialMs' | 'retryMaxMs' | 'backlogShare' | 'retentionMs' | 'compress';
+
 /** Records read per lane per look: enough to fill the largest message. */
 const READ_AHEAD = 4096;
 
@@ -62,7 +65,7 @@ export class Forwarder {
   private failed = false;
   private lingerSince: number | undefined;
   private flushing = false;
-  private readonly backoff: Backoff;
+  private backoff: Backoff;
   private readonly counters: ForwarderStats = {
     messagesAcked: 0,
     recordsAcked: 0,
@@ -76,10 +79,20 @@ export class Forwarder {
   constructor(
     private readonly outbox: Outbox,
     private readonly transport: Transport,
-    private readonly options: ForwarderOptions,
+    private options: ForwarderOptions,
   ) {
     this.backoff = new Backoff(options.retryInitialMs, options.retryMaxMs, options.random);
     this.lanes = new Lanes(options.backlogShare);
+  }
+
+  /** Settings that may change live (from the twin); they take effect from the next message. */
+  update(next: Partial<Pick<ForwarderOptions, LiveOption>>): void {
+    this.options = { ...this.options, ...next };
+    if (next.retryInitialMs !== undefined || next.retryMaxMs !== undefined) {
+      this.backoff = new Backoff(this.options.retryInitialMs, this.options.retryMaxMs, this.options.random);
+    }
+    if (next.backlogShare !== undefined) this.lanes.setBacklogShare(next.backlogShare);
+    this.wake.notify();
   }
 
   start(): void {

@@ -12,8 +12,13 @@ export class Lanes {
   private sentLive = 0;
   private sentBacklog = 0;
 
-  constructor(private readonly backlogShare: number) {
-    if (!(backlogShare > 0 && backlogShare <= 1)) throw new TypeError('backlogShare must be in (0, 1]');
+  constructor(private backlogShare: number) {
+    this.setBacklogShare(backlogShare);
+  }
+
+  setBacklogShare(share: number): void {
+    if (!(share > 0 && share <= 1)) throw new TypeError('backlogShare must be in (0, 1]');
+    this.backlogShare = share;
   }
 
   /** Everything unsent becomes backlog; records staged from `upcomingSeq` on are live. */

@@ -97,7 +97,7 @@ export class EdgeAgent {
       const journal = new Journal(store, { ...config.journal, clock });
       const outbox = new Outbox(store, (upTo) => seqFloor.reserve(upTo));
       const stage = parts.stage ?? stageFor(config, logger);
-      const pipeline = new Pipeline(store, journal, outbox, stage, clock, logger.child({ module: 'pipeline' }), 2000, 1000, config.journal.sync === 'commit');
+      const pipeline = newPipeline(store, journal, outbox, stage, config, clock, logger);
       await pipeline.init();
       await journal.init(pipeline.position);
       await outbox.init(seqFloor.floor);
@@ -194,20 +194,19 @@ export class EdgeAgent {
     const arriving = drivers.filter((x) => !this.parts.drivers.includes(x));
     this.parts.drivers = drivers;
     this.parts.config = next;
-    // The forwarder reads these on every message. (A Forwarder.update() would be cleaner.)
-    const { maxMessageBytes, lingerMs, maxInFlight, compress } = next.forwarding;
-    Object.assign((this.forwarder as unknown as { options: Record<string, unknown> }).options, { maxMessageBytes, lingerMs, maxInFlight, compress, retentionMs: next.storage.retentionMs });
+    const { maxMessageBytes, lingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare } = next.forwarding;
+    this.forwarder.update({ maxMessageBytes, lingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare, retentionMs: next.storage.retentionMs });
+    this.housekeeper.setPolicy(next.storage);
     if (!this.parts.stage && JSON.stringify(previous.analytics) !== JSON.stringify(next.analytics)) {
       await this.pipeline.stop();
       this.stage = stageFor(next, logger);
-      this.pipeline = new Pipeline(this.store, this.journal, this.outbox, this.stage, clock, logger.child({ module: 'pipeline' }));
+      this.pipeline = newPipeline(this.store, this.journal, this.outbox, this.stage, next, clock, logger);
       await this.pipeline.init();
       this.pipeline.start();
     }
     for (const d of arriving) await d.start((readings) => this.accept(readings));
     logger.info({ drivers: drivers.map((d) => d.name), queries: next.analytics.queries.map((q) => q.name) }, 'configuration applied live');
   }
-
 
   stats(): AgentStats {
     const drivers: Record<string, DriverHealth> = {};
@@ -297,4 +296,8 @@ function stageFor(config: AgentConfig, logger: Logger): RecordStage {
 function isDiskFull(err: unknown): boolean {
   if (systemErrorCode(err) === 'ENOSPC') return true;
   return err instanceof Error && /no space left on device/i.test(err.message);
+}
+
+function newPipeline(store: AgentStore, journal: Journal, outbox: Outbox, stage: RecordStage, config: AgentConfig, clock: Clock, logger: Logger): Pipeline {
+  return new Pipeline(store, journal, outbox, stage, clock, logger.child({ module: 'pipeline' }), 2000, 1000, config.journal.sync === 'commit');
 }
