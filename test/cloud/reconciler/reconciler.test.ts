@@ -177,7 +177,9 @@ describe('Reconciler: resend policy, recovery, service loop', () => {
     const reconciler = new Reconciler({ source: new MessageLogSource(log.log), store, methods: slow, clock, pollMs: 500, resend: { graceMs: 0, retryMs: RETRY } });
     const send = (seqs: number[]) => log.append(toTelemetry(packMessage('d', 'b', seqs.map(reading))), clock.now());
     const until = async (what: string, cond: () => Promise<boolean>) => {
-      for (let i = 0; i < 2000 && !(await cond()); i++) await new Promise((r) => setImmediate(r));
+      // Bounded by time, not turns: a loaded machine may take many turns for one commit.
+      const deadline = Date.now() + 10_000;
+      while (!(await cond()) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
       expect(await cond(), what).toBe(true);
     };
     await send([1, 2, 5]);
@@ -214,7 +216,8 @@ describe('Reconciler: resend policy, recovery, service loop', () => {
     await send([1, 2]);
     reconciler.start();
     const until = async (cond: () => Promise<boolean>) => {
-      for (let i = 0; i < 500 && !(await cond()); i++) await new Promise((r) => setImmediate(r));
+      const deadline = Date.now() + 10_000;
+      while (!(await cond()) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
       expect(await cond()).toBe(true);
     };
     await until(async () => (await store.rowCounts()).readings === 2);
