@@ -123,8 +123,10 @@ export async function rawDevice(hub: IotHubEmulator, deviceId: string): Promise<
 }
 
 /** Polls a condition on each turn of the event loop (no fixed sleep): for state that has no event. */
-export async function waitFor(cond: () => boolean, tries = 100_000): Promise<void> {
-  for (let i = 0; i < tries; i++) {
+export async function waitFor(cond: () => boolean, timeoutMs = 15_000): Promise<void> {
+  // Bounded by time, not turns: on a loaded machine one socket round trip takes many turns.
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
     if (cond()) return;
     await new Promise((r) => setImmediate(r));
   }
