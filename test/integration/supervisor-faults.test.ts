@@ -48,8 +48,9 @@ describe('connection supervisor under faults', () => {
     const detectedMs = Date.now() - t0;
     console.log(`half-open detected after ${detectedMs} ms (bound ${bound} ms; keep-alive 60 s would take up to 90 s)`);
     expect(e).toMatchObject({ code: 'EDGE_TRANSPORT_TIMEOUT', reason: expect.stringMatching(/half-open/) });
-    // A loaded CI box may add event-loop lag; the bound is what we configure, plus a little.
-    expect(detectedMs).toBeLessThanOrEqual(bound + 400);
+    // A loaded CI box (two test files at once on two cores) adds event-loop lag: allow 1.5 s of
+    // it. Still two orders of magnitude under what keep-alive alone would take.
+    expect(detectedMs).toBeLessThanOrEqual(bound + 1500);
 
     await untilHistory(s, (x) => x.event === 'connected');
     expect(s.status()).toMatchObject({ state: 'connected', generation: 2 });
@@ -79,7 +80,7 @@ describe('connection supervisor under faults', () => {
     const detectedMs = Date.now() - t0;
     console.log(`half-open under load detected after ${detectedMs} ms: ${e.reason}`);
     // Sends in flight get no ack either: whichever notices first (probe or send timeout) wins.
-    expect(detectedMs).toBeLessThanOrEqual(Math.min(liveness.livenessIntervalMs + liveness.livenessTimeoutMs, 2000) + 400);
+    expect(detectedMs).toBeLessThanOrEqual(Math.min(liveness.livenessIntervalMs + liveness.livenessTimeoutMs, 2000) + 1500);
     await untilHistory(s, (x) => x.event === 'connected');
     const after = agent.stats().readings;
     await untilTelemetry(hub, async () => ((await recordsOf(hub, 'half-open-load')) as ReadingRecord[]).some((r) => r.seq > after));
