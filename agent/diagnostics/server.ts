@@ -46,8 +46,9 @@ export class DiagnosticsServer {
     }
     if (await answers(path)) throw new EdgeError('EDGE_STORE_LOCKED', `another edge-agent answers on ${path}`);
     rmSync(path, { force: true });
-    // Created with 0660 from the start: no window in which others could connect.
-    const oldMask = process.umask(0o117);
+    // Not via umask (process-wide: LevelDB creates files meanwhile). Until the chmod below the
+    // socket has the process umask's mode; connecting needs write permission, which the usual
+    // umasks (022, systemd's UMask=0027) give nobody but the owner, and the runtime dir is 0750.
     try {
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
@@ -58,13 +59,15 @@ export class DiagnosticsServer {
       });
     } catch (cause) {
       throw new EdgeError('EDGE_DATA_DIR_UNUSABLE', `the diagnostics socket ${path} cannot be created: ${errorMessage(cause)}`, { cause });
-    } finally {
-      process.umask(oldMask);
     }
     chmodSync(path, 0o660);
     if (this.options.group !== undefined) {
       const gid = typeof this.options.group === 'number' ? this.options.group : groupId(this.options.group);
-      chownSync(path, process.getuid?.() ?? -1, gid);
+      try {
+        chownSync(path, process.getuid?.() ?? -1, gid);
+      } catch (cause) {
+        throw new EdgeError('EDGE_CONFIG_INVALID', `diagnostics.group '${String(this.options.group)}' cannot own ${path} (the service must be a member of it): ${errorMessage(cause)}`, { cause });
+      }
     }
     this.options.logger.info({ socket: path }, 'diagnostics listening');
   }
