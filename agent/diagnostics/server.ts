@@ -60,14 +60,19 @@ export class DiagnosticsServer {
     } catch (cause) {
       throw new EdgeError('EDGE_DATA_DIR_UNUSABLE', `the diagnostics socket ${path} cannot be created: ${errorMessage(cause)}`, { cause });
     }
-    chmodSync(path, 0o660);
-    if (this.options.group !== undefined) {
-      const gid = typeof this.options.group === 'number' ? this.options.group : groupId(this.options.group);
-      try {
-        chownSync(path, process.getuid?.() ?? -1, gid);
-      } catch (cause) {
-        throw new EdgeError('EDGE_CONFIG_INVALID', `diagnostics.group '${String(this.options.group)}' cannot own ${path} (the service must be a member of it): ${errorMessage(cause)}`, { cause });
+    try {
+      chmodSync(path, 0o660);
+      if (this.options.group !== undefined) {
+        const gid = typeof this.options.group === 'number' ? this.options.group : groupId(this.options.group);
+        try {
+          chownSync(path, process.getuid?.() ?? -1, gid);
+        } catch (cause) {
+          throw new EdgeError('EDGE_CONFIG_INVALID', `diagnostics.group '${String(this.options.group)}' cannot own ${path} (the service must be a member of it): ${errorMessage(cause)}`, { cause });
+        }
       }
+    } catch (err) {
+      await this.close();
+      throw err;
     }
     this.options.logger.info({ socket: path }, 'diagnostics listening');
   }
