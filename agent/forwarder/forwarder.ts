@@ -206,6 +206,15 @@ export class Forwarder {
   }
 
   private async send(message: PackedMessage, records: PendingRecord[]): Promise<void> {
+    this.outbox.pin(message.seqs);
+    try {
+      await this.deliver(message, records);
+    } finally {
+      this.outbox.unpin(message.seqs);
+    }
+  }
+
+  private async deliver(message: PackedMessage, records: PendingRecord[]): Promise<void> {
     const { logger, clock } = this.options;
     try {
       await this.transport.send({

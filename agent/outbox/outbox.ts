@@ -57,6 +57,8 @@ export class Outbox {
   private nextSeq = 1;
   private readonly unsent = new Map<RecordKind, KindFigures>();
   private readonly sentFigures: KindFigures = { records: 0, bytes: 0 };
+  /** Seqs in a message on its way to the hub: never evicted, since they may be delivered. */
+  private readonly pinned = new Set<number>();
   /** Fires whenever records are added (staged or put back for a resend). */
   readonly added = new Signal();
   /** Fires when a resend put older records back in line: the forwarder rescans its backlog. */
@@ -139,7 +141,10 @@ export class Outbox {
    * The hub acknowledged these records: move them to retention (or drop them when retention
    * is off). Not fsynced: a lost move only means the record is sent once more.
    */
-  async markSent(records: PendingRecord[], sentAt: number, retain: boolean): Promise<void> {
+  async markSent(acked: PendingRecord[], sentAt: number, retain: boolean): Promise<void> {
+    // Only what is still here: quota eviction may have raced a message that was being read.
+    const present = await this.store.outbox.getMany(acked.map((r) => positionKey(r.seq)));
+    const records = acked.filter((_, i) => present[i] !== undefined);
     const stamp = Buffer.alloc(SENT_AT_BYTES);
     stamp.writeDoubleBE(sentAt, 0);
     const ops = records.flatMap((r) => {
@@ -154,6 +159,15 @@ export class Outbox {
         this.sentFigures.bytes += SENT_AT_BYTES + r.value.length;
       }
     }
+  }
+
+  /** Marks seqs as in flight (see `pinned`). */
+  pin(seqs: number[]): void {
+    for (const seq of seqs) this.pinned.add(seq);
+  }
+
+  unpin(seqs: number[]): void {
+    for (const seq of seqs) this.pinned.delete(seq);
   }
 
   /** Puts retained records of `[fromSeq, toSeq]` back in line, and names what is gone. */
@@ -232,10 +246,12 @@ export class Outbox {
       const k = kindOf(json);
       // Seq order follows time closely: the first young record ends the search for old ones.
       if (olderThanTime !== undefined && json !== '' && timeOf(json) >= olderThanTime) break;
-      if (kind !== 'sent' && k !== kind) continue;
+      if (kind !== 'sent' && (k !== kind || this.pinned.has(keyPosition(key)))) continue;
       victims.push({ seq: keyPosition(key), bytes: stored.length, kind: k });
       freed += stored.length;
     }
+    // Re-check at the last moment: the forwarder may have pinned some while we were reading.
+    if (kind !== 'sent') victims.splice(0, victims.length, ...victims.filter((v) => !this.pinned.has(v.seq)));
     if (victims.length === 0) return { records: 0, bytes: 0 };
     await sub.batch(victims.map((v) => ({ type: 'del' as const, key: positionKey(v.seq) })));
     let bytes = 0;

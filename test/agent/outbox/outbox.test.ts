@@ -92,3 +92,26 @@ describe('Outbox (real LevelDB)', () => {
     await store.close();
   });
 });
+
+describe('Outbox eviction and messages in flight', () => {
+  it('never evicts a record pinned by a message in flight', async () => {
+    const dir = tempDir('outbox-pin');
+    try {
+      const store = await AgentStore.open(dir.path);
+      const outbox = new Outbox(store);
+      await outbox.init();
+      await stageAndCommit(store, outbox, 6);
+      outbox.pin([1, 2, 3]);
+      expect(await outbox.evictOldest('reading', 2)).toMatchObject({ records: 2 });
+      expect((await outbox.read(0, 10)).map((r) => r.seq)).toEqual([1, 2, 3, 6]);
+      // Acknowledged after all: moved once, counted once.
+      await outbox.markSent((await outbox.read(0, 3)), 1, false);
+      outbox.unpin([1, 2, 3]);
+      expect(outbox.depth).toBe(1);
+      expect(outbox.evictedRanges.list()).toEqual([{ fromSeq: 4, toSeq: 5 }]);
+      await store.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
