@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Level } from 'level';
 import { systemClock } from '../../agent/core/clock.js';
 import type { StampedReading } from '../../agent/core/reading.js';
@@ -72,7 +73,7 @@ async function forwardThroughHub(readings: number): Promise<{ rate: number; unit
   const dev = await hub.registerDevice('bench-gw');
   const dataDir = tempDir('bench-agent');
   // Fill the journal first (agent not running), then measure the drain into the hub.
-  const store = await AgentStore.open(dataDir.path);
+  const store = await AgentStore.open(join(dataDir.path, 'buffer')); // the agent's buffer layout
   const journal = new Journal(store, { sync: 'interval' }) // never started: prefill without fsync;
   await journal.init(0);
   for (let i = 0; i < readings; i += 1000) await journal.append(Array.from({ length: 1000 }, (_, k) => reading(i + k)));
