@@ -56,6 +56,8 @@ export interface ForwarderStats {
  */
 export class Forwarder {
   private readonly lanes: Lanes;
+  /** `connectedAt` of the transport's link as last seen: a new value means it reconnected. */
+  private linkSeen: number | undefined;
   private ratio = 4;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -144,8 +146,13 @@ export class Forwarder {
         await this.sleep(delay, this.wake);
         continue;
       }
-      if (this.outbox.rewound.take()) {
-        // A resend put older records back: rescan once the messages in flight have settled.
+      const link = this.transport.status().connectedAt;
+      const relinked = link !== undefined && this.linkSeen !== undefined && link !== this.linkSeen;
+      if (link !== undefined) this.linkSeen = link;
+      if (this.outbox.rewound.take() || relinked) {
+        // A resend put older records back, or the link came back (a transport that waits out
+        // an outage instead of failing sends): what waited is backlog now, and fresh records
+        // go first. Rescan once the messages in flight have settled.
         await Promise.allSettled([...this.inFlight]);
         this.lanes.restart(this.outbox.upcomingSeq);
       }

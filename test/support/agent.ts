@@ -1,9 +1,9 @@
 import { systemClock, type Clock } from '../../agent/core/clock.js';
 import { silentLogger } from '../../agent/core/logger.js';
 import { parseConfig } from '../../agent/config/load.js';
-import type { AgentConfigInput } from '../../agent/config/schema.js';
+import type { AgentConfig, AgentConfigInput } from '../../agent/config/schema.js';
 import { EdgeAgent } from '../../agent/runtime/edge-agent.js';
-import { IotHubTransport } from '../../agent/transport/iothub-transport.js';
+import { ConnectionSupervisor } from '../../agent/transport/supervisor.js';
 import { SyntheticDriver } from '../../drivers/synthetic/synthetic-driver.js';
 
 export interface TestAgentOptions {
@@ -18,8 +18,23 @@ export interface TestAgentOptions {
   storage?: AgentConfigInput['storage'];
 }
 
+/** The production transport (connection supervisor over the real SDK), tuned to reconnect fast. */
+export function testTransport(connectionString: string, ca: string, config: AgentConfig, clock: Clock = systemClock): ConnectionSupervisor {
+  return new ConnectionSupervisor({
+    connectionString,
+    ca,
+    sas: config.hub.sas,
+    sendTimeoutMs: config.forwarding.sendTimeoutMs,
+    connectTimeoutMs: config.forwarding.connectTimeoutMs,
+    keepAliveSeconds: config.forwarding.keepAliveSeconds,
+    connection: { ...config.connection, reconnectInitialMs: 20, reconnectMaxMs: 100 },
+    clock,
+    logger: silentLogger,
+  });
+}
+
 /** An agent with a synthetic driver, talking through the real SDK. */
-export async function startTestAgent(o: TestAgentOptions): Promise<{ agent: EdgeAgent; transport: IotHubTransport }> {
+export async function startTestAgent(o: TestAgentOptions): Promise<{ agent: EdgeAgent; transport: ConnectionSupervisor }> {
   const clock = o.clock ?? systemClock;
   const config = parseConfig(
     {
@@ -30,7 +45,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<{ agent: Edge
     },
     'test config',
   );
-  const transport = new IotHubTransport({ connectionString: o.connectionString, ca: o.ca, ...config.forwarding, clock, logger: silentLogger });
+  const transport = testTransport(o.connectionString, o.ca, config, clock);
   const driver = new SyntheticDriver({
     name: 'synthetic',
     source: 'sim-1',

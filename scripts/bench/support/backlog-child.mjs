@@ -7,7 +7,7 @@ import { systemClock } from '../../../dist/agent/core/clock.js';
 import { silentLogger } from '../../../dist/agent/core/logger.js';
 import { parseConfig } from '../../../dist/agent/config/load.js';
 import { EdgeAgent } from '../../../dist/agent/runtime/edge-agent.js';
-import { IotHubTransport } from '../../../dist/agent/transport/iothub-transport.js';
+import { ConnectionSupervisor } from '../../../dist/agent/transport/supervisor.js';
 
 const [dataDir, connectionString, caFile, targetText] = process.argv.slice(2);
 const target = Number(targetText);
@@ -43,7 +43,17 @@ const config = parseConfig(
   { hub: { connectionString }, dataDir, forwarding: { maxMessageBytes: 256 * 1024, maxInFlight: 8, lingerMs: 0, retryInitialMs: 100, retryMaxMs: 300 } },
   'bench child config',
 );
-const transport = new IotHubTransport({ connectionString, ca: readFileSync(caFile, 'utf8'), ...config.forwarding, clock: systemClock, logger: silentLogger });
+const transport = new ConnectionSupervisor({
+  connectionString,
+  ca: readFileSync(caFile, 'utf8'),
+  sas: config.hub.sas,
+  sendTimeoutMs: config.forwarding.sendTimeoutMs,
+  connectTimeoutMs: config.forwarding.connectTimeoutMs,
+  keepAliveSeconds: config.forwarding.keepAliveSeconds,
+  connection: { ...config.connection, reconnectInitialMs: 100, reconnectMaxMs: 300 },
+  clock: systemClock,
+  logger: silentLogger,
+});
 const started = performance.now();
 const agent = await EdgeAgent.start({ config, deviceId: 'bench-gw', drivers: [flood], transport, clock: systemClock, logger: silentLogger });
 await done;

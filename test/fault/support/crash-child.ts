@@ -8,7 +8,7 @@ import type { Driver, DriverHealth, ReadingSink } from '../../../agent/core/driv
 import { silentLogger } from '../../../agent/core/logger.js';
 import { parseConfig } from '../../../agent/config/load.js';
 import { EdgeAgent } from '../../../agent/runtime/edge-agent.js';
-import { IotHubTransport } from '../../../agent/transport/iothub-transport.js';
+import { testTransport } from '../../support/agent.js';
 
 const [mode, dataDir, connectionString, caFile, roundText] = process.argv.slice(2) as [string, string, string, string, string];
 const round = Number(roundText);
@@ -52,7 +52,7 @@ const config = parseConfig(
   },
   'crash child config',
 );
-const transport = new IotHubTransport({ connectionString, ca: readFileSync(caFile, 'utf8'), ...config.forwarding, clock: systemClock, logger: silentLogger });
+const transport = testTransport(connectionString, readFileSync(caFile, 'utf8'), config);
 const drivers = mode === 'ingest' ? [new CountingDriver()] : [];
 const agent = await EdgeAgent.start({ config, deviceId: 'crash-gw', drivers, transport, clock: systemClock, logger: silentLogger });
 if (mode === 'drain') {
