@@ -41,26 +41,10 @@ export class CountStar implements Accumulator {
   }
 }
 
-/** COUNT(x) counts non-NULL values. */
-export class Count implements Accumulator {
-  n = 0;
-  add(v: unknown): void {
+/** COUNT(x) counts non-NULL values; otherwise it is COUNT(*). */
+export class Count extends CountStar {
+  override add(v?: unknown): void {
     if (v != null) this.n++;
-  }
-  merge(o: Count): void {
-    this.n += o.n;
-  }
-  result(): number {
-    return this.n;
-  }
-  save(): number {
-    return this.n;
-  }
-  load(s: unknown): void {
-    this.n = s as number;
-  }
-  size(): number {
-    return 0;
   }
 }
 
