@@ -5,4 +5,4 @@ export { DEFAULT_TOLERANCES, type Counters, type LatePolicy, type Tolerances } f
 export { CHECKPOINT_VERSION, type EngineCheckpoint, type JsonValue } from './checkpoint.js';
 export { QueryError } from './diagnostics.js';
 export { eventFromReading, toResultRecord } from './results.js';
-export { parseDuration, replayLines, type ReplayOptions, type ReplaySummary } from './replay.js';
+export { replayLines, type ReplayOptions, type ReplaySummary } from './replay.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { parseDuration } from '../../analytics/replay.js';
+import { parseDuration } from '../duration.js';
 import { runDemo, type DemoTick } from '../../demo/demo.js';
 import { usageError } from '../exit.js';
 import { untilShutdownSignal } from '../shutdown.js';

@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { EdgeError, isEdgeError, systemErrorCode } from '../../core/errors.js';
-import { compileQuery, parseDuration, replayLines, type LatePolicy, type QueryPlan, type Tolerances } from '../../analytics/index.js';
+import { compileQuery, replayLines, type LatePolicy, type QueryPlan, type Tolerances } from '../../analytics/index.js';
+import { parseDuration } from '../duration.js';
 import { EXIT_USAGE } from '../exit.js';
 
 interface ReplayFlags {
