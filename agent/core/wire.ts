@@ -71,13 +71,12 @@ export interface WireProperties {
 export function wireProperties(message: WireMessage): WireProperties {
   const kinds = new Set(message.records.map((r) => r.kind));
   const seqs = message.records.map((r) => r.seq);
-  return {
-    v: String(message.v),
-    kind: kinds.size === 1 ? [...kinds][0]! : 'mixed',
-    seqFrom: String(Math.min(...seqs)),
-    seqTo: String(Math.max(...seqs)),
-    count: String(message.records.length),
-  };
+  return propertiesFor(kinds.size === 1 ? [...kinds][0]! : 'mixed', Math.min(...seqs), Math.max(...seqs), message.records.length);
+}
+
+/** The properties of a message holding `count` records of `kind`, seqs `seqFrom`..`seqTo`. */
+export function propertiesFor(kind: WireProperties['kind'], seqFrom: number, seqTo: number, count: number): WireProperties {
+  return { v: String(WIRE_VERSION), kind, seqFrom: String(seqFrom), seqTo: String(seqTo), count: String(count) };
 }
 
 /** Decodes a message body as the cloud receives it; throws EDGE_USAGE-free EdgeErrors on damage. */

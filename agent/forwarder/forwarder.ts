@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { errorMessage, isEdgeError } from '../core/errors.js';
+import { propertiesFor } from '../core/wire.js';
 import type { Logger } from '../core/logger.js';
 import type { Transport } from '../core/transport.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -229,13 +230,7 @@ export class Forwarder {
         body: message.body,
         contentType: 'application/json',
         contentEncoding: message.compressed ? 'gzip' : 'utf-8',
-        properties: {
-          v: '1',
-          kind: message.kind,
-          seqFrom: String(message.seqFrom),
-          seqTo: String(message.seqTo),
-          count: String(message.seqs.length),
-        },
+        properties: { ...propertiesFor(message.kind, message.seqFrom, message.seqTo, message.seqs.length) },
       });
     } catch (err) {
       const code = isEdgeError(err) ? err.code : 'EDGE_TRANSPORT_UNAVAILABLE';

@@ -2,9 +2,8 @@ import { gzipSync } from 'node:zlib';
 import { WIRE_VERSION, type RecordKind } from '../core/wire.js';
 import type { PendingRecord } from '../outbox/outbox.js';
 
-/** IoT Hub meters device-to-cloud traffic in 4 KB units and refuses messages over 256 KB. */
+/** IoT Hub meters device-to-cloud traffic in 4 KB units (and refuses messages over 256 KB). */
 export const METER_UNIT_BYTES = 4096;
-export const HUB_MAX_MESSAGE_BYTES = 256 * 1024;
 
 export interface PackedMessage {
   body: Buffer;
