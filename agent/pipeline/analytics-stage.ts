@@ -42,7 +42,7 @@ export class AnalyticsStage implements RecordStage {
     this.engine.advance(now);
     for (const row of this.results) drafts.push(toResultRecord(row));
     this.results = [];
-    return { drafts, state: JSON.stringify(this.engine.checkpoint()) };
+    return { drafts, state: () => JSON.stringify(this.engine.checkpoint()) };
   }
 
   restore(state: string | undefined): void {

@@ -85,13 +85,14 @@ export class Pipeline {
     const output = this.stage.process(entries, this.clock.now());
     if (entries.length === 0 && output.drafts.length === 0) return 0;
     const staged = this.outbox.stage(output.drafts);
+    const state = output.state?.();
     const last = entries.length > 0 ? entries[entries.length - 1]!.position : this.cursor;
     try {
       await this.store.db.batch(
       [
         ...staged.ops,
         { type: 'put', sublevel: this.store.meta, key: CURSOR_KEY, value: encodeChecked(last) },
-        ...(output.state !== undefined ? [{ type: 'put' as const, sublevel: this.store.meta, key: STATE_KEY, value: encodeChecked(output.state) }] : []),
+        ...(state !== undefined ? [{ type: 'put' as const, sublevel: this.store.meta, key: STATE_KEY, value: encodeChecked(state) }] : []),
         ...entries.map((e) => ({ type: 'del' as const, sublevel: this.store.journal, key: positionKey(e.position) })),
         ],
         { sync: this.syncSteps },
@@ -101,7 +102,7 @@ export class Pipeline {
       this.stage.restore(this.committedState);
       throw err;
     }
-    if (output.state !== undefined) this.committedState = output.state;
+    if (state !== undefined) this.committedState = state;
     staged.commit();
     this.cursor = last;
     this.advanced.notify();

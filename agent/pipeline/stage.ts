@@ -5,8 +5,11 @@ import { readingRecord } from './reading-records.js';
 /** What one pipeline step produces: outbox records, and the stage's state as of the step. */
 export interface StageOutput {
   drafts: RecordDraft[];
-  /** Persisted in the same batch as the journal cursor; absent when the stage keeps none. */
-  state?: string;
+  /**
+   * The state to persist in the same batch as the journal cursor; absent when the stage keeps
+   * none. A function, so a quiet step that commits nothing does not serialise it.
+   */
+  state?: () => string;
 }
 
 /**
