@@ -10,6 +10,11 @@ const needs = [
   { what: 'libmodbus headers (a Modbus slave we did not write)', pkg: 'libmodbus-dev', present: () => existsSync('/usr/include/modbus/modbus.h') },
   { what: 'PostgreSQL server (reconciler store tests)', pkg: 'postgresql', present: () => findPgBin('initdb') !== undefined },
   { what: 'systemd-analyze (unit verification)', pkg: 'systemd', present: () => onPath('systemd-analyze') },
+  // The packaging test runs the arm64 single executable under user-mode qemu, rooted at Debian's arm64 cross libraries.
+  { what: 'qemu-aarch64-static (runs the arm64 executable)', pkg: 'qemu-user-static', present: () => onPath('qemu-aarch64-static') },
+  { what: 'arm64 glibc', pkg: 'libc6-arm64-cross', present: () => existsSync('/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1') },
+  { what: 'arm64 libstdc++', pkg: 'libstdc++6-arm64-cross', present: () => existsSync('/usr/aarch64-linux-gnu/lib/libstdc++.so.6') },
+  { what: 'arm64 libgcc_s', pkg: 'libgcc-s1-arm64-cross', present: () => existsSync('/usr/aarch64-linux-gnu/lib/libgcc_s.so.1') },
 ];
 
 function onPath(cmd) {

