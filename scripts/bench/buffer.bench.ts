@@ -46,7 +46,7 @@ export const suite: BenchSuite = {
         env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-      const filled = await untilLine<{ ingestS: number; peakRssMb: number; outbox: number; bytes: number }>(child.stdout, 'filled');
+      const filled = await untilLine<{ ingestS: number; peakRssMb: number; anonMb: number; fileMb: number; outbox: number; bytes: number }>(child.stdout, 'filled');
       log(`backlog of ${filled.outbox.toLocaleString('en-US')} records (${(filled.bytes / 2 ** 20).toFixed(0)} MB) on disk; draining`);
       hub.faults.acceptConnections();
       const drained = await untilLine<{ drainS: number; peakRssMb: number; units: number; records: number }>(child.stdout, 'drained');
@@ -54,6 +54,8 @@ export const suite: BenchSuite = {
       const rows: BenchRow[] = [
         { name: `durable ingest of ${RECORDS.toLocaleString('en-US')} readings (100 per batch, fsync)`, value: RECORDS / filled.ingestS, unit: 'readings/s', note: 'hub unreachable' },
         { name: `peak RSS with ${filled.outbox.toLocaleString('en-US')} records waiting on disk`, value: filled.peakRssMb, unit: 'MB', note: 'target < 100 MB' },
+        { name: '… of which anonymous (heap, malloc), sampled peak', value: filled.anonMb, unit: 'MB', note: 'sampled every 100 ms' },
+        { name: '… of which file-backed (node binary, mapped LevelDB tables), sampled peak', value: filled.fileMb, unit: 'MB' },
         { name: `drain a ${RECORDS.toLocaleString('en-US')}-record backlog into the emulator`, value: drained.records / drained.drainS, unit: 'records/s', note: '256 KB messages, 8 in flight, TLS MQTT on loopback' },
         { name: 'peak RSS after the drain', value: drained.peakRssMb, unit: 'MB' },
         { name: 'billed 4 KB units per 1,000 drained readings', value: (drained.units * 1000) / drained.records, unit: 'units', baseline: { name: 'one message per reading', value: 1000 } },
