@@ -143,12 +143,19 @@ describe('npm run package: single executable, native addons, .deb, install.sh', 
       const [cmd, args] = underQemu(join(dir, 'edge-agent'), ['run', '--config', config, '--socket', socket]);
       const agent = spawn(cmd, args, { cwd: work, env: bareEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
-      agent.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      agent.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      // The agent logs once its diagnostics socket listens: wait for that line, or for an exit.
+      const listening = new Promise<boolean>((resolve) => {
+        const onData = (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('"msg":"diagnostics listening"')) resolve(true);
+        };
+        agent.stdout.on('data', onData);
+        agent.stderr.on('data', onData);
+        agent.on('exit', () => resolve(false));
+      });
       const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)));
       try {
-        const deadline = Date.now() + 30_000;
-        while (!existsSync(socket) && agent.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        expect(await listening, out).toBe(true);
         expect(existsSync(socket), out).toBe(true);
         // Asked from the x64 executable: the socket speaks the same protocol whatever the CPU.
         const buffer = run(join(OUT, 'linux-x64/edge-agent'), ['buffer', '--socket', socket]);
