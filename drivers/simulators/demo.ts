@@ -87,31 +87,41 @@ export async function startRtuDemoSimulator(
 ): Promise<DemoSimulator & { path: string; simulator: RtuSlaveSimulator }> {
   const registers = options.registers ?? 10;
   const n = options.slaves ?? 1;
-  const pty = await openPtyPair();
   const models = new Map<number, SlaveModel>();
   for (let u = 1; u <= n; u++) models.set(u, demoModel(registers));
-  let simulator: RtuSlaveSimulator;
-  try {
-    simulator = await RtuSlaveSimulator.open({ path: pty.b, baudRate: options.baudRate ?? 9600, slaves: models, ...(options.clock ? { clock: options.clock } : {}) });
-  } catch (err) {
-    await pty.close();
-    throw err;
-  }
+  const { path, simulator, close } = await onPty((end) =>
+    RtuSlaveSimulator.open({ path: end, baudRate: options.baudRate ?? 9600, slaves: models, ...(options.clock ? { clock: options.clock } : {}) }),
+  );
   const driverConfig: ModbusDriverInput = {
     name: 'modbus-demo-rtu',
     devices: [...models.keys()].map((unitId) => ({
       name: n === 1 && options.deviceName ? options.deviceName : `sim-rtu-${unitId}`,
-      transport: { kind: 'rtu' as const, path: pty.a, baudRate: options.baudRate ?? 9600 },
+      transport: { kind: 'rtu' as const, path, baudRate: options.baudRate ?? 9600 },
       unitId,
       pollMs: options.pollMs ?? 1000,
       timeoutMs: 500,
       points: demoPoints(registers),
     })),
   };
+  return { path, simulator, driverConfig, close };
+}
+
+/**
+ * Opens a pty pair (socat) and a simulator on its far end; the near end is `path`. `close`
+ * shuts both, and a simulator that fails to open does not leave socat behind.
+ */
+async function onPty<S extends { close(): Promise<void> }>(open: (farEnd: string) => Promise<S>): Promise<{ path: string; simulator: S; close(): Promise<void> }> {
+  const pty = await openPtyPair();
+  let simulator: S;
+  try {
+    simulator = await open(pty.b);
+  } catch (err) {
+    await pty.close();
+    throw err;
+  }
   return {
     path: pty.a,
     simulator,
-    driverConfig,
     close: async () => {
       await simulator.close();
       await pty.close();
@@ -129,40 +139,27 @@ export async function startLineSensorDemo(
 ): Promise<{ path: string; simulator: LineSensorSimulator; driverConfig: SerialLineDriverInput; close(): Promise<void> }> {
   const clock = options.clock ?? systemClock;
   const skew = options.deviceSkewMs ?? 1500;
-  const pty = await openPtyPair();
   const temp: Signal = { kind: 'sine', amplitude: 4, periodMs: 90_000, offset: 18 };
   const rh: Signal = { kind: 'noise', mean: 55, amplitude: 3, holdMs: 5000 };
-  let simulator: LineSensorSimulator;
-  try {
-    simulator = await LineSensorSimulator.open({
-      path: pty.b,
+  const { path, simulator, close } = await onPty((end) =>
+    LineSensorSimulator.open({
+      path: end,
       clock,
       periodMs: options.periodMs ?? 1000,
       line: (t) => lines.csv(t + skew, signalValue(temp, t).toFixed(2), signalValue(rh, t).toFixed(1)),
-    });
-  } catch (err) {
-    await pty.close();
-    throw err;
-  }
+    }),
+  );
   const driverConfig: SerialLineDriverInput = {
     name: 'serial-line-demo',
     sensors: [
       {
         name: options.sensorName ?? 'weather-1',
-        path: pty.a,
+        path,
         clockOffsetMs: -skew,
         units: { temp: 'degC', rh: '%' },
         parser: { kind: 'csv', columns: [{ name: 'temp', index: 1 }, { name: 'rh', index: 2 }], timestamp: { index: 0, format: 'epoch-ms' } },
       },
     ],
   };
-  return {
-    path: pty.a,
-    simulator,
-    driverConfig,
-    close: async () => {
-      await simulator.close();
-      await pty.close();
-    },
-  };
+  return { path, simulator, driverConfig, close };
 }
