@@ -5,12 +5,18 @@ import { systemClock, type Clock, type TimerHandle } from '../../agent/core/cloc
 import { unavailableError } from '../errors.js';
 import { nmeaSentence } from '../serial-line/parsers/nmea.js';
 
+// Bytes a parser may skip (white space) or read as the start of a sentence ($, !).
+const NOT_JUNK = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0, 0x24, 0x21]);
+
 /** What the simulated sensor does wrong, switchable at run time. */
 export type LineFault =
   | { kind: 'none' }
   /** NMEA: a wrong checksum digit. Other lines: unchanged. */
   | { kind: 'bad-checksum' }
-  /** Random bytes before the line (no delimiter among them). */
+  /**
+   * Random bytes before the line. None of them is a delimiter, white space or an NMEA
+   * sentence start, so the receiver sees one malformed line, never a different valid one.
+   */
   | { kind: 'garbage'; bytes?: number }
   /** Only the first half of the line, no delimiter: it merges into the next one. */
   | { kind: 'partial' }
@@ -80,7 +86,7 @@ export class LineSensorSimulator extends EventEmitter<{ line: [string] }> {
       }
       case 'garbage': {
         const d = Buffer.from(delim, 'latin1');
-        const junk = randomBytes(this.fault.bytes ?? 8).map((b) => (d.includes(b) ? 0x7e : b));
+        const junk = randomBytes(this.fault.bytes ?? 8).map((b) => (d.includes(b) || NOT_JUNK.has(b) ? 0x7e : b));
         wire = Buffer.concat([junk, Buffer.from(line + delim, 'latin1')]);
         break;
       }
