@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { parseDuration } from '../duration.js';
-import { runDemo, type DemoTick } from '../../demo/demo.js';
+import type { DemoTick } from '../../demo/demo.js';
 import { usageError } from '../exit.js';
 import { untilShutdownSignal } from '../shutdown.js';
 
@@ -19,6 +18,7 @@ export function registerDemo(program: Command): void {
       if (durationMs !== undefined && durationMs <= 0) throw usageError('--duration must be longer than 0');
       const hubPort = opts.hubPort !== undefined ? Number(opts.hubPort) : undefined;
       if (hubPort !== undefined && !(Number.isInteger(hubPort) && hubPort >= 0 && hubPort < 65536)) throw usageError(`--hub-port '${opts.hubPort}' is not a port number`);
+      const [{ pino }, { runDemo }] = await Promise.all([import('pino'), import('../../demo/demo.js')]);
       const logger = pino({ level: opts.logLevel }, pino.destination(2));
       const stop = new AbortController();
       void untilShutdownSignal().then(() => stop.abort());

@@ -1,19 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { EdgeError } from '../../core/errors.js';
-import { createRootLogger } from '../../core/logger.js';
 import { usageError } from '../exit.js';
-import {
-  DeviceRegistry,
-  HubServiceClient,
-  IotHubEmulator,
-  TwinStore,
-  deviceConnectionString,
-  openMessageLogReader,
-  readRuntimeInfo,
-  type HubEvent,
-  type RuntimeInfo,
-} from '../../../cloud/iothub/index.js';
+import type { HubEvent, HubServiceClient, RuntimeInfo } from '../../../cloud/iothub/index.js';
 
 /**
  * `edge-agent hub …`: run the local IoT Hub emulator and act as its service side. Commands that
@@ -24,6 +13,9 @@ import {
 const DEFAULT_DATA_DIR = join('.data', 'hub');
 const DEFAULT_PORT = 8883;
 const DEFAULT_SERVICE_PORT = 8884;
+
+/** The emulator side (aedes, node-forge, …), loaded by the action that needs it. */
+const iothub = () => import('../../../cloud/iothub/index.js');
 
 interface DirFlags {
   dataDir: string;
@@ -44,6 +36,7 @@ function json(name: string, text: string): unknown {
 }
 
 async function running(dataDir: string): Promise<(RuntimeInfo & { client: HubServiceClient }) | undefined> {
+  const { readRuntimeInfo, HubServiceClient } = await iothub();
   const info = await readRuntimeInfo(dataDir);
   if (!info) return undefined;
   if (info.servicePort === null) {
@@ -72,6 +65,7 @@ export function registerHub(program: Command): void {
     .action(async (flags: DirFlags & { port: string; servicePort: string; partitions: string; logLevel: string }) => {
       const levels = ['silent', 'error', 'warn', 'info', 'debug'];
       if (!levels.includes(flags.logLevel)) throw usageError(`--log-level must be one of ${levels.join(', ')}`);
+      const [{ IotHubEmulator }, { createRootLogger }] = await Promise.all([iothub(), import('../../core/logger.js')]);
       const emulator = await IotHubEmulator.start({
         dataDir: flags.dataDir,
         port: int('--port', flags.port, DEFAULT_PORT),
@@ -105,6 +99,7 @@ export function registerHub(program: Command): void {
         process.stdout.write((await live.client.registerDevice(deviceId)).connectionString + '\n');
         return;
       }
+      const { DeviceRegistry, deviceConnectionString } = await iothub();
       const registry = await DeviceRegistry.open(flags.dataDir).catch(dataDirError(flags.dataDir));
       const identity = await registry.register(deviceId, Date.now()).catch(dataDirError(flags.dataDir));
       const port = int('--port', flags.port, DEFAULT_PORT);
@@ -116,6 +111,7 @@ export function registerHub(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (flags: DirFlags & { json?: boolean }) => {
       const live = await running(flags.dataDir);
+      const { DeviceRegistry } = await iothub();
       const devices = live
         ? await live.client.listDevices()
         : (await DeviceRegistry.open(flags.dataDir).catch(dataDirError(flags.dataDir)))
@@ -136,6 +132,7 @@ export function registerHub(program: Command): void {
     .option('--limit <n>', 'at most this many events per partition', '100')
     .option('--json', 'one JSON object per line (body as text, or bodyBase64 when not UTF-8)')
     .action(async (flags: DirFlags & { partition?: string; from: string; limit: string; json?: boolean }) => {
+      const { openMessageLogReader } = await iothub();
       const reader = await openMessageLogReader(flags.dataDir);
       try {
         const from = int('--from', flags.from, 0);
@@ -162,6 +159,7 @@ export function registerHub(program: Command): void {
         process.stdout.write(`desired $version ${r.version}${r.pushed ? ', pushed to the device' : ', device not listening (it reads the twin when it connects)'}\n`);
         return;
       }
+      const { DeviceRegistry, TwinStore } = await iothub();
       const registry = await DeviceRegistry.open(flags.dataDir).catch(dataDirError(flags.dataDir));
       if (!registry.get(deviceId)) throw new EdgeError('EDGE_HUB_DEVICE_UNKNOWN', `device ${deviceId} is not registered in ${flags.dataDir}`);
       const twins = await TwinStore.open(flags.dataDir).catch(dataDirError(flags.dataDir));

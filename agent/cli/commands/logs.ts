@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
-import { levelName, type LogEntry } from '../../diagnostics/log-control.js';
+import type { LogEntry } from '../../diagnostics/log-control.js';
 import { usageError } from '../exit.js';
 import { fields, paint, printJson, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
@@ -24,7 +24,8 @@ export function registerLogs(program: Command): void {
     }
     const lines = Number(opts.lines);
     if (!(Number.isInteger(lines) && lines >= 0)) throw usageError(`--lines '${opts.lines}' is not a count`);
-    const print = (e: LogEntry) => process.stdout.write((opts.json ? JSON.stringify(e) : renderEntry(e, p)) + '\n');
+    const { levelName } = await import('../../diagnostics/log-control.js');
+    const print = (e: LogEntry) => process.stdout.write((opts.json ? JSON.stringify(e) : renderEntry(e, p, levelName)) + '\n');
     if (!opts.follow) {
       const r = (await request(opts.socket, 'logs', { lines }, { timeoutMs: 10_000 })) as { entries: LogEntry[] };
       for (const e of r.entries) print(e);
@@ -45,7 +46,7 @@ export function registerLogs(program: Command): void {
 
 const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'module']);
 
-export function renderEntry(e: LogEntry, p: Paint): string {
+export function renderEntry(e: LogEntry, p: Paint, levelName: (level: number) => string): string {
   const t = new Date(e.time).toISOString().slice(11, 23);
   const name = String(levelName(e.level)).toUpperCase().padEnd(5);
   const lvl = e.level >= 50 ? p.bad(name) : e.level >= 40 ? p.warn(name) : e.level <= 20 ? p.dim(name) : name;

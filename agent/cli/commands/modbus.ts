@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { probeRead, probeScan, type ProbeReadOptions, type ProbeTarget } from '../../../drivers/index.js';
+import type { ProbeReadOptions, ProbeScanOptions, ProbeTarget } from '../../../drivers/index.js';
 import { usageError } from '../exit.js';
 
 interface TargetFlags {
@@ -88,6 +88,7 @@ export function registerModbus(program: Command): void {
     };
     if (f.type !== undefined) o.type = f.type as ProbeReadOptions['type'];
     if (f.order !== undefined) o.order = f.order.toUpperCase() as ProbeReadOptions['order'];
+    const { probeRead } = await import('../../../drivers/index.js');
     const r = await probeRead(o);
     if (f.json) {
       process.stdout.write(JSON.stringify(r) + '\n');
@@ -107,11 +108,12 @@ export function registerModbus(program: Command): void {
       .option('--to <id>', 'last unit id (default 247 on serial, 255 on TCP)'),
     '100',
   ).action(async (f: ScanFlags) => {
-    const o = { ...target(f) } as Parameters<typeof probeScan>[0];
+    const o: ProbeScanOptions = { ...target(f) };
     const from = int('--from', f.from);
     const to = int('--to', f.to);
     if (from !== undefined) o.from = from;
     if (to !== undefined) o.to = to;
+    const { probeScan } = await import('../../../drivers/index.js');
     const found = await probeScan(o);
     if (f.json) {
       process.stdout.write(JSON.stringify({ units: found }) + '\n');

@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { EdgeError, isEdgeError, systemErrorCode } from '../../core/errors.js';
-import { compileQuery, replayLines, type LatePolicy, type QueryPlan, type Tolerances } from '../../analytics/index.js';
+import type { LatePolicy, Tolerances } from '../../analytics/index.js';
 import { parseDuration } from '../duration.js';
 import { EXIT_USAGE } from '../exit.js';
 
@@ -49,6 +49,7 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
   } catch (cause) {
     throw new EdgeError('EDGE_USAGE', `cannot read query file ${flags.query} (${systemErrorCode(cause) ?? 'error'})`, { cause });
   }
+  const { compileQuery, replayLines } = await import('../../analytics/index.js');
   let plan;
   try {
     plan = compileQuery(text, flags.query);
@@ -63,11 +64,8 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
   }
   const out = new StdoutSink();
   try {
-    if (flags.events === '-') {
-      await replayLines(plan, process.stdin, { tolerances, write: (text) => out.write(text) });
-      return;
-    }
-    await replayFile(plan, flags.events, tolerances, out);
+    const input = flags.events === '-' ? process.stdin : await openEvents(flags.events);
+    await replayLines(plan, input, { tolerances, write: (text) => out.write(text) });
   } catch (err) {
     // `replay … | head`: the reader has gone, which ends the replay quietly, like other CLI tools.
     if (err === READER_GONE) return;
@@ -75,7 +73,7 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
   }
 }
 
-async function replayFile(plan: QueryPlan, events: string, tolerances: Partial<Tolerances>, out: StdoutSink): Promise<void> {
+async function openEvents(events: string): Promise<ReadStream> {
   const input = createReadStream(events, { highWaterMark: 256 * 1024 });
   const opened = new Promise<void>((resolve, reject) => {
     input.once('open', () => resolve());
@@ -86,7 +84,7 @@ async function replayFile(plan: QueryPlan, events: string, tolerances: Partial<T
   } catch (cause) {
     throw new EdgeError('EDGE_USAGE', `cannot read events file ${events} (${systemErrorCode(cause) ?? 'error'})`, { cause });
   }
-  await replayLines(plan, input, { tolerances, write: (text) => out.write(text) });
+  return input;
 }
 
 const READER_GONE = new Error('stdout closed');
