@@ -16,7 +16,11 @@ import { registerTwin } from './commands/twin.js';
 import { registerLogs } from './commands/logs.js';
 import { registerSendTest } from './commands/send-test.js';
 
-/** Each command lives in its own file under ./commands and adds itself here. */
+/**
+ * Each command lives in its own file under ./commands and adds itself here. Registering is cheap:
+ * a command loads its implementation with `await import()` when its action runs, so `run` does
+ * not pay memory for the hub emulator, the reconciler or the demo.
+ */
 const registrations: Array<(program: Command) => void> = [registerRun, registerDemo, registerReplay, registerModbus, registerHub, registerCloud, registerStatus, registerSensors, registerBuffer, registerConfig, registerTwin, registerLogs, registerSendTest];
 
 export function buildProgram(): Command {
