@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseModbusConfig, parseSerialLineConfig } from '../../drivers/index.js';
+import { parseModbusConfig } from '../../drivers/config.js';
+import { parseSerialLineConfig } from '../../drivers/serial-line/config.js';
 import { errorMessage } from '../core/errors.js';
 import { compileQuery } from '../analytics/index.js';
 

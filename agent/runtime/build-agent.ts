@@ -58,18 +58,18 @@ export async function startAgentFromConfig(
   // Each running driver with the config it was built from, so a reconfigure keeps unchanged ones.
   const extras = deps.extraDrivers ?? [];
   let running = new Map<Driver, string>();
-  const driversFor = (configs: DriverConfig[], restart?: string): Driver[] => {
+  const driversFor = async (configs: DriverConfig[], restart?: string): Promise<Driver[]> => {
     const next = new Map<Driver, string>();
     for (const c of configs) {
       const key = JSON.stringify(c);
       const keep = [...running].find(([d, k]) => k === key && !next.has(d) && d.name !== restart)?.[0];
-      next.set(keep ?? createDrivers([c], deps)[0]!, key);
+      next.set(keep ?? (await createDrivers([c], deps))[0]!, key);
     }
     running = next;
     return [...next.keys(), ...extras];
   };
 
-  const agent = await EdgeAgent.start({ config, deviceId, drivers: driversFor(config.drivers), transport, clock, logger });
+  const agent = await EdgeAgent.start({ config, deviceId, drivers: await driversFor(config.drivers), transport, clock, logger });
 
   const reported = new EventEmitter<{ sent: [JsonObject] }>();
   const throttle: ReportThrottle = new ReportThrottle({
@@ -87,7 +87,7 @@ export async function startAgentFromConfig(
       throttle.minIntervalMs = next.twin.reportMinIntervalMs;
       // The root logger's level; module loggers made before keep theirs until the next start.
       if (next.log.level !== previous.log.level) logger.level = next.log.level;
-      await agent.reconfigure(next, driversFor(next.drivers));
+      await agent.reconfigure(next, await driversFor(next.drivers));
     },
     persist: (value) => saveLastGood(fileConfig.dataDir, value),
     report: (patch) => throttle.push(patch),
@@ -124,7 +124,7 @@ export async function startAgentFromConfig(
       resend: (fromSeq, toSeq) => agent.resend(fromSeq, toSeq),
       driverNames: () => [...running.keys()].map((d) => d.name),
       restartDriver: async (name) => {
-        await agent.reconfigure(controller.config, driversFor(controller.config.drivers, name));
+        await agent.reconfigure(controller.config, await driversFor(controller.config.drivers, name));
         return agent.stats().drivers[name];
       },
     }),
