@@ -12,6 +12,7 @@ import { ConnectionHistory, type ConnectionEvent } from './connection-history.js
 import { classifyConnectError, connectError } from './connect-error.js';
 import { parseDeviceConnectionString } from './connection-string.js';
 import { deviceSasToken } from './sas-token.js';
+import { disableMqttNumberCache } from './mqtt-number-cache.js';
 
 const { Client, Message } = deviceSdk;
 const { Mqtt } = mqttSdk;
@@ -92,6 +93,7 @@ export class ConnectionSupervisor implements Transport {
   private readonly device: ReturnType<typeof parseDeviceConnectionString>;
 
   constructor(private readonly options: SupervisorOptions) {
+    disableMqttNumberCache();
     this.device = parseDeviceConnectionString(options.connectionString);
     if (!options.x509 && !this.device.sharedAccessKey) {
       throw new EdgeError('EDGE_CONFIG_INVALID', 'the connection string says x509=true but hub.x509 (certFile, keyFile) is not configured');

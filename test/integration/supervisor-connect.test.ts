@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionSupervisor } from '../../agent/transport/supervisor.js';
 import type { ConnectionEvent } from '../../agent/transport/connection-history.js';
@@ -21,6 +22,21 @@ describe('connection supervisor: connect and tell failures apart', () => {
     await s.send(message(1));
     expect(hub.messageCount()).toBe(1);
     expect(s.status()).toMatchObject({ state: 'connected', generation: 1, auth: 'sas', totals: { connects: 1, failures: 0 } });
+  });
+
+  it("leaves the SDK's MQTT client without its 65,536-Buffer number table (~6 MB of heap)", async () => {
+    // The mqtt-packet the SDK really uses, found the way Node finds it from the SDK.
+    const from = (req: NodeJS.Require, name: string) => createRequire(req.resolve(name));
+    const mqtt = from(from(from(createRequire(import.meta.url), 'azure-iot-device-mqtt'), 'azure-iot-mqtt-base'), 'mqtt');
+    const numbers = from(mqtt, 'mqtt-packet')('./numbers.js') as { cache: Record<number, Buffer> };
+    const { hub, close } = await startHub();
+    cleanups.push(close);
+    const dev = await hub.registerDevice('sup-3');
+    const s = new ConnectionSupervisor(supervisorOptions(dev.connectionString, hub.caPem));
+    cleanups.push(() => s.close());
+    await s.send(message(1));
+    expect(hub.messageCount()).toBe(1);
+    expect(Object.keys(numbers.cache)).toHaveLength(0);
   });
 
   it('wrong key → unauthorized; hub refusing (CONNACK 3) or resetting → unavailable, and it keeps trying', async () => {
