@@ -37,6 +37,9 @@ export type LiveOption = 'maxMessageBytes' | 'lingerMs' | 'maxInFlight' | 'retry
 /** Records read per lane per look: enough to fill the largest message. */
 const READ_AHEAD = 4096;
 
+/** What a message on its way keeps of each record it carries. */
+type SentRecord = Pick<PendingRecord, 'seq' | 'kind'>;
+
 export interface ForwarderStats {
   messagesAcked: number;
   recordsAcked: number;
@@ -157,7 +160,11 @@ export class Forwarder {
         await Promise.allSettled([...this.inFlight]);
         this.lanes.restart(this.outbox.upcomingSeq);
       }
-      if (this.inFlight.size >= this.options.maxInFlight) {
+      // While the link is down one message waits for it, not a window's worth: each holds up to
+      // maxMessageBytes of body, and the backlog belongs on disk. A send that completes (the link
+      // is back) wakes this loop through `settled`, and the window opens again.
+      const window = this.transport.status().state === 'connected' ? this.options.maxInFlight : 1;
+      if (this.inFlight.size >= window) {
         await waitAny([this.settled, this.wake]);
         continue;
       }
@@ -172,7 +179,8 @@ export class Forwarder {
       if (!next) continue;
       this.lanes.sent(next.lane, next.message.seqTo);
       this.lingerSince = undefined;
-      this.track(this.send(next.message, next.records));
+      // Only seq and kind ride along to the PUBACK: the message body carries the data.
+      this.track(this.send(next.message, next.records.map(({ seq, kind }) => ({ seq, kind }))));
     }
   }
 
@@ -213,7 +221,7 @@ export class Forwarder {
     return message;
   }
 
-  private async send(message: PackedMessage, records: PendingRecord[]): Promise<void> {
+  private async send(message: PackedMessage, records: SentRecord[]): Promise<void> {
     this.outbox.pin(message.seqs);
     try {
       await this.deliver(message, records);
@@ -222,7 +230,7 @@ export class Forwarder {
     }
   }
 
-  private async deliver(message: PackedMessage, records: PendingRecord[]): Promise<void> {
+  private async deliver(message: PackedMessage, records: SentRecord[]): Promise<void> {
     const { logger, clock } = this.options;
     try {
       await this.transport.send({

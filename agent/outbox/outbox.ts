@@ -141,10 +141,14 @@ export class Outbox {
    * The hub acknowledged these records: move them to retention (or drop them when retention
    * is off). Not fsynced: a lost move only means the record is sent once more.
    */
-  async markSent(acked: PendingRecord[], sentAt: number, retain: boolean): Promise<void> {
+  /**
+   * Takes only seq and kind: the stored values are read back here (the presence check needs the
+   * read anyway), so a message waiting for its PUBACK holds no copy of its records.
+   */
+  async markSent(acked: Array<Pick<PendingRecord, 'seq' | 'kind'>>, sentAt: number, retain: boolean): Promise<void> {
     // Only what is still here: quota eviction may have raced a message that was being read.
-    const present = await this.store.outbox.getMany(acked.map((r) => positionKey(r.seq)));
-    const records = acked.filter((_, i) => present[i] !== undefined);
+    const stored = await this.store.outbox.getMany(acked.map((r) => positionKey(r.seq)));
+    const records = acked.flatMap((r, i) => (stored[i] === undefined ? [] : [{ ...r, value: stored[i] }]));
     const stamp = Buffer.alloc(SENT_AT_BYTES);
     stamp.writeDoubleBE(sentAt, 0);
     const ops = records.flatMap((r) => {

@@ -37,6 +37,8 @@ async function outage(hub: IotHubEmulator, agent: EdgeAgent, device: string, unt
   hub.faults.refuseConnections({ mode: 'server-unavailable' });
   hub.faults.dropConnection(device);
   await untilRefusals(hub, (n) => until(n) && agent.stats().outboxDepth >= 300);
+  // Ten messages' worth waits, but at most one is packed in memory for the link (maxInFlight is 4).
+  expect(agent.stats().forwarder.inFlight).toBeLessThanOrEqual(1);
   hub.faults.acceptConnections();
   const heldAtRecovery = agent.stats().nextSeq - 1;
   await untilTelemetry(hub, async () => (await recordsOf(hub, device)).length >= heldAtRecovery + 200);
