@@ -1,81 +1,90 @@
-// Benchmark child: an agent cut off from its hub ingests `target` readings as fast as the
-// journal accepts them, reports its peak RSS, then drains once the hub takes connections and
-// reports again. It runs the built agent (dist/, as a gateway does), not the TypeScript
-// sources through tsx, so the memory figure is the product's.
-import { readFileSync } from 'node:fs';
+// Benchmark child: an agent cut off from its hub
+//   1. ingests `target` readings as fast as the journal accepts them (a burst far above any
+//      plant's rate) and reports its peak RSS;
+//   2. then, with that backlog waiting on disk, keeps running at `waitRate` readings/s for
+//      `waitS` seconds (the hub still unreachable) and reports the peak RSS of that phase alone;
+//   3. drains once the hub takes connections, and reports again.
+// It runs the built agent (dist/, as a gateway does), not the TypeScript sources through tsx,
+// and composes it as `edge-agent run` does (startAgentFromConfig: twin, methods, transport),
+// with the flood as its one driver, so the memory figures are the product's.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { systemClock } from '../../../dist/agent/core/clock.js';
 import { silentLogger } from '../../../dist/agent/core/logger.js';
 import { parseConfig } from '../../../dist/agent/config/load.js';
-import { EdgeAgent } from '../../../dist/agent/runtime/edge-agent.js';
-import { ConnectionSupervisor } from '../../../dist/agent/transport/supervisor.js';
+import { startAgentFromConfig } from '../../../dist/agent/runtime/build-agent.js';
 
-const [dataDir, connectionString, caFile, targetText] = process.argv.slice(2);
+const [dataDir, connectionString, caFile, targetText, waitRateText, waitSText] = process.argv.slice(2);
 const target = Number(targetText);
+const waitRate = Number(waitRateText);
+const waitS = Number(waitSText);
 
-function peakRssMb() {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) / 1024 : process.memoryUsage().rss / 2 ** 20;
-}
+const statusKb = (name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
 
 /**
- * The kernel keeps a peak only for the total RSS; sample its parts: anonymous memory (heap,
- * malloc) and file-backed pages (the node binary, and the LevelDB tables it memory-maps).
+ * The kernel keeps a peak only for the total RSS (VmHWM); sample its parts: anonymous memory
+ * (heap, malloc) and file-backed pages (the node binary, and the LevelDB tables it maps).
  */
-const peaks = { anonMb: 0, fileMb: 0 };
+let peaks = { anonMb: 0, fileMb: 0 };
 const sampler = setInterval(() => {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-  peaks.anonMb = Math.max(peaks.anonMb, kb('RssAnon') / 1024);
-  peaks.fileMb = Math.max(peaks.fileMb, kb('RssFile') / 1024);
+  peaks.anonMb = Math.max(peaks.anonMb, statusKb('RssAnon') / 1024);
+  peaks.fileMb = Math.max(peaks.fileMb, statusKb('RssFile') / 1024);
 }, 100);
 sampler.unref();
 
-let filled;
-const done = new Promise((r) => (filled = r));
+/** The peak since the last reset, then a new phase: writing 5 to clear_refs resets VmHWM. */
+function takePeak() {
+  const taken = { peakRssMb: statusKb('VmHWM') / 1024, ...peaks };
+  writeFileSync('/proc/self/clear_refs', '5');
+  peaks = { anonMb: 0, fileMb: 0 };
+  return taken;
+}
 
-/** Pushes batches of 100 readings as fast as the journal accepts them. */
+/** Batches of 100 readings: as fast as the journal accepts them, then paced, then none. */
 const flood = {
   name: 'flood',
   n: 0,
+  mode: 'burst',
   async start(sink) {
     void (async () => {
-      while (this.n < target) {
+      while (this.mode !== 'stopped') {
         const now = Date.now();
         await sink(Array.from({ length: 100 }, (_, i) => ({ source: `dev-${i % 10}`, point: `p${i}`, value: this.n++, quality: 'good', unit: 'degC', receivedAt: now })));
+        if (this.mode === 'burst' && this.n >= target) this.mode = 'paced';
+        if (this.mode === 'paced') await delay(100_000 / waitRate);
       }
-      filled();
     })();
   },
-  async stop() {},
+  async stop() {
+    this.mode = 'stopped';
+  },
   health() {
     return { state: 'running', sources: {} };
   },
 };
 
 const config = parseConfig(
-  { hub: { connectionString }, dataDir, forwarding: { maxMessageBytes: 256 * 1024, maxInFlight: 8, lingerMs: 0, retryInitialMs: 100, retryMaxMs: 300 } },
+  {
+    hub: { connectionString, caFile },
+    dataDir,
+    forwarding: { maxMessageBytes: 256 * 1024, maxInFlight: 8, lingerMs: 0, retryInitialMs: 100, retryMaxMs: 300 },
+    connection: { reconnectInitialMs: 100, reconnectMaxMs: 300 },
+  },
   'bench child config',
 );
-const transport = new ConnectionSupervisor({
-  connectionString,
-  ca: readFileSync(caFile, 'utf8'),
-  sas: config.hub.sas,
-  sendTimeoutMs: config.forwarding.sendTimeoutMs,
-  connectTimeoutMs: config.forwarding.connectTimeoutMs,
-  keepAliveSeconds: config.forwarding.keepAliveSeconds,
-  connection: { ...config.connection, reconnectInitialMs: 100, reconnectMaxMs: 300 },
-  clock: systemClock,
-  logger: silentLogger,
-});
 const started = performance.now();
-const agent = await EdgeAgent.start({ config, deviceId: 'bench-gw', drivers: [flood], transport, clock: systemClock, logger: silentLogger });
-await done;
-while (agent.stats().journalBacklog > 0) await new Promise((r) => setTimeout(r, 50));
+const { agent } = await startAgentFromConfig(config, { clock: systemClock, logger: silentLogger, extraDrivers: [flood] });
+while (flood.mode === 'burst' || agent.stats().journalBacklog > 0) await delay(50);
 const ingestS = (performance.now() - started) / 1000;
-process.stdout.write(`filled ${JSON.stringify({ ingestS, peakRssMb: peakRssMb(), ...peaks, outbox: agent.stats().outboxDepth, bytes: agent.stats().storage.bytes })}\n`);
+process.stdout.write(`filled ${JSON.stringify({ ingestS, ...takePeak(), outbox: agent.stats().outboxDepth, bytes: agent.stats().storage.bytes })}\n`);
+
+await delay(waitS * 1000);
+flood.mode = 'stopped';
+process.stdout.write(`waited ${JSON.stringify({ ...takePeak(), outbox: agent.stats().outboxDepth, readings: flood.n })}\n`);
+
 // The parent now lets the hub accept connections.
 const drainStart = performance.now();
 while (!(await agent.drain(600_000)));
 const drainS = (performance.now() - drainStart) / 1000;
-process.stdout.write(`drained ${JSON.stringify({ drainS, peakRssMb: peakRssMb(), units: agent.stats().forwarder.unitsBilled, records: agent.stats().forwarder.recordsAcked })}\n`);
+process.stdout.write(`drained ${JSON.stringify({ drainS, ...takePeak(), units: agent.stats().forwarder.unitsBilled, records: agent.stats().forwarder.recordsAcked })}\n`);
 await agent.stop(0);
