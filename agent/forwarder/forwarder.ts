@@ -35,7 +35,9 @@ export interface ForwarderOptions {
 export type LiveOption = 'maxMessageBytes' | 'lingerMs' | 'maxInFlight' | 'retryInitialMs' | 'retryMaxMs' | 'backlogShare' | 'retentionMs' | 'compress';
 
 /** Records read per lane per look: enough to fill the largest message. */
+/** Most records read for one message; the read limit adapts below it to what a message holds. */
 const READ_AHEAD = 4096;
+const MIN_READ = 64;
 
 /** What a message on its way keeps of each record it carries. */
 type SentRecord = Pick<PendingRecord, 'seq' | 'kind'>;
@@ -63,6 +65,12 @@ export class Forwarder {
   /** `connectedAt` of the transport's link as last seen: a new value means it reconnected. */
   private linkSeen: number | undefined;
   private ratio = 4;
+  /**
+   * Records to read for the next message: what the last full one held, plus a margin. Reading
+   * the most every time kept thousands of records per lane per message as garbage, and in a
+   * drain that garbage (promoted out of a small young generation) doubled the heap.
+   */
+  private readLimit = 512;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<Promise<void>>();
@@ -188,11 +196,27 @@ export class Forwarder {
   private async nextMessage(): Promise<{ message: PackedMessage; records: PendingRecord[]; lane: 'live' | 'backlog' } | undefined> {
     const { clock, lingerMs } = this.options;
     const lanes = this.lanes;
-    const backlog = lanes.backlogCursor < lanes.liveFrom - 1 ? await this.outbox.read(lanes.backlogCursor, READ_AHEAD, lanes.liveFrom) : [];
-    const live = await this.outbox.read(lanes.liveCursor, READ_AHEAD);
-    if (backlog.length === 0) lanes.backlogCursor = lanes.liveFrom - 1; // drained
-    const lane = backlog.length > 0 && (live.length === 0 || lanes.pick() === 'backlog') ? 'backlog' : 'live';
-    const records = lane === 'backlog' ? backlog : live;
+    const limit = this.readLimit;
+    const hasBacklog = () => lanes.backlogCursor < lanes.liveFrom - 1;
+    const readBacklog = async (): Promise<PendingRecord[]> => {
+      const got = await this.outbox.read(lanes.backlogCursor, limit, lanes.liveFrom);
+      if (got.length === 0) lanes.backlogCursor = lanes.liveFrom - 1; // drained
+      return got;
+    };
+    // Only the lane that sends is read: live first, the backlog its share.
+    let lane: 'live' | 'backlog' = 'live';
+    let records: PendingRecord[] = [];
+    const liveWaiting = this.outbox.upcomingSeq - 1 > lanes.liveCursor;
+    if (hasBacklog() && (!liveWaiting || lanes.pick() === 'backlog')) records = await readBacklog();
+    if (records.length > 0) lane = 'backlog';
+    else {
+      records = await this.outbox.read(lanes.liveCursor, limit);
+      // Live records were staged but are gone (quota eviction): the backlog goes instead.
+      if (records.length === 0 && hasBacklog()) {
+        records = await readBacklog();
+        if (records.length > 0) lane = 'backlog';
+      }
+    }
     if (records.length === 0) {
       this.lingerSince = undefined;
       await waitAny([this.outbox.added, this.wake]);
@@ -200,7 +224,12 @@ export class Forwarder {
     }
     const message = this.pack(records);
     const taken = records.slice(0, message.seqs.length);
-    if (lane === 'backlog' || message.full || this.flushing || !this.running) return { message, records: taken, lane };
+    // All that was read fitted and there may be more: the next read takes twice as many, and
+    // this message goes as it is (a message is billed per 4 KB, so a smaller one costs nothing).
+    const cut = records.length === limit && taken.length === records.length;
+    if (message.full) this.readLimit = Math.min(READ_AHEAD, Math.max(MIN_READ, Math.ceil(taken.length * 1.25) + 16));
+    else if (cut) this.readLimit = Math.min(READ_AHEAD, limit * 2);
+    if (lane === 'backlog' || message.full || cut || this.flushing || !this.running) return { message, records: taken, lane };
     // Live and not full yet: wait a little for more records, so units are filled rather than wasted.
     this.lingerSince ??= clock.now();
     const left = this.lingerSince + lingerMs - clock.now();
