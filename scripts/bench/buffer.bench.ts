@@ -82,6 +82,8 @@ export const suite: BenchSuite = {
         { name: '… of which file-backed, sampled peak', value: waited.fileMb, unit: 'MB' },
         { name: `drain a ${n(drained.records)}-record backlog into the emulator`, value: drained.records / drained.drainS, unit: 'records/s', note: '256 KB messages, 8 in flight, TLS MQTT on loopback' },
         { name: 'peak RSS during the drain', value: drained.peakRssMb, unit: 'MB' },
+        { name: '… of which anonymous, sampled peak', value: drained.anonMb, unit: 'MB' },
+        { name: '… of which file-backed, sampled peak', value: drained.fileMb, unit: 'MB' },
         { name: 'billed 4 KB units per 1,000 drained readings', value: (drained.units * 1000) / drained.records, unit: 'units', baseline: { name: 'one message per reading', value: 1000 } },
       ];
       return rows;
