@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Driver, DriverHealth } from '../core/driver.js';
-import { EdgeError, errorMessage, systemErrorCode } from '../core/errors.js';
+import { EdgeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Reading } from '../core/reading.js';
 import type { Transport, TransportStatus } from '../core/transport.js';
@@ -17,6 +17,7 @@ import { readingsStage, type RecordStage } from '../pipeline/stage.js';
 import { stampReadings } from '../stamp/stamp.js';
 import { openBuffer, type StoreDamage } from '../store/open-buffer.js';
 import type { AgentStore } from '../store/store.js';
+import { isDiskFull } from '../store/disk-full.js';
 
 export interface EdgeAgentParts {
   config: AgentConfig;
@@ -290,12 +291,6 @@ function stageFor(config: AgentConfig, logger: Logger): RecordStage {
   const { queries, tolerances, maxStateEntries, forwardReadings } = config.analytics;
   if (queries.length === 0) return readingsStage;
   return new AnalyticsStage({ queries, tolerances, maxStateEntries, forwardReadings, logger: logger.child({ module: 'analytics' }) });
-}
-
-/** LevelDB reports ENOSPC as an IO error whose message carries the OS text. */
-function isDiskFull(err: unknown): boolean {
-  if (systemErrorCode(err) === 'ENOSPC') return true;
-  return err instanceof Error && /no space left on device/i.test(err.message);
 }
 
 function newPipeline(store: AgentStore, journal: Journal, outbox: Outbox, stage: RecordStage, config: AgentConfig, clock: Clock, logger: Logger): Pipeline {
