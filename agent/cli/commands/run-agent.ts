@@ -27,6 +27,9 @@ export interface RunOptions {
 /** `edge-agent run` once its flags are checked: the agent, its diagnostics faces, until SIGTERM. */
 export async function runAgent(opts: RunOptions): Promise<void> {
   const { flushTimeoutMs } = opts;
+  // Listening from the start: a SIGTERM that comes while the agent starts (systemd, a test that
+  // saw the ready line) stops it cleanly once it is up, instead of Node's default killing it.
+  const shutdown = untilShutdownSignal();
   const config = loadConfigFile(opts.config);
   const logs = new LogControl(config.log.level);
   const logger = logs.logger;
@@ -55,7 +58,7 @@ export async function runAgent(opts: RunOptions): Promise<void> {
   await notifier.ready(`running: ${config.drivers.length} driver(s), buffer in ${config.dataDir}`);
   const watchdog = notifier.startWatchdog(() => health.check());
 
-  const signal = await untilShutdownSignal();
+  const signal = await shutdown;
   const t0 = Date.now();
   logger.info({ signal }, 'stopping');
   void notifier.stopping('stopping: flushing the buffer and closing the store');
