@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { Transport } from '../core/transport.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { Signal, waitAny } from '../runtime/signal.js';
-import type { PendingRecord } from '../outbox/outbox.js';
+import type { AckedRecord, PendingRecord } from '../outbox/outbox.js';
 import { Lanes } from './lanes.js';
 import { Backoff } from './backoff.js';
 import { meterUnits, packMessage, type PackedMessage } from './packer.js';
@@ -34,13 +34,9 @@ export interface ForwarderOptions {
 /** What `update` may change while running. */
 export type LiveOption = 'maxMessageBytes' | 'lingerMs' | 'maxInFlight' | 'retryInitialMs' | 'retryMaxMs' | 'backlogShare' | 'retentionMs' | 'compress';
 
-/** Records read per lane per look: enough to fill the largest message. */
 /** Most records read for one message; the read limit adapts below it to what a message holds. */
 const READ_AHEAD = 4096;
 const MIN_READ = 64;
-
-/** What a message on its way keeps of each record it carries. */
-type SentRecord = Pick<PendingRecord, 'seq' | 'kind'>;
 
 export interface ForwarderStats {
   messagesAcked: number;
@@ -250,7 +246,7 @@ export class Forwarder {
     return message;
   }
 
-  private async send(message: PackedMessage, records: SentRecord[]): Promise<void> {
+  private async send(message: PackedMessage, records: AckedRecord[]): Promise<void> {
     this.outbox.pin(message.seqs);
     try {
       await this.deliver(message, records);
@@ -259,7 +255,7 @@ export class Forwarder {
     }
   }
 
-  private async deliver(message: PackedMessage, records: SentRecord[]): Promise<void> {
+  private async deliver(message: PackedMessage, records: AckedRecord[]): Promise<void> {
     const { logger, clock } = this.options;
     try {
       await this.transport.send({

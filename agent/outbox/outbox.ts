@@ -17,6 +17,9 @@ export interface PendingRecord {
   value: Buffer;
 }
 
+/** What the forwarder keeps of a record until the hub acknowledges the message holding it. */
+export type AckedRecord = Pick<PendingRecord, 'seq' | 'kind'>;
+
 export interface StagedRecords {
   ops: Array<{ type: 'put'; sublevel: AgentStore['outbox'] | AgentStore['meta']; key: string; value: Buffer }>;
   /** Call after the batch holding `ops` has committed. */
@@ -139,13 +142,11 @@ export class Outbox {
 
   /**
    * The hub acknowledged these records: move them to retention (or drop them when retention
-   * is off). Not fsynced: a lost move only means the record is sent once more.
+   * is off). Not fsynced: a lost move only means the record is sent once more. The stored values
+   * are read back here (the presence check needs the read anyway), so a message waiting for its
+   * PUBACK holds no copy of its records.
    */
-  /**
-   * Takes only seq and kind: the stored values are read back here (the presence check needs the
-   * read anyway), so a message waiting for its PUBACK holds no copy of its records.
-   */
-  async markSent(acked: Array<Pick<PendingRecord, 'seq' | 'kind'>>, sentAt: number, retain: boolean): Promise<void> {
+  async markSent(acked: AckedRecord[], sentAt: number, retain: boolean): Promise<void> {
     // Only what is still here: quota eviction may have raced a message that was being read.
     const stored = await this.store.outbox.getMany(acked.map((r) => positionKey(r.seq)));
     const records = acked.flatMap((r, i) => (stored[i] === undefined ? [] : [{ ...r, value: stored[i] }]));

@@ -20,6 +20,8 @@ const NAMES = { outbox: 'outbox', journal: 'readings', meta: 'progress', sent: '
 const FORMER_NAMES = { journal: 'journal', meta: 'meta' } as const;
 const MOVE_BATCH = 1000;
 
+const sublevelOf = (db: Level<string, Buffer>, name: string): Sublevel => db.sublevel<string, Buffer>(name, { valueEncoding: 'buffer' });
+
 /**
  * The agent's one LevelDB. The journal, outbox and metadata are sublevels of it so that a
  * stage can move data between them in one atomic batch (journal cursor, outbox records and
@@ -40,12 +42,11 @@ export class AgentStore {
     readonly dir: string,
     readonly db: Level<string, Buffer>,
   ) {
-    const sub = (name: string) => db.sublevel<string, Buffer>(name, { valueEncoding: 'buffer' });
-    this.journal = sub(NAMES.journal);
-    this.outbox = sub(NAMES.outbox);
-    this.sent = sub(NAMES.sent);
-    this.meta = sub(NAMES.meta);
-    this.damaged = sub(NAMES.damaged);
+    this.journal = sublevelOf(db, NAMES.journal);
+    this.outbox = sublevelOf(db, NAMES.outbox);
+    this.sent = sublevelOf(db, NAMES.sent);
+    this.meta = sublevelOf(db, NAMES.meta);
+    this.damaged = sublevelOf(db, NAMES.damaged);
   }
 
   /**
@@ -55,8 +56,8 @@ export class AgentStore {
    */
   private async migrateNames(): Promise<void> {
     const moves: Array<[Sublevel, Sublevel]> = [
-      [this.db.sublevel<string, Buffer>(FORMER_NAMES.journal, { valueEncoding: 'buffer' }), this.journal],
-      [this.db.sublevel<string, Buffer>(FORMER_NAMES.meta, { valueEncoding: 'buffer' }), this.meta],
+      [sublevelOf(this.db, FORMER_NAMES.journal), this.journal],
+      [sublevelOf(this.db, FORMER_NAMES.meta), this.meta],
     ];
     for (const [from, to] of moves) {
       for (;;) {
