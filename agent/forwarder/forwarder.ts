@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { Transport } from '../core/transport.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { Signal, waitAny } from '../runtime/signal.js';
+import { isStoreFaultError } from '../store/store-fault.js';
 import type { AckedRecord, PendingRecord } from '../outbox/outbox.js';
 import { Lanes } from './lanes.js';
 import { Backoff } from './backoff.js';
@@ -73,6 +74,11 @@ export class Forwarder {
   private readonly settled = new Signal();
   private readonly wake = new Signal();
   private failed = false;
+  /**
+   * Messages the hub acknowledged while the store could not record it (full disk, damage): marked
+   * sent once the store is back, never sent again meanwhile — each resend would be billed.
+   */
+  private unmarked: AckedRecord[][] = [];
   private lingerSince: number | undefined;
   private flushing = false;
   private backoff: Backoff;
@@ -144,6 +150,13 @@ export class Forwarder {
   private async loop(): Promise<void> {
     const { logger } = this.options;
     while (this.running) {
+      if (this.outbox.held || this.unmarked.length > 0) {
+        // Nothing is sent that could not be marked sent afterwards: wait for the store.
+        if (this.outbox.held || !(await this.markUnmarked())) {
+          await waitAny([this.outbox.healed, this.wake], { clock: this.options.clock, ms: 1000 });
+          continue;
+        }
+      }
       if (this.failed) {
         await Promise.allSettled([...this.inFlight]);
         this.failed = false;
@@ -176,6 +189,8 @@ export class Forwarder {
       try {
         next = await this.nextMessage();
       } catch (err) {
+        // A store fault is reported once, by the recovery; the loop waits for the store above.
+        if (isStoreFaultError(this.outbox.notice(err))) continue;
         logger.error({ err: errorMessage(err) }, 'cannot read the outbox');
         this.failed = true;
         continue;
@@ -277,11 +292,31 @@ export class Forwarder {
       return;
     }
     this.backoff.reset();
-    await this.outbox.markSent(records, clock.now(), this.options.retentionMs > 0);
+    try {
+      await this.outbox.markSent(records, clock.now(), this.options.retentionMs > 0);
+    } catch (err) {
+      if (!isStoreFaultError(this.outbox.notice(err))) throw err;
+      this.unmarked.push(records);
+    }
     this.counters.messagesAcked++;
     this.counters.recordsAcked += message.seqs.length;
     this.counters.bytesAcked += message.body.length;
     this.counters.unitsBilled += meterUnits(message.body.length);
+  }
+
+  /** Marks what the hub acknowledged during a store fault; false if the store refused again. */
+  private async markUnmarked(): Promise<boolean> {
+    while (this.unmarked.length > 0) {
+      try {
+        await this.outbox.markSent(this.unmarked[0]!, this.options.clock.now(), this.options.retentionMs > 0);
+      } catch (err) {
+        if (isStoreFaultError(this.outbox.notice(err))) return false;
+        // Not the store's fault: the records stay unsent and go once more (one duplicate each).
+        this.options.logger.error({ err: errorMessage(err) }, 'cannot mark acknowledged records sent');
+      }
+      this.unmarked.shift();
+    }
+    return true;
   }
 
   private track(work: Promise<void>): void {

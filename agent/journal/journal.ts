@@ -4,6 +4,7 @@ import type { StampedReading } from '../core/reading.js';
 import { decodeChecked, encodeChecked, keyPosition, positionKey } from '../store/checksum.js';
 import { GroupCommit } from '../store/group-commit.js';
 import type { AgentStore } from '../store/store.js';
+import { META } from '../store/meta-keys.js';
 import { Signal } from '../runtime/signal.js';
 
 export interface JournalEntry {
@@ -46,7 +47,8 @@ export class Journal {
     const { sync, intervalMs = 1000, clock = systemClock } = this.options;
     if (sync !== 'interval') return;
     const tick = () => {
-      this.syncTimer = clock.setTimeout(() => void this.flushToDisk().finally(tick), intervalMs);
+      // A refused fsync (store fault) is the recovery's to report; the next tick tries again.
+      this.syncTimer = clock.setTimeout(() => void this.flushToDisk().catch(() => undefined).finally(tick), intervalMs);
     };
     tick();
   }
@@ -63,18 +65,41 @@ export class Journal {
   private async flushToDisk(): Promise<void> {
     if (!this.unsynced || this.store.db.status !== 'open') return;
     this.unsynced = false;
-    await this.store.db.batch([{ type: 'put', sublevel: this.store.meta, key: 'journalSynced', value: Buffer.alloc(0) }], { sync: true });
+    try {
+      await this.store.write([{ type: 'put', sublevel: this.store.meta, key: META.journalSynced, value: Buffer.alloc(0) }], { sync: true });
+    } catch (err) {
+      this.unsynced = true;
+      throw err;
+    }
   }
 
   /**
    * `consumedUpTo` is the highest position a consumer has already taken (and deleted): the
-   * journal may be empty after a restart, yet its positions must keep growing past it.
+   * journal may be empty after a restart, yet its positions must keep growing past it. Returns the
+   * number of entries missing between it and the newest one: positions are dense, so a hole is
+   * accepted readings a torn or garbled log took (they had no seq yet, so this count is all that
+   * can be reported of them). Called again after the store was reopened at run time, `afterFault`
+   * also removes entries at or past the position the next write would have used: those writes
+   * were reported failed to their drivers, which will offer the readings again.
    */
-  async init(consumedUpTo: number): Promise<void> {
-    this.nextPosition = consumedUpTo + 1;
-    for await (const key of this.store.journal.keys({ reverse: true, limit: 1 })) {
-      this.nextPosition = Math.max(this.nextPosition, keyPosition(key) + 1);
+  async init(consumedUpTo: number, afterFault = false): Promise<{ missing: number }> {
+    const planned = this.nextPosition;
+    this.nextPosition = afterFault ? Math.max(planned, consumedUpTo + 1) : consumedUpTo + 1;
+    let expected = consumedUpTo + 1;
+    let missing = 0;
+    const ghosts: string[] = [];
+    for await (const key of this.store.journal.keys({ gt: positionKey(consumedUpTo) })) {
+      const position = keyPosition(key);
+      if (afterFault && position >= planned) {
+        ghosts.push(key);
+        continue;
+      }
+      missing += Math.max(0, position - expected);
+      expected = position + 1;
+      this.nextPosition = Math.max(this.nextPosition, position + 1);
     }
+    if (ghosts.length > 0) await this.store.write(ghosts.map((key) => ({ type: 'del' as const, sublevel: this.store.journal, key })));
+    return { missing };
   }
 
   /** Resolves once the readings are on disk: the moment they count as acknowledged. */
@@ -111,7 +136,7 @@ export class Journal {
       key: positionKey(first + i),
       value: encodeChecked(reading),
     }));
-    await this.store.db.batch(ops, { sync: this.options.sync === 'commit' });
+    await this.store.write(ops, { sync: this.options.sync === 'commit' });
     if (this.options.sync === 'interval') this.unsynced = true;
     this.nextPosition = first + readings.length;
     this.appended.notify();

@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { Signal, waitAny } from '../runtime/signal.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { isStoreFaultError } from '../store/store-fault.js';
 import type { RecordKind } from '../core/wire.js';
 import type { Outbox, OutboxFigures } from './outbox.js';
 
@@ -74,7 +75,8 @@ export class Housekeeper {
       try {
         await this.tick();
       } catch (err) {
-        this.logger.error({ err: errorMessage(err) }, 'housekeeping failed');
+        // A store fault is reported once, by the recovery; housekeeping resumes with the store.
+        if (!isStoreFaultError(this.outbox.notice(err))) this.logger.error({ err: errorMessage(err) }, 'housekeeping failed');
       }
       due = this.clock.now() + this.intervalMs;
     }

@@ -1,9 +1,10 @@
 import { isEdgeError } from '../core/errors.js';
 import type { RecordKind, WireRecord } from '../core/wire.js';
 import { decodeChecked, decodeCheckedText, encodeChecked, keyPosition, positionKey } from '../store/checksum.js';
-import type { AgentStore } from '../store/store.js';
+import type { AgentStore, StoreOp } from '../store/store.js';
+import { META } from '../store/meta-keys.js';
 import { Signal } from '../runtime/signal.js';
-import { EvictedRanges, type SeqRange } from './evicted-ranges.js';
+import { EvictedRanges, mergeRanges, uncovered, type SeqRange } from './evicted-ranges.js';
 
 /** A record before it gets its seq. */
 export type RecordDraft = WireRecord extends infer R ? (R extends WireRecord ? Omit<R, 'seq'> : never) : never;
@@ -47,8 +48,22 @@ export interface ResendResult {
   evicted: SeqRange[];
 }
 
-const NEXT_SEQ_KEY = 'nextSeq';
 const SENT_AT_BYTES = 8;
+const DELIVERED_KEY = 'deliveredRanges';
+
+/** What `init` is told about seqs used before: see `SeqFloor`. */
+export interface SeqFloorView {
+  floor: number;
+  /** The floor binds (nextSeq ≥ floor) — exact after a clean stop, or the reservation once damage was seen. */
+  binding: boolean;
+}
+
+export interface OutboxContinuity {
+  /** Seqs handed out before that the store no longer accounts for: lost, now reported as evicted. */
+  lost: SeqRange[];
+  /** The store's own counter, when it had one. */
+  storedNextSeq?: number;
+}
 
 /**
  * Records waiting for the hub's acknowledgement (`outbox`), and acknowledged records kept for
@@ -67,6 +82,8 @@ export class Outbox {
   /** Fires when a resend put older records back in line: the forwarder rescans its backlog. */
   readonly rewound = new Signal();
   readonly evictedRanges: EvictedRanges;
+  /** Seqs acknowledged and no longer held (see EvictedRanges): what continuity needs to know. */
+  private readonly delivered: EvictedRanges;
 
   constructor(
     private readonly store: AgentStore,
@@ -74,26 +91,55 @@ export class Outbox {
     private readonly reserve: (upTo: number) => void = () => undefined,
   ) {
     this.evictedRanges = new EvictedRanges(store);
+    this.delivered = new EvictedRanges(store, DELIVERED_KEY);
   }
 
-  /** `seqFloor`: a seq known to be unused (after damage the counter may be gone; see SeqFloor). */
-  async init(seqFloor = 1): Promise<void> {
-    let stored = 1;
-    const raw: Buffer | undefined = await this.store.meta.get(NEXT_SEQ_KEY);
-    if (raw) stored = decodeChecked<number>(raw, 'outbox seq counter');
-    let last = 0;
-    for await (const key of this.store.outbox.keys({ reverse: true, limit: 1 })) last = keyPosition(key);
-    for await (const key of this.store.sent.keys({ reverse: true, limit: 1 })) last = Math.max(last, keyPosition(key));
-    // A store without a counter is new: if seqs were handed out before (the floor says so), the
-    // old store was lost, and counting resumes past everything it may have used.
-    this.nextSeq = raw ? Math.max(stored, last + 1) : Math.max(last + 1, seqFloor);
+  /**
+   * Reads the counter and the figures, and checks continuity: every seq below the next one must be
+   * unsent, retained, delivered or evicted. What is none of these (a torn or garbled log, a damaged
+   * table, a store replaced after damage) is lost: counted, and recorded as evicted so the cloud's
+   * resend request is answered and the reconciler closes the gap. Also called again on a store
+   * replaced at run time: the seq counter only ever grows.
+   */
+  async init(seqFloor: SeqFloorView = { floor: 1, binding: false }): Promise<OutboxContinuity> {
+    const raw: Buffer | undefined = await this.store.meta.get(META.nextSeq);
+    const stored = raw ? decodeChecked<number>(raw, 'outbox seq counter') : undefined;
+    this.unsent.clear();
+    this.sentFigures.records = 0;
+    this.sentFigures.bytes = 0;
+    const held: SeqRange[] = [];
+    const hold = (seq: number) => {
+      const last = held[held.length - 1];
+      if (last && last.toSeq === seq - 1) last.toSeq = seq;
+      else held.push({ fromSeq: seq, toSeq: seq });
+    };
     // A damaged record is counted as a reading here; `read` quarantines it when it gets there.
-    for await (const [key, value] of this.store.outbox.iterator()) this.count(this.unsent, kindOf(checkedText(value, `outbox ${key}`) ?? ''), 1, value.length);
-    for await (const value of this.store.sent.values()) {
+    for await (const [key, value] of this.store.outbox.iterator()) {
+      this.count(this.unsent, kindOf(checkedText(value, `outbox ${key}`) ?? ''), 1, value.length);
+      hold(keyPosition(key));
+    }
+    const outboxRanges = held.length;
+    for await (const [key, value] of this.store.sent.iterator()) {
       this.sentFigures.records++;
       this.sentFigures.bytes += value.length;
+      hold(keyPosition(key));
     }
+    const lowest = Math.min(held[0]?.fromSeq ?? Infinity, held[outboxRanges]?.fromSeq ?? Infinity);
+    const last = Math.max(held[outboxRanges - 1]?.toSeq ?? 0, held[held.length - 1]?.toSeq ?? 0);
     await this.evictedRanges.init();
+    // A store written before deliveries were recorded: what lies below its oldest record went.
+    const baseline = raw ? (Number.isFinite(lowest) ? lowest : stored) : undefined;
+    await this.delivered.init(baseline);
+    this.nextSeq = Math.max(this.nextSeq, stored ?? 1, last + 1, seqFloor.binding || !raw ? seqFloor.floor : 1);
+    const covered = mergeRanges([
+      ...held,
+      ...this.evictedRanges.list(),
+      ...this.delivered.list(),
+      { fromSeq: 1, toSeq: Math.max(this.evictedRanges.below, this.delivered.below) - 1 },
+    ]);
+    const lost = uncovered(1, this.nextSeq - 1, covered);
+    await this.evictedRanges.addRanges(lost);
+    return { lost, ...(stored !== undefined ? { storedNextSeq: stored } : {}) };
   }
 
   /** Assigns seqs to `drafts` and returns the writes to commit atomically with the caller's own. */
@@ -109,7 +155,7 @@ export class Outbox {
       value,
     }));
     const next = first + drafts.length;
-    ops.push({ type: 'put', sublevel: this.store.meta, key: NEXT_SEQ_KEY, value: encodeChecked(next) });
+    ops.push({ type: 'put', sublevel: this.store.meta, key: META.nextSeq, value: encodeChecked(next) });
     return {
       ops,
       commit: () => {
@@ -152,11 +198,12 @@ export class Outbox {
     const records = acked.flatMap((r, i) => (stored[i] === undefined ? [] : [{ ...r, value: stored[i] }]));
     const stamp = Buffer.alloc(SENT_AT_BYTES);
     stamp.writeDoubleBE(sentAt, 0);
-    const ops = records.flatMap((r) => {
+    const ops: StoreOp[] = records.flatMap((r): StoreOp[] => {
       const del = { type: 'del' as const, sublevel: this.store.outbox, key: positionKey(r.seq) };
       return retain ? [del, { type: 'put' as const, sublevel: this.store.sent, key: positionKey(r.seq), value: Buffer.concat([stamp, r.value]) }] : [del];
     });
-    await this.store.db.batch(ops);
+    if (!retain && records.length > 0) ops.push(this.delivered.stage(records.map((r) => r.seq)));
+    await this.store.write(ops);
     for (const r of records) {
       this.count(this.unsent, r.kind, -1, -r.value.length);
       if (retain) {
@@ -164,6 +211,21 @@ export class Outbox {
         this.sentFigures.bytes += SENT_AT_BYTES + r.value.length;
       }
     }
+  }
+
+  /** The store refuses writes (full disk, damage): nothing may be sent that could not be marked sent. */
+  get held(): boolean {
+    return this.store.fault !== undefined;
+  }
+
+  /** Fires when the store takes writes again. */
+  get healed(): Signal {
+    return this.store.healed;
+  }
+
+  /** Lets the store classify an error from an outbox operation (see AgentStore.notice). */
+  notice(err: unknown): unknown {
+    return this.store.notice(err);
   }
 
   /** Marks seqs as in flight (see `pinned`). */
@@ -202,7 +264,7 @@ export class Outbox {
         resent++;
       }
     }
-    if (ops.length > 0) await this.store.db.batch(ops);
+    if (ops.length > 0) await this.store.write(ops);
     if (resent > 0) {
       this.rewound.notify();
       this.added.notify();
@@ -219,19 +281,22 @@ export class Outbox {
 
   /** Deletes retained records acknowledged before `cutoff`, oldest seqs first. */
   async pruneSent(cutoff: number, max = 10_000): Promise<number> {
-    const ops: Array<{ type: 'del'; key: string }> = [];
+    const ops: StoreOp[] = [];
+    const seqs: number[] = [];
     let bytes = 0;
     for await (const [key, stored] of this.store.sent.iterator({ limit: max })) {
       // Acknowledgement order follows seq order closely enough; stop at the first young one.
       if (stored.readDoubleBE(0) >= cutoff) break;
-      ops.push({ type: 'del', key });
+      ops.push({ type: 'del', sublevel: this.store.sent, key });
+      seqs.push(keyPosition(key));
       bytes += stored.length;
     }
     if (ops.length === 0) return 0;
-    await this.store.sent.batch(ops);
-    this.sentFigures.records -= ops.length;
+    ops.push(this.delivered.stage(seqs));
+    await this.store.write(ops);
+    this.sentFigures.records -= seqs.length;
     this.sentFigures.bytes -= bytes;
-    return ops.length;
+    return seqs.length;
   }
 
   /**
@@ -258,7 +323,10 @@ export class Outbox {
     // Re-check at the last moment: the forwarder may have pinned some while we were reading.
     if (kind !== 'sent') victims.splice(0, victims.length, ...victims.filter((v) => !this.pinned.has(v.seq)));
     if (victims.length === 0) return { records: 0, bytes: 0 };
-    await sub.batch(victims.map((v) => ({ type: 'del' as const, key: positionKey(v.seq) })));
+    const dels: StoreOp[] = victims.map((v) => ({ type: 'del' as const, sublevel: sub, key: positionKey(v.seq) }));
+    // Retained records were delivered: the set of delivered seqs keeps them accounted for.
+    if (kind === 'sent') dels.push(this.delivered.stage(victims.map((v) => v.seq)));
+    await this.store.write(dels);
     let bytes = 0;
     for (const v of victims) {
       bytes += v.bytes;

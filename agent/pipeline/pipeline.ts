@@ -5,10 +5,12 @@ import type { Outbox } from '../outbox/outbox.js';
 import type { RecordStage } from './stage.js';
 import { decodeChecked, encodeChecked, positionKey } from '../store/checksum.js';
 import type { AgentStore } from '../store/store.js';
+import { META } from '../store/meta-keys.js';
+import { isStoreFaultError } from '../store/store-fault.js';
 import { Signal, waitAny } from '../runtime/signal.js';
 
-const CURSOR_KEY = 'journalCursor';
-const STATE_KEY = 'stageState';
+const CURSOR_KEY = META.journalCursor;
+const STATE_KEY = META.stageState;
 
 /**
  * Moves data from the journal to the outbox. Each step commits, in one atomic and fsynced
@@ -88,7 +90,7 @@ export class Pipeline {
     const state = output.state?.();
     const last = entries.length > 0 ? entries[entries.length - 1]!.position : this.cursor;
     try {
-      await this.store.db.batch(
+      await this.store.write(
       [
         ...staged.ops,
         { type: 'put', sublevel: this.store.meta, key: CURSOR_KEY, value: encodeChecked(last) },
@@ -114,6 +116,11 @@ export class Pipeline {
       try {
         if ((await this.step()) > 0) continue;
       } catch (err) {
+        // A store fault is reported once, by the recovery, and ends with `healed`: no retry before.
+        if (isStoreFaultError(this.store.notice(err))) {
+          while (this.running && this.store.fault) await waitAny([this.store.healed, this.stopped], { clock: this.clock, ms: this.idleStepMs });
+          continue;
+        }
         this.logger.error({ err }, 'pipeline step failed; will retry when new data arrives');
       }
       await waitAny([this.journal.appended, this.stopped], { clock: this.clock, ms: this.idleStepMs });

@@ -17,7 +17,10 @@ import { readingsStage, type RecordStage } from '../pipeline/stage.js';
 import { stampReadings } from '../stamp/stamp.js';
 import { openBuffer, type StoreDamage } from '../store/open-buffer.js';
 import type { AgentStore } from '../store/store.js';
-import { isDiskFull } from '../store/disk-full.js';
+import type { SeqFloor } from '../store/seq-floor.js';
+import { salvage } from '../store/salvage.js';
+import { isStoreFaultError } from '../store/store-fault.js';
+import { StoreRecovery } from './store-recovery.js';
 
 export interface EdgeAgentParts {
   config: AgentConfig;
@@ -58,9 +61,18 @@ export interface StorageStats extends OutboxFigures {
 }
 
 export interface Alarm {
-  code: 'EDGE_STORE_CORRUPT' | 'EDGE_DISK_FULL';
+  code: 'EDGE_STORE_CORRUPT' | 'EDGE_STORE_DAMAGED' | 'EDGE_DISK_FULL';
   message: string;
   since: number;
+}
+
+/** One time the store was found damaged (at open or at run time) and what it cost. */
+export interface DamageIncident extends StoreDamage {
+  /** Seqs handed out before that the store no longer had: reported to the cloud as lost. */
+  lostRanges: SeqRange[];
+  lostRecords: number;
+  /** Accepted readings missing from the journal (they had no seq yet). */
+  lostReadings: number;
 }
 
 /**
@@ -70,8 +82,10 @@ export interface Alarm {
 export class EdgeAgent {
   private accepted = 0;
   private readonly startedAt: number;
-  private diskFull: Alarm | undefined;
   private stopping: Promise<void> | undefined;
+  /** Damage found since start: kept for the alarm until the next start. */
+  private readonly incidents: DamageIncident[] = [];
+  private readonly recovery: StoreRecovery;
   /** The latest reading per source/point, for `edge-agent sensors` (diagnostics). */
   private readonly latest = new Map<string, Reading>();
 
@@ -86,9 +100,15 @@ export class EdgeAgent {
     private readonly forwarder: Forwarder,
     private readonly housekeeper: Housekeeper,
     private stage: RecordStage,
-    private readonly damage: StoreDamage | undefined,
+    private readonly seqFloor: SeqFloor,
   ) {
     this.startedAt = parts.clock.now();
+    this.recovery = new StoreRecovery(
+      store,
+      { pause: () => this.pauseForRecovery(), replace: () => this.replaceDamaged(), resume: () => this.resumeAfterRecovery() },
+      parts.clock,
+      parts.logger.child({ module: 'store' }),
+    );
   }
 
   static async start(parts: EdgeAgentParts): Promise<EdgeAgent> {
@@ -100,8 +120,9 @@ export class EdgeAgent {
       const stage = parts.stage ?? stageFor(config, logger);
       const pipeline = newPipeline(store, journal, outbox, stage, config, clock, logger);
       await pipeline.init();
-      await journal.init(pipeline.position);
-      await outbox.init(seqFloor.floor);
+      const journalCheck = await journal.init(pipeline.position);
+      const floor = seqFloor.view({ damaged: damage !== undefined, everyCommitSynced: config.journal.sync === 'commit' });
+      const continuity = await outbox.init(floor);
       const boot = randomUUID();
       const forwarder = new Forwarder(outbox, parts.transport, {
         device: parts.deviceId,
@@ -112,12 +133,14 @@ export class EdgeAgent {
         logger: logger.child({ module: 'forwarder' }),
       });
       const housekeeper = new Housekeeper(outbox, config.storage, clock, logger.child({ module: 'housekeeping' }));
-      const agent = new EdgeAgent(boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, damage);
+      const agent = new EdgeAgent(boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, seqFloor);
+      agent.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);
       await housekeeper.tick();
       journal.start();
       pipeline.start();
       forwarder.start();
       housekeeper.start();
+      agent.recovery.start();
       logger.info({ device: parts.deviceId, boot: agent.boot, dataDir: config.dataDir, outbox: outbox.depth, nextSeq: outbox.upcomingSeq }, 'edge-agent started');
       try {
         for (const driver of parts.drivers) await driver.start((readings) => agent.accept(readings));
@@ -140,16 +163,10 @@ export class EdgeAgent {
     try {
       await this.journal.append(stampReadings(readings, this.parts.clock));
     } catch (err) {
-      if (!isDiskFull(err)) throw err;
-      if (!this.diskFull) {
-        this.diskFull = { code: 'EDGE_DISK_FULL', message: `the disk holding ${this.parts.config.dataDir} is full: new readings are refused until space returns`, since: this.parts.clock.now() };
-        this.parts.logger.error({ dataDir: this.parts.config.dataDir }, this.diskFull.message);
-      }
-      throw new EdgeError('EDGE_DISK_FULL', this.diskFull.message, { cause: err });
-    }
-    if (this.diskFull) {
-      this.parts.logger.warn({ since: this.diskFull.since }, 'disk space is back: accepting readings again');
-      this.diskFull = undefined;
+      // A full disk or damage refuses the readings (the driver keeps them or reads them again); the
+      // store recovery reports it once and heals it.
+      const refusal = this.store.notice(err);
+      throw isStoreFaultError(refusal) ? refusal : err;
     }
     this.accepted += readings.length;
     for (const r of readings) this.latest.set(`${r.source}\u0000${r.point}`, r);
@@ -209,6 +226,49 @@ export class EdgeAgent {
     logger.info({ drivers: drivers.map((d) => d.name), queries: next.analytics.queries.map((q) => q.name) }, 'configuration applied live');
   }
 
+  /** Counts, logs and keeps for the alarm what damage (or a continuity check) found. */
+  private recordLoss(damage: StoreDamage | undefined, lost: SeqRange[], lostReadings: number, storedNextSeq?: number): void {
+    if (!damage && lost.length === 0 && lostReadings === 0) return;
+    const lostRecords = lost.reduce((n, r) => n + r.toSeq - r.fromSeq + 1, 0);
+    const incident: DamageIncident = { ...(damage ?? { reason: 'records missing from the buffer (a torn or garbled log)', at: this.parts.clock.now() }), lostRanges: lost, lostRecords, lostReadings };
+    this.incidents.push(incident);
+    this.parts.logger.error({ ...incident, lostRanges: lost.slice(0, 20), storedNextSeq, nextSeq: this.outbox.upcomingSeq }, 'buffer damage: what was lost is reported to the cloud as evicted seq ranges');
+  }
+
+  private async pauseForRecovery(): Promise<void> {
+    await this.pipeline.stop();
+    await this.housekeeper.stop();
+  }
+
+  private pendingDamage: StoreDamage | undefined;
+
+  private async replaceDamaged(): Promise<void> {
+    const reason = this.store.fault?.message ?? 'damage';
+    const at = this.parts.clock.now();
+    const movedTo = await this.store.replace(at);
+    const saved = await salvage(movedTo, this.store);
+    this.pendingDamage = { movedTo, reason, at, salvaged: saved.entries };
+    this.parts.logger.error({ ...this.pendingDamage, ...(saved.problem ? { salvageProblem: saved.problem } : {}) }, 'the damaged buffer was moved aside; what could be read was copied into a fresh one');
+  }
+
+  /** As a start: state back from the store, continuity checked, the parts running again. */
+  private async resumeAfterRecovery(): Promise<void> {
+    const damage = this.pendingDamage;
+    this.pendingDamage = undefined;
+    await this.pipeline.init();
+    const journalCheck = await this.journal.init(this.pipeline.position, true);
+    const continuity = await this.outbox.init({ floor: Math.max(this.seqFloor.floor, this.outbox.upcomingSeq), binding: true });
+    this.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);
+    if (damage) {
+      // The fresh store's records are all backlog now: the forwarder rescans from the oldest.
+      this.outbox.rewound.notify();
+      this.store.announceHealed();
+    }
+    await this.housekeeper.tick().catch(() => undefined);
+    this.pipeline.start();
+    this.housekeeper.start();
+  }
+
   stats(): AgentStats {
     const drivers: Record<string, DriverHealth> = {};
     for (const d of this.parts.drivers) drivers[d.name] = d.health();
@@ -232,8 +292,8 @@ export class EdgeAgent {
         evictedRanges: this.outbox.evictedRanges.list(),
       },
       alarms: [
-        ...(this.damage ? [{ code: 'EDGE_STORE_CORRUPT' as const, message: `the buffer could not be opened (${this.damage.reason}); it was moved to ${this.damage.movedTo} and a fresh one started`, since: this.damage.at }] : []),
-        ...(this.diskFull ? [this.diskFull] : []),
+        ...this.incidents.map((d) => ({ code: 'EDGE_STORE_DAMAGED' as const, message: damageMessage(d), since: d.at })),
+        ...(this.store.fault ? [faultAlarm(this.store.fault, this.parts.config.dataDir)] : []),
         ...(this.store.damagedRecords > 0
           ? [{ code: 'EDGE_STORE_CORRUPT' as const, message: `${this.store.damagedRecords} damaged records failed their checksum and were quarantined (sublevel 'damaged')`, since: this.startedAt }]
           : []),
@@ -266,6 +326,7 @@ export class EdgeAgent {
 
   private async shutdown(flushTimeoutMs: number): Promise<void> {
     const { logger } = this.parts;
+    await this.recovery.stop();
     for (const driver of this.parts.drivers) {
       await driver.stop().catch((err: unknown) => logger.warn({ driver: driver.name, err: errorMessage(err) }, 'driver did not stop cleanly'));
     }
@@ -282,9 +343,25 @@ export class EdgeAgent {
     await this.parts.transport.close();
     await this.forwarder.stop();
     logger.debug('forwarder stopped');
+    const clean = !this.store.fault;
     await this.store.close();
+    // Exact now: the next start knows which seqs were used even if the store loses its newest writes.
+    if (clean) this.seqFloor.markClean(this.outbox.upcomingSeq);
     logger.info({ outbox: this.outbox.depth }, 'edge-agent stopped');
   }
+}
+
+function damageMessage(d: DamageIncident): string {
+  const where = d.movedTo ? `; it was moved to ${d.movedTo} and a fresh one started (${d.salvaged ?? 0} entries salvaged)` : '';
+  const lost = d.lostRecords > 0 ? `; ${d.lostRecords} records lost (seqs ${d.lostRanges.slice(0, 5).map((r) => (r.fromSeq === r.toSeq ? `${r.fromSeq}` : `${r.fromSeq}-${r.toSeq}`)).join(', ')}${d.lostRanges.length > 5 ? ', …' : ''}), reported to the cloud` : '';
+  const readings = d.lostReadings > 0 ? `; ${d.lostReadings} journaled readings lost` : '';
+  return `the buffer was damaged (${d.reason})${where}${lost}${readings}`;
+}
+
+function faultAlarm(fault: NonNullable<AgentStore['fault']>, dataDir: string): Alarm {
+  return fault.kind === 'disk-full'
+    ? { code: 'EDGE_DISK_FULL', message: `the disk holding ${dataDir} is full: new readings are refused and sending is held until space returns (${fault.message})`, since: fault.since }
+    : { code: 'EDGE_STORE_DAMAGED', message: `the buffer is damaged and is being replaced (${fault.message})`, since: fault.since };
 }
 
 function stageFor(config: AgentConfig, logger: Logger): RecordStage {

@@ -1,15 +1,18 @@
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeError, errorMessage, isEdgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { droppedAtOpen, salvage } from './salvage.js';
 import { SeqFloor } from './seq-floor.js';
-import { AgentStore } from './store.js';
+import { AgentStore, moveAside } from './store.js';
 
 export interface StoreDamage {
-  /** Where the damaged store was moved (renamed, never deleted). */
-  movedTo: string;
+  /** Where the damaged store was moved (renamed, never deleted); absent when LevelDB dropped data on its own. */
+  movedTo?: string;
   reason: string;
   at: number;
+  /** Entries copied from the damaged store into the fresh one. */
+  salvaged?: number;
 }
 
 export interface OpenedBuffer {
@@ -20,9 +23,11 @@ export interface OpenedBuffer {
 
 /**
  * Opens the agent's buffer under `dataDir` (`buffer/` holds LevelDB, `seq-floor` the seq
- * promise). A store that will not open for any reason but a lock held by another process is
- * moved aside, not deleted, and a fresh one is started: the agent keeps accepting readings,
- * raises the alarm, and never falls back to memory.
+ * promise). A store that will not open for any reason but a lock held by another process or a
+ * full disk is moved aside, not deleted; a fresh one is started and what can still be read from
+ * the old one is salvaged into it. The agent keeps accepting readings, raises the alarm, and never
+ * falls back to memory. Damage LevelDB passed over on its own (a garbled log record it skipped) is
+ * reported too: the continuity check then says what it cost.
  */
 export async function openBuffer(dataDir: string, logger: Logger, now: number): Promise<OpenedBuffer> {
   try {
@@ -32,14 +37,26 @@ export async function openBuffer(dataDir: string, logger: Logger, now: number): 
   }
   const bufferDir = join(dataDir, 'buffer');
   const seqFloor = SeqFloor.open(dataDir);
+  let store: AgentStore;
   try {
-    return { store: await AgentStore.open(bufferDir), seqFloor };
+    store = await AgentStore.open(bufferDir);
   } catch (err) {
-    if (!isEdgeError(err, 'EDGE_STORE_CORRUPT') || !existsSync(bufferDir)) throw err;
-    const movedTo = `${bufferDir}.damaged-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
-    renameSync(bufferDir, movedTo);
-    const damage: StoreDamage = { movedTo, reason: err.message, at: now };
-    logger.error({ ...damage }, 'the buffer could not be opened; it was moved aside and a fresh one started');
-    return { store: await AgentStore.open(bufferDir), seqFloor, damage };
+    if (!isEdgeError(err, 'EDGE_STORE_DAMAGED') || !existsSync(bufferDir)) throw err;
+    return { ...(await replaceDamaged(bufferDir, err.message, logger, now)), seqFloor };
   }
+  const dropped = droppedAtOpen(bufferDir);
+  if (dropped) {
+    logger.error({ dir: bufferDir, leveldb: dropped }, 'LevelDB skipped damaged records while opening the buffer');
+    return { store, seqFloor, damage: { reason: `LevelDB skipped damaged records at open: ${dropped}`, at: now } };
+  }
+  return { store, seqFloor };
+}
+
+async function replaceDamaged(bufferDir: string, reason: string, logger: Logger, now: number): Promise<{ store: AgentStore; damage: StoreDamage }> {
+  const movedTo = moveAside(bufferDir, now);
+  const store = await AgentStore.open(bufferDir);
+  const saved = await salvage(movedTo, store);
+  const damage: StoreDamage = { movedTo, reason, at: now, salvaged: saved.entries };
+  logger.error({ ...damage, ...(saved.problem ? { salvageProblem: saved.problem } : {}) }, 'the buffer could not be opened; it was moved aside, a fresh one started, and what could be read was copied over');
+  return { store, damage };
 }

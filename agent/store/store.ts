@@ -1,10 +1,14 @@
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, renameSync, statSync } from 'node:fs';
 import { Level } from 'level';
-import type { AbstractSublevel } from 'abstract-level';
+import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level';
 import { EdgeError, errorMessage, systemErrorCode } from '../core/errors.js';
+import { Signal } from '../runtime/signal.js';
 import { isDiskFull } from './disk-full.js';
+import { faultOf, type StoreFault } from './store-fault.js';
+import { META } from './meta-keys.js';
 
 export type Sublevel = AbstractSublevel<Level<string, Buffer>, string | Buffer | Uint8Array, string, Buffer>;
+export type StoreOp = AbstractBatchOperation<Level<string, Buffer>, string, Buffer>;
 
 /**
  * Sublevel names on disk. Their order matters: a LevelDB compaction takes every table whose key
@@ -37,16 +41,107 @@ export class AgentStore {
   readonly damaged: Sublevel;
   /** Records quarantined since this store was opened. */
   damagedRecords = 0;
+  /** Set while the store refuses writes; see `StoreFault`. Cleared by `reopen` or `replace`. */
+  private faultState: StoreFault | undefined;
+  /** Fires when a fault is first noticed. */
+  readonly faulted = new Signal();
+  /** Fires when the store takes writes again after a fault. */
+  readonly healed = new Signal();
 
   private constructor(
     readonly dir: string,
     readonly db: Level<string, Buffer>,
+    private readonly clock: () => number,
   ) {
     this.journal = sublevelOf(db, NAMES.journal);
     this.outbox = sublevelOf(db, NAMES.outbox);
     this.sent = sublevelOf(db, NAMES.sent);
     this.meta = sublevelOf(db, NAMES.meta);
     this.damaged = sublevelOf(db, NAMES.damaged);
+  }
+
+  get fault(): StoreFault | undefined {
+    return this.faultState;
+  }
+
+  /**
+   * The one way anything writes: an atomic batch. While a fault holds, it refuses at once without
+   * touching LevelDB — a write after a failed one may land behind a torn log record and be dropped
+   * at the next open, though LevelDB said it succeeded.
+   */
+  async write(ops: StoreOp[], options: { sync?: boolean } = {}): Promise<void> {
+    if (this.faultState) throw this.refusal(this.faultState);
+    try {
+      await this.db.batch(ops, options);
+    } catch (err) {
+      throw this.notice(err);
+    }
+  }
+
+  /**
+   * Classifies an error from any store operation (reads too: corruption often shows first in an
+   * iterator or a compaction). A disk-full or damage error raises the fault; returns what to throw.
+   */
+  notice(err: unknown): unknown {
+    if (err instanceof EdgeError && (err.code === 'EDGE_DISK_FULL' || err.code === 'EDGE_STORE_DAMAGED')) return err;
+    const kind = faultOf(err);
+    if (!kind) return err;
+    // Damage found while waiting out a full disk outranks it: reopening will not mend it.
+    if (!this.faultState || (kind === 'damaged' && this.faultState.kind === 'disk-full')) {
+      this.faultState = { kind, message: errorMessage(err), since: this.faultState?.since ?? this.clock() };
+      this.faulted.notify();
+    }
+    return this.refusal(this.faultState, err);
+  }
+
+  private refusal(fault: StoreFault, cause: unknown = undefined): EdgeError {
+    return fault.kind === 'disk-full'
+      ? new EdgeError('EDGE_DISK_FULL', `the disk holding ${this.dir} is full: ${fault.message}`, { cause })
+      : new EdgeError('EDGE_STORE_DAMAGED', `the buffer in ${this.dir} is damaged: ${fault.message}`, { cause });
+  }
+
+  /**
+   * Closes and opens LevelDB again, which clears a sticky background error and starts a fresh log,
+   * then proves the store takes a synced write. Throws (and the fault stays) if it does not.
+   */
+  async reopen(): Promise<void> {
+    await this.db.close().catch(() => undefined);
+    await this.openAll();
+    try {
+      await this.db.batch([{ type: 'put', sublevel: this.meta, key: META.probe, value: Buffer.alloc(0) }], { sync: true });
+    } catch (err) {
+      throw this.notice(err);
+    }
+    this.faultState = undefined;
+    this.healed.notify();
+  }
+
+  /**
+   * Renames the store's directory to `<dir>.damaged-<time>` (never deleted) and opens a fresh, empty
+   * store in its place under the same handle, so every part keeps its references. Returns where
+   * the old one went.
+   */
+  async replace(now: number): Promise<string> {
+    await this.db.close().catch(() => undefined);
+    const movedTo = moveAside(this.dir, now);
+    await this.openAll();
+    this.faultState = undefined;
+    this.damagedRecords = 0;
+    return movedTo;
+  }
+
+  /** Marks the store usable after `replace` and the salvage that follows it. */
+  announceHealed(): void {
+    this.healed.notify();
+  }
+
+  private async openAll(): Promise<void> {
+    try {
+      await this.db.open();
+      for (const sub of [this.journal, this.outbox, this.sent, this.meta, this.damaged]) await sub.open();
+    } catch (err) {
+      throw this.notice(err);
+    }
   }
 
   /**
@@ -63,7 +158,7 @@ export class AgentStore {
       for (;;) {
         const entries = await from.iterator({ limit: MOVE_BATCH }).all();
         if (entries.length === 0) break;
-        await this.db.batch(entries.flatMap(([key, value]) => [
+        await this.write(entries.flatMap(([key, value]) => [
           { type: 'put' as const, sublevel: to, key, value },
           { type: 'del' as const, sublevel: from, key },
         ]), { sync: true });
@@ -77,14 +172,14 @@ export class AgentStore {
    */
   async quarantine(area: 'journal' | 'outbox' | 'sent', key: string, value: Buffer): Promise<void> {
     const from = area === 'journal' ? this.journal : area === 'outbox' ? this.outbox : this.sent;
-    await this.db.batch([
+    await this.write([
       { type: 'put', sublevel: this.damaged, key: `${area}!${key}`, value },
       { type: 'del', sublevel: from, key },
     ]);
     this.damagedRecords++;
   }
 
-  static async open(dir: string): Promise<AgentStore> {
+  static async open(dir: string, clock: () => number = Date.now): Promise<AgentStore> {
     ensureUsableDir(dir);
     // A gateway has little memory: small memtables and block cache keep the buffer's footprint
     // flat (measured in BENCHMARKS.md: buffer suite) at a small cost in compaction work. LevelDB
@@ -99,15 +194,16 @@ export class AgentStore {
       if (systemErrorCode(cause) === 'LEVEL_LOCKED') {
         throw new EdgeError('EDGE_STORE_LOCKED', `the buffer in ${dir} is in use by another edge-agent process`, { cause: err });
       }
-      throw new EdgeError('EDGE_STORE_CORRUPT', `the buffer in ${dir} cannot be opened: ${errorMessage(cause ?? err)}`, { cause: err });
+      if (isDiskFull(err)) throw new EdgeError('EDGE_DISK_FULL', `the buffer in ${dir} cannot be opened: the disk is full (${errorMessage(cause ?? err)})`, { cause: err });
+      throw new EdgeError('EDGE_STORE_DAMAGED', `the buffer in ${dir} cannot be opened: ${errorMessage(cause ?? err)}`, { cause: err });
     }
-    const store = new AgentStore(dir, db);
+    const store = new AgentStore(dir, db, clock);
     try {
       await store.migrateNames();
     } catch (err) {
       await db.close().catch(() => undefined);
       // A full disk is not damage: the store must stay where it is (and be retried), not be moved aside.
-      const code = isDiskFull(err) ? 'EDGE_DISK_FULL' : 'EDGE_STORE_CORRUPT';
+      const code = isDiskFull(err) ? 'EDGE_DISK_FULL' : 'EDGE_STORE_DAMAGED';
       throw new EdgeError(code, `the buffer in ${dir} cannot be brought to the current layout: ${errorMessage(err)}`, { cause: err });
     }
     return store;
@@ -115,6 +211,20 @@ export class AgentStore {
 
   async close(): Promise<void> {
     await this.db.close();
+  }
+}
+
+/** `<dir>.damaged-<ISO time>`, with a counter if a store was already moved there this millisecond. */
+export function moveAside(dir: string, now: number): string {
+  const base = `${dir}.damaged-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
+  for (let n = 0; ; n++) {
+    const target = n === 0 ? base : `${base}-${n}`;
+    try {
+      statSync(target);
+    } catch {
+      renameSync(dir, target);
+      return target;
+    }
   }
 }
 

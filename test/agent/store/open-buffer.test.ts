@@ -24,7 +24,7 @@ describe('openBuffer: damage and the seq floor', () => {
     cleanups.push(dir.cleanup);
     let opened = await openBuffer(dir.path, silentLogger, 1000);
     let outbox = new Outbox(opened.store, (upTo) => opened.seqFloor.reserve(upTo));
-    await outbox.init(opened.seqFloor.floor);
+    await outbox.init(opened.seqFloor.view({ damaged: opened.damage !== undefined, everyCommitSynced: true }));
     await stageSome(outbox, opened.store, 25);
     await opened.store.close();
     expect(Number(readFileSync(join(dir.path, 'seq-floor'), 'utf8'))).toBe(26 + SEQ_BLOCK);
@@ -32,7 +32,7 @@ describe('openBuffer: damage and the seq floor', () => {
     // A normal restart continues at 26: the floor is only for a lost counter.
     opened = await openBuffer(dir.path, silentLogger, 2000);
     outbox = new Outbox(opened.store, (upTo) => opened.seqFloor.reserve(upTo));
-    await outbox.init(opened.seqFloor.floor);
+    await outbox.init(opened.seqFloor.view({ damaged: opened.damage !== undefined, everyCommitSynced: true }));
     expect(opened.damage).toBeUndefined();
     expect(outbox.upcomingSeq).toBe(26);
     await opened.store.close();
@@ -43,7 +43,7 @@ describe('openBuffer: damage and the seq floor', () => {
     expect(opened.damage).toMatchObject({ movedTo: expect.stringContaining('buffer.damaged-2026-01-02T03-04-05'), reason: expect.any(String) });
     expect(readdirSync(dir.path).filter((f) => f.startsWith('buffer.damaged-'))).toHaveLength(1);
     outbox = new Outbox(opened.store, (upTo) => opened.seqFloor.reserve(upTo));
-    await outbox.init(opened.seqFloor.floor);
+    await outbox.init(opened.seqFloor.view({ damaged: opened.damage !== undefined, everyCommitSynced: true }));
     expect(outbox.upcomingSeq).toBe(26 + SEQ_BLOCK); // past every seq the lost store could have used
     await opened.store.close();
   });
