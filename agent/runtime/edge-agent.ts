@@ -19,7 +19,7 @@ import { openBuffer, type StoreDamage } from '../store/open-buffer.js';
 import type { AgentStore } from '../store/store.js';
 import type { SeqFloor } from '../store/seq-floor.js';
 import { salvage } from '../store/salvage.js';
-import { isStoreFaultError } from '../store/store-fault.js';
+import { faultOf, isStoreFaultError } from '../store/store-fault.js';
 import { StoreRecovery } from './store-recovery.js';
 
 export interface EdgeAgentParts {
@@ -48,6 +48,8 @@ export interface AgentStats {
   storage: StorageStats;
   /** Conditions a technician must see: a damaged store moved aside, a full disk. */
   alarms: Alarm[];
+  /** The store refuses writes right now (full disk, damage being replaced); the agent is healing it. */
+  storeFault?: Alarm;
   /** Per query: late/out-of-order/dropped/… counters and the watermark lag. */
   analytics?: { counters: Record<string, unknown>; watermarks: Record<string, number> };
 }
@@ -113,16 +115,33 @@ export class EdgeAgent {
 
   static async start(parts: EdgeAgentParts): Promise<EdgeAgent> {
     const { config, clock, logger } = parts;
-    const { store, seqFloor, damage } = await openBuffer(config.dataDir, logger, clock.now());
+    const opened = await openBuffer(config.dataDir, logger, clock.now());
+    const { store, seqFloor } = opened;
+    let damage = opened.damage;
     try {
       const journal = new Journal(store, { ...config.journal, clock });
       const outbox = new Outbox(store, (upTo) => seqFloor.reserve(upTo));
       const stage = parts.stage ?? stageFor(config, logger);
       const pipeline = newPipeline(store, journal, outbox, stage, config, clock, logger);
-      await pipeline.init();
-      const journalCheck = await journal.init(pipeline.position);
-      const floor = seqFloor.view({ damaged: damage !== undefined, everyCommitSynced: config.journal.sync === 'commit' });
-      const continuity = await outbox.init(floor);
+      // Reading the state back is where damage in a table shows first: move it aside and read again.
+      let checks: { journal: { missing: number }; continuity: Awaited<ReturnType<Outbox['init']>> } | undefined;
+      for (let attempt = 0; !checks; attempt++) {
+        try {
+          await pipeline.init();
+          const journalCheck = await journal.init(pipeline.position);
+          const floor = seqFloor.view({ damaged: damage !== undefined, everyCommitSynced: config.journal.sync === 'commit' });
+          checks = { journal: journalCheck, continuity: await outbox.init(floor) };
+        } catch (err) {
+          if (faultOf(err) !== 'damaged' || attempt >= 2) throw err;
+          const at = clock.now();
+          const movedTo = await store.replace(at);
+          const saved = await salvage(movedTo, store);
+          damage = { movedTo, reason: errorMessage(err), at, salvaged: saved.entries };
+          logger.error({ ...damage, ...(saved.problem ? { salvageProblem: saved.problem } : {}) }, 'the buffer is damaged: it was moved aside, a fresh one started, and what could be read was copied over');
+        }
+      }
+      const journalCheck = checks.journal;
+      const continuity = checks.continuity;
       const boot = randomUUID();
       const forwarder = new Forwarder(outbox, parts.transport, {
         device: parts.deviceId,
@@ -257,7 +276,8 @@ export class EdgeAgent {
     this.pendingDamage = undefined;
     await this.pipeline.init();
     const journalCheck = await this.journal.init(this.pipeline.position, true);
-    const continuity = await this.outbox.init({ floor: Math.max(this.seqFloor.floor, this.outbox.upcomingSeq), binding: true });
+    // In memory the next seq is exact (it moves only when a step commits): it binds, the reservation does not.
+    const continuity = await this.outbox.init({ floor: this.outbox.upcomingSeq, binding: true });
     this.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);
     if (damage) {
       // The fresh store's records are all backlog now: the forwarder rescans from the oldest.
@@ -298,6 +318,7 @@ export class EdgeAgent {
           ? [{ code: 'EDGE_STORE_CORRUPT' as const, message: `${this.store.damagedRecords} damaged records failed their checksum and were quarantined (sublevel 'damaged')`, since: this.startedAt }]
           : []),
       ],
+      ...(this.store.fault ? { storeFault: faultAlarm(this.store.fault, this.parts.config.dataDir) } : {}),
       ...(this.stage instanceof AnalyticsStage ? { analytics: { counters: this.stage.counters(), watermarks: this.stage.watermarks() } } : {}),
     };
   }

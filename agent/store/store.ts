@@ -76,6 +76,9 @@ export class AgentStore {
     } catch (err) {
       throw this.notice(err);
     }
+    // LevelDB ran this write after one that failed: it may sit behind a torn log record and vanish
+    // at the next open. Reported failed, so nothing is acknowledged on its strength.
+    if (this.faultState) throw this.refusal(this.faultState);
   }
 
   /**

@@ -13,16 +13,22 @@ export class PipelineHealth {
   private lastMoveAt: number;
 
   constructor(
-    private readonly stats: () => Pick<AgentStats, 'readings' | 'journalBacklog'>,
+    private readonly stats: () => Pick<AgentStats, 'readings' | 'journalBacklog'> & Partial<Pick<AgentStats, 'storeFault'>>,
     private readonly clock: Clock,
     private readonly stallMs = 60_000,
   ) {
     this.lastMoveAt = clock.now();
   }
 
-  check(): { healthy: boolean; reason?: string } {
+  check(): { healthy: boolean; reason?: string; restartHelps?: boolean } {
     const s = this.stats();
     const now = this.clock.now();
+    // A full disk or a store being replaced is unhealthy, but the agent heals it itself and a
+    // restart would not: say so, and keep the watchdog fed.
+    if (s.storeFault) {
+      this.lastMoveAt = now;
+      return { healthy: false, reason: s.storeFault.message, restartHelps: false };
+    }
     const processed = s.readings - s.journalBacklog;
     if (processed !== this.lastProcessed || s.journalBacklog === 0) {
       this.lastProcessed = processed;

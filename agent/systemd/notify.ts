@@ -53,11 +53,17 @@ export class SystemdNotifier {
    * Feeds the watchdog at half its period while `healthy()` says so. An unhealthy pipeline is
    * not fed: systemd then restarts the service after WatchdogSec, which is the point.
    */
-  startWatchdog(healthy: () => { healthy: boolean; reason?: string }): { stop: () => void } {
+  startWatchdog(healthy: () => { healthy: boolean; reason?: string; restartHelps?: boolean }): { stop: () => void } {
     if (this.watchdogMs === undefined) return { stop: () => undefined };
     let wasHealthy = true;
     const timer = setInterval(() => {
       const h = healthy();
+      if (!h.healthy && h.restartHelps === false) {
+        // Unhealthy in a way the agent heals itself (a full disk): fed, with the reason in STATUS.
+        void this.notify({ WATCHDOG: 1, STATUS: `degraded: ${h.reason ?? 'unknown'}` });
+        wasHealthy = true;
+        return;
+      }
       if (h.healthy) {
         if (!wasHealthy) this.logger.warn('pipeline healthy again: feeding the watchdog');
         void this.notify({ WATCHDOG: 1, ...(wasHealthy ? {} : { STATUS: 'running' }) });

@@ -1,0 +1,76 @@
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHub, untilTelemetry, recordsOf } from '../support/hub.js';
+import { mountTmpfs } from '../support/tmpfs.js';
+import { tempDir } from '../support/tmp.js';
+import { fillDisk, hubLedger, runField, untilStatus, writeFieldConfig } from './support/field-agent.js';
+
+/**
+ * The real `edge-agent run` with its data dir on a small tmpfs that is filled from outside while
+ * it runs, with the hub up and with the hub down. While full: readings are refused, sending is held
+ * (a message the hub acknowledged is marked sent later, never sent again), status says unhealthy
+ * with the reason, and the log says so once. When space returns the agent heals by itself: the
+ * alarm clears, collection and sending resume, and every accepted reading reaches the hub.
+ */
+describe('a full disk never wedges the gateway', () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it.each([
+    { name: 'hub up', deviceId: 'full-up', hubUp: true },
+    { name: 'hub down', deviceId: 'full-down', hubUp: false },
+  ])('$name: held while full, healed by itself when space returns, nothing accepted is missing', { timeout: 240_000 }, async ({ deviceId, hubUp }) => {
+    const { hub, close } = await startHub();
+    cleanups.push(close);
+    const dev = await hub.registerDevice(deviceId);
+    const disk = mountTmpfs(48 * 1024 * 1024);
+    cleanups.push(disk.cleanup);
+    const dir = tempDir('field-full');
+    cleanups.push(dir.cleanup);
+    const caFile = join(dir.path, 'ca.pem');
+    writeFileSync(caFile, hub.caPem);
+    const socketPath = join(dir.path, 'diag.sock');
+    const configPath = join(dir.path, 'config.json');
+    writeFieldConfig(configPath, { connectionString: dev.connectionString, caFile, dataDir: join(disk.path, 'agent'), socketPath, points: 20, intervalMs: 10 });
+    if (!hubUp) hub.faults.refuseConnections({ mode: 'server-unavailable' });
+
+    const run = await runField(configPath, socketPath);
+    cleanups.push(async () => void (await run.stop().catch(() => undefined)));
+    if (hubUp) await untilTelemetry(hub, async () => (await recordsOf(hub, deviceId)).length >= 2000);
+    else await untilStatus(run, (s) => s.readings >= 2000, 60_000, '2,000 readings');
+
+    const filler = fillDisk(disk.path);
+    await run.untilLog(/the disk is full/);
+    const full = await untilStatus(run, (s) => s.alarms.some((a) => a.code === 'EDGE_DISK_FULL'), 30_000, 'the disk-full alarm');
+    expect(full.health).toMatchObject({ healthy: false, reason: expect.stringMatching(/disk .* full/) });
+    // Time passes while full: the driver is refused again and again, and the hub (when up) keeps acking.
+    const refusedAt = full.drivers.sim!.sources['line-1']!.errors;
+    await untilStatus(run, (s) => s.drivers.sim!.sources['line-1']!.errors >= refusedAt + 20, 60_000, '20 more refused polls');
+    const acceptedWhileFull = (await run.status()).readings;
+
+    unlinkSync(filler);
+    await run.untilLog(/disk space is back/);
+    await untilStatus(run, (s) => s.alarms.length === 0 && s.readings >= acceptedWhileFull + 1000, 60_000, 'alarm cleared and 1,000 more readings');
+    if (!hubUp) hub.faults.acceptConnections();
+    await untilStatus(run, (s) => s.buffer.unsentRecords < 500, 90_000, 'the backlog sent');
+    expect(run.child.exitCode).toBeNull(); // healed in the same process
+
+    const end = await run.stop();
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stopped.outbox).toBe(0);
+    const { bySeq, copies } = await hubLedger(hub, deviceId);
+    // Pass-through: one record per accepted reading, every seq present once at least, none reused.
+    expect(bySeq.size).toBe(end.stopped.readings);
+    expect(end.stopped.nextSeq - 1).toBe(end.stopped.readings);
+    expect([...bySeq.values()].filter((t) => t.size > 1)).toHaveLength(0);
+    // At most the messages in flight when the disk filled went twice (4 × 16 KB messages).
+    expect(copies).toBeLessThanOrEqual(4 * Math.ceil((16 * 1024) / 60));
+    // One line per change of state, not one per attempt.
+    const errorLines = end.stdout.split('\n').filter((l) => /"level":50/.test(l));
+    expect(errorLines.length, errorLines.slice(0, 5).join('\n')).toBeLessThanOrEqual(3);
+    console.log(`disk full (${hubUp ? 'hub up' : 'hub down'}): ${end.stopped.readings} readings, ${copies} duplicate records, ${errorLines.length} error lines`);
+  });
+});
