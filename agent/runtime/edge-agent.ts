@@ -21,6 +21,7 @@ import type { SeqFloor } from '../store/seq-floor.js';
 import { salvage } from '../store/salvage.js';
 import { faultOf, isStoreFaultError } from '../store/store-fault.js';
 import { StoreRecovery } from './store-recovery.js';
+import { processWrites } from '../store/disk-writes.js';
 
 export interface EdgeAgentParts {
   config: AgentConfig;
@@ -55,6 +56,11 @@ export interface AgentStats {
 }
 
 export interface StorageStats extends OutboxFigures {
+  /**
+   * What this process wrote since start, and per accepted reading (flash wear). `deviceBytes` is
+   * what reached the storage device; `writeCalls` what was handed to write() (page cache included).
+   */
+  written?: { deviceBytes: number; writeCalls: number; deviceBytesPerReading: number | null; writeCallsPerReading: number | null };
   bytes: number;
   quotaBytes: number;
   evicted: EvictionCounts;
@@ -88,6 +94,8 @@ export class EdgeAgent {
   /** Damage found since start: kept for the alarm until the next start. */
   private readonly incidents: DamageIncident[] = [];
   private readonly recovery: StoreRecovery;
+  /** The process's write counters at start, so `written` counts this run only. */
+  private readonly writesAtStart = processWrites();
   /** The latest reading per source/point, for `edge-agent sensors` (diagnostics). */
   private readonly latest = new Map<string, Reading>();
 
@@ -153,7 +161,7 @@ export class EdgeAgent {
       });
       const housekeeper = new Housekeeper(outbox, config.storage, clock, logger.child({ module: 'housekeeping' }));
       const agent = new EdgeAgent(boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, seqFloor);
-      agent.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);
+      await agent.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);
       await housekeeper.tick();
       journal.start();
       pipeline.start();
@@ -245,13 +253,22 @@ export class EdgeAgent {
     logger.info({ drivers: drivers.map((d) => d.name), queries: next.analytics.queries.map((q) => q.name) }, 'configuration applied live');
   }
 
-  /** Counts, logs and keeps for the alarm what damage (or a continuity check) found. */
-  private recordLoss(damage: StoreDamage | undefined, lost: SeqRange[], lostReadings: number, storedNextSeq?: number): void {
+  /**
+   * Counts, logs and keeps for the alarm what damage (or a continuity check) found, and tells the
+   * cloud at once with a `store.lost` event record: the lost seqs are also answered "evicted" to
+   * resend requests, so the reconciler closes their gaps as lost.
+   */
+  private async recordLoss(damage: StoreDamage | undefined, lost: SeqRange[], lostReadings: number, storedNextSeq?: number): Promise<void> {
     if (!damage && lost.length === 0 && lostReadings === 0) return;
     const lostRecords = lost.reduce((n, r) => n + r.toSeq - r.fromSeq + 1, 0);
     const incident: DamageIncident = { ...(damage ?? { reason: 'records missing from the buffer (a torn or garbled log)', at: this.parts.clock.now() }), lostRanges: lost, lostRecords, lostReadings };
     this.incidents.push(incident);
     this.parts.logger.error({ ...incident, lostRanges: lost.slice(0, 20), storedNextSeq, nextSeq: this.outbox.upcomingSeq }, 'buffer damage: what was lost is reported to the cloud as evicted seq ranges');
+    const data: Record<string, unknown> = { reason: incident.reason, lostRecords, lostReadings, ranges: lost.slice(0, 100).map((r) => [r.fromSeq, r.toSeq]) };
+    if (incident.movedTo) data.movedTo = incident.movedTo;
+    const staged = this.outbox.stage([{ kind: 'event', t: incident.at, name: 'store.lost', data }]);
+    await this.store.write(staged.ops, { sync: true });
+    staged.commit();
   }
 
   private async pauseForRecovery(): Promise<void> {
@@ -278,7 +295,7 @@ export class EdgeAgent {
     const journalCheck = await this.journal.init(this.pipeline.position, true);
     // In memory the next seq is exact (it moves only when a step commits): it binds, the reservation does not.
     const continuity = await this.outbox.init({ floor: this.outbox.upcomingSeq, binding: true });
-    this.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);
+    await this.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);
     if (damage) {
       // The fresh store's records are all backlog now: the forwarder rescans from the oldest.
       this.outbox.rewound.notify();
@@ -287,6 +304,15 @@ export class EdgeAgent {
     await this.housekeeper.tick().catch(() => undefined);
     this.pipeline.start();
     this.housekeeper.start();
+  }
+
+  private writtenSinceStart(): Pick<StorageStats, 'written'> {
+    const now = processWrites();
+    if (!now || !this.writesAtStart) return {};
+    const deviceBytes = now.writeBytes - this.writesAtStart.writeBytes;
+    const writeCalls = now.wchar - this.writesAtStart.wchar;
+    const per = (n: number) => (this.accepted > 0 ? Math.round(n / this.accepted) : null);
+    return { written: { deviceBytes, writeCalls, deviceBytesPerReading: per(deviceBytes), writeCallsPerReading: per(writeCalls) } };
   }
 
   stats(): AgentStats {
@@ -305,6 +331,7 @@ export class EdgeAgent {
       drivers,
       storage: {
         ...this.housekeeper.figures,
+        ...this.writtenSinceStart(),
         bytes: this.outbox.bytes,
         quotaBytes: this.parts.config.storage.quotaBytes,
         evicted: { ...this.housekeeper.evicted },

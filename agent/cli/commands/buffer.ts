@@ -26,6 +26,7 @@ export function registerBuffer(program: Command): void {
         ['evicted (quota)', counts(b.evicted)],
         ['expired (ttl)', counts(b.expired)],
         ['lost seq ranges', b.evictedRanges.length ? b.evictedRanges.map((r) => JSON.stringify(r)).join(' ') : 'none'],
+        ['written to disk', b.written ? `${bytes(b.written.deviceBytes)} since start, ${b.written.deviceBytesPerReading ?? '–'} B per reading (${b.written.writeCallsPerReading ?? '–'} B per reading handed to write())` : 'not known here'],
       ]),
     ];
     process.stdout.write(lines.join('\n') + '\n');

@@ -35,6 +35,7 @@ export interface BufferSummary {
   evicted: AgentStats['storage']['evicted'];
   expired: AgentStats['storage']['expired'];
   evictedRanges: AgentStats['storage']['evictedRanges'];
+  written?: AgentStats['storage']['written'];
 }
 
 /** Clocks before this are surely unset (an RTC-less box booted without NTP). */
@@ -60,6 +61,7 @@ export function bufferSummary(s: AgentStats, now: number): BufferSummary {
     evicted: s.storage.evicted,
     expired: s.storage.expired,
     evictedRanges: s.storage.evictedRanges,
+    ...(s.storage.written ? { written: s.storage.written } : {}),
   };
 }
 
