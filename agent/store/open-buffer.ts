@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeError, errorMessage, isEdgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { SeqFloor } from './seq-floor.js';
 import { AgentStore } from './store.js';
+import { makeDir } from './make-dir.js';
 
 export interface StoreDamage {
   /** Where the damaged store was moved (renamed, never deleted). */
@@ -26,7 +27,7 @@ export interface OpenedBuffer {
  */
 export async function openBuffer(dataDir: string, logger: Logger, now: number): Promise<OpenedBuffer> {
   try {
-    mkdirSync(dataDir, { recursive: true });
+    makeDir(dataDir);
   } catch (cause) {
     throw new EdgeError('EDGE_DATA_DIR_UNUSABLE', `the data directory ${dataDir} is not usable: ${errorMessage(cause)}`, { cause });
   }
