@@ -32,9 +32,10 @@ const PSEUDO_FILESYSTEMS: ReadonlyMap<number, string> = new Map([
  * Creates `path` and its missing parents one level at a time, at most one mkdir per level, so
  * it ends in bounded time whatever the filesystem answers. Refuses a path on a kernel pseudo
  * filesystem or deeper than MAX_DEPTH with EDGE_DATA_DIR_UNUSABLE; other failures are the
- * system's own errors (EACCES, ENOTDIR, EROFS, …) for the caller to name.
+ * system's own errors (EACCES, ENOTDIR, EROFS, …) for the caller to name. `mode` applies to
+ * the levels it creates (before the umask), as with mkdir -p -m.
  */
-export function makeDir(path: string): void {
+export function makeDir(path: string, options: { mode?: number } = {}): void {
   const target = resolve(path);
   const parts = target.split(sep).filter((p) => p.length > 0);
   if (parts.length > MAX_DEPTH) {
@@ -55,7 +56,7 @@ export function makeDir(path: string): void {
   for (let level = existing + 1; level <= parts.length; level++) {
     const dir = upTo(level);
     try {
-      mkdirSync(dir);
+      mkdirSync(dir, options.mode);
     } catch (err) {
       // Another process may have made it in between; anything else is final.
       if (systemErrorCode(err) !== 'EEXIST' || !statSync(dir).isDirectory()) throw err;

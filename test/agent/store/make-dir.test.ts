@@ -34,6 +34,14 @@ describe('makeDir: a data directory made one level at a time', () => {
     expect(statSync(target).isDirectory()).toBe(true);
   });
 
+  it('gives the levels it creates the mode asked for (less the umask), and leaves existing ones alone', () => {
+    const base = scratch();
+    makeDir(join(base, 'a', 'b'), { mode: 0o700 });
+    expect(statSync(join(base, 'a')).mode & 0o077).toBe(0);
+    expect(statSync(join(base, 'a', 'b')).mode & 0o077).toBe(0);
+    expect(statSync(base).mode & 0o777).toBe(0o700);
+  });
+
   it('refuses /proc and /sys at once with EDGE_DATA_DIR_UNUSABLE, naming the filesystem', () => {
     // Under /proc, mkdir answers ENOENT below an existing parent: recursive mkdir never ends there.
     const t0 = performance.now();
