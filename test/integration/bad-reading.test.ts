@@ -12,6 +12,7 @@ import { statusReport } from '../../agent/diagnostics/handlers/status.js';
 import { LogControl } from '../../agent/diagnostics/log-control.js';
 import { metricsRegistry } from '../../agent/diagnostics/metrics.js';
 import { EdgeAgent } from '../../agent/runtime/edge-agent.js';
+import { healthSummary } from '../../agent/twin/health-summary.js';
 import { testTransport } from '../support/agent.js';
 import { recordsOf, startHub, untilTelemetry } from '../support/hub.js';
 import { tempDir } from '../support/tmp.js';
@@ -109,5 +110,8 @@ describe('a buggy driver: one bad reading among good ones', () => {
     const screen = renderStatus(report, paint({ isTTY: false } as NodeJS.WriteStream));
     expect(screen).toMatch(/^ {2}plc: 4 readings refused \[EDGE_READING_INVALID\]: value is not a finite number ×3; value has type object.* ×1$/m);
     expect(await metricsRegistry(ctx).metrics()).toMatch(/^edge_agent_readings_rejected\{driver="plc"\} 4$/m);
+    // …and the fleet, in the twin's reported health.
+    const connection = { state: 'connected', since: 0, generation: 1, totals: { connects: 1, failures: 0, losses: 0, renewals: 0 } };
+    expect(healthSummary(agent.stats(), connection, Date.now())).toMatchObject({ drivers: { plc: 'running' }, readingsRejected: 4 });
   });
 });
