@@ -25,9 +25,9 @@ export class ReadingGate {
    * the driver and the first bad point, only when the batch had readings and none was valid:
    * the sink call is then refused like any other, and the driver's own counters show it.
    */
-  admit(readings: Reading[], driver: string): Reading[] {
-    let kept: Reading[] | undefined;
-    let first: { reading: Reading; problem: string } | undefined;
+  admit<R extends Reading>(readings: R[], driver: string): R[] {
+    let kept: R[] | undefined;
+    let first: { reading: R; problem: string } | undefined;
     let refused = 0;
     for (let i = 0; i < readings.length; i++) {
       const reading = readings[i]!;

@@ -17,6 +17,12 @@ export const READING_LIMITS = {
 
 /** The range of a JavaScript Date, in epoch ms: anything outside is no instant at all. */
 const MAX_TIME = 8.64e15;
+/**
+ * What the stamp adds to a reading's JSON, at most (`,"appTime":-8640000000000000,"arrivalTime":…`):
+ * a reading checked before stamping is held to the bound it will have once stamped, so the
+ * journal never refuses what the intake let through.
+ */
+const STAMP_BYTES = 64;
 
 /**
  * Why `r` may not enter the journal, or undefined when it may. The reasons are a fixed set of
@@ -45,7 +51,8 @@ export function readingProblem(r: unknown): string | undefined {
   } catch {
     return 'cannot be encoded as JSON';
   }
-  if (encoded === undefined || Buffer.byteLength(encoded) > READING_LIMITS.encodedBytes) return `encodes to more than ${READING_LIMITS.encodedBytes} bytes`;
+  const stamp = x.appTime === undefined ? STAMP_BYTES : 0;
+  if (encoded === undefined || Buffer.byteLength(encoded) + stamp > READING_LIMITS.encodedBytes) return `encodes to more than ${READING_LIMITS.encodedBytes} bytes`;
   return undefined;
 }
 

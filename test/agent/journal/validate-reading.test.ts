@@ -1,11 +1,13 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../agent/core/clock.js';
 import { isEdgeError } from '../../../agent/core/errors.js';
 import { createRootLogger } from '../../../agent/core/logger.js';
 import type { Reading } from '../../../agent/core/reading.js';
 import { Journal } from '../../../agent/journal/journal.js';
 import { ReadingGate } from '../../../agent/journal/reading-gate.js';
 import { READING_LIMITS, readingProblem } from '../../../agent/journal/validate-reading.js';
+import { stampReadings } from '../../../agent/stamp/stamp.js';
 import { AgentStore } from '../../../agent/store/store.js';
 import { stamped } from '../../support/readings.js';
 import { tempDir } from '../../support/tmp.js';
@@ -72,6 +74,17 @@ function capture() {
   });
   return { logger: createRootLogger('info', sink), lines };
 }
+
+describe('the size bound holds for the reading as it will be journaled', () => {
+  it('a reading that passes before the stamp passes after it; one byte more is refused before', () => {
+    const base = JSON.stringify(as({ value: '' })).length;
+    const fits = as({ value: 'x'.repeat(READING_LIMITS.encodedBytes - 64 - base) });
+    expect(readingProblem(fits)).toBeUndefined();
+    expect(readingProblem(as({ value: 'x'.repeat(READING_LIMITS.encodedBytes - 64 - base + 1) }))).toBe(`encodes to more than ${READING_LIMITS.encodedBytes} bytes`);
+    const [stampedFit] = stampReadings([{ ...fits, receivedAt: -8.64e15 }], new ManualClock(-8.64e15));
+    expect(readingProblem(stampedFit)).toBeUndefined();
+  });
+});
 
 describe('ReadingGate: the bad ones out, the good ones on', () => {
   it('keeps the valid readings in order, counts the others per driver and reason, logs each reason once', () => {
