@@ -4,6 +4,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
+/** apt can wait on a lock or a slow mirror; past this it has hung, and npm test should say so. */
+const APT_TIMEOUT_MS = 15 * 60_000;
+
 const needs = [
   { what: 'socat (pseudo-terminal pairs)', pkg: 'socat', present: () => onPath('socat') },
   { what: 'mbpoll (a Modbus master we did not write)', pkg: 'mbpoll', present: () => onPath('mbpoll') },
@@ -18,7 +21,7 @@ const needs = [
 ];
 
 function onPath(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore', timeout: 10_000 }).status === 0;
 }
 
 function findPgBin(name) {
@@ -39,8 +42,8 @@ if (isRoot && onPath('apt-get')) {
   console.error(`pretest: installing ${missing.map((n) => n.what).join(', ')}`);
   try {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env, timeout: APT_TIMEOUT_MS });
+    execFileSync('apt-get', ['install', '-y', '-qq', ...pkgs], { stdio: 'inherit', env, timeout: APT_TIMEOUT_MS });
   } catch {
     console.error(`pretest: the install failed. Run as root:\n  ${command}`);
     process.exit(1);

@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errorMessage } from '../core/errors.js';
+import { makeDir } from '../store/make-dir.js';
 import { isJsonObject, type JsonObject } from './overlay.js';
 
 /**
@@ -23,7 +24,7 @@ export function lastGoodPath(dataDir: string): string {
  */
 export async function saveLastGood(dataDir: string, value: LastGood): Promise<void> {
   const path = lastGoodPath(dataDir);
-  await mkdir(dirname(path), { recursive: true });
+  makeDir(dirname(path));
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {

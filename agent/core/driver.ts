@@ -4,7 +4,10 @@ import type { Reading } from './reading.js';
  * Receives readings from a driver. The promise resolves only once the readings are durable in
  * the journal: that is the moment they count as acknowledged, and a driver must not treat
  * them as delivered before. A rejection means they were not accepted; the driver keeps or
- * re-reads them (backpressure: a driver awaits its sink before it polls again).
+ * re-reads them (backpressure: a driver awaits its sink before it polls again), except for
+ * EDGE_READING_INVALID: the batch held no reading the journal may take, and the same readings
+ * would be refused again, so the driver drops them. Invalid readings beside valid ones are
+ * filtered out and counted by the agent; the call then resolves.
  */
 export type ReadingSink = (readings: Reading[]) => Promise<void>;
 

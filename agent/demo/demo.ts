@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../core/clock.js';
@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import { decodeWireMessage } from '../core/wire.js';
 import { parseConfig } from '../config/load.js';
 import { startAgentFromConfig } from '../runtime/build-agent.js';
+import { makeDir } from '../store/make-dir.js';
 import type { AgentStats } from '../runtime/edge-agent.js';
 import { IotHubEmulator, type HubEvent } from '../../cloud/iothub/index.js';
 import { hubMethodInvoker, MessageLogSource, Reconciler, SqliteStore } from '../../cloud/reconciler/index.js';
@@ -72,7 +73,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'edge-agent-demo-'));
   const hubDir = join(dataDir, 'hub');
   const agentDir = join(dataDir, 'agent');
-  mkdirSync(dataDir, { recursive: true });
+  makeDir(dataDir);
   const started = clock.now();
 
   const hub = await IotHubEmulator.start({ dataDir: hubDir, port: options.hubPort ?? 0, logger: options.logger });

@@ -43,6 +43,9 @@ export function metricsRegistry(ctx: DiagnosticsContext): Registry {
   g('source_polls', 'Polls per driver source', ['driver', 'source'], (m) => eachSource(now(), (d, s, h) => m.set({ driver: d, source: s }, h.polls)));
   g('source_errors', 'Errors per driver source', ['driver', 'source'], (m) => eachSource(now(), (d, s, h) => m.set({ driver: d, source: s }, h.errors)));
   g('source_up', '1 while the source answers', ['driver', 'source'], (m) => eachSource(now(), (d, s, h) => m.set({ driver: d, source: s }, h.state === 'ok' ? 1 : 0)));
+  g('readings_rejected', 'Readings refused at the journal (EDGE_READING_INVALID) per driver since start', ['driver'], (m) => {
+    for (const [driver, d] of Object.entries(now().drivers)) m.set({ driver }, d.rejected);
+  });
   g('watermark_lag_seconds', 'Per query: arrival clock minus watermark', ['query'], (m) => {
     const s = now();
     for (const [q, wm] of Object.entries(s.analytics?.watermarks ?? {})) m.set({ query: q }, Math.max(0, s.now - wm) / 1000);

@@ -1,9 +1,10 @@
-import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { EdgeError, errorMessage, isEdgeError, systemErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { makeDir } from '../store/make-dir.js';
 import type { DiagnosticsContext } from './context.js';
 import { encodeLine, lineReader, type DiagRequest } from './protocol.js';
 import { handlers, type Handler } from './handlers/index.js';
@@ -40,7 +41,7 @@ export class DiagnosticsServer {
   private async listen(): Promise<void> {
     const path = this.socketPath;
     try {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+      makeDir(dirname(path), { mode: 0o750 });
     } catch (cause) {
       throw new EdgeError('EDGE_DATA_DIR_UNUSABLE', `the diagnostics socket's directory ${dirname(path)} cannot be created: ${errorMessage(cause)}`, { cause });
     }

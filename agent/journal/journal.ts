@@ -6,6 +6,7 @@ import { GroupCommit } from '../store/group-commit.js';
 import type { AgentStore } from '../store/store.js';
 import { META } from '../store/meta-keys.js';
 import { Signal } from '../runtime/signal.js';
+import { assertReadings } from './validate-reading.js';
 
 export interface JournalEntry {
   position: number;
@@ -102,9 +103,19 @@ export class Journal {
     return { missing };
   }
 
-  /** Resolves once the readings are on disk: the moment they count as acknowledged. */
-  append(readings: StampedReading[]): Promise<void> {
+  /**
+   * Resolves once the readings are on disk: the moment they count as acknowledged. Refuses the
+   * whole call with EDGE_READING_INVALID (naming `driver` and the point) if any reading is not
+   * one the wire and the reconciler can carry: the intake filters them out first, so that one
+   * bad reading never holds back the good ones beside it.
+   */
+  append(readings: StampedReading[], driver = 'unnamed'): Promise<void> {
     if (readings.length === 0) return Promise.resolve();
+    try {
+      assertReadings(readings, driver);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return this.commits.submit(readings);
   }
 

@@ -8,6 +8,7 @@ import type { Transport, TransportStatus } from '../core/transport.js';
 import type { AgentConfig } from '../config/schema.js';
 import { Forwarder, type ForwarderStats } from '../forwarder/forwarder.js';
 import { Journal } from '../journal/journal.js';
+import { ReadingGate, type Refusals } from '../journal/reading-gate.js';
 import { Outbox, type OutboxFigures } from '../outbox/outbox.js';
 import type { SeqRange } from '../outbox/evicted-ranges.js';
 import { Housekeeper, type EvictionCounts } from '../outbox/housekeeper.js';
@@ -45,7 +46,8 @@ export interface AgentStats {
   nextSeq: number;
   forwarder: ForwarderStats;
   transport: TransportStatus;
-  drivers: Record<string, DriverHealth>;
+  /** Each driver's own health, and the readings of it the journal refused (EDGE_READING_INVALID). */
+  drivers: Record<string, DriverHealth & Refusals>;
   storage: StorageStats;
   /** Conditions a technician must see: a damaged store moved aside, a full disk. */
   alarms: Alarm[];
@@ -98,6 +100,7 @@ export class EdgeAgent {
   private readonly writesAtStart = processWrites();
   /** The latest reading per source/point, for `edge-agent sensors` (diagnostics). */
   private readonly latest = new Map<string, Reading>();
+  private readonly gate: ReadingGate;
 
   private constructor(
     /** Identifies this run of the agent on the wire: a new boot is not a gap. */
@@ -119,6 +122,7 @@ export class EdgeAgent {
       parts.clock,
       parts.logger.child({ module: 'store' }),
     );
+    this.gate = new ReadingGate(parts.logger.child({ module: 'journal' }));
   }
 
   static async start(parts: EdgeAgentParts): Promise<EdgeAgent> {
@@ -170,7 +174,7 @@ export class EdgeAgent {
       agent.recovery.start();
       logger.info({ device: parts.deviceId, boot: agent.boot, dataDir: config.dataDir, outbox: outbox.depth, nextSeq: outbox.upcomingSeq }, 'edge-agent started');
       try {
-        for (const driver of parts.drivers) await driver.start((readings) => agent.accept(readings));
+        for (const driver of parts.drivers) await driver.start((readings) => agent.accept(readings, driver.name));
       } catch (err) {
         await agent.stop(0);
         throw err;
@@ -183,12 +187,15 @@ export class EdgeAgent {
   }
 
   /**
-   * The sink every driver writes to: resolves once the readings are durable. A full disk
-   * rejects them (the driver keeps or re-reads them) and raises an alarm until writes succeed.
+   * The sink every driver writes to: resolves once the readings are durable. Readings the
+   * journal would refuse are filtered out and counted (the rest of the batch goes on); a batch
+   * with nothing valid is rejected with EDGE_READING_INVALID. A full disk rejects them (the
+   * driver keeps or re-reads them) and raises an alarm until writes succeed.
    */
-  private async accept(readings: Reading[]): Promise<void> {
+  private async accept(batch: Reading[], driver: string): Promise<void> {
+    const readings = this.gate.admit(batch, driver);
     try {
-      await this.journal.append(stampReadings(readings, this.parts.clock));
+      await this.journal.append(stampReadings(readings, this.parts.clock), driver);
     } catch (err) {
       // A full disk or damage refuses the readings (the driver keeps them or reads them again); the
       // store recovery reports it once and heals it.
@@ -206,7 +213,7 @@ export class EdgeAgent {
 
   /** Accepts readings as a driver would (diagnostics: `edge-agent send-test`); resolves once durable. */
   inject(readings: Reading[]): Promise<void> {
-    return this.accept(readings);
+    return this.accept(readings, 'send-test');
   }
 
   /**
@@ -249,7 +256,7 @@ export class EdgeAgent {
       await this.pipeline.init();
       this.pipeline.start();
     }
-    for (const d of arriving) await d.start((readings) => this.accept(readings));
+    for (const d of arriving) await d.start((readings) => this.accept(readings, d.name));
     logger.info({ drivers: drivers.map((d) => d.name), queries: next.analytics.queries.map((q) => q.name) }, 'configuration applied live');
   }
 
@@ -316,8 +323,8 @@ export class EdgeAgent {
   }
 
   stats(): AgentStats {
-    const drivers: Record<string, DriverHealth> = {};
-    for (const d of this.parts.drivers) drivers[d.name] = d.health();
+    const drivers: AgentStats['drivers'] = {};
+    for (const d of this.parts.drivers) drivers[d.name] = { ...d.health(), ...this.gate.of(d.name) };
     return {
       deviceId: this.parts.deviceId,
       boot: this.boot,

@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeError, errorMessage, isEdgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { droppedAtOpen, salvage } from './salvage.js';
 import { SeqFloor } from './seq-floor.js';
 import { AgentStore, moveAside } from './store.js';
+import { makeDir } from './make-dir.js';
 
 export interface StoreDamage {
   /** Where the damaged store was moved (renamed, never deleted); absent when LevelDB dropped data on its own. */
@@ -31,7 +32,7 @@ export interface OpenedBuffer {
  */
 export async function openBuffer(dataDir: string, logger: Logger, now: number): Promise<OpenedBuffer> {
   try {
-    mkdirSync(dataDir, { recursive: true });
+    makeDir(dataDir);
   } catch (cause) {
     throw new EdgeError('EDGE_DATA_DIR_UNUSABLE', `the data directory ${dataDir} is not usable: ${errorMessage(cause)}`, { cause });
   }

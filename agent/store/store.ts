@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, renameSync, statSync } from 'node:fs';
+import { accessSync, constants, renameSync, statSync } from 'node:fs';
 import { Level } from 'level';
 import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level';
 import { EdgeError, errorMessage, systemErrorCode } from '../core/errors.js';
@@ -6,6 +6,7 @@ import { Signal } from '../runtime/signal.js';
 import { isDiskFull } from './disk-full.js';
 import { faultOf, type StoreFault } from './store-fault.js';
 import { META } from './meta-keys.js';
+import { makeDir } from './make-dir.js';
 
 export type Sublevel = AbstractSublevel<Level<string, Buffer>, string | Buffer | Uint8Array, string, Buffer>;
 export type StoreOp = AbstractBatchOperation<Level<string, Buffer>, string, Buffer>;
@@ -233,7 +234,7 @@ export function moveAside(dir: string, now: number): string {
 
 function ensureUsableDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDir(dir);
     if (!statSync(dir).isDirectory()) throw new Error('not a directory');
     accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
   } catch (cause) {

@@ -17,7 +17,11 @@ export interface ConnectionSummary {
  */
 export function healthSummary(stats: AgentStats, connection: ConnectionSummary, now: number): JsonObject {
   const drivers: JsonObject = {};
-  for (const [name, h] of Object.entries(stats.drivers)) drivers[twinKey(name)] = h.state;
+  let readingsRejected = 0;
+  for (const [name, h] of Object.entries(stats.drivers)) {
+    drivers[twinKey(name)] = h.state;
+    readingsRejected += h.rejected;
+  }
   const late = { lateInput: 0, outOfOrder: 0, adjusted: 0, dropped: 0 };
   let watermarkLagMs = 0;
   for (const c of Object.values(stats.analytics?.counters ?? {})) {
@@ -36,6 +40,8 @@ export function healthSummary(stats: AgentStats, connection: ConnectionSummary, 
       lastError: connection.lastError ? { code: connection.lastError.code, message: connection.lastError.message.slice(0, 200), at: new Date(connection.lastError.at).toISOString() } : null,
     },
     drivers,
+    /** Readings the journal refused (EDGE_READING_INVALID): a driver sending what cannot be stored. */
+    readingsRejected,
     buffer: {
       outboxDepth: stats.outboxDepth,
       journalBacklog: stats.journalBacklog,

@@ -1,10 +1,12 @@
 /**
  * A device's missing seq ranges. Every seq from the device's first one up to its highest seen
- * is either received or inside exactly one gap; a gap is `open` (we still hope for the records)
- * or `lost` (the device said it evicted them). Gaps are kept sorted by `from` and never overlap,
- * so lookups are binary searches even after a long, patchy outage.
+ * is either received or inside exactly one gap; a gap is `open` (we still hope for the records),
+ * `lost` (the device said it evicted them) or `rejected` (the record arrived but was malformed:
+ * asking again would bring the same record back, so it is never resent, and it does not hold
+ * back the contiguous seq). Gaps are kept sorted by `from` and never overlap, so lookups are
+ * binary searches even after a long, patchy outage.
  */
-export type GapState = 'open' | 'lost';
+export type GapState = 'open' | 'lost' | 'rejected';
 
 export interface Gap {
   from: number;
@@ -52,6 +54,38 @@ export function fillSeq(gaps: Gap[], index: number, seq: number): void {
 /** Opens a gap above every existing one (the caller has just seen a seq beyond its highest). */
 export function appendGap(gaps: Gap[], from: number, to: number, now: number): void {
   gaps.push({ from, to, state: 'open', openedAt: now, requestedAt: null, attempts: 0, closedAt: null });
+}
+
+/**
+ * Records `seq` as a malformed record: a one-seq `rejected` gap, merged with a rejected
+ * neighbour. The seq must not be inside any gap (fill it first) and may be above every gap.
+ */
+export function rejectSeq(gaps: Gap[], seq: number, now: number): void {
+  let lo = 0;
+  let hi = gaps.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (gaps[mid]!.from > seq) hi = mid;
+    else lo = mid + 1;
+  }
+  const at = lo;
+  const before = gaps[at - 1];
+  const after = gaps[at];
+  const joinsBefore = before?.state === 'rejected' && before.to === seq - 1;
+  const joinsAfter = after?.state === 'rejected' && after.from === seq + 1;
+  if (joinsBefore && joinsAfter) {
+    before.to = after.to;
+    gaps.splice(at, 1);
+  } else if (joinsBefore) before.to = seq;
+  else if (joinsAfter) after.from = seq;
+  else gaps.splice(at, 0, { from: seq, to: seq, state: 'rejected', openedAt: now, requestedAt: null, attempts: 0, closedAt: now });
+}
+
+/** Seqs whose record arrived malformed (sum of rejected gap sizes). */
+export function rejectedCount(gaps: readonly Gap[]): number {
+  let n = 0;
+  for (const g of gaps) if (g.state === 'rejected') n += gapSize(g);
+  return n;
 }
 
 /**

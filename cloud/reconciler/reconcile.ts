@@ -1,6 +1,6 @@
 import { decodeWireMessage, type WireMessage, type WireRecord } from '../../agent/core/wire.js';
 import { errorMessage } from '../../agent/core/errors.js';
-import { appendGap, fillSeq, findGap } from './gaps.js';
+import { appendGap, fillSeq, findGap, rejectSeq } from './gaps.js';
 import { clockAheadMs, isSkewed } from './skew.js';
 import type { SourceEvent } from './source.js';
 import { wsKey, type DeviceState, type EventRow, type ReadingRow, type ResultRow } from './store.js';
@@ -28,12 +28,21 @@ export interface RejectedMessage {
   reason: string;
 }
 
+/** One malformed record inside an otherwise good message: its seq is closed as `rejected`. */
+export interface RejectedRecord {
+  deviceId: string;
+  seq: number;
+  kind: string;
+  reason: string;
+}
+
 export class BatchOutput {
   readonly results = new Map<string, ResultRow>();
   readonly readings: ReadingRow[] = [];
   readonly events: EventRow[] = [];
   readonly changed = new Set<string>();
   readonly rejected: RejectedMessage[] = [];
+  readonly rejectedRecords: RejectedRecord[] = [];
   accepted = 0;
   duplicates = 0;
 
@@ -75,13 +84,6 @@ export function reconcileEvents(
       out.rejected.push(reject(event, errorMessage(err)));
       continue;
     }
-    const invalid = firstInvalidRecord(message.records);
-    if (invalid) {
-      // Rejected whole, before any state changes: its seqs become a gap, so it stays visible
-      // (open gap, resend attempts, a warning) instead of stalling the store with a poison row.
-      out.rejected.push(reject(event, invalid));
-      continue;
-    }
     // The hub's authenticated device id wins: a body naming another device is not trusted.
     if (message.device !== event.deviceId) {
       out.rejected.push(reject(event, `body names device ${message.device}, hub says ${event.deviceId}`));
@@ -115,6 +117,10 @@ function applyMessage(
 
   for (const record of message.records) {
     const seq = record.seq;
+    // A malformed record takes its seq like any other but leaves no row: its seq closes as
+    // `rejected` (counted, listed with the gaps, never resent: a resend would bring the same
+    // record back), and the good records of the same message are kept.
+    const problem = recordProblem(record);
     if (seq > state.maxSeq) {
       if (state.records === 0 && state.gaps.length === 0 && seq < options.firstSeq) {
         // A device counting from below firstSeq: nothing to call missing yet.
@@ -126,9 +132,14 @@ function applyMessage(
         state.boot = message.boot;
         state.boots += 1;
       }
+      if (problem !== null) {
+        rejectRecord(state, record, problem, now, out);
+        continue;
+      }
     } else {
       const i = findGap(state.gaps, seq);
-      if (i < 0) {
+      // The same malformed record again (a resend, a duplicate delivery) is a duplicate.
+      if (i < 0 || (problem !== null && state.gaps[i]!.state === 'rejected')) {
         state.duplicates += 1;
         out.duplicates += 1;
         continue;
@@ -136,11 +147,20 @@ function applyMessage(
       // A record the device had declared lost still counts once it turns up.
       if (state.gaps[i]!.state === 'lost') state.lostRecords -= 1;
       fillSeq(state.gaps, i, seq);
+      if (problem !== null) {
+        rejectRecord(state, record, problem, now, out);
+        continue;
+      }
     }
     state.records += 1;
     out.accepted += 1;
     collect(state.device, record, enqueuedTime, out);
   }
+}
+
+function rejectRecord(state: DeviceState, record: WireRecord, reason: string, now: number, out: BatchOutput): void {
+  rejectSeq(state.gaps, record.seq, now);
+  out.rejectedRecords.push({ deviceId: state.device, seq: record.seq, kind: record.kind, reason });
 }
 
 function collect(device: string, r: WireRecord, enqueuedTime: number, out: BatchOutput): void {
@@ -193,33 +213,31 @@ const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSa
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * Checks each record's fields beyond what decodeWireMessage checks. Times are integer epoch ms
- * (the wire format says so, and the SQL columns are integers). Unknown kinds pass: a newer agent's
- * record still takes its seq, we just have no table for it.
+ * What is wrong with a record beyond what decodeWireMessage checks, or null. Times are integer
+ * epoch ms (the wire format says so, and the SQL columns are integers). Unknown kinds pass: a
+ * newer agent's record still takes its seq, we just have no table for it.
  */
-export function firstInvalidRecord(records: readonly WireRecord[]): string | null {
-  for (const r of records) {
-    const bad = (what: string) => `record seq ${r.seq} (${r.kind}): ${what}`;
-    if (!isTime(r.t)) return bad('t is not an integer epoch ms');
-    switch (r.kind) {
-      case 'result':
-        if (typeof r.query !== 'string' || typeof r.out !== 'string' || typeof r.key !== 'string') return bad('query/out/key must be strings');
-        if (!isTime(r.we) || (r.ws !== null && !isTime(r.ws))) return bad('ws/we are not integer epoch ms');
-        if (!Number.isSafeInteger(r.rev) || r.rev < 0) return bad('rev is not a non-negative integer');
-        if (!isObject(r.row)) return bad('row is not an object');
-        break;
-      case 'reading':
-        if (!isTime(r.at)) return bad('at is not an integer epoch ms');
-        if (typeof r.src !== 'string' || typeof r.pt !== 'string') return bad('src/pt must be strings');
-        if (r.q !== 'good' && r.q !== 'bad') return bad('q must be good or bad');
-        if (r.v !== null && !['number', 'boolean', 'string'].includes(typeof r.v)) return bad('v has an unsupported type');
-        if ((r.err !== undefined && typeof r.err !== 'string') || (r.u !== undefined && typeof r.u !== 'string')) return bad('err/u must be strings');
-        break;
-      case 'event':
-      case 'health':
-        if (typeof r.name !== 'string' || !isObject(r.data)) return bad('name/data missing');
-        break;
-    }
+export function recordProblem(r: WireRecord): string | null {
+  const bad = (what: string) => `record seq ${r.seq} (${r.kind}): ${what}`;
+  if (!isTime(r.t)) return bad('t is not an integer epoch ms');
+  switch (r.kind) {
+    case 'result':
+      if (typeof r.query !== 'string' || typeof r.out !== 'string' || typeof r.key !== 'string') return bad('query/out/key must be strings');
+      if (!isTime(r.we) || (r.ws !== null && !isTime(r.ws))) return bad('ws/we are not integer epoch ms');
+      if (!Number.isSafeInteger(r.rev) || r.rev < 0) return bad('rev is not a non-negative integer');
+      if (!isObject(r.row)) return bad('row is not an object');
+      break;
+    case 'reading':
+      if (!isTime(r.at)) return bad('at is not an integer epoch ms');
+      if (typeof r.src !== 'string' || typeof r.pt !== 'string') return bad('src/pt must be strings');
+      if (r.q !== 'good' && r.q !== 'bad') return bad('q must be good or bad');
+      if (r.v !== null && !['number', 'boolean', 'string'].includes(typeof r.v)) return bad('v has an unsupported type');
+      if ((r.err !== undefined && typeof r.err !== 'string') || (r.u !== undefined && typeof r.u !== 'string')) return bad('err/u must be strings');
+      break;
+    case 'event':
+    case 'health':
+      if (typeof r.name !== 'string' || !isObject(r.data)) return bad('name/data missing');
+      break;
   }
   return null;
 }

@@ -1,8 +1,8 @@
 import { systemClock, type Clock, type TimerHandle } from '../../agent/core/clock.js';
 import { errorMessage } from '../../agent/core/errors.js';
 import { silentLogger, type Logger } from '../../agent/core/logger.js';
-import { markLost, openGapCount } from './gaps.js';
-import { BatchOutput, reconcileEvents, type ReconcileOptions } from './reconcile.js';
+import { markLost, openGapCount, rejectedCount } from './gaps.js';
+import { BatchOutput, reconcileEvents, type ReconcileOptions, type RejectedRecord } from './reconcile.js';
 import {
   DEFAULT_RESEND_POLICY,
   RESEND_METHOD,
@@ -40,7 +40,10 @@ export interface RunSummary {
   events: number;
   accepted: number;
   duplicates: number;
+  /** Messages rejected whole (not decodable, or naming another device). */
   rejected: number;
+  /** Malformed records inside good messages: their seqs close as `rejected`, the rest is kept. */
+  rejectedRecords: number;
   resendRequests: number;
 }
 
@@ -50,6 +53,8 @@ export interface ReconcilerCounters {
   /** Gaps still waiting for the device (not yet filled or declared lost). */
   openGaps: number;
   lostRecords: number;
+  /** Seqs whose record arrived malformed (rejected gaps, all devices; survives restarts). */
+  rejectedRecords: number;
   devices: number;
   /** Since this process started. */
   acceptedRecords: number;
@@ -199,11 +204,16 @@ export class Reconciler {
     await this.ensureReady();
     const rows = await this.store.rowCounts();
     let lost = 0;
-    for (const d of this.devices.values()) lost += d.lostRecords;
+    let rejected = 0;
+    for (const d of this.devices.values()) {
+      lost += d.lostRecords;
+      rejected += rejectedCount(d.gaps);
+    }
     return {
       reconciledRows: rows.results + rows.readings + rows.events,
       openGaps: this.openGaps,
       lostRecords: lost,
+      rejectedRecords: rejected,
       devices: this.devices.size,
       acceptedRecords: this.totals.accepted,
       duplicatesDropped: this.totals.duplicates,
@@ -229,7 +239,7 @@ export class Reconciler {
   }
 
   private async pass(): Promise<RunSummary> {
-    const summary: RunSummary = { events: 0, accepted: 0, duplicates: 0, rejected: 0, resendRequests: 0 };
+    const summary: RunSummary = { events: 0, accepted: 0, duplicates: 0, rejected: 0, rejectedRecords: 0, resendRequests: 0 };
     try {
       await this.ensureReady();
       const partitions = await this.source.partitionIds();
@@ -265,10 +275,12 @@ export class Reconciler {
           });
           this.checkpoints.set(partitionId, batch.next);
           for (const r of out.rejected) this.log.warn(r, 'message rejected');
+          logRejectedRecords(this.log, out.rejectedRecords);
           summary.events += batch.events.length;
           summary.accepted += out.accepted;
           summary.duplicates += out.duplicates;
           summary.rejected += out.rejected.length;
+          summary.rejectedRecords += out.rejectedRecords.length;
           this.totals.accepted += out.accepted;
           this.totals.duplicates += out.duplicates;
           this.totals.rejected += out.rejected.length;
@@ -348,6 +360,22 @@ export class Reconciler {
       events: [],
       devices: [...changed].map((d) => this.devices.get(d)!),
     });
+  }
+}
+
+/**
+ * One warning per device and batch, not per record: a faulty agent repeats its mistake in
+ * every message. The seqs are all listed in the gaps table as `rejected`.
+ */
+function logRejectedRecords(log: Logger, records: readonly RejectedRecord[]): void {
+  const byDevice = new Map<string, RejectedRecord[]>();
+  for (const r of records) {
+    const list = byDevice.get(r.deviceId);
+    if (list) list.push(r);
+    else byDevice.set(r.deviceId, [r]);
+  }
+  for (const [deviceId, rs] of byDevice) {
+    log.warn({ deviceId, count: rs.length, seqs: rs.slice(0, 20).map((r) => r.seq), reason: rs[0]!.reason }, 'malformed records rejected; the rest of their messages kept');
   }
 }
 

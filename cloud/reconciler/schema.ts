@@ -8,7 +8,8 @@
  * readings  one row per (device, seq), indexed by application time.
  * events    one row per (device, seq): event and health records.
  * devices   per device: boot, highest seq, highest contiguous seq, counts, clock skew.
- * gaps      per device: missing seq ranges, open (resend pending) or lost (evicted, with size).
+ * gaps      per device: missing seq ranges, open (resend pending), lost (evicted, with size) or
+ *           rejected (the record arrived malformed; never resent).
  * checkpoints  per (source, partition): the next sequenceNumber to read (and the source's offset
  *           token of the event before it), written in the same transaction as the rows it covers.
  */

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../../agent/core/clock.js';
 import type { Driver, DriverHealth, DriverState, ReadingSink, SourceHealth } from '../../agent/core/driver.js';
-import { EdgeError, errorMessage, type EdgeErrorCode } from '../../agent/core/errors.js';
+import { EdgeError, errorMessage, isEdgeError, type EdgeErrorCode } from '../../agent/core/errors.js';
 import { silentLogger, type Logger } from '../../agent/core/logger.js';
 import type { Reading } from '../../agent/core/reading.js';
 import { DeviceError } from '../errors.js';
@@ -149,6 +149,9 @@ export class SerialLineDriver implements Driver {
           this.log.warn({ err: errorMessage(err), readings: batch.length }, 'sink refused readings while stopping; dropped');
           return;
         }
+        // Refused for what they are, not for a passing condition: the same batch would be refused
+        // again forever. The agent counts and logs them (edge-agent status: rejected).
+        if (isEdgeError(err, 'EDGE_READING_INVALID')) return;
         // Not acknowledged: a line cannot be read again, so keep it for the next call.
         this.requeued += batch.length;
         this.queue = [...batch, ...this.queue];

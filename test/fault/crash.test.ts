@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ReadingRecord } from '../../agent/core/wire.js';
+import { childLimit, LONG_MS } from '../support/child.js';
 import { ROOT } from '../support/cli.js';
 import { recordsOf, startHub } from '../support/hub.js';
 import { tempDir } from '../support/tmp.js';
@@ -13,7 +14,7 @@ const PER_ROUND = 10_000_000;
 const MAX_IN_FLIGHT = 4;
 
 function child(args: string[]) {
-  return spawn(process.execPath, ['--import', 'tsx', 'test/fault/support/crash-child.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, ['--import', 'tsx', 'test/fault/support/crash-child.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...childLimit(LONG_MS) });
 }
 
 describe(`durability: ${ROUNDS} SIGKILLs during ingest at ≥ 1,000 readings/s`, () => {

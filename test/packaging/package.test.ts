@@ -2,6 +2,7 @@ import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:chil
 import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childLimit, LONG_MS } from '../support/child.js';
 import { ROOT } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -141,7 +142,7 @@ describe('npm run package: single executable, native addons, .deb, install.sh', 
         JSON.stringify({ hub: { connectionString: `HostName=127.0.0.1;DeviceId=arm64;SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}` }, dataDir: join(work, 'data'), drivers: [], diagnostics: { enabled: true } }),
       );
       const [cmd, args] = underQemu(join(dir, 'edge-agent'), ['run', '--config', config, '--socket', socket]);
-      const agent = spawn(cmd, args, { cwd: work, env: bareEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const agent = spawn(cmd, args, { cwd: work, env: bareEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...childLimit(LONG_MS) });
       let out = '';
       // The agent logs once its diagnostics socket listens: wait for that line, or for an exit.
       const listening = new Promise<boolean>((resolve) => {
@@ -185,21 +186,21 @@ describe('npm run package: single executable, native addons, .deb, install.sh', 
     const root = join(tmp.path, 'deb-root');
 
     it('has the control fields, the conffile and the maintainer scripts', () => {
-      const info = execFileSync('dpkg-deb', ['--info', DEB], { encoding: 'utf8' });
+      const info = execFileSync('dpkg-deb', ['--info', DEB], { encoding: 'utf8', ...childLimit() });
       expect(info).toMatch(/^ Package: edge-agent$/m);
       expect(info).toMatch(new RegExp(`^ Version: ${VERSION.replace(/\./g, '\\.')}$`, 'm'));
       expect(info).toMatch(/^ Architecture: amd64$/m);
       expect(info).toMatch(/^ Depends: adduser, systemd$/m);
       for (const s of ['postinst', 'prerm', 'postrm', 'conffiles']) expect(info).toContain(` ${s} `);
-      expect(execFileSync('dpkg-deb', ['--field', DEB, 'Package'], { encoding: 'utf8' }).trim()).toBe('edge-agent');
-      const postinst = execFileSync('dpkg-deb', ['--info', DEB, 'postinst'], { encoding: 'utf8' });
+      expect(execFileSync('dpkg-deb', ['--field', DEB, 'Package'], { encoding: 'utf8', ...childLimit() }).trim()).toBe('edge-agent');
+      const postinst = execFileSync('dpkg-deb', ['--info', DEB, 'postinst'], { encoding: 'utf8', ...childLimit() });
       expect(postinst).toMatch(/adduser --system --ingroup edge-agent/);
       expect(postinst).toMatch(/adduser edge-agent dialout/);
     });
 
     it('unpacks into a scratch root: binary, addons, unit, default config (0640), docs', () => {
       mkdirSync(root, { recursive: true });
-      execFileSync('dpkg-deb', ['-x', DEB, root]);
+      execFileSync('dpkg-deb', ['-x', DEB, root], childLimit());
       expect(readlinkSync(join(root, 'usr/bin/edge-agent'))).toBe('../lib/edge-agent/edge-agent');
       expect(statSync(join(root, 'usr/lib/edge-agent/edge-agent')).mode & 0o111).toBe(0o111);
       expect(existsSync(join(root, 'usr/lib/edge-agent/native/classic-level/prebuilds/linux-x64/classic-level.node'))).toBe(true);
@@ -225,7 +226,7 @@ describe('npm run package: single executable, native addons, .deb, install.sh', 
       const unit = readFileSync(join(root, 'lib/systemd/system/edge-agent.service'), 'utf8');
       const file = join(tmp.path, 'edge-agent.service');
       writeFileSync(file, unit.replace(/^ExecStart=\/usr\/bin\/edge-agent/m, `ExecStart=${join(root, 'usr/bin/edge-agent')}`));
-      const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
+      const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8', ...childLimit() });
       expect(`${r.stdout}${r.stderr}`).toBe('');
       expect(r.status).toBe(0);
     });
@@ -251,7 +252,7 @@ describe('npm run package: single executable, native addons, .deb, install.sh', 
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/staged into .* \(no user created, systemd not told: DESTDIR install\)/);
     const debRoot = join(tmp.path, 'deb-root');
-    if (!existsSync(debRoot)) execFileSync('dpkg-deb', ['-x', DEB, debRoot]);
+    if (!existsSync(debRoot)) execFileSync('dpkg-deb', ['-x', DEB, debRoot], childLimit());
     const debFiles = files(debRoot).filter((f) => !f.startsWith('usr/share/doc/'));
     expect(files(staged)).toEqual(debFiles);
     expect(statSync(join(staged, 'etc/edge-agent/config.json')).mode & 0o777).toBe(0o640);

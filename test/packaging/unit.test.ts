@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { childLimit } from '../support/child.js';
 import { ROOT } from '../support/cli.js';
 
 const UNIT = readFileSync(join(ROOT, 'config/edge-agent.service'), 'utf8');
@@ -15,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'edge-unit-'));
 function verify(text: string): { status: number | null; out: string } {
   const file = join(dir, 'edge-agent.service');
   writeFileSync(file, text.replace(/^ExecStart=\/usr\/bin\/edge-agent/m, `ExecStart=${process.execPath}`));
-  const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
+  const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8', ...childLimit() });
   if (r.error) throw new Error(`systemd-analyze is needed (apt-get install systemd): ${r.error.message}`);
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }

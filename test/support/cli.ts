@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { childLimit, LONG_MS } from './child.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -16,6 +17,7 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    ...childLimit(LONG_MS),
   });
 }
 

@@ -1,12 +1,12 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
+import { childLimit, execFileLimited } from './child.js';
 
-const run = promisify(execFile);
+const run = execFileLimited;
 
 /**
  * A throwaway PostgreSQL server on loopback for tests: initdb into a temp dir, pg_ctl start on a
@@ -102,7 +102,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     if (stopped) return;
     const [c, a] = asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
     try {
-      execFileSync(c, a, { stdio: 'ignore', cwd: dir });
+      execFileSync(c, a, { stdio: 'ignore', cwd: dir, ...childLimit() });
     } catch {
       // Already gone.
     }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { childLimit } from './child.js';
 import { tempDir } from './tmp.js';
 
 /**
@@ -8,7 +9,7 @@ import { tempDir } from './tmp.js';
 export function mountTmpfs(sizeBytes: number): { path: string; cleanup: () => void } {
   const dir = tempDir('tmpfs');
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', dir.path], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', dir.path], { stdio: 'pipe', ...childLimit() });
   } catch (err) {
     dir.cleanup();
     throw new Error(`disk-full tests need a small tmpfs: run them as root (mount -t tmpfs -o size=${sizeBytes} tmpfs DIR failed: ${String(err)})`);
@@ -16,7 +17,7 @@ export function mountTmpfs(sizeBytes: number): { path: string; cleanup: () => vo
   return {
     path: dir.path,
     cleanup: () => {
-      execFileSync('umount', ['-l', dir.path]);
+      execFileSync('umount', ['-l', dir.path], childLimit());
       dir.cleanup();
     },
   };

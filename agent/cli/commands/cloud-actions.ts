@@ -102,7 +102,7 @@ export async function runService(flags: RunFlags): Promise<void> {
       const summary = await reconciler.runOnce();
       const c = await reconciler.counters();
       process.stdout.write(
-        `events=${summary.events} accepted=${summary.accepted} duplicates=${summary.duplicates} rejected=${summary.rejected} ` +
+        `events=${summary.events} accepted=${summary.accepted} duplicates=${summary.duplicates} rejected=${summary.rejected} rejectedRecords=${summary.rejectedRecords} ` +
           `resendRequests=${summary.resendRequests} reconciledRows=${c.reconciledRows} openGaps=${c.openGaps} lostRecords=${c.lostRecords}\n`,
       );
       return;

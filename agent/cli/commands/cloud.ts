@@ -11,7 +11,7 @@ const DEFAULT_STORE_LOCATION = 'sqlite:./reconciler.db';
  * `edge-agent cloud …`: the reconciliation service and its read side.
  *   cloud run      read the hub (emulator data dir or Event Hubs), reconcile into the store, serve the HTTP API
  *   cloud results  print reconciled window results (aligned table, or --json)
- *   cloud gaps     print missing seq ranges: open (resend pending) or lost (evicted)
+ *   cloud gaps     print missing seq ranges: open (resend pending), lost (evicted) or rejected (malformed)
  */
 export function registerCloud(program: Command): void {
   const cloud = program.command('cloud').description('cloud-side reconciliation: exactly-once results from at-least-once device traffic');
@@ -52,7 +52,7 @@ export function registerCloud(program: Command): void {
 
   cloud
     .command('gaps')
-    .description('print missing seq ranges per device: open (resend pending) or lost (evicted by the device)')
+    .description('print missing seq ranges per device: open (resend pending), lost (evicted by the device) or rejected (arrived malformed)')
     .option(...storeOption)
     .option('--open', 'only gaps still open')
     .option('--json', 'a JSON array instead of a table')

@@ -17,6 +17,8 @@ import { untilShutdownSignal } from '../shutdown.js';
 /** How often and how long a start waits for a buffer lock still held by a previous run. */
 const LOCK_RETRIES = 5;
 const LOCK_RETRY_FIRST_MS = 250;
+/** Beyond the flush timeout, how long a start may still take once SIGTERM has come. */
+const START_AFTER_SIGTERM_MS = 2000;
 
 export interface RunOptions {
   config: string;
@@ -34,7 +36,22 @@ export async function runAgent(opts: RunOptions): Promise<void> {
   const logs = new LogControl(config.log.level);
   const logger = logs.logger;
   const notifier = new SystemdNotifier(logger.child({ module: 'systemd' }));
-  const running: { agent: EdgeAgent; twin?: TwinView } = await startRetryingLock(() => startAgentFromConfig(config, { clock: systemClock, logger }), logger);
+  // SIGTERM is always honoured: a start that has not finished by then gets a bounded time.
+  let starting = true;
+  void shutdown.then((signal) => {
+    if (!starting) return;
+    setTimeout(() => {
+      logger.error({ signal, waitedMs: flushTimeoutMs + START_AFTER_SIGTERM_MS }, 'the start did not finish after the stop signal; exiting');
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }, flushTimeoutMs + START_AFTER_SIGTERM_MS).unref();
+  });
+  const started = await startRetryingLock(() => startAgentFromConfig(config, { clock: systemClock, logger }), logger, shutdown);
+  starting = false;
+  if (started === 'stopped') {
+    logger.info('stopped while waiting for the buffer lock; nothing was started');
+    return;
+  }
+  const running: { agent: EdgeAgent; twin?: TwinView } = started;
   const { agent } = running;
   const health = new PipelineHealth(() => agent.stats(), systemClock);
   const stopFaces: Array<() => Promise<void>> = [];
@@ -96,15 +113,21 @@ async function startFaces(config: AgentConfig, ctx: DiagnosticsContext, socketOp
  * After a crash or a quick restart the previous process may still hold the LevelDB lock for a
  * moment (systemd's restart storm): retry a few times before giving up with EDGE_STORE_LOCKED.
  */
-async function startRetryingLock<T>(start: () => Promise<T>, logger: Logger): Promise<T> {
+async function startRetryingLock<T>(start: () => Promise<T>, logger: Logger, shutdown: Promise<unknown>): Promise<T | 'stopped'> {
+  let stop = false;
+  void shutdown.then(() => (stop = true));
   for (let attempt = 0; ; attempt++) {
     try {
       return await start();
     } catch (err) {
       if (!isEdgeError(err, 'EDGE_STORE_LOCKED') || attempt >= LOCK_RETRIES) throw err;
+      if (stop) return 'stopped';
       const ms = LOCK_RETRY_FIRST_MS * 2 ** attempt;
       logger.warn({ attempt: attempt + 1, retryInMs: ms }, 'the buffer is still locked (a previous run exiting?); retrying');
-      await new Promise((resolve) => setTimeout(resolve, ms));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), shutdown]);
+      clearTimeout(timer);
+      if (stop) return 'stopped';
     }
   }
 }

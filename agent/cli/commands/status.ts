@@ -39,6 +39,11 @@ export function renderStatus(s: StatusReport, p: Paint): string {
     }
   }
   lines.push(rows.length > 1 ? table(rows, { indent: '  ', right: [3] }) : p.dim('  none configured'));
+  for (const [name, d] of Object.entries(s.drivers)) {
+    if (!d.rejected) continue;
+    const why = Object.entries(d.rejectedByReason).map(([reason, n]) => `${reason} ×${n}`).join('; ');
+    lines.push('  ' + p.warn(`${name}: ${d.rejected} readings refused [EDGE_READING_INVALID]: ${why}`));
+  }
 
   const b = s.buffer;
   lines.push('', p.bold('buffer'));

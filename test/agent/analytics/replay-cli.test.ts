@@ -1,16 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileLimited } from '../../support/child.js';
 
-const run = promisify(execFile);
 const MAIN = path.resolve('agent/cli/main.ts');
 
 async function replay(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', MAIN, 'replay', ...args], { timeout: 30_000 });
+    const { stdout, stderr } = await execFileLimited(process.execPath, ['--import', 'tsx', MAIN, 'replay', ...args], { timeout: 30_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout: string; stderr: string };

@@ -2,9 +2,9 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { ROOT, runCli } from '../../support/cli.js';
+import { runCli } from '../../support/cli.js';
 import { tempDir } from '../../support/tmp.js';
+import { runCliAs, unprivileged } from '../../support/unprivileged.js';
 
 /** A one-line message that names the problem, and no stack trace. */
 function expectCleanError(stderr: string, pattern: RegExp): void {
@@ -65,27 +65,34 @@ describe('edge-agent CLI: faces and bad input', () => {
   it('an unreadable data directory is named (as a user without rights)', async () => {
     const dir = tempDir('cli-unreadable');
     cleanups.push(dir.cleanup);
-    chmodSync(dir.path, 0o755);
     const locked = join(dir.path, 'locked');
     mkdirSync(locked);
     chmodSync(locked, 0o000);
+    cleanups.push(() => chmodSync(locked, 0o700));
+    const dataDir = join(locked, 'data');
     const file = join(dir.path, 'config.json');
-    const configFor = (dataDir: string) =>
-      writeFileSync(file, JSON.stringify({ hub: { connectionString: 'HostName=localhost:1;DeviceId=d;SharedAccessKey=a2V5' }, dataDir }), { mode: 0o644 });
-    // Root may read everything, so as root run as `nobody` when it can reach the sources;
-    // otherwise use a place even root cannot create a directory in.
-    const root = process.getuid?.() === 0;
-    const nobody = { uid: 65534, gid: 65534 };
-    const nobodyCanRun = root && spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(join(ROOT, 'agent/cli/main.ts'))})`], nobody).status === 0;
-    const dataDir = !root || nobodyCanRun ? join(locked, 'data') : '/proc/edge-agent-test/data';
-    configFor(dataDir);
-    const res = spawnSync(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', 'run', '--config', file], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      ...(nobodyCanRun ? nobody : {}),
-    });
-    expect(res.status).toBe(1);
-    expectCleanError(res.stderr, new RegExp(`data directory ${dataDir} is not usable.*EDGE_DATA_DIR_UNUSABLE`));
+    writeFileSync(file, JSON.stringify({ hub: { connectionString: 'HostName=localhost:1;DeviceId=d;SharedAccessKey=a2V5' }, dataDir }));
+    const how = unprivileged();
+    if (!how.ok) {
+      // Root passes every file mode: without a way to shed that, there is no user without rights to be.
+      expect(how.reason).toMatch(/^root cannot drop CAP_DAC_OVERRIDE here/);
+      return;
+    }
+    const run = await runCliAs(how, ['run', '--config', file]);
+    expect(run.code, how.how).toBe(1);
+    expectCleanError(run.stderr, new RegExp(`data directory ${dataDir} is not usable: EACCES.*EDGE_DATA_DIR_UNUSABLE`));
+  });
+
+  it('a data directory on a kernel pseudo filesystem is refused at once', async () => {
+    const dir = tempDir('cli-proc');
+    cleanups.push(dir.cleanup);
+    const file = join(dir.path, 'config.json');
+    const dataDir = '/proc/edge-agent-test/data';
+    writeFileSync(file, JSON.stringify({ hub: { connectionString: 'HostName=localhost:1;DeviceId=d;SharedAccessKey=a2V5' }, dataDir }));
+    // Node 20's recursive mkdir spun forever here, with the event loop blocked (SIGTERM unheard).
+    const run = await runCli(['run', '--config', file]);
+    expect(run.code).toBe(1);
+    expectCleanError(run.stderr, new RegExp(`data directory ${dataDir} is not usable: /proc is on a proc pseudo filesystem.*EDGE_DATA_DIR_UNUSABLE`));
   });
 
   it('a port already in use is named', async () => {

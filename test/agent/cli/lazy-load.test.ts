@@ -6,6 +6,7 @@ import { Command, type Option } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registerCloud } from '../../../agent/cli/commands/cloud.js';
 import { DEFAULT_STORE_LOCATION } from '../../../cloud/reconciler/index.js';
+import { childLimit } from '../../support/child.js';
 import { finished, ROOT } from '../../support/cli.js';
 import { tempDir } from '../../support/tmp.js';
 
@@ -37,6 +38,7 @@ async function loadedBy(args: string[]): Promise<Loaded> {
   const child = spawn(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(register)}`, 'agent/cli/main.ts', ...args], {
     cwd: ROOT,
     env: { ...process.env, NODE_OPTIONS: '' },
+    ...childLimit(),
   });
   child.stdin.end();
   const run = await finished(child);

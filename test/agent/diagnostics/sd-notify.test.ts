@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { childLimit, LONG_MS } from '../../support/child.js';
 import { untilOutput } from '../../support/cli.js';
 import { tempDir } from '../../support/tmp.js';
 import { startCliAgent, type RunningCliAgent } from './running-agent.js';
@@ -22,7 +23,7 @@ describe('sd_notify from edge-agent run', () => {
 
   it('READY, then WATCHDOG while healthy, then STOPPING', { timeout: 60_000 }, async () => {
     const socket = join(dir.path, 'notify.sock');
-    const receiver = spawn('socat', ['-u', `UNIX-RECV:${socket}`, 'STDOUT'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const receiver = spawn('socat', ['-u', `UNIX-RECV:${socket}`, 'STDOUT'], { stdio: ['ignore', 'pipe', 'pipe'], ...childLimit(LONG_MS) });
     const ended = new Promise<void>((resolve) => receiver.on('close', () => resolve()));
     let got = '';
     receiver.stdout.on('data', (d: Buffer) => (got += d.toString()));

@@ -94,6 +94,16 @@ describe('DiagnosticsServer', () => {
     expect(((await request(socketPath, 'twin')) as { enabled: boolean }).enabled).toBe(false);
   });
 
+  it('refuses a socket directory on a kernel pseudo filesystem at once (a recursive mkdir spun there forever)', async () => {
+    const start = DiagnosticsServer.start({ socketPath: '/proc/edge-agent-test/run/diagnostics.sock', context: stubContext(), logger: silentLogger });
+    await expect(start).rejects.toMatchObject({ code: 'EDGE_DATA_DIR_UNUSABLE', message: expect.stringMatching(/directory \/proc\/edge-agent-test\/run cannot be created: \/proc is on a proc pseudo filesystem/) });
+  });
+
+  it('creates the socket directory with mode 0750: nothing for others, no group write', async () => {
+    const { socketPath } = await serve();
+    expect(statSync(join(socketPath, '..')).mode & 0o027).toBe(0);
+  });
+
   it('gives the socket mode 0660 and the configured group', async () => {
     const root = process.getuid?.() === 0;
     const gid = root ? 1 : process.getgid!();

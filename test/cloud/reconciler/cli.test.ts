@@ -40,7 +40,7 @@ describe('edge-agent cloud (CLI)', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const expectedRows = scenario.truth.results.length + scenario.truth.readings.length + scenario.truth.events.length;
-    expect(r.stdout).toMatch(new RegExp(`^events=${scenario.deliveries.length} accepted=\\d+ duplicates=\\d+ rejected=0 resendRequests=0 reconciledRows=${expectedRows} openGaps=[1-9]\\d* lostRecords=0\\n$`));
+    expect(r.stdout).toMatch(new RegExp(`^events=${scenario.deliveries.length} accepted=\\d+ duplicates=\\d+ rejected=0 rejectedRecords=0 resendRequests=0 reconciledRows=${expectedRows} openGaps=[1-9]\\d* lostRecords=0\\n$`));
   });
 
   it('results --json prints what the store holds; filters apply', async () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { WireRecord } from '../../../agent/core/wire.js';
 import { BatchOutput, reconcileEvents, type ReconcileOptions } from '../../../cloud/reconciler/reconcile.js';
-import { contiguousSeq, fillSeq, findGap, markLost, type Gap } from '../../../cloud/reconciler/gaps.js';
+import { contiguousSeq, fillSeq, findGap, markLost, rejectedCount, rejectSeq, type Gap } from '../../../cloud/reconciler/gaps.js';
 import type { SourceEvent } from '../../../cloud/reconciler/source.js';
 import type { DeviceState } from '../../../cloud/reconciler/store.js';
 import { mergeRanges } from './support/scenario.js';
@@ -51,6 +51,19 @@ describe('gap bookkeeping', () => {
       [20, 21],
     ]);
     expect(contiguousSeq(gaps, 30)).toBe(4);
+  });
+
+  it('a rejected seq joins its rejected neighbours, on either side or both', () => {
+    const gaps: Gap[] = [gap(2, 3)];
+    for (const seq of [5, 7, 1, 6, 9]) rejectSeq(gaps, seq, 0);
+    expect(gaps.map((g) => [g.from, g.to, g.state])).toEqual([
+      [1, 1, 'rejected'],
+      [2, 3, 'open'],
+      [5, 7, 'rejected'],
+      [9, 9, 'rejected'],
+    ]);
+    expect(rejectedCount(gaps)).toBe(5);
+    expect(contiguousSeq(gaps, 9)).toBe(1);
   });
 
   it('marks only the asked part of open gaps lost, and lost gaps count as explained', () => {
@@ -103,22 +116,49 @@ describe('reconcile rules', () => {
 
   it('rejects damaged or lying messages whole, before touching state', () => {
     const good = event('d', [reading(1)]);
+    const { devices, out } = run([good, event('d', [reading(2)], 1, 'b1', Buffer.from('{not json')), { ...event('x', [reading(3)]), deviceId: 'd' }, event('d', [reading(4)])]);
+    expect(out.rejected.map((r) => r.reason)).toEqual([expect.stringMatching(/not JSON/), expect.stringMatching(/body names device x, hub says d/)]);
+    expect(ranges(devices.get('d')!.gaps, 'open')).toEqual([[2, 3]]);
+    expect(out.readings.map((r) => r.seq)).toEqual([1, 4]);
+  });
+
+  it('a malformed record is rejected alone: the good records of its message are kept, its seq closes as rejected', () => {
     const { devices, out } = run([
-      good,
-      event('d', [reading(2)], 1, 'b1', Buffer.from('{not json')),
-      { ...event('x', [reading(3)]), deviceId: 'd' },
-      event('d', [{ ...reading(4), t: 1.5 } as WireRecord]),
-      event('d', [{ ...result(5, 0), row: 'nope' } as unknown as WireRecord]),
-      event('d', [reading(6)]),
+      event('d', [reading(1), { ...reading(2), t: 1.5 } as WireRecord, reading(3)]),
+      event('d', [{ ...result(4, 0), row: 'nope' } as unknown as WireRecord, { ...reading(5), v: { raw: 1 } } as unknown as WireRecord, reading(6)]),
     ]);
-    expect(out.rejected.map((r) => r.reason)).toEqual([
-      expect.stringMatching(/not JSON/),
-      expect.stringMatching(/body names device x, hub says d/),
-      expect.stringMatching(/seq 4 .*t is not an integer/),
-      expect.stringMatching(/seq 5 .*row is not an object/),
+    expect(out.rejected).toEqual([]);
+    expect(out.rejectedRecords).toEqual([
+      { deviceId: 'd', seq: 2, kind: 'reading', reason: expect.stringMatching(/seq 2 .*t is not an integer/) },
+      { deviceId: 'd', seq: 4, kind: 'result', reason: expect.stringMatching(/seq 4 .*row is not an object/) },
+      { deviceId: 'd', seq: 5, kind: 'reading', reason: expect.stringMatching(/seq 5 .*v has an unsupported type/) },
     ]);
-    expect(ranges(devices.get('d')!.gaps, 'open')).toEqual([[2, 5]]);
-    expect(out.readings.map((r) => r.seq)).toEqual([1, 6]);
+    expect(out.readings.map((r) => r.seq)).toEqual([1, 3, 6]);
+    const d = devices.get('d')!;
+    // Neighbouring rejected seqs make one range; nothing is open, so nothing will be asked for.
+    expect(d.gaps.map((g) => [g.from, g.to, g.state])).toEqual([
+      [2, 2, 'rejected'],
+      [4, 5, 'rejected'],
+    ]);
+    expect(contiguousSeq(d.gaps, d.maxSeq)).toBe(6);
+    expect(d).toMatchObject({ records: 3, maxSeq: 6, duplicates: 0 });
+  });
+
+  it('the same malformed record again is a duplicate; a corrected one fills its seq; a late malformed one splits an open gap', () => {
+    const devices = new Map<string, DeviceState>();
+    const bad = (seq: number) => ({ ...reading(seq), t: seq + 0.5 }) as WireRecord;
+    run([event('d', [reading(1), bad(2), reading(3), reading(9)])], devices);
+    const again = run([event('d', [reading(1), bad(2), reading(3)])], devices).out;
+    expect([again.duplicates, again.rejectedRecords.length, again.accepted]).toEqual([3, 0, 0]);
+    const late = run([event('d', [bad(6), reading(2)])], devices).out;
+    expect(late.rejectedRecords.map((r) => r.seq)).toEqual([6]);
+    expect(late.readings.map((r) => r.seq)).toEqual([2]);
+    expect(devices.get('d')!.gaps.map((g) => [g.from, g.to, g.state])).toEqual([
+      [4, 5, 'open'],
+      [6, 6, 'rejected'],
+      [7, 8, 'open'],
+    ]);
+    expect(devices.get('d')!.records).toBe(4);
   });
 
   it('property: any delivery order with duplicates ends with every missing seq in a gap and every other seq once', () => {

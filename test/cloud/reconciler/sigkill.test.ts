@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { childLimit, LONG_MS } from '../../support/child.js';
 import { expectStoreMatchesTruth } from './support/compare.js';
 import { openTestLog } from './support/real-log.js';
 import { buildScenario, mulberry32, type ScenarioOptions } from './support/scenario.js';
@@ -35,6 +36,7 @@ function runChild(dataDir: string, location: string, killAfter?: number): Promis
     const proc: ChildProcess = fork(child, [dataDir, location, String(BATCH)], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      ...childLimit(LONG_MS),
     });
     let stderr = '';
     proc.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));

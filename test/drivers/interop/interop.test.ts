@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModbusDriver } from '../../../drivers/modbus/driver.js';
 import { RtuSlaveSimulator } from '../../../drivers/simulators/rtu-slave.js';
@@ -8,8 +6,9 @@ import { TcpSlaveSimulator } from '../../../drivers/simulators/tcp-slave.js';
 import { usePtyPairs } from '../support/pty.js';
 import { RecordingSink } from '../support/sink.js';
 import { LIBMODBUS_MAP, startLibmodbusServer } from './libmodbus-server.js';
+import { execFileLimited } from '../../support/child.js';
 
-const run = promisify(execFile);
+const run = execFileLimited;
 const ptyPair = usePtyPairs();
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

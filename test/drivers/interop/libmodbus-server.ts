@@ -1,9 +1,9 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { childLimit, execFileLimited, LONG_MS } from '../../support/child.js';
 
 /**
  * A Modbus TCP slave we did not write: libmodbus's own server, compiled at test time (once
@@ -65,14 +65,14 @@ export async function compileLibmodbusServer(): Promise<string> {
   const src = join(dir, `server-${hash}-${process.pid}.c`);
   writeFileSync(src, SOURCE);
   const tmpBin = `${bin}.${process.pid}`;
-  await promisify(execFile)('cc', [src, '-o', tmpBin, '-lmodbus', '-I/usr/include/modbus']);
+  await execFileLimited('cc', [src, '-o', tmpBin, '-lmodbus', '-I/usr/include/modbus']);
   renameSync(tmpBin, bin); // atomic: parallel workers never run a half-written binary
   return bin;
 }
 
 export async function startLibmodbusServer(): Promise<{ port: number; process: ChildProcess; close(): Promise<void> }> {
   const bin = await compileLibmodbusServer();
-  const child = spawn(bin, [], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(bin, [], { stdio: ['ignore', 'pipe', 'inherit'], ...childLimit(LONG_MS) });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';

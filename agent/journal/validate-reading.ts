@@ -1,0 +1,102 @@
+import { EdgeError } from '../core/errors.js';
+import type { Reading } from '../core/reading.js';
+
+/** Bounds a reading must keep to be journaled, forwarded and stored by the reconciler. */
+export const READING_LIMITS = {
+  /** source and point names, in UTF-8 bytes. */
+  nameBytes: 256,
+  unitBytes: 64,
+  errorCodeBytes: 64,
+  errorMessageBytes: 2048,
+  /**
+   * The whole reading as JSON: it must fit one hub message with room to spare (a message is at
+   * most 256 KB, 64 KB by default) so that it can never become a message that cannot be sent.
+   */
+  encodedBytes: 64 * 1024,
+} as const;
+
+/** The range of a JavaScript Date, in epoch ms: anything outside is no instant at all. */
+const MAX_TIME = 8.64e15;
+/**
+ * What the stamp adds to a reading's JSON, at most (`,"appTime":-8640000000000000,"arrivalTime":…`):
+ * a reading checked before stamping is held to the bound it will have once stamped, so the
+ * journal never refuses what the intake let through.
+ */
+const STAMP_BYTES = 64;
+
+/**
+ * Why `r` may not enter the journal, or undefined when it may. The reasons are a fixed set of
+ * phrases (no values in them), so a caller can count and log them per distinct reason.
+ */
+export function readingProblem(r: unknown): string | undefined {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'not an object';
+  const x = r as Record<string, unknown>;
+  const name = nameProblem(x.source, 'source') ?? nameProblem(x.point, 'point');
+  if (name) return name;
+  if (x.quality !== 'good' && x.quality !== 'bad') return "quality is not 'good' or 'bad'";
+  const value = valueProblem(x.value);
+  if (value) return value;
+  if (!isTime(x.receivedAt)) return 'receivedAt is not a finite epoch ms';
+  if (x.deviceTime !== undefined && !isTime(x.deviceTime)) return 'deviceTime is not a finite epoch ms';
+  if (x.unit !== undefined && !boundedString(x.unit, READING_LIMITS.unitBytes)) return `unit is not a string of at most ${READING_LIMITS.unitBytes} bytes`;
+  if (x.error !== undefined) {
+    const e = x.error as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null) return 'error is not an object';
+    if (!boundedString(e.code, READING_LIMITS.errorCodeBytes) || e.code === '') return `error.code is not a non-empty string of at most ${READING_LIMITS.errorCodeBytes} bytes`;
+    if (!boundedString(e.message, READING_LIMITS.errorMessageBytes)) return `error.message is not a string of at most ${READING_LIMITS.errorMessageBytes} bytes`;
+  }
+  let encoded: string | undefined;
+  try {
+    encoded = JSON.stringify(r);
+  } catch {
+    return 'cannot be encoded as JSON';
+  }
+  const stamp = x.appTime === undefined ? STAMP_BYTES : 0;
+  if (encoded === undefined || Buffer.byteLength(encoded) + stamp > READING_LIMITS.encodedBytes) return `encodes to more than ${READING_LIMITS.encodedBytes} bytes`;
+  return undefined;
+}
+
+/** The journal's refusal: names the driver, the point and the reason. */
+export function invalidReading(driver: string, r: unknown, problem: string, count = 1): EdgeError {
+  const x = (typeof r === 'object' && r !== null ? r : {}) as Record<string, unknown>;
+  const where = `${printable(x.source)}/${printable(x.point)}`;
+  const more = count > 1 ? ` (and ${count - 1} more in the same batch)` : '';
+  return new EdgeError('EDGE_READING_INVALID', `driver ${driver}: reading ${where} refused: ${problem}${more}`);
+}
+
+/** Throws EDGE_READING_INVALID for the first reading of `readings` that may not be journaled. */
+export function assertReadings(readings: readonly Reading[], driver: string): void {
+  for (const r of readings) {
+    const problem = readingProblem(r);
+    if (problem !== undefined) throw invalidReading(driver, r, problem);
+  }
+}
+
+function nameProblem(v: unknown, field: 'source' | 'point'): string | undefined {
+  if (typeof v !== 'string' || v.length === 0) return `${field} is not a non-empty string`;
+  if (!boundedString(v, READING_LIMITS.nameBytes)) return `${field} is longer than ${READING_LIMITS.nameBytes} bytes`;
+  return undefined;
+}
+
+function valueProblem(v: unknown): string | undefined {
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return undefined;
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : 'value is not a finite number';
+  return v === undefined ? 'value is missing' : `value has type ${Array.isArray(v) ? 'array' : typeof v}, not number, boolean, string or null`;
+}
+
+function isTime(v: unknown): boolean {
+  return typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_TIME;
+}
+
+/** Bytes are counted only when the length in UTF-16 units could exceed the bound. */
+function boundedString(v: unknown, maxBytes: number): boolean {
+  if (typeof v !== 'string') return false;
+  return v.length * 3 <= maxBytes || Buffer.byteLength(v) <= maxBytes;
+}
+
+/** A name as it may appear in a log line: bounded, and a non-string said as such. */
+function printable(v: unknown): string {
+  if (typeof v !== 'string') return `<${v === null ? 'null' : typeof v}>`;
+  if (v === '') return '<empty>';
+  return v.length > 64 ? `${v.slice(0, 64)}…` : v;
+}
