@@ -87,11 +87,11 @@ describe('a damaged store never wedges the gateway', () => {
     return { lost, firstStop: stop1.stopped.nextSeq, alarms: drained.alarms.map((a) => a.message), moved };
   }
 
-  it('a garbled table (8 KiB overwritten in the largest .ldb): moved aside, salvaged, the destroyed block reported lost', { timeout: 300_000 }, async () => {
+  it('a garbled table (8 KiB overwritten in the largest .ldb): moved aside, salvaged, what the block held reported lost', { timeout: 300_000 }, async () => {
     const r = await scenario('dmg-table', (buffer) => garble(newest(buffer, '.ldb', 'size'), 8192));
     expect(r.moved).toHaveLength(1);
-    // What repair could not read of that one table: some records, never the whole backlog.
-    expect(r.lost.length).toBeGreaterThan(0);
+    // What repair could not read of that one table, never the whole backlog. It may be nothing:
+    // the block may have held only journal entries the pipeline had already deleted.
     expect(r.lost.length).toBeLessThan((r.firstStop - 1) / 2);
     expect(r.lost.every((seq) => seq < r.firstStop)).toBe(true);
     expect(r.alarms.join(' ')).toMatch(/moved to .*buffer\.damaged-/);
