@@ -118,5 +118,41 @@ describe('a damaged store never wedges the gateway', () => {
     expect(r.lost.length).toBeGreaterThan(0);
     expect(r.lost.every((seq) => seq < r.firstStop)).toBe(true);
   });
-});
 
+  it('damage found at run time (a table garbled under the running agent): replaced in the same process, collection goes on', { timeout: 300_000 }, async () => {
+    const deviceId = 'dmg-live';
+    const { hub, close } = await startHub();
+    cleanups.push(close);
+    const dev = await hub.registerDevice(deviceId);
+    const dir = tempDir('field-damage-live');
+    cleanups.push(dir.cleanup);
+    const caFile = join(dir.path, 'ca.pem');
+    writeFileSync(caFile, hub.caPem);
+    const socketPath = join(dir.path, 'diag.sock');
+    const dataDir = join(dir.path, 'data');
+    const configPath = join(dir.path, 'config.json');
+    writeFieldConfig(configPath, { connectionString: dev.connectionString, caFile, dataDir, socketPath, points: 50, intervalMs: 20 });
+    hub.faults.refuseConnections({ mode: 'server-unavailable' });
+    const run = await runField(configPath, socketPath);
+    cleanups.push(async () => void (await run.stop().catch(() => undefined)));
+    await untilStatus(run, (s) => s.buffer.unsentRecords >= 20_000, 90_000, '20,000 unsent records');
+    // Every table of the backlog garbled while it is open: the forwarder's reads must meet it.
+    const buffer = join(dataDir, 'buffer');
+    for (const f of readdirSync(buffer).filter((n) => n.endsWith('.ldb'))) garble(join(buffer, f), 8192);
+    hub.faults.acceptConnections();
+    const healed = await untilStatus(run, (s) => s.alarms.some((a) => a.code === 'EDGE_STORE_DAMAGED' && /moved to/.test(a.message)) && s.buffer.unsentRecords < 1000, 120_000, 'damage found, store replaced, backlog sent');
+    expect(run.child.exitCode).toBeNull();
+    const before = healed.readings;
+    await untilStatus(run, (s) => s.readings >= before + 1000, 60_000, 'collection going on');
+    const end = await run.stop();
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stopped.outbox).toBe(0);
+    const { bySeq } = await hubLedger(hub, deviceId);
+    expect([...bySeq].filter(([, texts]) => texts.size > 1)).toHaveLength(0);
+    const lostSet = new Set(seqsOf(healed.buffer.evictedRanges));
+    const unaccounted: number[] = [];
+    for (let seq = 1; seq < end.stopped.nextSeq; seq++) if (!bySeq.has(seq) && !lostSet.has(seq)) unaccounted.push(seq);
+    expect(unaccounted.slice(0, 10), `${unaccounted.length} seqs neither delivered nor reported lost`).toEqual([]);
+    expect(readdirSync(dataDir).filter((f) => f.startsWith('buffer.damaged-'))).toHaveLength(1);
+  });
+});
