@@ -4,7 +4,7 @@ import { propertiesFor } from '../core/wire.js';
 import type { Logger } from '../core/logger.js';
 import type { Transport } from '../core/transport.js';
 import type { Outbox } from '../outbox/outbox.js';
-import { Signal, waitAny } from '../runtime/signal.js';
+import { Signal, waitAny } from '../core/signal.js';
 import { isStoreFaultError } from '../store/store-fault.js';
 import type { AckedRecord, PendingRecord } from '../outbox/outbox.js';
 import { Lanes } from './lanes.js';

@@ -5,7 +5,7 @@ import { decodeChecked, encodeChecked, keyPosition, positionKey } from '../store
 import { GroupCommit } from '../store/group-commit.js';
 import type { AgentStore } from '../store/store.js';
 import { META } from '../store/meta-keys.js';
-import { Signal } from '../runtime/signal.js';
+import { Signal } from '../core/signal.js';
 import { assertReadings } from './validate-reading.js';
 
 export interface JournalEntry {

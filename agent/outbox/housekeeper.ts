@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { Signal, waitAny } from '../runtime/signal.js';
+import { Signal, waitAny } from '../core/signal.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { isStoreFaultError } from '../store/store-fault.js';

@@ -3,7 +3,8 @@ import type { RecordKind, WireRecord } from '../core/wire.js';
 import { decodeChecked, decodeCheckedText, encodeChecked, keyPosition, positionKey } from '../store/checksum.js';
 import type { AgentStore, StoreOp } from '../store/store.js';
 import { META } from '../store/meta-keys.js';
-import { Signal } from '../runtime/signal.js';
+import type { SeqFloorView } from '../store/seq-floor.js';
+import { Signal } from '../core/signal.js';
 import { EvictedRanges, mergeRanges, uncovered, type SeqRange } from './evicted-ranges.js';
 
 /** A record before it gets its seq. */
@@ -50,13 +51,6 @@ export interface ResendResult {
 
 const SENT_AT_BYTES = 8;
 const DELIVERED_KEY = 'deliveredRanges';
-
-/** What `init` is told about seqs used before: see `SeqFloor`. */
-export interface SeqFloorView {
-  floor: number;
-  /** The floor binds (nextSeq ≥ floor) — exact after a clean stop, or the reservation once damage was seen. */
-  binding: boolean;
-}
 
 export interface OutboxContinuity {
   /** Seqs handed out before that the store no longer accounts for: lost, now reported as evicted. */

@@ -7,7 +7,7 @@ import { decodeChecked, encodeChecked, positionKey } from '../store/checksum.js'
 import type { AgentStore } from '../store/store.js';
 import { META } from '../store/meta-keys.js';
 import { isStoreFaultError } from '../store/store-fault.js';
-import { Signal, waitAny } from '../runtime/signal.js';
+import { Signal, waitAny } from '../core/signal.js';
 
 const CURSOR_KEY = META.journalCursor;
 const STATE_KEY = META.stageState;

@@ -3,7 +3,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { AgentStore } from '../store/store.js';
 import type { StoreFault } from '../store/store-fault.js';
-import { Signal, waitAny } from './signal.js';
+import { Signal, waitAny } from '../core/signal.js';
 
 export interface RecoverySteps {
   /** Stops what reads or writes the store (pipeline, housekeeping); the forwarder holds by itself. */

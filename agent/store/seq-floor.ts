@@ -1,7 +1,13 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemErrorCode } from '../core/errors.js';
-import type { SeqFloorView } from '../outbox/outbox.js';
+
+/** What the outbox is told at open about seqs used before. */
+export interface SeqFloorView {
+  floor: number;
+  /** The floor binds (nextSeq ≥ floor): exact after a clean stop, or the reservation once damage was seen. */
+  binding: boolean;
+}
 
 /** Seqs reserved ahead per write of the floor file: one small fsync per this many records. */
 export const SEQ_BLOCK = 10_000;

@@ -2,7 +2,7 @@ import { accessSync, constants, renameSync, statSync } from 'node:fs';
 import { Level } from 'level';
 import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level';
 import { EdgeError, errorMessage, systemErrorCode } from '../core/errors.js';
-import { Signal } from '../runtime/signal.js';
+import { Signal } from '../core/signal.js';
 import { isDiskFull } from './disk-full.js';
 import { faultOf, type StoreFault } from './store-fault.js';
 import { META } from './meta-keys.js';

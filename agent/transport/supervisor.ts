@@ -7,7 +7,7 @@ import { EdgeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { OutboundMessage, Transport, TransportStatus } from '../core/transport.js';
 import { Backoff } from '../forwarder/backoff.js';
-import { Signal, waitAny } from '../runtime/signal.js';
+import { Signal, waitAny } from '../core/signal.js';
 import { ConnectionHistory, type ConnectionEvent } from './connection-history.js';
 import { classifyConnectError, connectError } from './connect-error.js';
 import { parseDeviceConnectionString } from './connection-string.js';

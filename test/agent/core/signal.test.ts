@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../agent/core/clock.js';
-import { Signal, waitAny } from '../../../agent/runtime/signal.js';
+import { Signal, waitAny } from '../../../agent/core/signal.js';
 
 describe('Signal', () => {
   it('remembers a notify that came before the wait', async () => {
