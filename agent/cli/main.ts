@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { agentVersion } from './version.js';
+import { agentVersion } from '../core/version.js';
 import { EXIT_USAGE, reportError } from './exit.js';
 import { registerReplay } from './commands/replay.js';
 import { registerModbus } from './commands/modbus.js';

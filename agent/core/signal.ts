@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 
 /**
  * A level-triggered wake-up for loops that sleep until there is work. A `notify()` with nobody

@@ -7,7 +7,7 @@ import { decodeWireMessage } from '../core/wire.js';
 import { parseConfig } from '../config/load.js';
 import { startAgentFromConfig } from '../runtime/build-agent.js';
 import { makeDir } from '../store/make-dir.js';
-import type { AgentStats } from '../runtime/edge-agent.js';
+import type { AgentStats } from '../core/agent-stats.js';
 import { IotHubEmulator, type HubEvent } from '../../cloud/iothub/index.js';
 import { hubMethodInvoker, MessageLogSource, Reconciler, SqliteStore } from '../../cloud/reconciler/index.js';
 import { startTcpDemoSimulator } from '../../drivers/index.js';

@@ -4,11 +4,12 @@ import { propertiesFor } from '../core/wire.js';
 import type { Logger } from '../core/logger.js';
 import type { Transport } from '../core/transport.js';
 import type { Outbox } from '../outbox/outbox.js';
+import type { ForwarderStats } from '../core/agent-stats.js';
 import { Signal, waitAny } from '../core/signal.js';
 import { isStoreFaultError } from '../store/store-fault.js';
 import type { AckedRecord, PendingRecord } from '../outbox/outbox.js';
 import { Lanes } from './lanes.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../core/backoff.js';
 import { meterUnits, packMessage, type PackedMessage } from './packer.js';
 
 export interface ForwarderOptions {
@@ -39,17 +40,6 @@ export type LiveOption = 'maxMessageBytes' | 'lingerMs' | 'maxInFlight' | 'retry
 const READ_AHEAD = 4096;
 const MIN_READ = 64;
 
-export interface ForwarderStats {
-  messagesAcked: number;
-  recordsAcked: number;
-  bytesAcked: number;
-  unitsBilled: number;
-  sendFailures: number;
-  inFlight: number;
-  /** First seq of the live lane: older unsent records are the backlog. */
-  liveFrom: number;
-  lastError?: { code: string; message: string; at: number };
-}
 
 /**
  * Sends outbox records to the hub, packed into messages, and removes them from the outbox only

@@ -1,12 +1,8 @@
 import type { Logger } from '../core/logger.js';
 import type { Reading } from '../core/reading.js';
+import type { Refusals } from '../core/agent-stats.js';
 import { invalidReading, readingProblem } from './validate-reading.js';
 
-export interface Refusals {
-  /** Readings of this driver refused at the door since start. */
-  rejected: number;
-  rejectedByReason: Record<string, number>;
-}
 
 /**
  * The door in front of the journal. A driver's batch is split into the readings the journal

@@ -1,11 +1,8 @@
+import type { SeqRange } from '../core/agent-stats.js';
 import { decodeChecked, encodeChecked } from '../store/checksum.js';
 import { META } from '../store/meta-keys.js';
 import type { AgentStore, StoreOp } from '../store/store.js';
 
-export interface SeqRange {
-  fromSeq: number;
-  toSeq: number;
-}
 
 /** Kept small: the cloud asks about recent gaps; very old ranges fold into `below`. */
 const MAX_RANGES = 1000;

@@ -4,7 +4,8 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { isStoreFaultError } from '../store/store-fault.js';
 import type { RecordKind } from '../core/wire.js';
-import type { Outbox, OutboxFigures } from './outbox.js';
+import type { Outbox } from './outbox.js';
+import type { EvictionCounts, OutboxFigures } from '../core/agent-stats.js';
 
 export interface HousekeepingPolicy {
   /** Logical bytes the outbox (unsent + retained) may hold. */
@@ -14,9 +15,6 @@ export interface HousekeepingPolicy {
   /** Acknowledged records are kept this long for resend requests. */
   retentionMs: number;
 }
-
-/** What had to go, per kind: counted and reported, never silent. */
-export type EvictionCounts = Record<'sent' | RecordKind, number>;
 
 /**
  * Eviction order when the quota is reached, and why:

@@ -5,7 +5,8 @@ import type { AgentStore, StoreOp } from '../store/store.js';
 import { META } from '../store/meta-keys.js';
 import type { SeqFloorView } from '../store/seq-floor.js';
 import { Signal } from '../core/signal.js';
-import { EvictedRanges, mergeRanges, uncovered, type SeqRange } from './evicted-ranges.js';
+import { EvictedRanges, mergeRanges, uncovered } from './evicted-ranges.js';
+import type { KindFigures, OutboxFigures, SeqRange } from '../core/agent-stats.js';
 
 /** A record before it gets its seq. */
 export type RecordDraft = WireRecord extends infer R ? (R extends WireRecord ? Omit<R, 'seq'> : never) : never;
@@ -28,17 +29,7 @@ export interface StagedRecords {
   commit(): void;
 }
 
-export interface KindFigures {
-  records: number;
-  bytes: number;
-}
 
-export interface OutboxFigures {
-  unsent: Partial<Record<RecordKind, KindFigures>>;
-  sent: KindFigures;
-  /** Application time of the oldest unsent record, if any. */
-  oldestUnsentTime?: number;
-}
 
 export interface ResendResult {
   /** Records put back in line for sending. */

@@ -16,7 +16,7 @@ import { TwinSync } from '../twin/twin-sync.js';
 import { healthSummary } from '../twin/health-summary.js';
 import { methodHandlers } from '../methods/handlers.js';
 import { bindMethods } from '../methods/bind-methods.js';
-import { agentVersion } from '../cli/version.js';
+import { agentVersion } from '../core/version.js';
 import { createDrivers } from './drivers.js';
 import { EdgeAgent } from './edge-agent.js';
 

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
-import type { Driver, DriverHealth } from '../core/driver.js';
+import type { Driver } from '../core/driver.js';
 import { EdgeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Reading } from '../core/reading.js';
-import type { Transport, TransportStatus } from '../core/transport.js';
+import type { Transport } from '../core/transport.js';
 import type { AgentConfig } from '../config/schema.js';
-import { Forwarder, type ForwarderStats } from '../forwarder/forwarder.js';
+import { Forwarder } from '../forwarder/forwarder.js';
+import type { AgentStats, Alarm, StorageStats, SeqRange } from '../core/agent-stats.js';
 import { Journal } from '../journal/journal.js';
-import { ReadingGate, type Refusals } from '../journal/reading-gate.js';
-import { Outbox, type OutboxFigures } from '../outbox/outbox.js';
-import type { SeqRange } from '../outbox/evicted-ranges.js';
-import { Housekeeper, type EvictionCounts } from '../outbox/housekeeper.js';
+import { ReadingGate } from '../journal/reading-gate.js';
+import { Outbox } from '../outbox/outbox.js';
+import { Housekeeper } from '../outbox/housekeeper.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { AnalyticsStage } from '../pipeline/analytics-stage.js';
 import { readingsStage, type RecordStage } from '../pipeline/stage.js';
@@ -35,46 +35,8 @@ export interface EdgeAgentParts {
   stage?: RecordStage;
 }
 
-export interface AgentStats {
-  deviceId: string;
-  boot: string;
-  startedAt: number;
-  /** Readings accepted (durable in the journal) since start. */
-  readings: number;
-  journalBacklog: number;
-  outboxDepth: number;
-  nextSeq: number;
-  forwarder: ForwarderStats;
-  transport: TransportStatus;
-  /** Each driver's own health, and the readings of it the journal refused (EDGE_READING_INVALID). */
-  drivers: Record<string, DriverHealth & Refusals>;
-  storage: StorageStats;
-  /** Conditions a technician must see: a damaged store moved aside, a full disk. */
-  alarms: Alarm[];
-  /** The store refuses writes right now (full disk, damage being replaced); the agent is healing it. */
-  storeFault?: Alarm;
-  /** Per query: late/out-of-order/dropped/… counters and the watermark lag. */
-  analytics?: { counters: Record<string, unknown>; watermarks: Record<string, number> };
-}
 
-export interface StorageStats extends OutboxFigures {
-  /**
-   * What this process wrote since start, and per accepted reading (flash wear). `deviceBytes` is
-   * what reached the storage device; `writeCalls` what was handed to write() (page cache included).
-   */
-  written?: { deviceBytes: number; writeCalls: number; deviceBytesPerReading: number | null; writeCallsPerReading: number | null };
-  bytes: number;
-  quotaBytes: number;
-  evicted: EvictionCounts;
-  expired: EvictionCounts;
-  evictedRanges: SeqRange[];
-}
 
-export interface Alarm {
-  code: 'EDGE_STORE_CORRUPT' | 'EDGE_STORE_DAMAGED' | 'EDGE_DISK_FULL';
-  message: string;
-  since: number;
-}
 
 /** One time the store was found damaged (at open or at run time) and what it cost. */
 export interface DamageIncident extends StoreDamage {

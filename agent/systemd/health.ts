@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import type { AgentStats } from '../runtime/edge-agent.js';
+import type { AgentStats } from '../core/agent-stats.js';
 
 /**
  * Decides whether the pipeline is healthy enough to feed the watchdog. What a restart can fix

@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { EdgeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { OutboundMessage, Transport, TransportStatus } from '../core/transport.js';
-import { Backoff } from '../forwarder/backoff.js';
+import { Backoff } from '../core/backoff.js';
 import { Signal, waitAny } from '../core/signal.js';
 import { ConnectionHistory, type ConnectionEvent } from './connection-history.js';
 import { classifyConnectError, connectError } from './connect-error.js';

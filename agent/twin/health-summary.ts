@@ -1,4 +1,4 @@
-import type { AgentStats } from '../runtime/edge-agent.js';
+import type { AgentStats } from '../core/agent-stats.js';
 import type { JsonObject } from '../config/overlay.js';
 
 /** What the connection supervisor adds to the health summary. */

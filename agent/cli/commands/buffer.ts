@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
 import type { BufferSummary } from '../../diagnostics/handlers/status.js';
-import type { ForwarderStats } from '../../forwarder/forwarder.js';
+import type { ForwarderStats } from '../../core/agent-stats.js';
 import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions } from '../format.js';
 
 export function registerBuffer(program: Command): void {

@@ -11,7 +11,7 @@ import { defaultSocketPath } from '../../diagnostics/client.js';
 import { LogControl } from '../../diagnostics/log-control.js';
 import { PipelineHealth } from '../../systemd/health.js';
 import { SystemdNotifier } from '../../systemd/notify.js';
-import { agentVersion } from '../version.js';
+import { agentVersion } from '../../core/version.js';
 import { untilShutdownSignal } from '../shutdown.js';
 
 /** How often and how long a start waits for a buffer lock still held by a previous run. */

@@ -1,5 +1,5 @@
 import type { DiagnosticsContext } from '../context.js';
-import type { AgentStats } from '../../runtime/edge-agent.js';
+import type { AgentStats } from '../../core/agent-stats.js';
 
 /** What `edge-agent status` shows: the truth in one screen. */
 export interface StatusReport {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../agent/config/load.js';
 import { silentLogger } from '../../../agent/core/logger.js';
 import { isEdgeError } from '../../../agent/core/errors.js';
-import type { AgentStats } from '../../../agent/runtime/edge-agent.js';
+import type { AgentStats } from '../../../agent/core/agent-stats.js';
 import type { DiagnosticsContext } from '../../../agent/diagnostics/context.js';
 import { DiagnosticsServer } from '../../../agent/diagnostics/server.js';
 import { request } from '../../../agent/diagnostics/client.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../../agent/forwarder/backoff.js';
+import { Backoff } from '../../../agent/core/backoff.js';
 
 describe('Backoff', () => {
   it('doubles its ceiling per failure up to the maximum, and resets', () => {
