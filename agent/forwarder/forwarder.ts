@@ -198,10 +198,10 @@ export class Forwarder {
     const { clock, lingerMs } = this.options;
     const lanes = this.lanes;
     const limit = this.readLimit;
-    const hasBacklog = () => lanes.backlogCursor < lanes.liveFrom - 1;
+    const hasBacklog = () => lanes.hasBacklog;
     const readBacklog = async (): Promise<PendingRecord[]> => {
       const got = await this.outbox.read(lanes.backlogCursor, limit, lanes.liveFrom);
-      if (got.length === 0) lanes.backlogCursor = lanes.liveFrom - 1; // drained
+      if (got.length === 0) lanes.backlogDrained();
       return got;
     };
     // Only the lane that sends is read: live first, the backlog its share.

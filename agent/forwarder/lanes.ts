@@ -36,6 +36,16 @@ export class Lanes {
     return total > 0 && this.sentBacklog / total < this.backlogShare ? 'backlog' : 'live';
   }
 
+  /** The backlog lane found nothing more to read: it is drained up to the live lane. */
+  backlogDrained(): void {
+    this.backlogCursor = this.liveFrom - 1;
+  }
+
+  /** Whether older unsent records may still wait behind the live lane. */
+  get hasBacklog(): boolean {
+    return this.backlogCursor < this.liveFrom - 1;
+  }
+
   sent(lane: 'live' | 'backlog', toSeq: number): void {
     if (lane === 'live') {
       this.sentLive++;

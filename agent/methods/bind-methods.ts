@@ -1,6 +1,6 @@
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { ConnectionSupervisor } from '../transport/supervisor.js';
+import type { HubLink } from '../transport/hub-link.js';
 import type { MethodHandler } from './handlers.js';
 
 /**
@@ -8,8 +8,8 @@ import type { MethodHandler } from './handlers.js';
  * new client, and the SDK subscribes per client). A call counts as a sign of life for the
  * liveness check. A handler failure still answers (500), so the caller never waits out its timeout.
  */
-export function bindMethods(supervisor: ConnectionSupervisor, handlers: Record<string, MethodHandler>, logger: Logger): void {
-  supervisor.events.on('connected', (client) => {
+export function bindMethods(supervisor: HubLink, handlers: Record<string, MethodHandler>, logger: Logger): void {
+  supervisor.onConnected((client) => {
     for (const [name, handler] of Object.entries(handlers)) {
       client.onDeviceMethod(name, (request, response) => {
         supervisor.heard();

@@ -13,6 +13,7 @@ import { classifyConnectError, connectError } from './connect-error.js';
 import { parseDeviceConnectionString } from './connection-string.js';
 import { deviceSasToken } from './sas-token.js';
 import { disableMqttNumberCache } from './mqtt-number-cache.js';
+import type { HubLink } from './hub-link.js';
 
 const { Client, Message } = deviceSdk;
 const { Mqtt } = mqttSdk;
@@ -68,11 +69,10 @@ interface SupervisorEvents {
  * `send` waits (up to `connectTimeoutMs`) for a connection rather than failing at once, so the
  * forwarder resumes as soon as the link is back.
  */
-export class ConnectionSupervisor implements Transport {
+export class ConnectionSupervisor implements Transport, HubLink {
   readonly events = new EventEmitter<SupervisorEvents>();
   readonly history = new ConnectionHistory();
-  /** The liveness probe; the twin sync replaces it with its own GET (which also reconciles desired). */
-  probe: (client: DeviceClient) => Promise<unknown> = (client) => client.getTwin();
+  private probe: (client: DeviceClient) => Promise<unknown> = (client) => client.getTwin();
 
   private client: DeviceClient | undefined;
   private generation = 0;
@@ -157,6 +157,18 @@ export class ConnectionSupervisor implements Transport {
     } finally {
       this.inFlight.delete(work);
     }
+  }
+
+  onConnected(listener: (client: DeviceClient, generation: number) => void): void {
+    this.events.on('connected', listener);
+  }
+
+  onStatus(listener: (status: TransportStatus) => void): void {
+    this.events.on('status', listener);
+  }
+
+  useLivenessProbe(probe: (client: DeviceClient) => Promise<unknown>): void {
+    this.probe = probe;
   }
 
   /** Something was heard from the hub on the current link (ack, twin answer, method call). */

@@ -2,7 +2,8 @@ import { errorMessage } from '../core/errors.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { JsonObject } from '../config/overlay.js';
-import type { ConnectionSupervisor, DeviceClient } from '../transport/supervisor.js';
+import type { DeviceClient } from '../transport/supervisor.js';
+import type { HubLink } from '../transport/hub-link.js';
 import type { DesiredController } from './desired-controller.js';
 import type { ReportThrottle } from './report-throttle.js';
 
@@ -11,7 +12,7 @@ type Twin = Awaited<ReturnType<DeviceClient['getTwin']>>;
 const REPORT_TIMEOUT_MS = 30_000;
 
 export interface TwinSyncDeps {
-  supervisor: ConnectionSupervisor;
+  supervisor: HubLink;
   controller: DesiredController;
   throttle: ReportThrottle;
   /** The reported sections that do not come from the controller: agent identity, health. */
@@ -41,9 +42,9 @@ export class TwinSync {
 
   start(): void {
     const { supervisor, throttle } = this.deps;
-    supervisor.probe = (client) => this.fetch(client);
-    supervisor.events.on('connected', (client) => void this.attach(client));
-    supervisor.events.on('status', (s) => {
+    supervisor.useLivenessProbe((client) => this.fetch(client));
+    supervisor.onConnected((client) => void this.attach(client));
+    supervisor.onStatus((s) => {
       if (s.state !== 'connected') {
         this.twin = undefined;
         throttle.setOnline(false);
