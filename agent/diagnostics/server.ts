@@ -7,7 +7,8 @@ import type { Logger } from '../core/logger.js';
 import { makeDir } from '../store/make-dir.js';
 import type { DiagnosticsContext } from './context.js';
 import { encodeLine, lineReader, type DiagRequest } from './protocol.js';
-import { handlers, type Handler } from './handlers/index.js';
+import { handlers } from './handlers/index.js';
+import type { Handler } from './handlers/handler.js';
 
 export interface DiagnosticsServerOptions {
   socketPath: string;

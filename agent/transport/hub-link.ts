@@ -1,5 +1,8 @@
 import type { TransportStatus } from '../core/transport.js';
-import type { DeviceClient } from './supervisor.js';
+import type deviceSdk from 'azure-iot-device';
+
+/** The SDK's device client, as each fresh link hands it out. */
+export type DeviceClient = InstanceType<typeof deviceSdk.Client>;
 
 /**
  * What the twin and the direct methods need of the connection, and all they may touch: the

@@ -13,13 +13,13 @@ import { classifyConnectError, connectError } from './connect-error.js';
 import { parseDeviceConnectionString } from './connection-string.js';
 import { deviceSasToken } from './sas-token.js';
 import { disableMqttNumberCache } from './mqtt-number-cache.js';
-import type { HubLink } from './hub-link.js';
+import type { DeviceClient, HubLink } from './hub-link.js';
+
 
 const { Client, Message } = deviceSdk;
 const { Mqtt } = mqttSdk;
 const { NoRetry } = commonSdk;
 
-export type DeviceClient = InstanceType<typeof Client>;
 
 export interface SupervisorOptions {
   connectionString: string;

@@ -2,8 +2,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { JsonObject } from '../config/overlay.js';
-import type { DeviceClient } from '../transport/supervisor.js';
-import type { HubLink } from '../transport/hub-link.js';
+import type { DeviceClient, HubLink } from '../transport/hub-link.js';
 import type { DesiredController } from './desired-controller.js';
 import type { ReportThrottle } from './report-throttle.js';
 

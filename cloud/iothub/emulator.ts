@@ -8,7 +8,7 @@ import { EdgeError, systemErrorCode } from '../../agent/core/errors.js';
 import { systemClock, type Clock } from '../../agent/core/clock.js';
 import { silentLogger, type Logger } from '../../agent/core/logger.js';
 import type { HubEvent, MessageLogReader } from './hub-event.js';
-import { DeviceRegistry, deviceConnectionString, type DeviceIdentity } from './device-registry.js';
+import { DeviceRegistry, deviceConnectionString } from './device-registry.js';
 import { DeviceSessions } from './device-sessions.js';
 import { FaultConnection } from './fault-connection.js';
 import { FaultInjector } from './faults.js';
@@ -22,6 +22,9 @@ import { createDeviceGateway } from './device-gateway.js';
 import { ensureTlsMaterial, type TlsMaterial } from './tls-certs.js';
 import { METHODS_FILTER, TWIN_DESIRED_FILTER, TWIN_RESPONSE_FILTER, c2dFilter } from './topics.js';
 import { startHttpService, type HttpService } from './http-service.js';
+import type { DeviceInfo, RegisteredDevice, ServiceFace } from './service-face.js';
+
+export type { DeviceInfo, RegisteredDevice } from './service-face.js';
 import { claimDataDir, releaseDataDir, type RuntimeInfo } from './runtime-file.js';
 import { listen } from './listen.js';
 import { SessionStore } from './session-store.js';
@@ -56,18 +59,6 @@ export interface EmulatorOptions {
   logger?: Logger;
 }
 
-export interface RegisteredDevice extends DeviceIdentity {
-  /** `HostName=localhost:PORT;DeviceId=…;SharedAccessKey=<primary key>` */
-  connectionString: string;
-}
-
-export interface DeviceInfo {
-  deviceId: string;
-  connected: boolean;
-  connectedAt: number | null;
-  createdAt: number;
-}
-
 export interface DeviceSubscriptions {
   methods: boolean;
   twinResponses: boolean;
@@ -84,7 +75,7 @@ export interface EmulatorEvents {
   refused: [deviceId: string, reason: string];
 }
 
-export class IotHubEmulator extends EventEmitter<EmulatorEvents> {
+export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements ServiceFace {
   /** PEM of the CA that signed the server certificate; give it to the device SDK. */
   readonly caPem: string;
   readonly dataDir: string;

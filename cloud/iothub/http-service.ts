@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EdgeError, errorMessage, isEdgeError } from '../../agent/core/errors.js';
-import type { IotHubEmulator } from './emulator.js';
+import type { ServiceFace } from './service-face.js';
 import { listen } from './listen.js';
 import type { HubEvent } from './hub-event.js';
 import { TwinPatchError } from './twin-store.js';
@@ -113,7 +113,7 @@ function optionalString(v: unknown, name: string): string | undefined {
 
 type Handler = (m: string[], url: URL, req: IncomingMessage) => Promise<unknown>;
 
-export async function startHttpService(hub: IotHubEmulator, port: number, host: string): Promise<HttpService> {
+export async function startHttpService(hub: ServiceFace, port: number, host: string): Promise<HttpService> {
   const routes: Array<{ method: string; path: RegExp; handle: Handler }> = [];
   const route = (method: string, path: RegExp, handle: Handler): void => {
     routes.push({ method, path, handle });

@@ -1,6 +1,6 @@
 import { EdgeError, type EdgeErrorCode } from '../../agent/core/errors.js';
 import type { HubEvent, MessageLogReader } from './hub-event.js';
-import type { DeviceInfo, RegisteredDevice } from './emulator.js';
+import type { DeviceInfo, RegisteredDevice } from './service-face.js';
 import type { TwinDocument } from './twin-store.js';
 import type { MethodResult } from './methods.js';
 import type { C2DOptions, C2DResult } from './c2d.js';

@@ -1,7 +1,7 @@
 import { EdgeError } from '../../core/errors.js';
 import type { DiagnosticsContext } from '../context.js';
 import type { LogEntry } from '../log-control.js';
-import type { Stream } from './index.js';
+import type { Stream } from './handler.js';
 
 /**
  * `edge-agent logs [--follow]`: the last lines the agent wrote (kept in memory), then, with
