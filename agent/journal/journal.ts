@@ -34,6 +34,7 @@ export class Journal {
   readonly appended = new Signal();
 
   private syncTimer: TimerHandle | undefined;
+  private heldBy: (() => Error) | undefined;
   private unsynced = false;
 
   constructor(
@@ -116,7 +117,22 @@ export class Journal {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    if (this.heldBy) return Promise.reject(this.heldBy());
     return this.commits.submit(readings);
+  }
+
+  /**
+   * Refuses appends (with `refusal()`) until `release`, once the writes under way have settled:
+   * while the store is being healed, its state is read back and positions checked, and an append
+   * landing in between would be taken for a ghost of a failed write.
+   */
+  async hold(refusal: () => Error): Promise<void> {
+    this.heldBy = refusal;
+    await this.commits.idle();
+  }
+
+  release(): void {
+    this.heldBy = undefined;
   }
 
   async read(afterPosition: number, limit: number): Promise<JournalEntry[]> {

@@ -9,18 +9,17 @@ import type { AgentConfig } from '../config/schema.js';
 import { Forwarder } from '../forwarder/forwarder.js';
 import type { AgentStats, Alarm, StorageStats, SeqRange } from '../core/agent-stats.js';
 import { Journal } from '../journal/journal.js';
-import { ReadingGate } from '../journal/reading-gate.js';
+import { Intake } from './intake.js';
 import { Outbox } from '../outbox/outbox.js';
 import { Housekeeper } from '../outbox/housekeeper.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { AnalyticsStage } from '../pipeline/analytics-stage.js';
 import { readingsStage, type RecordStage } from '../pipeline/stage.js';
-import { stampReadings } from '../stamp/stamp.js';
 import { openBuffer, type StoreDamage } from '../store/open-buffer.js';
 import type { AgentStore } from '../store/store.js';
 import type { SeqFloor } from '../store/seq-floor.js';
 import { salvage } from '../store/salvage.js';
-import { faultOf, isStoreFaultError } from '../store/store-fault.js';
+import { faultOf } from '../store/store-fault.js';
 import { StoreRecovery } from './store-recovery.js';
 import { processWrites } from '../store/disk-writes.js';
 
@@ -47,12 +46,25 @@ export interface DamageIncident extends StoreDamage {
   lostReadings: number;
 }
 
+/** The parts of the spine, as `start` composes them. */
+interface Spine {
+  boot: string;
+  parts: EdgeAgentParts;
+  store: AgentStore;
+  journal: Journal;
+  outbox: Outbox;
+  pipeline: Pipeline;
+  forwarder: Forwarder;
+  housekeeper: Housekeeper;
+  stage: RecordStage;
+  seqFloor: SeqFloor;
+}
+
 /**
  * The running pipeline: drivers → stamp → journal → pipeline → outbox → forwarder → transport.
  * `start` opens the store and resumes where the previous run stopped.
  */
 export class EdgeAgent {
-  private accepted = 0;
   private readonly startedAt: number;
   private stopping: Promise<void> | undefined;
   /** Damage found since start: kept for the alarm until the next start. */
@@ -60,31 +72,31 @@ export class EdgeAgent {
   private readonly recovery: StoreRecovery;
   /** The process's write counters at start, so `written` counts this run only. */
   private readonly writesAtStart = processWrites();
-  /** The latest reading per source/point, for `edge-agent sensors` (diagnostics). */
-  private readonly latest = new Map<string, Reading>();
-  private readonly gate: ReadingGate;
+  private readonly intake: Intake;
 
-  private constructor(
-    /** Identifies this run of the agent on the wire: a new boot is not a gap. */
-    readonly boot: string,
-    private readonly parts: EdgeAgentParts,
-    private readonly store: AgentStore,
-    private readonly journal: Journal,
-    private readonly outbox: Outbox,
-    private pipeline: Pipeline,
-    private readonly forwarder: Forwarder,
-    private readonly housekeeper: Housekeeper,
-    private stage: RecordStage,
-    private readonly seqFloor: SeqFloor,
-  ) {
+  /** Identifies this run of the agent on the wire: a new boot is not a gap. */
+  readonly boot: string;
+  private readonly parts: EdgeAgentParts;
+  private readonly store: AgentStore;
+  private readonly journal: Journal;
+  private readonly outbox: Outbox;
+  private pipeline: Pipeline;
+  private readonly forwarder: Forwarder;
+  private readonly housekeeper: Housekeeper;
+  private stage: RecordStage;
+  private readonly seqFloor: SeqFloor;
+
+  private constructor(spine: Spine) {
+    ({ boot: this.boot, parts: this.parts, store: this.store, journal: this.journal, outbox: this.outbox, pipeline: this.pipeline, forwarder: this.forwarder, housekeeper: this.housekeeper, stage: this.stage, seqFloor: this.seqFloor } = spine);
+    const { parts, store } = spine;
     this.startedAt = parts.clock.now();
+    this.intake = new Intake({ journal: this.journal, store, clock: parts.clock, logger: parts.logger });
     this.recovery = new StoreRecovery(
       store,
       { pause: () => this.pauseForRecovery(), replace: () => this.replaceDamaged(), resume: () => this.resumeAfterRecovery() },
       parts.clock,
       parts.logger.child({ module: 'store' }),
     );
-    this.gate = new ReadingGate(parts.logger.child({ module: 'journal' }));
   }
 
   static async start(parts: EdgeAgentParts): Promise<EdgeAgent> {
@@ -126,7 +138,7 @@ export class EdgeAgent {
         logger: logger.child({ module: 'forwarder' }),
       });
       const housekeeper = new Housekeeper(outbox, config.storage, clock, logger.child({ module: 'housekeeping' }));
-      const agent = new EdgeAgent(boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, seqFloor);
+      const agent = new EdgeAgent({ boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, seqFloor });
       await agent.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);
       await housekeeper.tick();
       journal.start();
@@ -148,29 +160,13 @@ export class EdgeAgent {
     }
   }
 
-  /**
-   * The sink every driver writes to: resolves once the readings are durable. Readings the
-   * journal would refuse are filtered out and counted (the rest of the batch goes on); a batch
-   * with nothing valid is rejected with EDGE_READING_INVALID. A full disk rejects them (the
-   * driver keeps or re-reads them) and raises an alarm until writes succeed.
-   */
-  private async accept(batch: Reading[], driver: string): Promise<void> {
-    const readings = this.gate.admit(batch, driver);
-    try {
-      await this.journal.append(stampReadings(readings, this.parts.clock), driver);
-    } catch (err) {
-      // A full disk or damage refuses the readings (the driver keeps them or reads them again); the
-      // store recovery reports it once and heals it.
-      const refusal = this.store.notice(err);
-      throw isStoreFaultError(refusal) ? refusal : err;
-    }
-    this.accepted += readings.length;
-    for (const r of readings) this.latest.set(`${r.source}\u0000${r.point}`, r);
+  private accept(batch: Reading[], driver: string): Promise<void> {
+    return this.intake.accept(batch, driver);
   }
 
   /** The latest accepted reading of every point (diagnostics: `edge-agent sensors`). */
   latestReadings(): Reading[] {
-    return [...this.latest.values()];
+    return this.intake.latestReadings();
   }
 
   /** Accepts readings as a driver would (diagnostics: `edge-agent send-test`); resolves once durable. */
@@ -241,6 +237,8 @@ export class EdgeAgent {
   }
 
   private async pauseForRecovery(): Promise<void> {
+    const dataDir = this.parts.config.dataDir;
+    await this.journal.hold(() => new EdgeError('EDGE_DISK_FULL', `the buffer in ${dataDir} is being healed: readings are refused until it is back`));
     await this.pipeline.stop();
     await this.housekeeper.stop();
   }
@@ -271,6 +269,7 @@ export class EdgeAgent {
       this.store.announceHealed();
     }
     await this.housekeeper.tick().catch(() => undefined);
+    this.journal.release();
     this.pipeline.start();
     this.housekeeper.start();
   }
@@ -280,18 +279,18 @@ export class EdgeAgent {
     if (!now || !this.writesAtStart) return {};
     const deviceBytes = now.writeBytes - this.writesAtStart.writeBytes;
     const writeCalls = now.wchar - this.writesAtStart.wchar;
-    const per = (n: number) => (this.accepted > 0 ? Math.round(n / this.accepted) : null);
+    const per = (n: number) => (this.intake.accepted > 0 ? Math.round(n / this.intake.accepted) : null);
     return { written: { deviceBytes, writeCalls, deviceBytesPerReading: per(deviceBytes), writeCallsPerReading: per(writeCalls) } };
   }
 
   stats(): AgentStats {
     const drivers: AgentStats['drivers'] = {};
-    for (const d of this.parts.drivers) drivers[d.name] = { ...d.health(), ...this.gate.of(d.name) };
+    for (const d of this.parts.drivers) drivers[d.name] = { ...d.health(), ...this.intake.refusals(d.name) };
     return {
       deviceId: this.parts.deviceId,
       boot: this.boot,
       startedAt: this.startedAt,
-      readings: this.accepted,
+      readings: this.intake.accepted,
       journalBacklog: this.journal.lastPosition - this.pipeline.position,
       outboxDepth: this.outbox.depth,
       nextSeq: this.outbox.upcomingSeq,

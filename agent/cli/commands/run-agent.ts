@@ -1,22 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { systemClock } from '../../core/clock.js';
-import { errorMessage, isEdgeError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { errorMessage } from '../../core/errors.js';
 import { loadConfigFile } from '../../config/load.js';
-import type { AgentConfig } from '../../config/schema.js';
 import { startAgentFromConfig } from '../../runtime/build-agent.js';
 import type { EdgeAgent } from '../../runtime/edge-agent.js';
 import type { DiagnosticsContext, TwinView } from '../../diagnostics/context.js';
-import { defaultSocketPath } from '../../diagnostics/client.js';
+import { startFaces } from '../../diagnostics/faces.js';
+import { startRetryingLock } from '../../runtime/lock-retry.js';
 import { LogControl } from '../../diagnostics/log-control.js';
 import { PipelineHealth } from '../../systemd/health.js';
 import { SystemdNotifier } from '../../systemd/notify.js';
 import { agentVersion } from '../../core/version.js';
 import { untilShutdownSignal } from '../shutdown.js';
 
-/** How often and how long a start waits for a buffer lock still held by a previous run. */
-const LOCK_RETRIES = 5;
-const LOCK_RETRY_FIRST_MS = 250;
 /** Beyond the flush timeout, how long a start may still take once SIGTERM has come. */
 const START_AFTER_SIGTERM_MS = 2000;
 
@@ -91,45 +87,6 @@ export async function runAgent(opts: RunOptions): Promise<void> {
     logger.warn({ handles: process.getActiveResourcesInfo() }, 'a handle kept the process alive after stopping; exiting');
     process.exit(process.exitCode ?? 0);
   }, 2000).unref();
-}
-
-/** The socket server and the Prometheus endpoint (prom-client) are loaded only when configured. */
-async function startFaces(config: AgentConfig, ctx: DiagnosticsContext, socketOption: string | undefined, logger: Logger, stops: Array<() => Promise<void>>): Promise<void> {
-  const d = config.diagnostics;
-  if (d.enabled) {
-    const { DiagnosticsServer } = await import('../../diagnostics/server.js');
-    const socketPath = socketOption ?? d.socketPath ?? defaultSocketPath({ ...process.env, EDGE_AGENT_SOCKET: undefined });
-    const server = await DiagnosticsServer.start({ socketPath, ...(d.group ? { group: d.group } : {}), context: ctx, logger: logger.child({ module: 'diagnostics' }) });
-    stops.push(() => server.close());
-  }
-  if (d.prometheus) {
-    const { startMetricsServer } = await import('../../diagnostics/metrics.js');
-    const metrics = await startMetricsServer(ctx, { host: d.prometheus.host, port: d.prometheus.port, logger: logger.child({ module: 'diagnostics' }) });
-    stops.push(metrics.close);
-  }
-}
-
-/**
- * After a crash or a quick restart the previous process may still hold the LevelDB lock for a
- * moment (systemd's restart storm): retry a few times before giving up with EDGE_STORE_LOCKED.
- */
-async function startRetryingLock<T>(start: () => Promise<T>, logger: Logger, shutdown: Promise<unknown>): Promise<T | 'stopped'> {
-  let stop = false;
-  void shutdown.then(() => (stop = true));
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await start();
-    } catch (err) {
-      if (!isEdgeError(err, 'EDGE_STORE_LOCKED') || attempt >= LOCK_RETRIES) throw err;
-      if (stop) return 'stopped';
-      const ms = LOCK_RETRY_FIRST_MS * 2 ** attempt;
-      logger.warn({ attempt: attempt + 1, retryInMs: ms }, 'the buffer is still locked (a previous run exiting?); retrying');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), shutdown]);
-      clearTimeout(timer);
-      if (stop) return 'stopped';
-    }
-  }
 }
 
 function readDocument(path: string): unknown {
