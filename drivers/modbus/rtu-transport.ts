@@ -1,4 +1,4 @@
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import { systemClock, type Clock, type TimerHandle } from '../../agent/core/clock.js';
 import { crcError, type DeviceError, exceptionError, frameError, timeoutError, unavailableError } from '../errors.js';
 import { withCrc } from './crc.js';
@@ -67,7 +67,9 @@ export class RtuTransport implements ModbusTransport {
     return this.opening;
   }
 
-  private openOnce(): Promise<void> {
+  private async openOnce(): Promise<void> {
+    // Loaded at the first open, not with the module: a Modbus TCP gateway never pays for it.
+    const { SerialPort } = await import('serialport');
     return new Promise<void>((resolve, reject) => {
       // A new SerialPort each time: the path (maybe a by-id symlink) is resolved afresh.
       const port = new SerialPort({

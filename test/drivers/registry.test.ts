@@ -38,7 +38,7 @@ describe('the driver registry', () => {
     expect(driverSectionSchema.safeParse({ type: 'opc-ua', name: 'x' }).success).toBe(false);
   });
 
-  it('loads no driver implementation and no serialport until a driver is created', async () => {
+  it('loads no driver implementation until a driver is created, and no serialport for Modbus TCP', async () => {
     const dir = tempDir('registry-load');
     try {
       const log = join(dir.path, 'modules.txt');
@@ -51,6 +51,8 @@ describe('the driver registry', () => {
         `r.driverSectionSchema.parse(${JSON.stringify(sections.modbus)});`,
         `(await import('node:fs')).appendFileSync(${JSON.stringify(log)}, 'created\\n');`,
         `await r.createDriver(r.driverSectionSchema.parse(${JSON.stringify(sections.synthetic)}), { clock: { now: Date.now }, logger: undefined });`,
+        `const silent = { child: () => silent, info() {}, warn() {}, debug() {}, error() {}, trace() {}, fatal() {} };`,
+        `await r.createDriver(r.driverSectionSchema.parse(${JSON.stringify(sections.modbus)}), { clock: { now: Date.now }, logger: silent });`,
       ].join('\n');
       const child = spawn(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', program], {
         cwd: ROOT,
@@ -68,6 +70,7 @@ describe('the driver registry', () => {
       const implementation = /node_modules\/serialport\/|drivers\/(modbus|serial-line)\/driver\.ts|synthetic-driver\.ts|transport\.ts$/;
       expect(before!.filter((f) => implementation.test(f))).toEqual([]);
       expect(after).toContain('drivers/synthetic/synthetic-driver.ts');
+      expect(after).toContain('drivers/modbus/driver.ts');
       expect(after!.filter((f) => f.includes('serialport'))).toEqual([]);
     } finally {
       dir.cleanup();
