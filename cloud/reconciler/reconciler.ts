@@ -151,6 +151,9 @@ export class Reconciler {
     const loop: NonNullable<Reconciler['loop']> = { stopped: false, wake: new Signal() };
     this.loop = loop;
     loop.done = (async () => {
+      // Events were read since the last time it was caught up: say so once it is again (an
+      // operator, and a test, learn that the table holds what the source held).
+      let behind = false;
       while (!loop.stopped) {
         let idle = true;
         try {
@@ -169,11 +172,16 @@ export class Reconciler {
             return summary;
           });
           idle = s.events === 0 && this.answers.length === 0;
+          if (s.events > 0) behind = true;
         } catch (err) {
           this.log.error({ err: errorMessage(err) }, 'reconciler pass failed; state reloads from the store');
           this.onError?.(err);
         }
         if (loop.stopped || !idle) continue;
+        if (behind) {
+          behind = false;
+          this.log.info({ ...this.totals }, 'caught up');
+        }
         await waitAny([loop.wake], { clock: this.clock, ms: this.pollMs });
       }
     })();
