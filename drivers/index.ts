@@ -25,3 +25,5 @@ export { regexParser } from './serial-line/parsers/regex.js';
 export { jsonParser } from './serial-line/parsers/json.js';
 export { nmeaParser, nmeaChecksum, nmeaSentence } from './serial-line/parsers/nmea.js';
 export { LineSensorSimulator, lines, type LineFault } from './simulators/line-sensor.js';
+export { createDriver, driverSectionSchema, DRIVER_TYPES, type DriverDeps, type DriverSection, type DriverType } from './registry.js';
+export { SyntheticDriver, type SyntheticDriverOptions } from './synthetic/synthetic-driver.js';

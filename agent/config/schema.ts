@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { parseModbusConfig } from '../../drivers/config.js';
-import { parseSerialLineConfig } from '../../drivers/serial-line/config.js';
+import { driverSectionSchema } from '../../drivers/registry.js';
 import { errorMessage } from '../core/errors.js';
 import { compileQuery } from '../analytics/index.js';
 
@@ -8,41 +7,9 @@ import { compileQuery } from '../analytics/index.js';
  * The agent's configuration. Unknown keys are refused rather than ignored: a typo in a field
  * name must not silently fall back to a default on a box nobody can visit.
  */
-const syntheticDriver = z.strictObject({
-  type: z.literal('synthetic'),
-  name: z.string().min(1),
-  source: z.string().min(1),
-  intervalMs: z.number().int().positive().default(1000),
-  points: z
-    .array(
-      z.strictObject({
-        name: z.string().min(1),
-        unit: z.string().optional(),
-        periodMs: z.number().positive().optional(),
-        amplitude: z.number().optional(),
-        offset: z.number().optional(),
-      }),
-    )
-    .min(1),
-});
 
-/**
- * Field drivers validate their own settings (drivers/ owns the Modbus and serial rules); the
- * agent checks them here too, so a bad driver section refuses the whole config up front.
- */
-const modbusDriver = z.looseObject({ type: z.literal('modbus') }).superRefine((value, ctx) => refineWith(parseModbusConfig, value, ctx));
-const serialLineDriver = z.looseObject({ type: z.literal('serial-line') }).superRefine((value, ctx) => refineWith(parseSerialLineConfig, value, ctx));
-
-function refineWith(parse: (input: unknown) => unknown, value: { type: string }, ctx: z.RefinementCtx): void {
-  const { type: _type, ...rest } = value;
-  try {
-    parse(rest);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
-  }
-}
-
-export const driverConfigSchema = z.discriminatedUnion('type', [syntheticDriver, modbusDriver, serialLineDriver]);
+/** One `drivers[]` section: drivers/registry.ts lists the types and owns their settings. */
+export const driverConfigSchema = driverSectionSchema;
 
 const durationMs = z.number().int().min(0);
 

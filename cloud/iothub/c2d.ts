@@ -25,7 +25,7 @@ export interface C2DResult {
   delivered: boolean;
 }
 
-export const C2D_QUEUE_LIMIT = 50;
+const C2D_QUEUE_LIMIT = 50;
 
 interface Queued {
   topic: string;

@@ -27,11 +27,11 @@ interface RegistryFile {
 /** IoT Hub's rule: up to 128 chars of ASCII letters, digits and `-.%_*?!(),:=@$'`. */
 const DEVICE_ID = /^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/;
 
-export function isValidDeviceId(id: string): boolean {
+function isValidDeviceId(id: string): boolean {
   return DEVICE_ID.test(id);
 }
 
-export function registryPath(dataDir: string): string {
+function registryPath(dataDir: string): string {
   return join(dataDir, 'registry.json');
 }
 

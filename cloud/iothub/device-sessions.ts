@@ -26,7 +26,7 @@ export interface OutboundPacket {
 }
 
 /** The client's current subscriptions (aedes keeps them on the client; its types omit them). */
-export function clientSubscriptions(client: Client): Record<string, unknown> {
+function clientSubscriptions(client: Client): Record<string, unknown> {
   return (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
 }
 

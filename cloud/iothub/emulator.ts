@@ -73,6 +73,8 @@ export interface EmulatorEvents {
   disconnected: [deviceId: string];
   /** A CONNECT was refused; `reason` is what the hub logged (the device only sees the code). */
   refused: [deviceId: string, reason: string];
+  /** A device's connection subscribed to more topics (see `subscriptions`); tests wait on it. */
+  subscribed: [deviceId: string];
 }
 
 export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements ServiceFace {
@@ -366,6 +368,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
       if (subs.some((s) => s.topic === c2dFilter(client.id))) {
         this.c2d.flush(client.id).catch((err: unknown) => this.log.error({ err }, 'C2D flush failed'));
       }
+      this.emit('subscribed', client.id);
     });
     // aedes reports persistence failures as broker 'error' events; unheard, they would end the process.
     (broker as unknown as NodeJS.EventEmitter).on('error', (err: Error) => this.log.error({ err }, 'broker error'));

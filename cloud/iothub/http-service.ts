@@ -38,7 +38,7 @@ export interface HttpService {
 /** A HubEvent as JSON: the body travels base64. */
 export type WireHubEvent = Omit<HubEvent, 'body'> & { body: string };
 
-export function hubEventToWire(e: HubEvent): WireHubEvent {
+function hubEventToWire(e: HubEvent): WireHubEvent {
   return { ...e, body: e.body.toString('base64') };
 }
 

@@ -11,10 +11,10 @@ import type { HubEvent } from './hub-event.js';
  *
  * All integers big-endian. The entry's byte offset in its partition file is its Event Hubs offset.
  */
-export const RECORD_MAGIC = 0x45484d31;
-export const HEADER_BYTES = 12;
+const RECORD_MAGIC = 0x45484d31;
+const HEADER_BYTES = 12;
 /** Far above IoT Hub's 256 KB message cap plus properties; anything larger is damage, not data. */
-export const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 
 interface RecordMeta {
   s: number;
@@ -54,7 +54,7 @@ export function encodeRecord(fields: RecordFields): Buffer {
 }
 
 /** Decodes the entry starting at `at` within `buf` (which holds it whole). */
-export function decodeRecord(buf: Buffer, at: number, partition: number, offset: number): HubEvent {
+function decodeRecord(buf: Buffer, at: number, partition: number, offset: number): HubEvent {
   const payloadLength = buf.readUInt32BE(at + 4);
   const metaLength = buf.readUInt32BE(at + HEADER_BYTES);
   const metaStart = at + HEADER_BYTES + 4;

@@ -19,7 +19,7 @@ export interface InvokeOptions {
   responseTimeoutMs?: number;
 }
 
-export const DEFAULT_METHOD_TIMEOUT_MS = 30_000;
+const DEFAULT_METHOD_TIMEOUT_MS = 30_000;
 
 interface PendingCall {
   deviceId: string;

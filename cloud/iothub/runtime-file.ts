@@ -19,7 +19,7 @@ export interface RuntimeInfo {
 /** Data dirs in use by emulators of this process (the pid check cannot tell them apart). */
 const claimed = new Set<string>();
 
-export function runtimeFilePath(dataDir: string): string {
+function runtimeFilePath(dataDir: string): string {
   return join(dataDir, 'emulator.json');
 }
 

@@ -53,12 +53,12 @@ export function parseSasToken(token: string): SasToken | undefined {
 }
 
 /** base64(HMAC-SHA256(base64-decoded key, `<url-encoded resource>\n<expiry>`)) as raw bytes. */
-export function sasSignature(base64Key: string, rawResource: string, expiry: number): Buffer {
+function sasSignature(base64Key: string, rawResource: string, expiry: number): Buffer {
   return createHmac('sha256', Buffer.from(base64Key, 'base64')).update(`${rawResource}\n${expiry}`).digest();
 }
 
 /** encodeURIComponent plus the characters the SDK also escapes (`!'()*`), so tokens match byte for byte. */
-export function encodeUriComponentStrict(s: string): string {
+function encodeUriComponentStrict(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16));
 }
 

@@ -17,7 +17,7 @@ export interface StoredSubscription {
   qos: number;
 }
 
-export function sessionsPath(dataDir: string): string {
+function sessionsPath(dataDir: string): string {
   return join(dataDir, 'sessions.json');
 }
 

@@ -16,7 +16,7 @@ import { decodePropertyBag } from './property-bag.js';
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 
 /** Appends in flight per connection before the emulator stops reading from it (backpressure). */
-export const MAX_UNSYNCED_PER_CONNECTION = 256;
+const MAX_UNSYNCED_PER_CONNECTION = 256;
 
 export interface TelemetryInput {
   deviceId: string;

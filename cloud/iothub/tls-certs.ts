@@ -17,7 +17,7 @@ export interface TlsMaterial {
   serverKeyPem: string;
 }
 
-export function tlsDir(dataDir: string): string {
+function tlsDir(dataDir: string): string {
   return join(dataDir, 'tls');
 }
 

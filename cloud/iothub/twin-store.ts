@@ -26,8 +26,8 @@ interface StoredTwin {
 }
 
 /** IoT Hub limits: each section at most 32 KB, objects nested at most 10 deep. */
-export const TWIN_SECTION_MAX_BYTES = 32 * 1024;
-export const TWIN_MAX_DEPTH = 10;
+const TWIN_SECTION_MAX_BYTES = 32 * 1024;
+const TWIN_MAX_DEPTH = 10;
 
 /** A patch IoT Hub would refuse with 400; `message` says why, for the device and the caller. */
 export class TwinPatchError extends Error {
@@ -35,7 +35,7 @@ export class TwinPatchError extends Error {
   readonly status = 400;
 }
 
-export function twinsPath(dataDir: string): string {
+function twinsPath(dataDir: string): string {
   return join(dataDir, 'twins.json');
 }
 

@@ -51,7 +51,7 @@ export class BatchOutput {
   }
 }
 
-export function newDeviceState(device: string, boot: string, firstSeq: number, enqueuedTime: number): DeviceState {
+function newDeviceState(device: string, boot: string, firstSeq: number, enqueuedTime: number): DeviceState {
   return {
     device,
     boot,
@@ -217,7 +217,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * epoch ms (the wire format says so, and the SQL columns are integers). Unknown kinds pass: a
  * newer agent's record still takes its seq, we just have no table for it.
  */
-export function recordProblem(r: WireRecord): string | null {
+function recordProblem(r: WireRecord): string | null {
   const bad = (what: string) => `record seq ${r.seq} (${r.kind}): ${what}`;
   if (!isTime(r.t)) return bad('t is not an integer epoch ms');
   switch (r.kind) {

@@ -1,5 +1,6 @@
-import { systemClock, type Clock, type TimerHandle } from '../../agent/core/clock.js';
+import { systemClock, type Clock } from '../../agent/core/clock.js';
 import { errorMessage } from '../../agent/core/errors.js';
+import { Signal, waitAny } from '../../agent/core/signal.js';
 import { silentLogger, type Logger } from '../../agent/core/logger.js';
 import { markLost, openGapCount, rejectedCount } from './gaps.js';
 import { BatchOutput, reconcileEvents, type ReconcileOptions, type RejectedRecord } from './reconcile.js';
@@ -89,7 +90,7 @@ export class Reconciler {
   private ownedPartitions: string[] = [];
   private sourceOpened = false;
   private running: Promise<unknown> = Promise.resolve();
-  private loop: { stopped: boolean; timer?: TimerHandle; wake?: () => void; done?: Promise<void> } | undefined;
+  private loop: { stopped: boolean; wake: Signal; done?: Promise<void> } | undefined;
   private readonly totals = { accepted: 0, duplicates: 0, rejected: 0, resendRequests: 0 };
   /** Resend calls of the round in flight (start() mode), by device and gap start. */
   private readonly inFlight = new Set<string>();
@@ -147,9 +148,12 @@ export class Reconciler {
    */
   start(): void {
     if (this.loop) return;
-    const loop: NonNullable<Reconciler['loop']> = { stopped: false };
+    const loop: NonNullable<Reconciler['loop']> = { stopped: false, wake: new Signal() };
     this.loop = loop;
     loop.done = (async () => {
+      // Events were read since the last time it was caught up: say so once it is again (an
+      // operator, and a test, learn that the table holds what the source held).
+      let behind = false;
       while (!loop.stopped) {
         let idle = true;
         try {
@@ -161,22 +165,24 @@ export class Reconciler {
               if (this.inFlight.size > 0) {
                 this.round = round.finally(() => {
                   this.round = undefined;
-                  loop.wake?.();
+                  loop.wake.notify();
                 });
               }
             }
             return summary;
           });
           idle = s.events === 0 && this.answers.length === 0;
+          if (s.events > 0) behind = true;
         } catch (err) {
           this.log.error({ err: errorMessage(err) }, 'reconciler pass failed; state reloads from the store');
           this.onError?.(err);
         }
         if (loop.stopped || !idle) continue;
-        await new Promise<void>((resolve) => {
-          loop.wake = resolve;
-          loop.timer = this.clock.setTimeout(resolve, this.pollMs);
-        });
+        if (behind) {
+          behind = false;
+          this.log.info({ ...this.totals }, 'caught up');
+        }
+        await waitAny([loop.wake], { clock: this.clock, ms: this.pollMs });
       }
     })();
   }
@@ -186,8 +192,7 @@ export class Reconciler {
     const loop = this.loop;
     if (!loop) return;
     loop.stopped = true;
-    if (loop.timer) this.clock.clearTimeout(loop.timer);
-    loop.wake?.();
+    loop.wake.notify();
     await loop.done;
     // Calls in flight end within the method timeout; their answers wait for the next run.
     await this.round;

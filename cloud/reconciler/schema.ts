@@ -98,7 +98,7 @@ CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 }
 
 /** Column lists shared by both stores' SELECTs, so their rows map the same way. */
-export const RESULT_COLUMNS = 'device, query, out, key, ws, we, rev, seq, row, enqueued_time';
+const RESULT_COLUMNS = 'device, query, out, key, ws, we, rev, seq, row, enqueued_time';
 export const READING_COLUMNS = 'device, seq, src, pt, t, at, v, q, err, u';
 export const EVENT_COLUMNS = 'device, seq, kind, t, name, data';
 export const DEVICE_COLUMNS =

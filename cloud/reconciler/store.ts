@@ -162,7 +162,3 @@ export const SNAPSHOT_WS_KEY = Number.MIN_SAFE_INTEGER;
 export function wsKey(ws: number | null): number {
   return ws ?? SNAPSHOT_WS_KEY;
 }
-
-export function toGapRows(devices: readonly DeviceState[]): GapRow[] {
-  return devices.flatMap((d) => d.gaps.map((g) => ({ ...g, device: d.device, size: g.to - g.from + 1 })));
-}

@@ -1,4 +1,6 @@
+import type { Backoff } from '../../agent/core/backoff.js';
 import type { Clock } from '../../agent/core/clock.js';
+import { doublingBackoff } from '../backoff.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -19,14 +21,17 @@ export interface BreakerOptions {
  */
 export class CircuitBreaker {
   private failures = 0;
-  private opens = 0;
   private openUntil = 0;
   private probing = false;
+  /** Its failure count is the number of opens since the last success. */
+  private readonly backoff: Backoff;
 
-  constructor(private readonly options: BreakerOptions) {}
+  constructor(private readonly options: BreakerOptions) {
+    this.backoff = doublingBackoff(options.baseBackoffMs, options.maxBackoffMs);
+  }
 
   state(): BreakerState {
-    if (this.opens === 0) return 'closed';
+    if (this.backoff.consecutiveFailures === 0) return 'closed';
     return this.options.clock.now() >= this.openUntil ? 'half-open' : 'open';
   }
 
@@ -46,7 +51,7 @@ export class CircuitBreaker {
 
   success(): void {
     this.failures = 0;
-    this.opens = 0;
+    this.backoff.reset();
     this.probing = false;
   }
 
@@ -55,9 +60,7 @@ export class CircuitBreaker {
     const wasProbe = this.probing;
     this.probing = false;
     if (wasProbe || this.failures >= this.options.failureThreshold) {
-      this.opens++;
-      const backoff = Math.min(this.options.maxBackoffMs, this.options.baseBackoffMs * 2 ** (this.opens - 1));
-      this.openUntil = this.options.clock.now() + backoff;
+      this.openUntil = this.options.clock.now() + this.backoff.next();
     }
   }
 }

@@ -1,4 +1,3 @@
-import cron, { type ScheduledTask } from 'node-cron';
 import { systemClock, type Clock, type TimerHandle } from '../../agent/core/clock.js';
 import type { Driver, DriverHealth, DriverState, ReadingSink, SourceHealth } from '../../agent/core/driver.js';
 import { errorMessage } from '../../agent/core/errors.js';
@@ -9,6 +8,7 @@ import { DeviceError, unavailableError } from '../errors.js';
 import { badReadings, blockReadings } from './block-readings.js';
 import { Bus } from './bus.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { CronSchedule } from './cron-schedule.js';
 import { readRequest, readResponseData } from './pdu.js';
 import { planReads, type ReadBlock } from './planner.js';
 import { RtuTransport } from './rtu-transport.js';
@@ -45,7 +45,6 @@ interface Slave {
   lastCycleOk: boolean | undefined;
   nextAt: number;
   timer: TimerHandle | undefined;
-  task: ScheduledTask | undefined;
   sinkRejections: number;
   overruns: number;
 }
@@ -96,7 +95,6 @@ export class ModbusDriver implements Driver {
         lastCycleOk: undefined,
         nextAt: 0,
         timer: undefined,
-        task: undefined,
         sinkRejections: 0,
         overruns: 0,
       });
@@ -128,7 +126,7 @@ export class ModbusDriver implements Driver {
 
   private schedule(s: Slave): void {
     if (s.device.cron !== undefined) {
-      s.task = cron.schedule(s.device.cron, () => this.track(this.cycle(s)), { noOverlap: true, name: `modbus:${s.device.name}` });
+      this.scheduleCron(s, new CronSchedule(s.device.cron));
       return;
     }
     s.nextAt = this.clock.now();
@@ -151,6 +149,34 @@ export class ModbusDriver implements Driver {
       );
     };
     tick();
+  }
+
+  /**
+   * Cron ticks armed one at a time on the injected clock. A tick that finds the previous poll
+   * still running is skipped (node-cron's `noOverlap`), so a slow bus never stacks polls.
+   */
+  private scheduleCron(s: Slave, schedule: CronSchedule): void {
+    let last = this.clock.now();
+    let busy = false;
+    const arm = (): void => {
+      // From the later of now and the tick just fired: a timer that fires a hair early must not
+      // see the same second again.
+      const at = schedule.nextAfter(Math.max(last, this.clock.now()));
+      last = at;
+      s.timer = this.clock.setTimeout(tick, Math.max(0, at - this.clock.now()));
+    };
+    const tick = (): void => {
+      s.timer = undefined;
+      if (!this.running) return;
+      arm();
+      if (busy) {
+        s.overruns++;
+        return;
+      }
+      busy = true;
+      this.track(this.cycle(s).finally(() => (busy = false)));
+    };
+    arm();
   }
 
   private track(p: Promise<void>): Promise<void> {
@@ -263,8 +289,6 @@ export class ModbusDriver implements Driver {
     for (const s of this.slaves) {
       if (s.timer) this.clock.clearTimeout(s.timer);
       s.timer = undefined;
-      if (s.task) await s.task.destroy();
-      s.task = undefined;
     }
     // Closing the lines aborts requests in flight (a dead slave's timeout need not run out);
     // readings already gathered still reach the sink, and we wait for that call to settle.

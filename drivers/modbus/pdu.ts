@@ -3,7 +3,7 @@ import { exceptionError, frameError } from '../errors.js';
 /** The four Modbus data tables, in the protocol's own words. */
 export type Table = 'coil' | 'discrete' | 'holding' | 'input';
 
-export const READ_FUNCTION: Record<Table, number> = { coil: 1, discrete: 2, holding: 3, input: 4 };
+const READ_FUNCTION: Record<Table, number> = { coil: 1, discrete: 2, holding: 3, input: 4 };
 
 export const FC = {
   readCoils: 1,
@@ -20,7 +20,7 @@ export const FC = {
 export const MAX_READ_REGISTERS = 125;
 export const MAX_READ_BITS = 2000;
 
-export const EXCEPTION_NAMES: Record<number, string> = {
+const EXCEPTION_NAMES: Record<number, string> = {
   1: 'ILLEGAL FUNCTION',
   2: 'ILLEGAL DATA ADDRESS',
   3: 'ILLEGAL DATA VALUE',

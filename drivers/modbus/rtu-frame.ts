@@ -9,9 +9,6 @@ export interface RtuFrame {
 /** Which side of the conversation the decoder listens to: a master reads responses. */
 export type RtuDirection = 'request' | 'response';
 
-/** Longest legal RTU frame (address + 253-byte PDU + CRC). */
-export const MAX_RTU_FRAME = 256;
-
 /**
  * Length of the frame that would start at `buf[i]`: a positive length, 0 when more bytes are
  * needed to tell, or -1 when no frame of this direction can start there.

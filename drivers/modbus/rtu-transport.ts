@@ -1,5 +1,7 @@
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import { systemClock, type Clock, type TimerHandle } from '../../agent/core/clock.js';
+import type { Backoff } from '../../agent/core/backoff.js';
+import { doublingBackoff } from '../backoff.js';
 import { crcError, type DeviceError, exceptionError, frameError, timeoutError, unavailableError } from '../errors.js';
 import { withCrc } from './crc.js';
 import { exceptionName } from './pdu.js';
@@ -43,7 +45,7 @@ export class RtuTransport implements ModbusTransport {
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private reopenTimer: TimerHandle | undefined;
-  private backoff: number;
+  private readonly reopenBackoff: Backoff | undefined;
   private everOpened = false;
   private readonly counters = { requests: 0, reopens: 0, strayBytesWhileIdle: 0 };
   private lastError: TransportStats['lastError'];
@@ -53,7 +55,7 @@ export class RtuTransport implements ModbusTransport {
   constructor(private readonly options: RtuTransportOptions) {
     this.description = options.path;
     this.clock = options.clock ?? systemClock;
-    this.backoff = options.reopen ? options.reopen.baseMs : 0;
+    this.reopenBackoff = options.reopen ? doublingBackoff(options.reopen.baseMs, options.reopen.maxMs) : undefined;
     const bits = 1 + (options.dataBits ?? 8) + (options.parity && options.parity !== 'none' ? 1 : 0) + (options.stopBits ?? 1);
     this.charMs = (bits * 1000) / (options.baudRate ?? 9600);
   }
@@ -67,7 +69,9 @@ export class RtuTransport implements ModbusTransport {
     return this.opening;
   }
 
-  private openOnce(): Promise<void> {
+  private async openOnce(): Promise<void> {
+    // Loaded at the first open, not with the module: a Modbus TCP gateway never pays for it.
+    const { SerialPort } = await import('serialport');
     return new Promise<void>((resolve, reject) => {
       // A new SerialPort each time: the path (maybe a by-id symlink) is resolved afresh.
       const port = new SerialPort({
@@ -94,7 +98,7 @@ export class RtuTransport implements ModbusTransport {
         }
         if (this.everOpened) this.counters.reopens++;
         this.everOpened = true;
-        this.backoff = this.options.reopen ? this.options.reopen.baseMs : 0;
+        this.reopenBackoff?.reset();
         this.port = port;
         port.on('data', (chunk: Buffer) => this.onData(chunk));
         port.on('error', (e: Error) => this.onLost(port, e));
@@ -116,10 +120,8 @@ export class RtuTransport implements ModbusTransport {
   }
 
   private scheduleReopen(): void {
-    const reopen = this.options.reopen;
-    if (!reopen || this.closed || this.reopenTimer) return;
-    const delay = this.backoff;
-    this.backoff = Math.min(reopen.maxMs, this.backoff * 2);
+    if (!this.reopenBackoff || this.closed || this.reopenTimer) return;
+    const delay = this.reopenBackoff.next();
     this.reopenTimer = this.clock.setTimeout(() => {
       this.reopenTimer = undefined;
       this.open().catch(() => undefined); // a failure schedules the next attempt

@@ -1,5 +1,7 @@
 import net from 'node:net';
+import type { Backoff } from '../../agent/core/backoff.js';
 import { systemClock, type Clock, type TimerHandle } from '../../agent/core/clock.js';
+import { doublingBackoff } from '../backoff.js';
 import { DeviceError, exceptionError, frameError, timeoutError, unavailableError } from '../errors.js';
 import { exceptionName } from './pdu.js';
 import type { ModbusTransport, ReopenOptions, TransportStats } from './transport.js';
@@ -38,7 +40,7 @@ export class TcpTransport implements ModbusTransport {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
   private retryAt = 0;
-  private backoff: number;
+  private readonly reopenBackoff: Backoff | undefined;
   private everConnected = false;
   private readonly counters = { requests: 0, reopens: 0, strayBytes: 0 };
   private lastError: TransportStats['lastError'];
@@ -46,7 +48,7 @@ export class TcpTransport implements ModbusTransport {
   constructor(private readonly options: TcpTransportOptions) {
     this.description = `${options.host}:${options.port ?? 502}`;
     this.clock = options.clock ?? systemClock;
-    this.backoff = options.reopen ? options.reopen.baseMs : 0;
+    this.reopenBackoff = options.reopen ? doublingBackoff(options.reopen.baseMs, options.reopen.maxMs) : undefined;
   }
 
   async open(): Promise<void> {
@@ -72,10 +74,7 @@ export class TcpTransport implements ModbusTransport {
         this.clock.clearTimeout(timer);
         this.connecting = undefined;
         this.noteError(e);
-        if (this.options.reopen) {
-          this.retryAt = this.clock.now() + this.backoff;
-          this.backoff = Math.min(this.options.reopen.maxMs, this.backoff * 2);
-        }
+        if (this.reopenBackoff) this.retryAt = this.clock.now() + this.reopenBackoff.next();
         reject(e);
       };
       sock.once('error', (err) => fail(unavailableError(`cannot connect to ${this.description}: ${err.message}`)));
@@ -90,7 +89,7 @@ export class TcpTransport implements ModbusTransport {
         }
         if (this.everConnected) this.counters.reopens++;
         this.everConnected = true;
-        this.backoff = this.options.reopen ? this.options.reopen.baseMs : 0;
+        this.reopenBackoff?.reset();
         this.retryAt = 0;
         this.socket = sock;
         this.buf = Buffer.alloc(0);

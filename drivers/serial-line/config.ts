@@ -83,7 +83,7 @@ export type SerialLineDriverConfig = z.output<typeof schema>;
 export type SensorConfig = SerialLineDriverConfig['sensors'][number];
 export type ParserConfig = SensorConfig['parser'];
 
-export function buildParser(p: ParserConfig): LineParser {
+function buildParser(p: ParserConfig): LineParser {
   switch (p.kind) {
     case 'csv':
       return csvParser(p);

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { SerialPort } from 'serialport';
+import type { Backoff } from '../../agent/core/backoff.js';
 import type { Clock, TimerHandle } from '../../agent/core/clock.js';
+import { doublingBackoff } from '../backoff.js';
 import type { ReopenOptions } from '../modbus/transport.js';
 
 export interface LinePortOptions {
@@ -22,7 +24,7 @@ export interface LinePortOptions {
 export class LinePort extends EventEmitter<{ data: [Buffer]; open: []; lost: [string] }> {
   private port: SerialPort | undefined;
   private timer: TimerHandle | undefined;
-  private backoff: number;
+  private readonly backoff: Backoff;
   private closed = false;
   private paused = false;
   reopens = 0;
@@ -30,7 +32,7 @@ export class LinePort extends EventEmitter<{ data: [Buffer]; open: []; lost: [st
 
   constructor(private readonly o: LinePortOptions) {
     super();
-    this.backoff = o.reopen.baseMs;
+    this.backoff = doublingBackoff(o.reopen.baseMs, o.reopen.maxMs);
   }
 
   get isOpen(): boolean {
@@ -54,7 +56,7 @@ export class LinePort extends EventEmitter<{ data: [Buffer]; open: []; lost: [st
         }
         if (this.everOpened) this.reopens++;
         this.everOpened = true;
-        this.backoff = this.o.reopen.baseMs;
+        this.backoff.reset();
         this.port = port;
         port.on('data', (chunk: Buffer) => this.emit('data', chunk));
         const onGone = (e?: Error | null): void => {
@@ -75,8 +77,7 @@ export class LinePort extends EventEmitter<{ data: [Buffer]; open: []; lost: [st
   private lost(reason: string): void {
     this.emit('lost', reason);
     if (this.closed || this.timer) return;
-    const delay = this.backoff;
-    this.backoff = Math.min(this.o.reopen.maxMs, this.backoff * 2);
+    const delay = this.backoff.next();
     this.timer = this.o.clock.setTimeout(() => {
       this.timer = undefined;
       void this.attempt();

@@ -1,13 +1,9 @@
 import type { Clock, TimerHandle } from '../../agent/core/clock.js';
 import type { Driver, DriverHealth, ReadingSink } from '../../agent/core/driver.js';
 import type { Reading } from '../../agent/core/reading.js';
+import type { SyntheticDriverSettings } from './config.js';
 
-export interface SyntheticDriverOptions {
-  name: string;
-  /** Source device name the readings carry. */
-  source: string;
-  points: Array<{ name: string; unit?: string; periodMs?: number; amplitude?: number; offset?: number }>;
-  intervalMs: number;
+export interface SyntheticDriverOptions extends SyntheticDriverSettings {
   clock: Clock;
 }
 
@@ -30,6 +26,7 @@ export class SyntheticDriver implements Driver {
   }
 
   async start(sink: ReadingSink): Promise<void> {
+    if (this.running) throw new TypeError(`driver ${this.name} is already started`);
     this.running = true;
     this.schedule(sink, 0);
   }

@@ -1,5 +1,7 @@
+import { systemClock } from '../../agent/core/clock.js';
 import { ModbusDriver } from '../../drivers/modbus/driver.js';
 import { SerialLineDriver } from '../../drivers/serial-line/driver.js';
+import { SyntheticDriver } from '../../drivers/synthetic/synthetic-driver.js';
 import { startLineSensorDemo, startRtuDemoSimulator, startTcpDemoSimulator } from '../../drivers/simulators/demo.js';
 import { driverConformance } from './driver-conformance.js';
 
@@ -24,3 +26,10 @@ driverConformance('SerialLineDriver (pty)', async () => {
     close: sim.close,
   };
 });
+
+driverConformance('SyntheticDriver', async () => ({
+  driver: new SyntheticDriver({ name: 'synthetic', source: 'synth-1', intervalMs: 20, points: [{ name: 'p0' }, { name: 'p1', unit: 'C' }], clock: systemClock }),
+  sources: ['synth-1'],
+  provoke: async () => undefined,
+  close: async () => undefined,
+}));

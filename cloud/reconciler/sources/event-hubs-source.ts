@@ -8,6 +8,7 @@ import {
   type Subscription,
 } from '@azure/event-hubs';
 import { EdgeError, errorMessage } from '../../../agent/core/errors.js';
+import { Signal } from '../../../agent/core/signal.js';
 import type { CommittedPositions, ReconcilerSource, SourceBatch, SourceEvent } from '../source.js';
 
 /**
@@ -49,6 +50,8 @@ export class EventHubsSource implements ReconcilerSource {
   private subscription: Subscription | undefined;
   private readonly owned = new Map<string, PartitionBuffer>();
   private failure: unknown;
+  /** Notified whenever the client hands over events, so a caller can wait for them instead of polling. */
+  readonly arrived = new Signal();
 
   constructor(options: EventHubsSourceOptions) {
     let props;
@@ -80,6 +83,7 @@ export class EventHubsSource implements ReconcilerSource {
           const buf = this.owned.get(ctx.partitionId);
           if (!buf || events.length === 0) return;
           for (const e of events) buf.events.push(toSourceEvent(e, ctx.partitionId));
+          this.arrived.notify();
           if (buf.events.length >= (this.options.maxBuffered ?? 2000)) await new Promise<void>((r) => buf.drained.push(r));
         },
         processError: async (err) => {
@@ -105,6 +109,13 @@ export class EventHubsSource implements ReconcilerSource {
     if (buf.events.length < (this.options.maxBuffered ?? 2000)) for (const wake of buf.drained.splice(0)) wake();
     const last = events.at(-1);
     return { partitionId, events, next: last ? last.sequenceNumber + 1 : from, lastOffset: last ? last.offset : null };
+  }
+
+  /** Events received and not yet read, over the partitions owned now. */
+  buffered(): number {
+    let n = 0;
+    for (const buf of this.owned.values()) n += buf.events.length;
+    return n;
   }
 
   async close(): Promise<void> {

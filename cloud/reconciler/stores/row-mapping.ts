@@ -56,7 +56,7 @@ export function toEventRow(r: SqlRow, json: Json): EventRow {
   };
 }
 
-export function toGap(r: SqlRow): Gap {
+function toGap(r: SqlRow): Gap {
   return {
     from: num(r.from_seq),
     to: num(r.to_seq),

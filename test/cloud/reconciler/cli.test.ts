@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'azure-iot-device';
 import { IotHubEmulator } from '../../../cloud/iothub/index.js';
 import { SqliteStore } from '../../../cloud/reconciler/index.js';
-import { answerResend, connectSdkDevice, sendWire } from './support/sdk-device.js';
+import { answerResend, connectSdkDevice, sendWire, untilSubscribed } from './support/sdk-device.js';
 import { AgentScript, packMessage } from './support/wire-builder.js';
 import type { AgentState } from './support/scenario.js';
 import { openTestLog, type TestLog } from './support/real-log.js';
 import { buildScenario } from './support/scenario.js';
 import { postgresStores } from './support/stores.js';
-import { runCli, spawnCli } from '../../support/cli.js';
+import { runCli, spawnCli, untilOutput } from '../../support/cli.js';
 
 /** Runs `edge-agent …` as a user would, from source. */
 const cli = (args: string[]) => runCli(args, { EDGE_LOG_LEVEL: 'warn' });
@@ -95,7 +95,9 @@ describe('edge-agent cloud (CLI)', () => {
   });
 
   it('run serves the HTTP API until SIGTERM', async () => {
-    const p = spawnCli(['cloud', 'run', '--hub-data-dir', log.dir, '--store', `sqlite:${join(work, 'served.db')}`, '--http-port', '0', '--poll-ms', '50'], { EDGE_LOG_LEVEL: 'warn' });
+    // At info level the service logs `caught up` (JSON lines on stdout) once it has drained the log.
+    const p = spawnCli(['cloud', 'run', '--hub-data-dir', log.dir, '--store', `sqlite:${join(work, 'served.db')}`, '--http-port', '0', '--poll-ms', '50'], { EDGE_LOG_LEVEL: 'info' });
+    const caughtUp = untilOutput(p.stdout, /"msg":"caught up"/);
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
     const url = await new Promise<string>((resolve, reject) => {
@@ -106,13 +108,9 @@ describe('edge-agent cloud (CLI)', () => {
       });
       p.on('exit', () => reject(new Error(`exited early: ${stderr}`)));
     });
-    // The service drains the log in the background; poll the API until every device is there.
-    let devices: Array<{ device: string }> = [];
-    const deadline = Date.now() + 15_000;
-    while (devices.length < 3 && Date.now() < deadline) {
-      devices = ((await (await fetch(`${url}/devices`)).json()) as { devices: Array<{ device: string }> }).devices;
-      if (devices.length < 3) await new Promise((r) => setTimeout(r, 20));
-    }
+    const line = JSON.parse((await caughtUp).split('\n').find((l) => l.includes('"msg":"caught up"'))!) as { accepted: number };
+    expect(line.accepted).toBeGreaterThan(0);
+    const { devices } = (await (await fetch(`${url}/devices`)).json()) as { devices: Array<{ device: string }> };
     expect(devices.map((d) => d.device)).toEqual(['dev-000', 'dev-001', 'dev-002']);
     p.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -129,8 +127,7 @@ describe('edge-agent cloud (CLI)', () => {
       client = await connectSdkDevice(hub, 'cli-dev');
       const calls: Array<{ fromSeq: number; toSeq: number }> = [];
       answerResend(client, agent, calls);
-      const deadline = Date.now() + 10_000;
-      while (!hub.subscriptions('cli-dev').methods && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await untilSubscribed(hub, 'cli-dev', 'methods');
       // Seqs 4–9 never sent: 4–6 the device still holds, 7–8 it evicted, 9 it holds.
       const records = agent.script.sent.map((s) => s.record);
       await sendWire(client, packMessage('cli-dev', 'boot-1', records.slice(0, 3)));

@@ -10,20 +10,11 @@ import { Reconciler, MessageLogSource, hubMethodInvoker } from '../../../cloud/r
 import { expectStoreMatchesTruth } from './support/compare.js';
 import { settle } from './support/drive.js';
 import { groundTruth, type AgentState } from './support/scenario.js';
-import { answerResend, connectSdkDevice, sendWire } from './support/sdk-device.js';
+import { answerResend, connectSdkDevice, sendWire, untilSubscribed } from './support/sdk-device.js';
 import { allStores, type StoreFactory } from './support/stores.js';
 import { AgentScript, packMessage } from './support/wire-builder.js';
 
 const GRACE = 30_000;
-
-/** Bounded wait on a condition the emulator exposes (the SDK subscribes to methods asynchronously). */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function e2eSuite(stores: StoreFactory): void {
   describe(`end to end through the emulator and the device SDK, ${stores.name}`, () => {
@@ -61,7 +52,7 @@ function e2eSuite(stores: StoreFactory): void {
         clients.push(client);
         const calls: Array<{ fromSeq: number; toSeq: number }> = [];
         answerResend(client, agent, calls);
-        await until(() => hub.subscriptions('e2e-1').methods, 'the device to subscribe to methods');
+        await untilSubscribed(hub, 'e2e-1', 'methods');
 
         // Messages 3 and 4 (seqs 16–25) were not delivered; 6 goes before 5; 1 goes twice; every other one gzipped.
         const order = [0, 1, 1, 2, 6, 5, 7, 9, 10, 11, 12, 13, 14, 15];

@@ -13,7 +13,7 @@ import type { Telemetry } from './support/wire-builder.js';
 /** The emulator's log, written by its MessageLog and read in the same process. */
 const inProcessLog: SourceFactory = {
   name: 'emulator message log (in process)',
-  deliveryTimeoutMs: 2_000,
+  setupTimeoutMs: 10_000,
   async create() {
     const dir = await mkdtemp(join(tmpdir(), 'reconciler-src-'));
     const log = await MessageLog.open(dir, { partitionCount: 4 });
@@ -22,6 +22,7 @@ const inProcessLog: SourceFactory = {
       publish: async (messages: Telemetry[]) => {
         for (const m of messages) await log.append(m);
       },
+      readable: async () => undefined,
       close: async () => {
         await log.close();
         await rm(dir, { recursive: true, force: true });
@@ -33,7 +34,7 @@ const inProcessLog: SourceFactory = {
 /** The same log read from its data dir by a separate reader, as `cloud run --hub-data-dir` does. */
 const dataDirLog: SourceFactory = {
   name: 'emulator message log (read from its data dir)',
-  deliveryTimeoutMs: 2_000,
+  setupTimeoutMs: 10_000,
   async create() {
     const dir = await mkdtemp(join(tmpdir(), 'reconciler-src-'));
     const log = await MessageLog.open(dir, { partitionCount: 3 });
@@ -43,6 +44,7 @@ const dataDirLog: SourceFactory = {
       publish: async (messages: Telemetry[]) => {
         for (const m of messages) await log.append(m);
       },
+      readable: async () => undefined,
       close: async () => {
         await reader.close();
         await log.close();
@@ -58,7 +60,7 @@ const dataDirLog: SourceFactory = {
  */
 const emulatorService: SourceFactory = {
   name: 'emulator (SDK devices over MQTT, read through its HTTP service API)',
-  deliveryTimeoutMs: 5_000,
+  setupTimeoutMs: 30_000,
   async create() {
     const dir = await mkdtemp(join(tmpdir(), 'reconciler-src-'));
     const hub = await IotHubEmulator.start({ dataDir: dir, servicePort: 0 });
@@ -74,6 +76,7 @@ const emulatorService: SourceFactory = {
           await sendTelemetry(client, m);
         }
       },
+      readable: async () => undefined,
       close: async () => {
         for (const c of clients.values()) await c.close().catch(() => undefined);
         await hub.stop();
@@ -92,11 +95,15 @@ const emulatorService: SourceFactory = {
 function eventHubs(connectionString: string): SourceFactory {
   return {
     name: 'Event Hubs (EDGE_RECONCILER_EVENTHUBS)',
-    deliveryTimeoutMs: 60_000,
+    setupTimeoutMs: 120_000,
     async create() {
       const producer = new EventHubProducerClient(connectionString);
+      const source = new EventHubsSource({ connectionString, consumerGroup: process.env.EDGE_RECONCILER_EVENTHUBS_GROUP ?? '$Default' });
       return {
-        source: new EventHubsSource({ connectionString, consumerGroup: process.env.EDGE_RECONCILER_EVENTHUBS_GROUP ?? '$Default' }),
+        source,
+        readable: async (count: number) => {
+          while (source.buffered() < count) await source.arrived.wait();
+        },
         publish: async (messages: Telemetry[]) => {
           for (const m of messages) {
             await producer.sendBatch(

@@ -1,6 +1,6 @@
 import deviceSdk, { type Client } from 'azure-iot-device';
 import mqttSdk from 'azure-iot-device-mqtt';
-import type { IotHubEmulator } from '../../../../cloud/iothub/index.js';
+import type { DeviceSubscriptions, IotHubEmulator } from '../../../../cloud/iothub/index.js';
 import type { WireMessage } from '../../../../agent/core/wire.js';
 import { mergeRanges, type AgentState } from './scenario.js';
 import { packMessage, toTelemetry, type Telemetry } from './wire-builder.js';
@@ -15,6 +15,27 @@ export async function connectSdkDevice(hub: IotHubEmulator, deviceId: string): P
   await client.setOptions({ ca: hub.caPem });
   await client.open();
   return client;
+}
+
+/**
+ * Resolves once the device's connection has subscribed to `what` (the SDK subscribes lazily, after
+ * the first handler is set), re-checking at every subscription the hub sees; rejects after `ms`.
+ */
+export function untilSubscribed(hub: IotHubEmulator, deviceId: string, what: keyof DeviceSubscriptions, ms = 10_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      hub.off('subscribed', check);
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => done(new Error(`${deviceId} did not subscribe to ${what} within ${ms} ms`)), ms);
+    function check(): void {
+      if (hub.subscriptions(deviceId)[what]) done();
+    }
+    hub.on('subscribed', check);
+    check();
+  });
 }
 
 /** Resolves once IoT Hub has acknowledged (stored) the message. */
