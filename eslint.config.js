@@ -10,7 +10,10 @@ const boundaries = [
   {
     files: ['agent/**/*.ts'],
     ignores: ['agent/demo/**', 'agent/cli/commands/hub.ts', 'agent/cli/commands/cloud.ts', 'agent/cli/commands/cloud-actions.ts'],
-    forbid: [['(^|/)cloud/', 'agent/ never imports cloud/ except the demo and the CLI hub/cloud commands (agent/README.md)']],
+    forbid: [
+      ['(^|/)cloud/', 'agent/ never imports cloud/ except the demo and the CLI hub/cloud commands (agent/README.md)'],
+      ['(^|/)drivers/(?!index\\.js$|registry\\.js$)', 'agent/ reaches drivers only through drivers/index.ts or drivers/registry.ts (agent/README.md)'],
+    ],
   },
   { files: ['agent/core/**/*.ts'], forbid: [['^\\.\\./', 'agent/core is the kernel: it imports no other part of the project']] },
   { files: ['agent/store/**/*.ts', 'agent/stamp/**/*.ts'], forbid: [['^\\.\\./(?!core/)', 'imports only agent/core (README)']] },
