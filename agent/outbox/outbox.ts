@@ -115,15 +115,19 @@ export class Outbox {
     // A store written before deliveries were recorded: what lies below its oldest record went.
     const baseline = raw ? (Number.isFinite(lowest) ? lowest : stored) : undefined;
     await this.delivered.init(baseline);
-    this.nextSeq = Math.max(this.nextSeq, stored ?? 1, last + 1, seqFloor.binding || !raw ? seqFloor.floor : 1);
     const covered = mergeRanges([
       ...held,
       ...this.evictedRanges.list(),
       ...this.delivered.list(),
       { fromSeq: 1, toSeq: Math.max(this.evictedRanges.below, this.delivered.below) - 1 },
     ]);
+    // Seqs once reported lost or delivered were issued, even if the counter never said so.
+    const accounted = covered.length > 0 ? covered[covered.length - 1]!.toSeq : 0;
+    this.nextSeq = Math.max(this.nextSeq, stored ?? 1, last + 1, accounted + 1, seqFloor.binding || !raw ? seqFloor.floor : 1);
     const lost = uncovered(1, this.nextSeq - 1, covered);
     await this.evictedRanges.addRanges(lost);
+    // The counter on disk catches up at once, so the next open starts from here too.
+    if (this.nextSeq !== stored) await this.store.write([{ type: 'put', sublevel: this.store.meta, key: META.nextSeq, value: encodeChecked(this.nextSeq) }], { sync: true });
     return { lost, ...(stored !== undefined ? { storedNextSeq: stored } : {}) };
   }
 
