@@ -61,7 +61,7 @@ const nativeLoaders = {
       loader: 'js',
     }));
     // The version is fixed at build time (the bundle has no package.json beside it).
-    build.onLoad({ filter: /agent[\\/]cli[\\/]version\.ts$/ }, () => ({ contents: `export function agentVersion(): string { return ${JSON.stringify(pkg.version)}; }`, loader: 'ts' }));
+    build.onLoad({ filter: /agent[\\/]core[\\/]version\.ts$/ }, () => ({ contents: `export function agentVersion(): string { return ${JSON.stringify(pkg.version)}; }`, loader: 'ts' }));
   },
 };
 const bundle = join(OUT, 'edge-agent.cjs');

@@ -69,6 +69,7 @@ export class Forwarder {
    * sent once the store is back, never sent again meanwhile — each resend would be billed.
    */
   private unmarked: AckedRecord[][] = [];
+  private holding = false;
   private lingerSince: number | undefined;
   private flushing = false;
   private backoff: Backoff;
@@ -140,9 +141,9 @@ export class Forwarder {
   private async loop(): Promise<void> {
     const { logger } = this.options;
     while (this.running) {
-      if (this.outbox.held || this.unmarked.length > 0) {
+      if (this.held || this.unmarked.length > 0) {
         // Nothing is sent that could not be marked sent afterwards: wait for the store.
-        if (this.outbox.held || !(await this.markUnmarked())) {
+        if (this.held || !(await this.markUnmarked())) {
           await waitAny([this.outbox.healed, this.wake], { clock: this.options.clock, ms: 1000 });
           continue;
         }
@@ -283,7 +284,8 @@ export class Forwarder {
     }
     this.backoff.reset();
     try {
-      await this.outbox.markSent(records, clock.now(), this.options.retentionMs > 0);
+      if (this.held) this.unmarked.push(records);
+      else await this.outbox.markSent(records, clock.now(), this.options.retentionMs > 0);
     } catch (err) {
       if (!isStoreFaultError(this.outbox.notice(err))) throw err;
       this.unmarked.push(records);
@@ -292,6 +294,24 @@ export class Forwarder {
     this.counters.recordsAcked += message.seqs.length;
     this.counters.bytesAcked += message.body.length;
     this.counters.unitsBilled += meterUnits(message.body.length);
+  }
+
+  /** The store refuses writes, or is being healed (`hold`): nothing goes out, nothing is marked. */
+  private get held(): boolean {
+    return this.holding || this.outbox.held;
+  }
+
+  /**
+   * Holds sending and marking while the store is healed (reopened or replaced): PUBACKs that come
+   * meanwhile are kept and marked once `release` is called. Resolves at once; sends in flight go on.
+   */
+  hold(): void {
+    this.holding = true;
+  }
+
+  release(): void {
+    this.holding = false;
+    this.wake.notify();
   }
 
   /** Marks what the hub acknowledged during a store fault; false if the store refused again. */

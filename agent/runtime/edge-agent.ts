@@ -238,6 +238,7 @@ export class EdgeAgent {
 
   private async pauseForRecovery(): Promise<void> {
     const dataDir = this.parts.config.dataDir;
+    this.forwarder.hold();
     await this.journal.hold(() => new EdgeError('EDGE_DISK_FULL', `the buffer in ${dataDir} is being healed: readings are refused until it is back`));
     await this.pipeline.stop();
     await this.housekeeper.stop();
@@ -270,6 +271,7 @@ export class EdgeAgent {
     }
     await this.housekeeper.tick().catch(() => undefined);
     this.journal.release();
+    this.forwarder.release();
     this.pipeline.start();
     this.housekeeper.start();
   }

@@ -88,6 +88,8 @@ export class AgentStore {
    */
   notice(err: unknown): unknown {
     if (err instanceof EdgeError && (err.code === 'EDGE_DISK_FULL' || err.code === 'EDGE_STORE_DAMAGED')) return err;
+    // Closed for healing: whatever met the closed store is part of the fault, not a failure of its own.
+    if (this.faultState && systemErrorCode(err) === 'LEVEL_DATABASE_NOT_OPEN') return this.refusal(this.faultState, err);
     const kind = faultOf(err);
     if (!kind) return err;
     // Damage found while waiting out a full disk outranks it: reopening will not mend it.
