@@ -89,7 +89,7 @@ export class AgentStore {
   notice(err: unknown): unknown {
     if (err instanceof EdgeError && (err.code === 'EDGE_DISK_FULL' || err.code === 'EDGE_STORE_DAMAGED')) return err;
     // Closed for healing: whatever met the closed store is part of the fault, not a failure of its own.
-    if (this.faultState && systemErrorCode(err) === 'LEVEL_DATABASE_NOT_OPEN') return this.refusal(this.faultState, err);
+    if (this.faultState && CLOSED_CODES.has(systemErrorCode(err) ?? '')) return this.refusal(this.faultState, err);
     const kind = faultOf(err);
     if (!kind) return err;
     // Damage found while waiting out a full disk outranks it: reopening will not mend it.
@@ -219,6 +219,9 @@ export class AgentStore {
     await this.db.close();
   }
 }
+
+/** What a read or write meets when the store was closed under it (to be reopened or replaced). */
+const CLOSED_CODES = new Set(['LEVEL_DATABASE_NOT_OPEN', 'LEVEL_ITERATOR_NOT_OPEN']);
 
 /** `<dir>.damaged-<ISO time>`, with a counter if a store was already moved there this millisecond. */
 export function moveAside(dir: string, now: number): string {
