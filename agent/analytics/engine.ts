@@ -54,31 +54,54 @@ export interface EngineOptions {
 
 export const DEFAULT_MAX_STATE_ENTRIES = 1_000_000;
 
-/** A statement in the running graph: its operator, and the statements reading its rows. */
+/**
+ * A statement in the running graph: its operator, and the statements reading its rows. A
+ * windowed statement fed by substreams (directly, or through a step) may be handed a row behind
+ * the watermark it already has, from a key whose own timeline is behind the combined one; that
+ * row is out of order here and the policy decides, as the event-time stage does for an event.
+ */
 class StatementNode implements WindowOperator {
   readonly consumers: StatementNode[] = [];
   seq = 0;
+  private wm = -Infinity;
   constructor(
     readonly plan: StatementPlan,
     public op: WindowOperator,
+    private readonly tol: Tolerances,
+    private readonly counters: Counters,
   ) {}
   onEvent(row: Row, t: number, seq: number): void {
-    this.op.onEvent(row, t, seq);
+    if (t < this.wm && this.plan.grouped !== null) this.behind(row, t, seq);
+    else this.op.onEvent(row, t, seq);
   }
   onLateEvent(row: Row, t: number, seq: number): void {
     this.op.onLateEvent(row, t, seq);
   }
   onWatermark(wm: number): void {
+    if (wm > this.wm) this.wm = wm;
     this.op.onWatermark(wm);
     // A step's rows are stamped before wm, so downstream sees them before the watermark itself.
     for (const c of this.consumers) c.onWatermark(wm);
   }
+  private behind(row: Row, t: number, seq: number): void {
+    const c = this.counters;
+    c.outOfOrder++;
+    if (this.tol.policy === 'adjust') {
+      c.adjusted++;
+      this.op.onEvent(row, this.wm, seq);
+    } else if (this.tol.policy === 'revise' && t >= this.wm - this.tol.allowedLatenessMs) {
+      this.op.onLateEvent(row, t, seq);
+    } else {
+      c.dropped++;
+    }
+  }
   save(): unknown {
-    return { seq: this.seq, op: this.op.save() };
+    return { seq: this.seq, wm: this.wm, op: this.op.save() };
   }
   load(s: unknown): void {
-    const st = s as { seq: number; op: unknown };
+    const st = s as { seq: number; wm?: number; op: unknown };
     this.seq = st.seq;
+    this.wm = st.wm ?? -Infinity;
     this.op.load(st.op);
   }
 }
@@ -109,19 +132,27 @@ class QueryRuntime {
             for (const c of node!.consumers) c.onEvent(row, we, seq);
           }
         : (ws, we, key, rev, row) => deliver({ query: plan.name, output: s.name, windowStart: ws, windowEnd: we, key, rev, row });
-      node = new StatementNode(s, this.operatorFor(s, emit, lateness));
-      this.nodes.push(node);
-      if (s.isStep) byName.set(s.name.toLowerCase(), node);
-      if (s.fromStep) byName.get(s.from.toLowerCase())!.consumers.push(node);
-      else if (s.substreams) this.stages.push(new SubstreamStage(tol, s.timestamp, s.over, () => this.operatorFor(s, emit, lateness), this.counters, this.budget, log));
-      else this.stages.push(new EventTimeStage(tol, s.timestamp, s.over, node, this.counters, this.budget, log));
+      const n = new StatementNode(s, this.operatorFor(s, emit, lateness), tol, this.counters);
+      node = n;
+      this.nodes.push(n);
+      if (s.isStep) byName.set(s.name.toLowerCase(), n);
+      if (s.fromStep) byName.get(s.from.toLowerCase())!.consumers.push(n);
+      else if (s.substreams && s.perKeyOperators) {
+        // Each key has its own operator; only a step's readers combine keys again.
+        const combined = s.isStep ? (wm: number) => n.consumers.forEach((c) => c.onWatermark(wm)) : null;
+        this.stages.push(new SubstreamStage(tol, s.timestamp, s.over, { perKey: () => this.operatorFor(s, emit, lateness) }, combined, this.counters, this.budget, log));
+      } else if (s.substreams) {
+        this.stages.push(new SubstreamStage(tol, s.timestamp, s.over, { shared: n }, (wm) => n.onWatermark(wm), this.counters, this.budget, log));
+      } else {
+        this.stages.push(new EventTimeStage(tol, s.timestamp, s.over, n, this.counters, this.budget, log));
+      }
     }
   }
 
   private operatorFor(s: StatementPlan, emit: Emit, lateness: number): WindowOperator {
     const g = s.grouped;
-    if (g === null) return new ProjectionOperator(s, emit);
-    const grouping = new Grouping(g, s.where, s.columns, g.having, emit);
+    if (g === null) return new ProjectionOperator(s, emit, this.counters);
+    const grouping = new Grouping(g, s.where, s.columns, g.having, emit, this.counters);
     const w = g.window;
     switch (w.kind) {
       case 'tumbling':

@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import type { Eval, Env } from './expressions.js';
-import { newEnv, timeOf } from './expressions.js';
+import { isConversionFailure, newEnv, timeOf } from './expressions.js';
 import type { Row, WindowOperator } from './operator.js';
 import { ReorderBuffer } from './reorder-buffer.js';
 import type { Counters, StateBudget, Tolerances } from './tolerances.js';
@@ -85,7 +85,14 @@ export class EventTimeStage {
       t = Math.floor(arrival);
     } else {
       this.env.row = ev;
-      t = timeOf(this.timestamp(this.env));
+      try {
+        t = timeOf(this.timestamp(this.env));
+      } catch (err) {
+        if (!isConversionFailure(err)) throw err;
+        c.conversionErrors++;
+        this.updateWatermark();
+        return;
+      }
       if (Number.isNaN(t)) {
         // ASA drops an event whose TIMESTAMP BY value is not a time.
         c.dropped++;
@@ -93,22 +100,25 @@ export class EventTimeStage {
         return;
       }
     }
-    const earlyBound = Math.floor(arrival + this.tol.earlyArrivalMs);
-    if (t > earlyBound) {
-      // A device clock far ahead would drag its partition's watermark into the future and push
-      // every later event there; ASA's fixed early-arrival window bounds that damage.
+    if (t > arrival + this.tol.earlyArrivalMs) {
+      // ASA drops an event more than 5 min ahead of its arrival, whatever the policy, and it
+      // never moves a watermark: a device clock far ahead would otherwise drag its partition
+      // into the future and every following on-time event with it.
       c.earlyInput++;
-      this.trace('early', ev, t, arrival, this.adjust ? earlyBound : null);
-      if (this.adjust) {
-        t = earlyBound;
-        c.adjusted++;
-      } else {
-        c.dropped++;
-        this.updateWatermark();
-        return;
-      }
+      c.dropped++;
+      this.trace('early', ev, t, arrival, null);
+      this.updateWatermark();
+      return;
     }
-    const p = this.partitionOf(ev);
+    let p: Partition;
+    try {
+      p = this.partitionOf(ev);
+    } catch (err) {
+      if (!isConversionFailure(err)) throw err;
+      c.conversionErrors++;
+      this.updateWatermark();
+      return;
+    }
     const lateBound = arrival - this.L;
     const oooBound = p.maxSeen - this.O;
     const lower = Math.ceil(Math.max(lateBound, oooBound, this.watermark));

@@ -1,6 +1,7 @@
 import type { Expr, Position } from './ast.js';
 import { AGGREGATE_NAMES, createAccumulatorFactory, type Accumulator, type AggregateName } from './aggregates.js';
 import { QueryError } from './diagnostics.js';
+import { parseIsoTime } from './iso-time.js';
 import { datePart } from './time-units.js';
 import { castTo, CAST_TYPES, compare, dateAdd, dateDiff, datePartOf, isTrue, toBoolean, toDate, toMillis, toNumber } from './values.js';
 
@@ -20,6 +21,17 @@ export interface Env {
 }
 
 export type Eval = (env: Env) => unknown;
+
+/**
+ * Thrown by a CAST that cannot convert its value. ASA drops the event and counts a data
+ * conversion error (TRY_CAST gives NULL instead); whoever evaluates expressions over an event
+ * catches it with `isConversionFailure` and drops that event (or window row) whole.
+ */
+const CONVERSION_FAILED = new Error('CAST could not convert the value');
+
+export function isConversionFailure(err: unknown): boolean {
+  return err === CONVERSION_FAILED;
+}
 
 export function newEnv(): Env {
   return { row: {}, ts: 0, aggs: [], keys: [] };
@@ -43,6 +55,8 @@ export interface CompileScope {
   group: { keys: Expr[]; keyTexts: string[]; aggregates: AggregateCall[] } | null;
   /** Whether aggregates may appear (SELECT/HAVING of a grouped query). */
   where: 'row' | 'output' | 'aggregate-arg';
+  /** HAVING only: SELECT aliases (lower-cased) it may name, as ASA allows (`HAVING [Count] >= 3`). */
+  aliases?: Map<string, Eval>;
 }
 
 export function compileExpr(e: Expr, scope: CompileScope): Eval {
@@ -100,7 +114,12 @@ export function compileExpr(e: Expr, scope: CompileScope): Eval {
       if (!CAST_TYPES.has(e.type)) unsupported(scope, e.pos, `CAST to ${e.type}`);
       const f = compileExpr(e.operand, scope);
       const type = e.type;
-      return (env) => castTo(f(env), type) ?? null;
+      if (e.orNull) return (env) => castTo(f(env), type) ?? null;
+      return (env) => {
+        const v = castTo(f(env), type);
+        if (v === undefined) throw CONVERSION_FAILED;
+        return v;
+      };
     }
     case 'datepart':
       return compileDatePart(e, scope);
@@ -113,11 +132,14 @@ export function compileExpr(e: Expr, scope: CompileScope): Eval {
 function compileColumn(e: Extract<Expr, { kind: 'column' }>, scope: CompileScope): Eval {
   let path = e.path;
   if (path.length > 1 && scope.sourceNames.some((n) => n.toLowerCase() === path[0]!.toLowerCase())) path = path.slice(1);
+  const alias = path.length === 1 && scope.aliases ? scope.aliases.get(path[0]!.toLowerCase()) : undefined;
   if (scope.group && scope.where === 'output') {
     const k = scope.group.keyTexts.indexOf(exprText({ ...e, path }));
     if (k >= 0) return (env) => env.keys[k];
+    if (alias) return alias;
     fail(scope, e.pos, `column '${e.path.join('.')}' must appear in GROUP BY or inside an aggregate`);
   }
+  if (alias) return alias;
   if (path.length === 1) {
     const a = path[0]!;
     return (env) => {
@@ -420,7 +442,13 @@ function compileAggregate(e: Extract<Expr, { kind: 'call' | 'topOne' }>, name: A
         key: (row: Readonly<Record<string, unknown>>, t: number) => {
           env.row = row as Record<string, unknown>;
           env.ts = t;
-          return f(env);
+          try {
+            return f(env);
+          } catch (err) {
+            // The event is already in the window; a key that cannot be converted sorts last, like NULL.
+            if (isConversionFailure(err)) return null;
+            throw err;
+          }
         },
         desc: o.desc,
       };
@@ -492,9 +520,9 @@ let lastTextMs = NaN;
 export function timeOf(v: unknown): number {
   if (typeof v === 'string') {
     // Polled readings share a timestamp per poll, and replay parses each one twice (arrival
-    // and application time): one remembered string saves most Date.parse calls.
+    // and application time): one remembered string saves most parses.
     if (v === lastText) return lastTextMs;
-    const ms = Date.parse(v);
+    const ms = parseIsoTime(v);
     lastText = v;
     lastTextMs = Number.isFinite(ms) ? Math.floor(ms) : NaN;
     return lastTextMs;

@@ -1,9 +1,10 @@
 import type { Duration, Expr, Position, QueryAst, SelectStatement, WindowSpec } from './ast.js';
 import { AGGREGATE_NAMES } from './aggregates.js';
-import { QueryError } from './diagnostics.js';
+import { ENVELOPE_FIELDS, QueryError } from './diagnostics.js';
 import { compileExpr, exprText, type AggregateCall, type CompileScope, type Eval } from './expressions.js';
 import { parseQuery } from './parser.js';
 import { windowMillis, windowUnit } from './time-units.js';
+import { isTrue } from './values.js';
 
 /** A window with every size in milliseconds. Offsets are normalised into [0, hop). */
 export type WindowPlan =
@@ -45,10 +46,15 @@ export interface StatementPlan {
   /** Whether the window operator needs its input in time order (sliding, session). */
   ordered: boolean;
   /**
-   * ASA substreams: TIMESTAMP BY … OVER columns that are all GROUP BY keys, in a statement whose
-   * rows go to an output. Each OVER value then runs on its own timeline (see substreams.ts).
+   * ASA substreams: TIMESTAMP BY … OVER on an input. Each OVER value runs on its own timeline
+   * (see substreams.ts), whatever the statement groups by.
    */
   substreams: boolean;
+  /**
+   * Substreams whose rows need no other key's events (no GROUP BY, or GROUP BY holds every OVER
+   * column): each key also gets its own window operator. Otherwise keys share one operator.
+   */
+  perKeyOperators: boolean;
 }
 
 export interface QueryPlan {
@@ -120,7 +126,7 @@ function planStatement(
   const over = s.timestampBy ? s.timestampBy.over.map((e) => compileExpr(strip(e), rowScope)) : [];
   const whereAggregate = s.where ? findAggregate(s.where) : null;
   if (whereAggregate) fail(whereAggregate.pos, 'aggregates are not allowed in WHERE; filter windows with HAVING');
-  const where = s.where ? compileExpr(strip(s.where), rowScope) : null;
+  let where = s.where ? compileExpr(strip(s.where), rowScope) : null;
 
   const items = s.items.map((it) => ({ ...it, expr: strip(it.expr) }));
   const hasAggregate = items.some((it) => containsAggregate(it.expr)) || (s.having !== null && containsAggregate(s.having));
@@ -145,17 +151,18 @@ function planStatement(
       if (it.expr.kind === 'star') fail(it.pos, `SELECT * cannot be used with GROUP BY`);
       columns.push({ name: it.alias ?? defaultName(it.expr, columns.length), eval: compileExpr(it.expr, outScope), star: false });
     }
-    const having = s.having ? compileExpr(strip(s.having), outScope) : null;
+    const having = s.having ? compileExpr(strip(s.having), { ...outScope, aliases: aliasesOf(columns) }) : null;
     grouped = { keys, window: plannedWindow, aggregates, having };
   } else {
     if (hasAggregate) {
       const pos = items.find((it) => containsAggregate(it.expr))?.pos ?? s.pos;
       unsupported(pos, 'an aggregate without GROUP BY and a window');
     }
-    if (s.having) fail(s.having.pos, 'HAVING needs GROUP BY');
     for (const it of items) {
       columns.push({ name: it.alias ?? defaultName(it.expr, columns.length), eval: compileExpr(it.expr, rowScope), star: it.expr.kind === 'star' });
     }
+    // ASA: HAVING without GROUP BY filters events, as WHERE does (after it, and it may name SELECT aliases).
+    if (s.having) where = andEval(where, compileExpr(strip(s.having), { ...rowScope, aliases: aliasesOf(columns) }));
   }
   const seen = new Set<string>();
   for (const c of columns) {
@@ -165,10 +172,25 @@ function planStatement(
     c.name = n;
     seen.add(n.toLowerCase());
   }
+  if (!isStep) {
+    for (let i = 0; i < columns.length; i++) {
+      const c = columns[i]!;
+      const clash = ENVELOPE_FIELDS.find((f) => f === c.name.toLowerCase());
+      if (clash !== undefined && !c.star) {
+        throw new QueryError(
+          'EDGE_QUERY_RESERVED_NAME',
+          queryName,
+          text,
+          s.items[i]!.pos,
+          `the output column '${c.name}' would collide with the result envelope's '${clash}' field; choose another alias`,
+        );
+      }
+    }
+  }
   const keyTexts = s.groupBy ? s.groupBy.keys.map((k) => exprText(strip(k))) : [];
-  const substreams =
-    !isStep && grouped !== null && s.timestampBy !== null && s.timestampBy.over.length > 0 && s.timestampBy.over.every((e) => keyTexts.includes(exprText(strip(e))));
-  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered, substreams };
+  const substreams = !fromStep && s.timestampBy !== null && s.timestampBy.over.length > 0;
+  const perKeyOperators = substreams && (grouped === null || s.timestampBy!.over.every((e) => keyTexts.includes(exprText(strip(e)))));
+  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered, substreams, perKeyOperators };
 }
 
 function planWindow(
@@ -217,6 +239,17 @@ function planWindow(
     case 'snapshot':
       return { kind: 'snapshot' };
   }
+}
+
+function aliasesOf(columns: OutputColumn[]): Map<string, Eval> {
+  const m = new Map<string, Eval>();
+  for (const c of columns) if (!c.star && !m.has(c.name.toLowerCase())) m.set(c.name.toLowerCase(), c.eval);
+  return m;
+}
+
+function andEval(a: Eval | null, b: Eval): Eval {
+  if (a === null) return b;
+  return (env) => isTrue(a(env)) && isTrue(b(env));
 }
 
 /** Offsets are kept in [0, hop): window ends are offset + k·hop either way. */
