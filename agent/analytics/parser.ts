@@ -53,6 +53,10 @@ class Parser {
     }
     while (this.peek().kind !== 'eof') {
       if (this.acceptOp(';')) continue;
+      const t = this.peek();
+      if (t.kind === 'ident' && t.text.toUpperCase() === 'CREATE') {
+        this.unsupported(t, `CREATE ${this.peekAt(1).text.toUpperCase()} (input schema declarations) is not supported; inputs take their fields from the events`);
+      }
       if (!this.isKeyword('SELECT')) this.syntax(this.peek(), `expected SELECT but found ${describe(this.peek())}`);
       selects.push(this.select());
       if (this.isKeyword('UNION')) this.unsupported(this.peek(), 'UNION is not supported');
@@ -423,6 +427,9 @@ class Parser {
       this.next();
       if (this.acceptOp('(')) this.expectOp(')');
       return { kind: 'timestamp', pos: t.pos };
+    }
+    if ((upper === 'UDF' || upper === 'UDA') && this.isOp('.') && this.peekAt(1).kind === 'ident' && this.peekAt(2).text === '(') {
+      this.unsupported(t, `user-defined ${upper === 'UDF' ? 'function' : 'aggregate'} ${t.text}.${this.peekAt(1).text}() (JavaScript/C# code runs in ASA's cloud service only)`);
     }
     if (this.isOp('(')) return this.call(t, upper);
     const path = [t.text];

@@ -72,6 +72,8 @@ const MAX_WINDOW_MS = 7 * 86_400_000;
  * EDGE_QUERY_UNSUPPORTED) with line:column and a caret when the text cannot run.
  */
 export function compileQuery(text: string, name: string): QueryPlan {
+  // Editors on Windows save a UTF-8 byte order mark; it is not part of the query.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const ast = parseQuery(text, name);
   return planQuery(ast, text, name);
 }

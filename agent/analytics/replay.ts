@@ -7,6 +7,8 @@ import type { Counters, Tolerances } from './tolerances.js';
 
 export interface ReplayOptions {
   tolerances?: Partial<Tolerances>;
+  /** The engine's per-query state bound (held events, open window groups); its default otherwise. */
+  maxStateEntries?: number;
   /** Receives output text (whole JSON lines); awaited, so a slow stdout holds the reader back. */
   write: (text: string) => void | Promise<void>;
 }
@@ -34,7 +36,7 @@ export async function replayLines(plan: QueryPlan, input: AsyncIterable<string |
     rows++;
     out += formatRow(r, multi) + '\n';
   };
-  const engine = new AnalyticsEngine({ queries: [plan], tolerances: opts.tolerances, onResult });
+  const engine = new AnalyticsEngine({ queries: [plan], tolerances: opts.tolerances, maxStateEntries: opts.maxStateEntries, onResult });
   const appTimeOf = applicationTime(plan);
   const decoder = new StringDecoder('utf8');
   let carry = '';
@@ -43,6 +45,7 @@ export async function replayLines(plan: QueryPlan, input: AsyncIterable<string |
 
   const handle = (line: string): void => {
     lineNo++;
+    if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
     if (line.length === 0 || /^\s*$/.test(line)) return;
     let ev: unknown;
     try {
@@ -105,6 +108,14 @@ export async function replayLines(plan: QueryPlan, input: AsyncIterable<string |
 }
 
 export function formatRow(r: ResultRow, withOutput: boolean): string {
+  // Named columns cannot be called output or rev (compileQuery refuses them); SELECT * can
+  // still bring an event field of that name, which would be silently overwritten.
+  if ((withOutput && 'output' in r.row) || (r.rev > 0 && 'rev' in r.row)) {
+    throw new EdgeError(
+      'EDGE_QUERY_RESERVED_NAME',
+      `query '${r.query}', output '${r.output}': SELECT * brings a field named '${withOutput && 'output' in r.row ? 'output' : 'rev'}', which replay's JSON lines use for the ${withOutput && 'output' in r.row ? 'output name' : 'revision'}; select the fields by name`,
+    );
+  }
   const o: Record<string, unknown> = withOutput ? { output: r.output, ...r.row } : { ...r.row };
   if (r.rev > 0) o.rev = r.rev;
   return JSON.stringify(o);
