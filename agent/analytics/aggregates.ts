@@ -192,6 +192,9 @@ export class Variance implements Accumulator {
   }
 }
 
+/** expressions.ts's ANALYTIC_VALUES (not imported: expressions.ts imports this module). */
+const HIDDEN = '\u0000analytic';
+
 export interface TopOneOrder {
   key: (row: Readonly<Record<string, unknown>>, t: number) => unknown;
   desc: boolean;
@@ -241,9 +244,9 @@ export class TopOne implements Accumulator {
   }
   /** The event as a record; `arrivalTime` is the engine's input rather than a field, as in SELECT *. */
   result(): unknown {
-    if (this.row === null || !('arrivalTime' in this.row)) return this.row;
+    if (this.row === null || !('arrivalTime' in this.row || HIDDEN in this.row)) return this.row;
     const out: Record<string, unknown> = {};
-    for (const k in this.row) if (k !== 'arrivalTime') out[k] = this.row[k];
+    for (const k in this.row) if (k !== 'arrivalTime' && k !== HIDDEN) out[k] = this.row[k];
     return out;
   }
   save(): unknown {

@@ -22,7 +22,19 @@ export type Expr =
   | { kind: 'datepart'; fn: 'DATEADD' | 'DATEDIFF' | 'DATEPART'; part: string; args: Expr[]; pos: Position }
   | { kind: 'timestamp'; pos: Position }
   | { kind: 'call'; name: string; args: Expr[]; distinct: boolean; pos: Position }
-  | { kind: 'topOne'; orderBy: Array<{ expr: Expr; desc: boolean }>; pos: Position };
+  | { kind: 'topOne'; orderBy: Array<{ expr: Expr; desc: boolean }>; pos: Position }
+  | { kind: 'analytic'; fn: AnalyticName; args: Expr[]; over: AnalyticOver; pos: Position };
+
+/** ASA's analytic functions: evaluated per event over the statement's input, before WHERE. */
+export type AnalyticName = 'LAG' | 'LAST' | 'ISFIRST';
+
+/** `OVER ([PARTITION BY …] [LIMIT DURATION(unit, n)] [WHEN cond])`. */
+export interface AnalyticOver {
+  partitionBy: Expr[];
+  limit: Duration | null;
+  when: Expr | null;
+  pos: Position;
+}
 
 export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '=' | '<>' | '<' | '<=' | '>' | '>=' | 'AND' | 'OR';
 

@@ -6,6 +6,7 @@ import type { Emit, Row, WindowOperator } from './operator.js';
 import type { QueryPlan, StatementPlan } from './plan.js';
 import { SubstreamStage, type InputStage } from './substreams.js';
 import { newCounters, resolveTolerances, StateBudget, type Counters, type Tolerances } from './tolerances.js';
+import { AnalyticOperator } from './windows/analytic.js';
 import { Grouping } from './windows/groups.js';
 import { OrderedInput } from './windows/ordered-input.js';
 import { PaneWindowOperator } from './windows/panes.js';
@@ -150,6 +151,11 @@ class QueryRuntime {
   }
 
   private operatorFor(s: StatementPlan, emit: Emit, lateness: number): WindowOperator {
+    const op = this.windowOperatorFor(s, emit, lateness);
+    return s.analytics.length > 0 ? new AnalyticOperator(s.analytics, op, this.budget, this.counters) : op;
+  }
+
+  private windowOperatorFor(s: StatementPlan, emit: Emit, lateness: number): WindowOperator {
     const g = s.grouped;
     if (g === null) return new ProjectionOperator(s, emit, this.counters);
     const grouping = new Grouping(g, s.where, s.columns, g.having, emit, this.counters);

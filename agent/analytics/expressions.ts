@@ -1,8 +1,8 @@
-import type { Expr, Position } from './ast.js';
+import type { AnalyticName, Expr, Position } from './ast.js';
 import { AGGREGATE_NAMES, createAccumulatorFactory, type Accumulator, type AggregateName } from './aggregates.js';
 import { QueryError } from './diagnostics.js';
 import { parseIsoTime } from './iso-time.js';
-import { datePart } from './time-units.js';
+import { datePart, windowMillis, windowUnit } from './time-units.js';
 import { castTo, CAST_TYPES, compare, dateAdd, dateDiff, datePartOf, isTrue, toBoolean, toDate, toMillis, toNumber } from './values.js';
 
 /**
@@ -46,6 +46,27 @@ export interface AggregateCall {
   text: string;
 }
 
+/** One analytic function call site of a statement; its state lives in the AnalyticOperator. */
+export interface AnalyticCall {
+  fn: AnalyticName;
+  /** The value looked up; null for `*` (the whole event as a record). */
+  value: Eval | null;
+  /** LAG's offset (1 or more); LAST is offset 0. */
+  offset: number;
+  /** Returned when there is no such event (NULL when not given). */
+  fallback: Eval | null;
+  partitionBy: Eval[];
+  /** LIMIT DURATION for LAG and LAST, the interval size for ISFIRST, in ms. */
+  durationMs: number;
+  when: Eval | null;
+}
+
+/**
+ * Where the AnalyticOperator leaves an event's analytic results: a copy of the event carries
+ * them under this name, which no JSON field can collide with and SELECT * leaves out.
+ */
+export const ANALYTIC_VALUES = '\u0000analytic';
+
 export interface CompileScope {
   queryName: string;
   queryText: string;
@@ -57,6 +78,8 @@ export interface CompileScope {
   where: 'row' | 'output' | 'aggregate-arg';
   /** HAVING only: SELECT aliases (lower-cased) it may name, as ASA allows (`HAVING [Count] >= 3`). */
   aliases?: Map<string, Eval>;
+  /** The statement's analytic calls, where they are allowed (its SELECT, WHERE and aggregate arguments over events). */
+  analytics?: AnalyticCall[];
 }
 
 export function compileExpr(e: Expr, scope: CompileScope): Eval {
@@ -126,7 +149,68 @@ export function compileExpr(e: Expr, scope: CompileScope): Eval {
     case 'topOne':
     case 'call':
       return compileCall(e, scope);
+    case 'analytic':
+      return compileAnalytic(e, scope);
   }
+}
+
+function compileAnalytic(e: Extract<Expr, { kind: 'analytic' }>, scope: CompileScope): Eval {
+  const list = scope.analytics;
+  if (list === undefined || (scope.group !== null && scope.where === 'output')) {
+    fail(scope, e.pos, `${e.fn} is evaluated on each input event: use it in SELECT or WHERE of a statement without GROUP BY, in WHERE, or inside an aggregate`);
+  }
+  const inner: CompileScope = { ...scope, analytics: undefined, aliases: undefined, group: null, where: 'row' };
+  const sub = (x: Expr): Eval => {
+    if (x.kind === 'star') fail(scope, x.pos, `'*' is only allowed as the value of LAG or LAST`);
+    return compileExpr(x, inner);
+  };
+  const ms = (unit: string, size: number, pos: Position): number => {
+    const u = windowUnit(unit);
+    if (!u) fail(scope, pos, `unknown time unit '${unit}' (use day, hour, minute, second, millisecond, microsecond)`);
+    const v = windowMillis(u!, size);
+    if (v === undefined || v <= 0) fail(scope, pos, `the duration must be a positive whole number of milliseconds`);
+    return v!;
+  };
+  const over = e.over;
+  const call: AnalyticCall = {
+    fn: e.fn,
+    value: null,
+    offset: 0,
+    fallback: null,
+    partitionBy: over.partitionBy.map(sub),
+    durationMs: over.limit ? ms(over.limit.unit, over.limit.size, over.limit.pos) : 0,
+    when: over.when ? sub(over.when) : null,
+  };
+  if (e.fn === 'ISFIRST') {
+    const [unit, size] = e.args;
+    if (e.args.length !== 2 || unit?.kind !== 'column' || unit.path.length !== 1 || size?.kind !== 'literal' || typeof size.value !== 'number' || !Number.isInteger(size.value)) {
+      fail(scope, e.pos, 'ISFIRST takes a time unit and a whole number: ISFIRST(minute, 10)');
+    }
+    call.durationMs = ms((unit as { path: string[] }).path[0]!, (size as { value: number }).value, e.pos);
+  } else {
+    const max = e.fn === 'LAG' ? 3 : 2;
+    if (e.args.length < 1 || e.args.length > max) fail(scope, e.pos, e.fn === 'LAG' ? 'LAG takes a value, an optional offset and an optional default' : 'LAST takes a value and an optional default');
+    const [value, second, third] = e.args;
+    call.value = value!.kind === 'star' ? null : sub(value!);
+    if (e.fn === 'LAG') {
+      call.offset = 1;
+      if (second) {
+        if (second.kind !== 'literal' || typeof second.value !== 'number' || !Number.isInteger(second.value) || second.value < 1) {
+          fail(scope, second.pos, 'the LAG offset must be a whole number of 1 or more');
+        }
+        call.offset = (second as { value: number }).value;
+      }
+      if (third) call.fallback = sub(third);
+    } else if (second) {
+      call.fallback = sub(second);
+    }
+  }
+  const k = list!.length;
+  list!.push(call);
+  return (env) => {
+    const vals = env.row[ANALYTIC_VALUES] as unknown[] | undefined;
+    return vals === undefined ? null : vals[k];
+  };
 }
 
 function compileColumn(e: Extract<Expr, { kind: 'column' }>, scope: CompileScope): Eval {
@@ -510,6 +594,15 @@ export function exprText(e: Expr): string {
       return `${e.name.toLowerCase()}(${e.distinct ? 'distinct ' : ''}${e.args.map(exprText).join(', ')})`;
     case 'topOne':
       return `topone() over (order by ${e.orderBy.map((o) => exprText(o.expr) + (o.desc ? ' desc' : '')).join(', ')})`;
+    case 'analytic': {
+      const o = e.over;
+      const parts = [
+        o.partitionBy.length ? `partition by ${o.partitionBy.map(exprText).join(', ')}` : '',
+        o.limit ? `limit duration(${o.limit.unit.toLowerCase()}, ${o.limit.size})` : '',
+        o.when ? `when ${exprText(o.when)}` : '',
+      ].filter((x) => x !== '');
+      return `${e.fn.toLowerCase()}(${e.args.map(exprText).join(', ')}) over (${parts.join(' ')})`;
+    }
   }
 }
 

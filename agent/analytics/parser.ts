@@ -1,4 +1,4 @@
-import type { Duration, Expr, Position, QueryAst, SelectItem, SelectStatement, WindowSpec, WithStep } from './ast.js';
+import type { AnalyticOver, Duration, Expr, Position, QueryAst, SelectItem, SelectStatement, WindowSpec, WithStep } from './ast.js';
 import { QueryError } from './diagnostics.js';
 import { tokenize, type Token } from './lexer.js';
 
@@ -139,9 +139,15 @@ class Parser {
       this.next();
       return { expr: { kind: 'star', pos: t.pos }, alias: null, pos: t.pos };
     }
+    this.implicitAlias = null;
+    if (t.kind === 'ident' && this.peekAt(1).kind === 'op' && this.peekAt(1).text === '=') {
+      // T-SQL's `alias = expression`, which ASA's documentation uses (`growth = reading - LAG(…) OVER (…)`).
+      this.next();
+      this.next();
+      return { expr: this.expr(), alias: t.text, pos: t.pos };
+    }
     const expr = this.expr();
     let alias: string | null = null;
-    this.implicitAlias = null;
     if (this.acceptKeyword('AS')) alias = this.expectIdent('an alias').text;
     else if (this.peek().kind === 'ident') {
       this.implicitAlias = this.next();
@@ -484,8 +490,50 @@ class Parser {
       } while (this.acceptOp(','));
     }
     this.expectOp(')');
-    if (this.isKeyword('OVER')) this.unsupported(this.peek(), `${nameTok.text}() OVER (…) (analytic functions) is not supported`);
+    if (upper === 'LAG' || upper === 'LAST' || upper === 'ISFIRST') {
+      let over: AnalyticOver = { partitionBy: [], limit: null, when: null, pos: nameTok.pos };
+      if (this.isKeyword('OVER')) over = this.analyticOver();
+      else if (upper !== 'ISFIRST') this.syntax(this.peek(), `${upper} needs OVER ([PARTITION BY …] LIMIT DURATION(unit, n) [WHEN …])`);
+      if (upper !== 'ISFIRST' && over.limit === null) this.syntax(this.peek(), `${upper} needs LIMIT DURATION(unit, n) in its OVER clause`);
+      if (upper === 'ISFIRST' && over.limit !== null) this.syntax({ kind: 'keyword', text: 'OVER', pos: over.pos }, 'ISFIRST takes its interval as arguments, not LIMIT DURATION');
+      return { kind: 'analytic', fn: upper, args, over, pos: nameTok.pos };
+    }
+    if (this.isKeyword('OVER')) this.unsupported(this.peek(), `${nameTok.text}() OVER (…) is not supported (analytic functions: LAG, LAST, ISFIRST)`);
     return { kind: 'call', name: upper, args, distinct, pos: nameTok.pos };
+  }
+
+  /** The clauses in any order, as both ASA's current and its older documentation write them. */
+  private analyticOver(): AnalyticOver {
+    const overTok = this.expectKeyword('OVER');
+    this.expectOp('(');
+    const over: AnalyticOver = { partitionBy: [], limit: null, when: null, pos: overTok.pos };
+    while (!this.isOp(')')) {
+      const t = this.peek();
+      if (this.acceptKeyword('PARTITION')) {
+        if (over.partitionBy.length) this.syntax(t, 'PARTITION BY given twice');
+        this.expectKeyword('BY');
+        do over.partitionBy.push(this.expr());
+        while (this.acceptOp(','));
+      } else if (this.acceptKeyword('LIMIT')) {
+        if (over.limit) this.syntax(t, 'LIMIT DURATION given twice');
+        const d = this.expectIdent('DURATION');
+        if (d.text.toUpperCase() !== 'DURATION') this.syntax(d, `expected DURATION but found '${d.text}'`);
+        this.expectOp('(');
+        const unitTok = this.expectIdent('a time unit');
+        this.expectOp(',');
+        const sizePos = this.peek().pos;
+        const size = this.integer();
+        this.expectOp(')');
+        over.limit = { unit: unitTok.text, size, pos: unitTok.pos, sizePos };
+      } else if (this.acceptKeyword('WHEN')) {
+        if (over.when) this.syntax(t, 'WHEN given twice');
+        over.when = this.expr();
+      } else {
+        this.syntax(t, `expected PARTITION BY, LIMIT DURATION, WHEN or ')' but found ${describe(t)}`);
+      }
+    }
+    this.expectOp(')');
+    return over;
   }
 
   private caseExpr(): Expr {

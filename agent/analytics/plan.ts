@@ -1,7 +1,7 @@
 import type { Duration, Expr, Position, QueryAst, SelectStatement, WindowSpec } from './ast.js';
 import { AGGREGATE_NAMES } from './aggregates.js';
 import { ENVELOPE_FIELDS, QueryError } from './diagnostics.js';
-import { compileExpr, exprText, type AggregateCall, type CompileScope, type Eval } from './expressions.js';
+import { compileExpr, exprText, type AggregateCall, type AnalyticCall, type CompileScope, type Eval } from './expressions.js';
 import { parseQuery } from './parser.js';
 import { windowMillis, windowUnit } from './time-units.js';
 import { isTrue } from './values.js';
@@ -55,6 +55,8 @@ export interface StatementPlan {
    * column): each key also gets its own window operator. Otherwise keys share one operator.
    */
   perKeyOperators: boolean;
+  /** LAG, LAST, ISFIRST calls: evaluated on the statement's input in time order, before WHERE. */
+  analytics: AnalyticCall[];
 }
 
 export interface QueryPlan {
@@ -121,11 +123,13 @@ function planStatement(
   const fromStep = steps.has(s.from.name.toLowerCase());
   const sourceNames = [s.from.name, ...(s.from.alias ? [s.from.alias] : [])];
   const strip = (e: Expr): Expr => stripSource(e, sourceNames);
-  const rowScope: CompileScope = { queryName, queryText: text, sourceNames, group: null, where: 'row' };
+  const timeScope: CompileScope = { queryName, queryText: text, sourceNames, group: null, where: 'row' };
+  const analytics: AnalyticCall[] = [];
+  const rowScope: CompileScope = { ...timeScope, analytics };
 
   if (s.timestampBy && fromStep) fail(s.timestampBy.pos, `TIMESTAMP BY applies to inputs only; '${s.from.name}' is a step`);
-  const timestamp = s.timestampBy ? compileExpr(strip(s.timestampBy.expr), rowScope) : null;
-  const over = s.timestampBy ? s.timestampBy.over.map((e) => compileExpr(strip(e), rowScope)) : [];
+  const timestamp = s.timestampBy ? compileExpr(strip(s.timestampBy.expr), timeScope) : null;
+  const over = s.timestampBy ? s.timestampBy.over.map((e) => compileExpr(strip(e), timeScope)) : [];
   const whereAggregate = s.where ? findAggregate(s.where) : null;
   if (whereAggregate) fail(whereAggregate.pos, 'aggregates are not allowed in WHERE; filter windows with HAVING');
   let where = s.where ? compileExpr(strip(s.where), rowScope) : null;
@@ -142,7 +146,7 @@ function planStatement(
     const keyExprs = s.groupBy.keys.map(strip);
     const aggregates: AggregateCall[] = [];
     const group = { keys: keyExprs, keyTexts: keyExprs.map(exprText), aggregates };
-    const outScope: CompileScope = { queryName, queryText: text, sourceNames, group, where: 'output' };
+    const outScope: CompileScope = { queryName, queryText: text, sourceNames, group, where: 'output', analytics };
     const keys = keyExprs.map((k) => {
       if (containsAggregate(k)) fail(k.pos, 'an aggregate cannot be a GROUP BY key');
       return compileExpr(k, rowScope);
@@ -192,7 +196,7 @@ function planStatement(
   const keyTexts = s.groupBy ? s.groupBy.keys.map((k) => exprText(strip(k))) : [];
   const substreams = !fromStep && s.timestampBy !== null && s.timestampBy.over.length > 0;
   const perKeyOperators = substreams && (grouped === null || s.timestampBy!.over.every((e) => keyTexts.includes(exprText(strip(e)))));
-  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered, substreams, perKeyOperators };
+  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered, substreams, perKeyOperators, analytics };
 }
 
 function planWindow(
@@ -263,6 +267,7 @@ function defaultName(e: Expr, i: number): string {
   if (e.kind === 'column') return e.path[e.path.length - 1]!;
   if (e.kind === 'call') return e.name.toLowerCase();
   if (e.kind === 'topOne') return 'topone';
+  if (e.kind === 'analytic') return e.fn.toLowerCase();
   if (e.kind === 'timestamp') return 'timestamp';
   return `col${i + 1}`;
 }
@@ -305,6 +310,8 @@ function children(e: Expr): Expr[] {
       return e.args;
     case 'topOne':
       return e.orderBy.map((o) => o.expr);
+    case 'analytic':
+      return [...e.args, ...e.over.partitionBy, ...(e.over.when ? [e.over.when] : [])];
     default:
       return [];
   }
@@ -336,6 +343,8 @@ function stripSource(e: Expr, names: string[]): Expr {
         return { ...x, args: x.args.map(rec) };
       case 'topOne':
         return { ...x, orderBy: x.orderBy.map((o) => ({ ...o, expr: rec(o.expr) })) };
+      case 'analytic':
+        return { ...x, args: x.args.map(rec), over: { ...x.over, partitionBy: x.over.partitionBy.map(rec), when: x.over.when ? rec(x.over.when) : null } };
       default:
         return x;
     }

@@ -1,5 +1,5 @@
 import type { Env } from '../expressions.js';
-import { isConversionFailure, newEnv } from '../expressions.js';
+import { ANALYTIC_VALUES, isConversionFailure, newEnv } from '../expressions.js';
 import type { Emit, Row, WindowOperator } from '../operator.js';
 import type { StatementPlan } from '../plan.js';
 import type { Counters } from '../tolerances.js';
@@ -27,7 +27,7 @@ export class ProjectionOperator implements WindowOperator {
       if (this.plan.where !== null && !isTrue(this.plan.where(env))) return;
       for (const c of this.plan.columns) {
         if (c.star) {
-          for (const k in row) if (k !== 'arrivalTime') out[k] = row[k];
+          for (const k in row) if (k !== 'arrivalTime' && k !== ANALYTIC_VALUES) out[k] = row[k];
         } else {
           out[c.name] = c.eval(env) ?? null;
         }

@@ -1,0 +1,204 @@
+import { ANALYTIC_VALUES, isConversionFailure, newEnv, type AnalyticCall, type Env } from '../expressions.js';
+import type { Row, WindowOperator } from '../operator.js';
+import { ReorderBuffer } from '../reorder-buffer.js';
+import type { Counters, StateBudget } from '../tolerances.js';
+import { isTrue } from '../values.js';
+
+/** An event remembered by LAG or LAST: its time and the value looked up. */
+type Entry = [t: number, value: unknown];
+
+/** Per call site and PARTITION BY value: LAG/LAST keep their newest entries, ISFIRST the last interval seen. */
+type PartState = Entry[] | number;
+
+/** How many events pass between sweeps of partitions that fell out of their LIMIT DURATION. */
+const SWEEP_EVERY = 4096;
+
+/**
+ * ASA's analytic functions (LAG, LAST, ISFIRST). They read the statement's input in time order
+ * (ties in arrival order), before WHERE, GROUP BY or anything else, so this operator sits in
+ * front of the statement's own: it holds events until the watermark passes them — partitions
+ * interleave — then computes every call site's value for each event and hands on a copy of the
+ * event carrying them (ANALYTIC_VALUES), which the compiled calls read.
+ *
+ * LAG(x, k) is x of the k-th previous event of the same PARTITION BY value that satisfies WHEN
+ * and is no more than LIMIT DURATION older; LAST(x) is LAG(x, 0), so the current event counts
+ * when it satisfies WHEN; ISFIRST(unit, n) is 1 for the first event satisfying WHEN in its
+ * tumbling interval (aligned as TumblingWindow is), 0 otherwise. State is the last k entries per
+ * partition, bounded by the state budget.
+ */
+export class AnalyticOperator implements WindowOperator {
+  private readonly buf = new ReorderBuffer<Row>();
+  private readonly env: Env = newEnv();
+  private readonly states: Array<Map<string, PartState>>;
+  private readonly keys: string[];
+  private readonly oks: boolean[];
+  private readonly values: unknown[];
+  private readonly fallbacks: unknown[];
+  private entries = 0;
+  private sinceSweep = 0;
+
+  constructor(
+    private readonly calls: AnalyticCall[],
+    private readonly inner: WindowOperator,
+    private readonly budget: StateBudget,
+    private readonly counters: Counters,
+  ) {
+    this.states = calls.map(() => new Map());
+    this.keys = calls.map(() => '');
+    this.oks = calls.map(() => false);
+    this.values = calls.map(() => null);
+    this.fallbacks = calls.map(() => null);
+  }
+
+  onEvent(row: Row, t: number, seq: number): void {
+    this.budget.take(1);
+    this.buf.push(t, seq, row);
+  }
+
+  onLateEvent(): void {
+    // LAG and friends have already answered for the events after it; a revision would need
+    // every later row again. Counted, as sliding and session windows do.
+    this.counters.dropped++;
+  }
+
+  onWatermark(wm: number): void {
+    const buf = this.buf;
+    let n = 0;
+    // Events at the watermark wait: another one with the same time may still come before them in arrival order.
+    while (buf.size > 0 && buf.peekTime() < wm) {
+      const h = buf.pop()!;
+      n++;
+      this.process(h.item, h.t, h.seq);
+    }
+    if (n > 0) this.budget.give(n);
+    this.sinceSweep += n;
+    if (this.sinceSweep >= SWEEP_EVERY && Number.isFinite(wm)) this.sweep(wm);
+    this.inner.onWatermark(wm);
+  }
+
+  private process(row: Row, t: number, seq: number): void {
+    const env = this.env;
+    env.row = row;
+    env.ts = t;
+    const calls = this.calls;
+    // Every expression first, so that a failed CAST drops the event before any state changes.
+    try {
+      for (let i = 0; i < calls.length; i++) {
+        const c = calls[i]!;
+        this.keys[i] = c.partitionBy.length === 0 ? '' : JSON.stringify(c.partitionBy.map((f) => f(env) ?? null));
+        this.oks[i] = c.when === null || isTrue(c.when(env));
+        this.values[i] = c.fn === 'ISFIRST' ? null : c.value === null ? recordOf(row) : (c.value(env) ?? null);
+        this.fallbacks[i] = c.fallback === null ? null : (c.fallback(env) ?? null);
+      }
+    } catch (err) {
+      if (!isConversionFailure(err)) throw err;
+      this.counters.conversionErrors++;
+      return;
+    }
+    const results = new Array<unknown>(calls.length);
+    for (let i = 0; i < calls.length; i++) results[i] = this.apply(i, t);
+    const out: Row = { ...row };
+    out[ANALYTIC_VALUES] = results;
+    this.inner.onEvent(out, t, seq);
+  }
+
+  private apply(i: number, t: number): unknown {
+    const c = this.calls[i]!;
+    const states = this.states[i]!;
+    const key = this.keys[i]!;
+    const ok = this.oks[i]!;
+    if (c.fn === 'ISFIRST') {
+      if (!ok) return 0;
+      const size = c.durationMs;
+      const interval = Math.ceil(t / size) * size;
+      if (states.get(key) === interval) return 0;
+      if (!states.has(key)) this.grow(1);
+      states.set(key, interval);
+      return 1;
+    }
+    let hist = states.get(key) as Entry[] | undefined;
+    if (hist !== undefined) {
+      // Out of LIMIT DURATION: older than the current event by more than the duration.
+      let drop = 0;
+      while (drop < hist.length && hist[drop]![0] < t - c.durationMs) drop++;
+      if (drop > 0) {
+        hist.splice(0, drop);
+        this.grow(-drop);
+      }
+    }
+    const keep = c.offset === 0 ? 1 : c.offset;
+    let result: unknown;
+    if (c.offset === 0 && ok) result = this.values[i];
+    else if (hist !== undefined && hist.length >= keep) result = hist[hist.length - keep]![1];
+    else result = this.fallbacks[i];
+    if (ok) {
+      if (hist === undefined) {
+        hist = [];
+        states.set(key, hist);
+      }
+      hist.push([t, this.values[i]]);
+      this.grow(1);
+      if (hist.length > keep) {
+        hist.shift();
+        this.grow(-1);
+      }
+    } else if (hist !== undefined && hist.length === 0) {
+      states.delete(key);
+    }
+    return result;
+  }
+
+  private grow(n: number): void {
+    if (n > 0) this.budget.take(n);
+    else this.budget.give(-n);
+    this.entries += n;
+  }
+
+  /** Forgets partitions no later event can see: every entry is older than the watermark − duration. */
+  private sweep(wm: number): void {
+    this.sinceSweep = 0;
+    this.calls.forEach((c, i) => {
+      const states = this.states[i]!;
+      for (const [key, st] of states) {
+        if (typeof st === 'number') {
+          if (st < wm) {
+            states.delete(key);
+            this.grow(-1);
+          }
+        } else if (st.length === 0 || st[st.length - 1]![0] < wm - c.durationMs) {
+          states.delete(key);
+          this.grow(-st.length);
+        }
+      }
+    });
+  }
+
+  save(): unknown {
+    return {
+      held: this.buf.sorted().map((h) => [h.t, h.seq, h.item]),
+      states: this.states.map((m) => [...m]),
+      inner: this.inner.save(),
+    };
+  }
+
+  load(state: unknown): void {
+    const s = state as { held: Array<[number, number, Row]>; states: Array<Array<[string, PartState]>>; inner: unknown };
+    for (const [t, seq, row] of s.held) this.onEvent(row, t, seq);
+    s.states.forEach((entries, i) => {
+      const m = this.states[i]!;
+      m.clear();
+      for (const [key, st] of entries) {
+        m.set(key, st);
+        this.grow(typeof st === 'number' ? 1 : st.length);
+      }
+    });
+    this.inner.load(s.inner);
+  }
+}
+
+/** `LAG(*)`: the event as a record, without the engine's own fields. */
+function recordOf(row: Row): Row {
+  const out: Row = {};
+  for (const k in row) if (k !== 'arrivalTime' && k !== ANALYTIC_VALUES) out[k] = row[k];
+  return out;
+}
