@@ -60,11 +60,28 @@ export interface SelectItem {
   pos: Position;
 }
 
+export interface TimestampBy {
+  expr: Expr;
+  over: Expr[];
+  pos: Position;
+}
+
+/** `FROM a [TIMESTAMP BY …] [INNER | LEFT [OUTER]] JOIN b [TIMESTAMP BY …] ON cond`. */
+export interface JoinClause {
+  kind: 'inner' | 'left';
+  right: { name: string; alias: string | null; pos: Position };
+  rightTimestampBy: TimestampBy | null;
+  on: Expr;
+  pos: Position;
+}
+
 export interface SelectStatement {
   items: SelectItem[];
   into: string | null;
   from: { name: string; alias: string | null; pos: Position };
-  timestampBy: { expr: Expr; over: Expr[]; pos: Position } | null;
+  /** The FROM input's (with a JOIN: the left side's). */
+  timestampBy: TimestampBy | null;
+  join: JoinClause | null;
   where: Expr | null;
   groupBy: { keys: Expr[]; window: WindowSpec | null; pos: Position } | null;
   having: Expr | null;

@@ -7,6 +7,7 @@ import type { QueryPlan, StatementPlan } from './plan.js';
 import { SubstreamStage, type InputStage } from './substreams.js';
 import { newCounters, resolveTolerances, StateBudget, type Counters, type Tolerances } from './tolerances.js';
 import { AnalyticOperator } from './windows/analytic.js';
+import { JoinOperator } from './windows/join.js';
 import { Grouping } from './windows/groups.js';
 import { OrderedInput } from './windows/ordered-input.js';
 import { PaneWindowOperator } from './windows/panes.js';
@@ -62,7 +63,7 @@ export const DEFAULT_MAX_STATE_ENTRIES = 1_000_000;
  * row is out of order here and the policy decides, as the event-time stage does for an event.
  */
 class StatementNode implements WindowOperator {
-  readonly consumers: StatementNode[] = [];
+  readonly consumers: WindowOperator[] = [];
   seq = 0;
   private wm = -Infinity;
   constructor(
@@ -111,6 +112,8 @@ class QueryRuntime {
   readonly counters: Counters = newCounters();
   readonly nodes: StatementNode[] = [];
   readonly stages: InputStage[] = [];
+  /** Per stage, the input it reads (lower-cased), or null when the query reads one input only. */
+  readonly stageInputs: Array<string | null> = [];
   readonly budget: StateBudget;
 
   constructor(
@@ -133,6 +136,26 @@ class QueryRuntime {
             for (const c of node!.consumers) c.onEvent(row, we, seq);
           }
         : (ws, we, key, rev, row) => deliver({ query: plan.name, output: s.name, windowStart: ws, windowEnd: we, key, rev, row });
+      const routed = plan.inputs.length > 1;
+      const addStage = (st: InputStage, from: string) => {
+        this.stages.push(st);
+        this.stageInputs.push(routed ? from.toLowerCase() : null);
+      };
+      if (s.join !== null) {
+        const j = s.join;
+        let joinNode: StatementNode | null = null;
+        const op = new JoinOperator(j, this.windowOperatorFor(s, emit, lateness), this.budget, this.counters, (wm) => joinNode!.consumers.forEach((c) => c.onWatermark(wm)));
+        joinNode = new StatementNode(s, op, tol, this.counters);
+        node = joinNode;
+        this.nodes.push(joinNode);
+        if (s.isStep) byName.set(s.name.toLowerCase(), joinNode);
+        [j.left, j.right].forEach((side, i) => {
+          const port = op.port(i as 0 | 1);
+          if (side.fromStep) byName.get(side.from.toLowerCase())!.consumers.push(port);
+          else addStage(new EventTimeStage(tol, side.timestamp, side.over, port, this.counters, this.budget, log), side.from);
+        });
+        continue;
+      }
       const n = new StatementNode(s, this.operatorFor(s, emit, lateness), tol, this.counters);
       node = n;
       this.nodes.push(n);
@@ -141,16 +164,16 @@ class QueryRuntime {
       else if (s.substreams && s.perKeyOperators) {
         // Each key has its own operator; only a step's readers combine keys again.
         const combined = s.isStep ? (wm: number) => n.consumers.forEach((c) => c.onWatermark(wm)) : null;
-        this.stages.push(new SubstreamStage(tol, s.timestamp, s.over, { perKey: () => this.operatorFor(s, emit, lateness) }, combined, this.counters, this.budget, log));
+        addStage(new SubstreamStage(tol, s.timestamp, s.over, { perKey: () => this.operatorFor(s, emit, lateness) }, combined, this.counters, this.budget, log), s.from);
       } else if (s.substreams) {
-        this.stages.push(new SubstreamStage(tol, s.timestamp, s.over, { shared: n }, (wm) => n.onWatermark(wm), this.counters, this.budget, log));
+        addStage(new SubstreamStage(tol, s.timestamp, s.over, { shared: n }, (wm) => n.onWatermark(wm), this.counters, this.budget, log), s.from);
       } else {
-        this.stages.push(new EventTimeStage(tol, s.timestamp, s.over, n, this.counters, this.budget, log));
+        addStage(new EventTimeStage(tol, s.timestamp, s.over, n, this.counters, this.budget, log), s.from);
       }
     }
   }
 
-  private operatorFor(s: StatementPlan, emit: Emit, lateness: number): WindowOperator {
+  operatorFor(s: StatementPlan, emit: Emit, lateness: number): WindowOperator {
     const op = this.windowOperatorFor(s, emit, lateness);
     return s.analytics.length > 0 ? new AnalyticOperator(s.analytics, op, this.budget, this.counters) : op;
   }
@@ -186,6 +209,15 @@ class QueryRuntime {
     this.stages.forEach((st, i) => st.load(s.stages[i]));
     this.nodes.forEach((n, i) => n.load(s.nodes[i]));
   }
+}
+
+/**
+ * The input an event belongs to, for a query that reads several (`FROM entry … JOIN exit …`):
+ * its `input` field, else its `source` (the device or driver it came from), lower-cased.
+ */
+function inputOf(ev: AnalyticsEvent): string {
+  const v = typeof ev.input === 'string' ? ev.input : ev.source;
+  return typeof v === 'string' ? v.toLowerCase() : v == null ? '' : String(v).toLowerCase();
 }
 
 /**
@@ -228,11 +260,24 @@ export class AnalyticsEngine {
    */
   push(event: AnalyticsEvent): void {
     const rts = this.runtimes;
+    let input: string | undefined;
     for (let i = 0; i < rts.length; i++) {
       const rt = rts[i]!;
       rt.counters.inputEvents++;
       const stages = rt.stages;
-      for (let j = 0; j < stages.length; j++) stages[j]!.push(event as StageEvent);
+      const inputs = rt.stageInputs;
+      for (let j = 0; j < stages.length; j++) {
+        const want = inputs[j]!;
+        if (want !== null) {
+          input ??= inputOf(event);
+          // Another input's event still says how far arrival time has come (the idle-input rule).
+          if (want !== input) {
+            stages[j]!.advance(event.arrivalTime);
+            continue;
+          }
+        }
+        stages[j]!.push(event as StageEvent);
+      }
     }
   }
 

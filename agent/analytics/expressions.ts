@@ -67,6 +67,9 @@ export interface AnalyticCall {
  */
 export const ANALYTIC_VALUES = '\u0000analytic';
 
+/** Where a joined row keeps each side's event time (epoch ms), by lower-cased alias. */
+export const JOIN_TIME = '\u0000time:';
+
 export interface CompileScope {
   queryName: string;
   queryText: string;
@@ -80,6 +83,8 @@ export interface CompileScope {
   aliases?: Map<string, Eval>;
   /** The statement's analytic calls, where they are allowed (its SELECT, WHERE and aggregate arguments over events). */
   analytics?: AnalyticCall[];
+  /** A JOIN statement's side aliases (lower-cased): DATEDIFF(unit, a, b) with them reads the events' times. */
+  joinSides?: string[];
 }
 
 export function compileExpr(e: Expr, scope: CompileScope): Eval {
@@ -359,7 +364,7 @@ function compileCase(e: Extract<Expr, { kind: 'case' }>, scope: CompileScope): E
 function compileDatePart(e: Extract<Expr, { kind: 'datepart' }>, scope: CompileScope): Eval {
   const part = datePart(e.part);
   if (!part) fail(scope, e.pos, `unknown date part '${e.part}'`);
-  const args = e.args.map((a) => compileExpr(a, scope));
+  const args = e.args.map((a) => joinSideTime(a, scope) ?? compileExpr(a, scope));
   switch (e.fn) {
     case 'DATEADD': {
       const [n, d] = args as [Eval, Eval];
@@ -385,6 +390,15 @@ function compileDatePart(e: Extract<Expr, { kind: 'datepart' }>, scope: CompileS
       };
     }
   }
+}
+
+/** A bare JOIN side alias as a DATEDIFF/DATEADD/DATEPART argument means that side's event time. */
+function joinSideTime(a: Expr, scope: CompileScope): Eval | null {
+  if (!scope.joinSides || a.kind !== 'column' || a.path.length !== 1) return null;
+  const name = a.path[0]!.toLowerCase();
+  if (!scope.joinSides.includes(name)) return null;
+  const key = JOIN_TIME + name;
+  return (env) => env.row[key] ?? null;
 }
 
 type NumFn = (x: number, y?: number) => number;

@@ -1,4 +1,4 @@
-import type { AnalyticOver, Duration, Expr, Position, QueryAst, SelectItem, SelectStatement, WindowSpec, WithStep } from './ast.js';
+import type { AnalyticOver, Duration, Expr, JoinClause, Position, TimestampBy, QueryAst, SelectItem, SelectStatement, WindowSpec, WithStep } from './ast.js';
 import { QueryError } from './diagnostics.js';
 import { tokenize, type Token } from './lexer.js';
 
@@ -23,7 +23,7 @@ const WINDOW_NAMES: Record<string, WindowSpec['kind']> = {
   SESSION: 'session',
 };
 
-const UNSUPPORTED_AFTER_FROM = new Set(['JOIN', 'INNER', 'LEFT', 'RIGHT', 'OUTER', 'CROSS', 'APPLY', 'UNION', 'PARTITION', 'LIMIT', 'MATCH_RECOGNIZE']);
+const UNSUPPORTED_AFTER_FROM = new Set(['RIGHT', 'OUTER', 'CROSS', 'APPLY', 'UNION', 'PARTITION', 'LIMIT', 'MATCH_RECOGNIZE']);
 
 class Parser {
   private readonly tokens: Token[];
@@ -81,20 +81,21 @@ class Parser {
     if (this.acceptKeyword('INTO')) into = this.expectIdent('an output name').text;
     this.expectKeyword('FROM');
     const fromTok = this.expectIdent('an input or step name');
-    let alias: string | null = null;
-    if (this.acceptKeyword('AS')) alias = this.expectIdent('an alias').text;
-    else if (this.peek().kind === 'ident') alias = this.next().text;
-    if (this.isOp(',')) this.unsupported(this.peek(), 'several inputs in FROM (joins) are not supported');
+    const alias = this.sourceAlias();
+    if (this.isOp(',')) this.unsupported(this.peek(), 'several inputs in FROM separated by commas are not supported (use JOIN … ON)');
     const stmt: SelectStatement = {
       items,
       into,
       from: { name: fromTok.text, alias, pos: fromTok.pos },
       timestampBy: null,
+      join: null,
       where: null,
       groupBy: null,
       having: null,
       pos: start.pos,
     };
+    if (this.isKeyword('TIMESTAMP')) stmt.timestampBy = this.timestampBy();
+    if (this.isKeyword('JOIN') || this.isKeyword('INNER') || this.isKeyword('LEFT')) stmt.join = this.join();
     for (;;) {
       const t = this.peek();
       if (t.kind === 'keyword' && UNSUPPORTED_AFTER_FROM.has(t.text)) {
@@ -103,15 +104,8 @@ class Parser {
       if (this.isKeyword('TIMESTAMP')) {
         if (stmt.timestampBy) this.syntax(t, 'TIMESTAMP BY given twice');
         if (stmt.where || stmt.groupBy) this.syntax(t, 'TIMESTAMP BY must come before WHERE and GROUP BY');
-        this.next();
-        this.expectKeyword('BY');
-        const expr = this.expr();
-        const over: Expr[] = [];
-        if (this.acceptKeyword('OVER')) {
-          do over.push(this.expr());
-          while (this.acceptOp(','));
-        }
-        stmt.timestampBy = { expr, over, pos: t.pos };
+        if (stmt.join) this.syntax(t, "with JOIN, each input's TIMESTAMP BY follows its own name");
+        stmt.timestampBy = this.timestampBy();
       } else if (this.isKeyword('WHERE')) {
         if (stmt.where) this.syntax(t, 'WHERE given twice');
         if (stmt.groupBy) this.syntax(t, 'WHERE must come before GROUP BY');
@@ -131,6 +125,44 @@ class Parser {
       }
     }
     return stmt;
+  }
+
+  private sourceAlias(): string | null {
+    if (this.acceptKeyword('AS')) return this.expectIdent('an alias').text;
+    if (this.peek().kind === 'ident') return this.next().text;
+    return null;
+  }
+
+  private timestampBy(): TimestampBy {
+    const t = this.expectKeyword('TIMESTAMP');
+    this.expectKeyword('BY');
+    const expr = this.expr();
+    const over: Expr[] = [];
+    if (this.acceptKeyword('OVER')) {
+      do over.push(this.expr());
+      while (this.acceptOp(','));
+    }
+    return { expr, over, pos: t.pos };
+  }
+
+  private join(): JoinClause {
+    const t = this.peek();
+    let kind: JoinClause['kind'] = 'inner';
+    if (this.acceptKeyword('LEFT')) {
+      kind = 'left';
+      this.acceptKeyword('OUTER');
+    } else {
+      this.acceptKeyword('INNER');
+    }
+    this.expectKeyword('JOIN');
+    const nameTok = this.expectIdent('an input or step name');
+    const alias = this.sourceAlias();
+    const rightTimestampBy = this.isKeyword('TIMESTAMP') ? this.timestampBy() : null;
+    this.expectKeyword('ON');
+    const on = this.expr();
+    const next = this.peek();
+    if (this.isKeyword('JOIN') || this.isKeyword('INNER') || this.isKeyword('LEFT')) this.unsupported(next, 'a JOIN of more than two inputs is not supported');
+    return { kind, right: { name: nameTok.text, alias, pos: nameTok.pos }, rightTimestampBy, on, pos: t.pos };
   }
 
   private selectItem(): SelectItem {

@@ -2,6 +2,8 @@ import type { Duration, Expr, Position, QueryAst, SelectStatement, WindowSpec } 
 import { AGGREGATE_NAMES } from './aggregates.js';
 import { ENVELOPE_FIELDS, QueryError } from './diagnostics.js';
 import { compileExpr, exprText, type AggregateCall, type AnalyticCall, type CompileScope, type Eval } from './expressions.js';
+import { stripSource, visit } from './ast-walk.js';
+import { planJoin, type JoinPlan } from './join-plan.js';
 import { parseQuery } from './parser.js';
 import { windowMillis, windowUnit } from './time-units.js';
 import { isTrue } from './values.js';
@@ -57,6 +59,8 @@ export interface StatementPlan {
   perKeyOperators: boolean;
   /** LAG, LAST, ISFIRST calls: evaluated on the statement's input in time order, before WHERE. */
   analytics: AnalyticCall[];
+  /** A stream–stream JOIN: its two sides replace `from`/`timestamp`/`over`, and its rows feed the rest. */
+  join: JoinPlan | null;
 }
 
 export interface QueryPlan {
@@ -65,6 +69,11 @@ export interface QueryPlan {
   statements: StatementPlan[];
   /** Output names (INTO) in statement order. */
   outputs: string[];
+  /**
+   * The inputs read (FROM and JOIN names that are not steps), lower-cased. With more than one,
+   * each event goes to the statements reading its input (its `input` field, else its `source`).
+   */
+  inputs: string[];
 }
 
 const MAX_WINDOW_MS = 7 * 86_400_000;
@@ -102,7 +111,15 @@ function planQuery(ast: QueryAst, text: string, name: string): QueryPlan {
     outputs.push(out);
     statements.push(planStatement(select, out, false, stepNames, statements.length, text, name));
   }
-  return { name, text, statements, outputs };
+  const inputs = new Set<string>();
+  for (const st of statements) {
+    if (st.join) {
+      for (const side of [st.join.left, st.join.right]) if (!side.fromStep) inputs.add(side.from.toLowerCase());
+    } else if (!st.fromStep) {
+      inputs.add(st.from.toLowerCase());
+    }
+  }
+  return { name, text, statements, outputs, inputs: [...inputs] };
 }
 
 function planStatement(
@@ -121,15 +138,18 @@ function planStatement(
     throw new QueryError('EDGE_QUERY_UNSUPPORTED', queryName, text, pos, `unsupported: ${reason}`);
   };
   const fromStep = steps.has(s.from.name.toLowerCase());
-  const sourceNames = [s.from.name, ...(s.from.alias ? [s.from.alias] : [])];
-  const strip = (e: Expr): Expr => stripSource(e, sourceNames);
+  const isJoin = s.join !== null;
+  // A joined row holds both sides: its columns keep their side's alias (see join-plan.ts).
+  const sourceNames = isJoin ? [] : [s.from.name, ...(s.from.alias ? [s.from.alias] : [])];
+  const strip = (e: Expr): Expr => (isJoin ? e : stripSource(e, sourceNames));
   const timeScope: CompileScope = { queryName, queryText: text, sourceNames, group: null, where: 'row' };
   const analytics: AnalyticCall[] = [];
-  const rowScope: CompileScope = { ...timeScope, analytics };
+  const joinSides = isJoin ? [(s.from.alias ?? s.from.name).toLowerCase(), (s.join!.right.alias ?? s.join!.right.name).toLowerCase()] : undefined;
+  const rowScope: CompileScope = { ...timeScope, analytics, joinSides };
 
   if (s.timestampBy && fromStep) fail(s.timestampBy.pos, `TIMESTAMP BY applies to inputs only; '${s.from.name}' is a step`);
-  const timestamp = s.timestampBy ? compileExpr(strip(s.timestampBy.expr), timeScope) : null;
-  const over = s.timestampBy ? s.timestampBy.over.map((e) => compileExpr(strip(e), timeScope)) : [];
+  const timestamp = s.timestampBy && !isJoin ? compileExpr(strip(s.timestampBy.expr), timeScope) : null;
+  const over = s.timestampBy && !isJoin ? s.timestampBy.over.map((e) => compileExpr(strip(e), timeScope)) : [];
   const whereAggregate = s.where ? findAggregate(s.where) : null;
   if (whereAggregate) fail(whereAggregate.pos, 'aggregates are not allowed in WHERE; filter windows with HAVING');
   let where = s.where ? compileExpr(strip(s.where), rowScope) : null;
@@ -146,7 +166,7 @@ function planStatement(
     const keyExprs = s.groupBy.keys.map(strip);
     const aggregates: AggregateCall[] = [];
     const group = { keys: keyExprs, keyTexts: keyExprs.map(exprText), aggregates };
-    const outScope: CompileScope = { queryName, queryText: text, sourceNames, group, where: 'output', analytics };
+    const outScope: CompileScope = { queryName, queryText: text, sourceNames, group, where: 'output', analytics, joinSides };
     const keys = keyExprs.map((k) => {
       if (containsAggregate(k)) fail(k.pos, 'an aggregate cannot be a GROUP BY key');
       return compileExpr(k, rowScope);
@@ -193,10 +213,17 @@ function planStatement(
       }
     }
   }
+  let join: JoinPlan | null = null;
+  if (isJoin) {
+    const star = s.items.find((it) => it.expr.kind === 'star');
+    if (star) fail(star.pos, 'SELECT * cannot be used with JOIN (ASA): name the columns, e.g. a.x, b.y');
+    if (analytics.length > 0) unsupported(s.join!.pos, 'analytic functions (LAG, LAST, ISFIRST) in a JOIN statement');
+    join = planJoin(s, new Set(steps.keys()), rowScope, text, queryName);
+  }
   const keyTexts = s.groupBy ? s.groupBy.keys.map((k) => exprText(strip(k))) : [];
-  const substreams = !fromStep && s.timestampBy !== null && s.timestampBy.over.length > 0;
+  const substreams = !isJoin && !fromStep && s.timestampBy !== null && s.timestampBy.over.length > 0;
   const perKeyOperators = substreams && (grouped === null || s.timestampBy!.over.every((e) => keyTexts.includes(exprText(strip(e)))));
-  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered, substreams, perKeyOperators, analytics };
+  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered, substreams, perKeyOperators, analytics, join };
 }
 
 function planWindow(
@@ -284,70 +311,3 @@ function findAggregate(e: Expr): Expr | null {
   return found;
 }
 
-function visit(e: Expr, f: (e: Expr) => void): void {
-  f(e);
-  for (const c of children(e)) visit(c, f);
-}
-
-function children(e: Expr): Expr[] {
-  switch (e.kind) {
-    case 'unary':
-      return [e.operand];
-    case 'binary':
-      return [e.left, e.right];
-    case 'isNull':
-      return [e.operand];
-    case 'between':
-      return [e.operand, e.low, e.high];
-    case 'in':
-      return [e.operand, ...e.list];
-    case 'case':
-      return [...(e.operand ? [e.operand] : []), ...e.whens.flatMap((w) => [w.when, w.then]), ...(e.otherwise ? [e.otherwise] : [])];
-    case 'cast':
-      return [e.operand];
-    case 'datepart':
-    case 'call':
-      return e.args;
-    case 'topOne':
-      return e.orderBy.map((o) => o.expr);
-    case 'analytic':
-      return [...e.args, ...e.over.partitionBy, ...(e.over.when ? [e.over.when] : [])];
-    default:
-      return [];
-  }
-}
-
-/** `FROM input i … i.temp` and `input.temp` both mean the field `temp`. */
-function stripSource(e: Expr, names: string[]): Expr {
-  const lower = names.map((n) => n.toLowerCase());
-  const rec = (x: Expr): Expr => {
-    switch (x.kind) {
-      case 'column':
-        return x.path.length > 1 && lower.includes(x.path[0]!.toLowerCase()) ? { ...x, path: x.path.slice(1) } : x;
-      case 'unary':
-        return { ...x, operand: rec(x.operand) };
-      case 'binary':
-        return { ...x, left: rec(x.left), right: rec(x.right) };
-      case 'isNull':
-        return { ...x, operand: rec(x.operand) };
-      case 'between':
-        return { ...x, operand: rec(x.operand), low: rec(x.low), high: rec(x.high) };
-      case 'in':
-        return { ...x, operand: rec(x.operand), list: x.list.map(rec) };
-      case 'case':
-        return { ...x, operand: x.operand ? rec(x.operand) : null, whens: x.whens.map((w) => ({ when: rec(w.when), then: rec(w.then) })), otherwise: x.otherwise ? rec(x.otherwise) : null };
-      case 'cast':
-        return { ...x, operand: rec(x.operand) };
-      case 'datepart':
-      case 'call':
-        return { ...x, args: x.args.map(rec) };
-      case 'topOne':
-        return { ...x, orderBy: x.orderBy.map((o) => ({ ...o, expr: rec(o.expr) })) };
-      case 'analytic':
-        return { ...x, args: x.args.map(rec), over: { ...x.over, partitionBy: x.over.partitionBy.map(rec), when: x.over.when ? rec(x.over.when) : null } };
-      default:
-        return x;
-    }
-  };
-  return rec(e);
-}

@@ -123,9 +123,8 @@ export function formatRow(r: ResultRow, withOutput: boolean): string {
 
 /** The first input statement's TIMESTAMP BY, as a function of the raw event. */
 function applicationTime(plan: QueryPlan): ((ev: AnalyticsEvent) => number) | null {
-  const s = plan.statements.find((x) => !x.fromStep && x.timestamp !== null);
-  if (!s) return null;
-  const f = s.timestamp!;
+  const f = plan.statements.map((x) => (x.join ? (x.join.left.fromStep ? null : x.join.left.timestamp) : x.fromStep ? null : x.timestamp)).find((x) => x != null);
+  if (!f) return null;
   const env = newEnv();
   return (ev) => {
     env.row = ev;

@@ -99,11 +99,11 @@ describe('edge-agent replay', () => {
   });
 
   it('names an unsupported construct as such', async () => {
-    const query = file('join.sql', 'SELECT a FROM input i JOIN other o ON i.k = o.k');
+    const query = file('join.sql', 'SELECT i.a FROM input i JOIN other o ON DATEDIFF(s, i, o) BETWEEN 0 AND 1 JOIN third t ON DATEDIFF(s, i, t) BETWEEN 0 AND 1');
     const events = file('two.jsonl', '{"a":1}\n');
     const { code, stderr } = await replay(['--query', query, '--events', events]);
     expect(code).not.toBe(0);
-    expect(stderr).toContain('unsupported: JOIN is not supported');
+    expect(stderr).toContain('unsupported: a JOIN of more than two inputs is not supported');
     expect(stderr).toContain('EDGE_QUERY_UNSUPPORTED');
   });
 
