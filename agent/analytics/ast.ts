@@ -82,6 +82,10 @@ export interface SelectStatement {
   /** The FROM input's (with a JOIN: the left side's). */
   timestampBy: TimestampBy | null;
   join: JoinClause | null;
+  /** Further SELECTs joined with UNION: their rows go where this one's do (ASA's UNION keeps every row). */
+  union: SelectStatement[];
+  /** `CROSS APPLY GetArrayElements(x) AS e` / `GetRecordProperties(x) AS p`: one row per element. */
+  apply: { fn: 'GETARRAYELEMENTS' | 'GETRECORDPROPERTIES'; arg: Expr; alias: string; pos: Position } | null;
   where: Expr | null;
   groupBy: { keys: Expr[]; window: WindowSpec | null; pos: Position } | null;
   having: Expr | null;

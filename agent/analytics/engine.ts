@@ -4,9 +4,11 @@ import { CHECKPOINT_VERSION, decodeState, encodeState, type EngineCheckpoint } f
 import { EventTimeStage, type StageEvent } from './event-time.js';
 import type { Emit, Row, WindowOperator } from './operator.js';
 import type { QueryPlan, StatementPlan } from './plan.js';
+import { StepHub } from './step-hub.js';
 import { SubstreamStage, type InputStage } from './substreams.js';
 import { newCounters, resolveTolerances, StateBudget, type Counters, type Tolerances } from './tolerances.js';
 import { AnalyticOperator } from './windows/analytic.js';
+import { ApplyOperator } from './windows/apply.js';
 import { JoinOperator } from './windows/join.js';
 import { Grouping } from './windows/groups.js';
 import { OrderedInput } from './windows/ordered-input.js';
@@ -63,14 +65,15 @@ export const DEFAULT_MAX_STATE_ENTRIES = 1_000_000;
  * row is out of order here and the policy decides, as the event-time stage does for an event.
  */
 class StatementNode implements WindowOperator {
-  readonly consumers: WindowOperator[] = [];
-  seq = 0;
   private wm = -Infinity;
   constructor(
     readonly plan: StatementPlan,
     public op: WindowOperator,
     private readonly tol: Tolerances,
     private readonly counters: Counters,
+    /** For a WITH step: where its rows and watermarks go, and which branch (UNION) this is. */
+    private readonly hub: StepHub | null = null,
+    private readonly branch = 0,
   ) {}
   onEvent(row: Row, t: number, seq: number): void {
     if (t < this.wm && this.plan.grouped !== null) this.behind(row, t, seq);
@@ -83,7 +86,11 @@ class StatementNode implements WindowOperator {
     if (wm > this.wm) this.wm = wm;
     this.op.onWatermark(wm);
     // A step's rows are stamped before wm, so downstream sees them before the watermark itself.
-    for (const c of this.consumers) c.onWatermark(wm);
+    this.stepWatermark(wm);
+  }
+  /** A step's watermark for its readers (also called by substream and join stages that bypass onWatermark). */
+  stepWatermark(wm: number): void {
+    if (this.hub !== null) this.hub.watermark(this.branch, wm);
   }
   private behind(row: Row, t: number, seq: number): void {
     const c = this.counters;
@@ -98,11 +105,10 @@ class StatementNode implements WindowOperator {
     }
   }
   save(): unknown {
-    return { seq: this.seq, wm: this.wm, op: this.op.save() };
+    return { wm: this.wm, op: this.op.save() };
   }
   load(s: unknown): void {
-    const st = s as { seq: number; wm?: number; op: unknown };
-    this.seq = st.seq;
+    const st = s as { wm?: number; op: unknown };
     this.wm = st.wm ?? -Infinity;
     this.op.load(st.op);
   }
@@ -114,6 +120,8 @@ class QueryRuntime {
   readonly stages: InputStage[] = [];
   /** Per stage, the input it reads (lower-cased), or null when the query reads one input only. */
   readonly stageInputs: Array<string | null> = [];
+  /** The WITH steps' hubs, in statement order. */
+  readonly hubs: StepHub[] = [];
   readonly budget: StateBudget;
 
   constructor(
@@ -124,46 +132,54 @@ class QueryRuntime {
     log: Logger | null,
   ) {
     this.budget = new StateBudget(plan.name, maxState);
-    const byName = new Map<string, StatementNode>();
+    const hubs = new Map<string, StepHub>();
     const lateness = tol.policy === 'revise' ? tol.allowedLatenessMs : 0;
+    const routed = plan.inputs.length > 1;
+    const addStage = (st: InputStage, from: string) => {
+      this.stages.push(st);
+      this.stageInputs.push(routed ? from.toLowerCase() : null);
+    };
     for (const s of plan.statements) {
-      let node: StatementNode | undefined = undefined;
-      const emit: Emit = s.isStep
-        ? (_ws, we, _key, rev, row) => {
-            // Revisions stay at the step that made them; downstream steps have already counted the row.
-            if (rev > 0) return;
-            const seq = node!.seq++;
-            for (const c of node!.consumers) c.onEvent(row, we, seq);
-          }
-        : (ws, we, key, rev, row) => deliver({ query: plan.name, output: s.name, windowStart: ws, windowEnd: we, key, rev, row });
-      const routed = plan.inputs.length > 1;
-      const addStage = (st: InputStage, from: string) => {
-        this.stages.push(st);
-        this.stageInputs.push(routed ? from.toLowerCase() : null);
-      };
+      let hub: StepHub | null = null;
+      if (s.isStep) {
+        // UNION branches of one step share its hub.
+        hub = hubs.get(s.name.toLowerCase()) ?? null;
+        if (hub === null) {
+          hub = new StepHub();
+          hubs.set(s.name.toLowerCase(), hub);
+          this.hubs.push(hub);
+        }
+      }
+      const branch = hub === null ? 0 : hub.branch();
+      const stepHub = hub;
+      const emit: Emit =
+        stepHub !== null
+          ? (_ws, we, _key, rev, row) => {
+              // Revisions stay at the step that made them; downstream steps have already counted the row.
+              if (rev > 0) return;
+              stepHub.row(row, we);
+            }
+          : (ws, we, key, rev, row) => deliver({ query: plan.name, output: s.name, windowStart: ws, windowEnd: we, key, rev, row });
+      const readerOf = (from: string): StepHub => hubs.get(from.toLowerCase())!;
       if (s.join !== null) {
         const j = s.join;
         let joinNode: StatementNode | null = null;
-        const op = new JoinOperator(j, this.windowOperatorFor(s, emit, lateness), this.budget, this.counters, (wm) => joinNode!.consumers.forEach((c) => c.onWatermark(wm)));
-        joinNode = new StatementNode(s, op, tol, this.counters);
-        node = joinNode;
+        const op = new JoinOperator(j, this.windowOperatorFor(s, emit, lateness), this.budget, this.counters, (wm) => joinNode!.stepWatermark(wm));
+        joinNode = new StatementNode(s, op, tol, this.counters, hub, branch);
         this.nodes.push(joinNode);
-        if (s.isStep) byName.set(s.name.toLowerCase(), joinNode);
         [j.left, j.right].forEach((side, i) => {
           const port = op.port(i as 0 | 1);
-          if (side.fromStep) byName.get(side.from.toLowerCase())!.consumers.push(port);
+          if (side.fromStep) readerOf(side.from).consumers.push(port);
           else addStage(new EventTimeStage(tol, side.timestamp, side.over, port, this.counters, this.budget, log), side.from);
         });
         continue;
       }
-      const n = new StatementNode(s, this.operatorFor(s, emit, lateness), tol, this.counters);
-      node = n;
+      const n = new StatementNode(s, this.operatorFor(s, emit, lateness), tol, this.counters, hub, branch);
       this.nodes.push(n);
-      if (s.isStep) byName.set(s.name.toLowerCase(), n);
-      if (s.fromStep) byName.get(s.from.toLowerCase())!.consumers.push(n);
+      if (s.fromStep) readerOf(s.from).consumers.push(n);
       else if (s.substreams && s.perKeyOperators) {
         // Each key has its own operator; only a step's readers combine keys again.
-        const combined = s.isStep ? (wm: number) => n.consumers.forEach((c) => c.onWatermark(wm)) : null;
+        const combined = s.isStep ? (wm: number) => n.stepWatermark(wm) : null;
         addStage(new SubstreamStage(tol, s.timestamp, s.over, { perKey: () => this.operatorFor(s, emit, lateness) }, combined, this.counters, this.budget, log), s.from);
       } else if (s.substreams) {
         addStage(new SubstreamStage(tol, s.timestamp, s.over, { shared: n }, (wm) => n.onWatermark(wm), this.counters, this.budget, log), s.from);
@@ -174,8 +190,9 @@ class QueryRuntime {
   }
 
   operatorFor(s: StatementPlan, emit: Emit, lateness: number): WindowOperator {
-    const op = this.windowOperatorFor(s, emit, lateness);
-    return s.analytics.length > 0 ? new AnalyticOperator(s.analytics, op, this.budget, this.counters) : op;
+    let op = this.windowOperatorFor(s, emit, lateness);
+    if (s.analytics.length > 0) op = new AnalyticOperator(s.analytics, op, this.budget, this.counters);
+    return s.apply !== null ? new ApplyOperator(s.apply, op, this.counters) : op;
   }
 
   private windowOperatorFor(s: StatementPlan, emit: Emit, lateness: number): WindowOperator {
@@ -197,11 +214,12 @@ class QueryRuntime {
   }
 
   save(): unknown {
-    return { counters: this.counters, stages: this.stages.map((s) => s.save()), nodes: this.nodes.map((n) => n.save()) };
+    return { counters: this.counters, stages: this.stages.map((s) => s.save()), nodes: this.nodes.map((n) => n.save()), hubs: this.hubs.map((h) => h.save()) };
   }
 
   load(state: unknown): void {
-    const s = state as { counters: Counters; stages: unknown[]; nodes: unknown[] };
+    const s = state as { counters: Counters; stages: unknown[]; nodes: unknown[]; hubs?: unknown[] };
+    if (s.hubs !== undefined) this.hubs.forEach((h, i) => h.load(s.hubs![i]));
     if (s.stages.length !== this.stages.length || s.nodes.length !== this.nodes.length) {
       throw new EdgeError('EDGE_STORE_CORRUPT', `analytics checkpoint for query '${this.plan.name}' does not match the query's statements`);
     }

@@ -443,6 +443,28 @@ function compileCall(e: Extract<Expr, { kind: 'call' | 'topOne' }>, scope: Compi
         return o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[field] : undefined;
       };
     }
+    case '.LIKE': {
+      const [v, pat] = args as [Eval, Eval];
+      const fixed = e.args[1]!.kind === 'literal' && typeof (e.args[1] as { value: unknown }).value === 'string' ? likeRegExp((e.args[1] as { value: string }).value) : null;
+      let lastPattern: string | null = null;
+      let lastRe: RegExp | null = null;
+      return (env) => {
+        const x = v(env);
+        if (x == null) return null;
+        let re = fixed;
+        if (re === null) {
+          const p = pat(env);
+          if (p == null) return null;
+          const ps = textOf(p);
+          if (ps !== lastPattern) {
+            lastPattern = ps;
+            lastRe = likeRegExp(ps);
+          }
+          re = lastRe!;
+        }
+        return re.test(textOf(x));
+      };
+    }
     case 'ROUND': {
       if (args.length < 1 || args.length > 2) arity(2);
       const [f, g] = args as [Eval, Eval | undefined];
@@ -519,6 +541,31 @@ function compileCall(e: Extract<Expr, { kind: 'call' | 'topOne' }>, scope: Compi
     }
   }
   unsupported(scope, e.pos, `function ${e.kind === 'call' ? e.name : name}()`);
+}
+
+/** T-SQL LIKE: % any run of characters, _ one character, [abc] / [a-c] / [^abc] a set; the rest literal. */
+function likeRegExp(pattern: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '%') re += '[\\s\\S]*';
+    else if (c === '_') re += '[\\s\\S]';
+    else if (c === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      if (end < 0) {
+        re += '\\[';
+        continue;
+      }
+      let body = pattern.slice(i + 1, end);
+      const neg = body.startsWith('^');
+      if (neg) body = body.slice(1);
+      re += `[${neg ? '^' : ''}${body.replace(/[\\\]]/g, '\\$&')}]`;
+      i = end;
+    } else {
+      re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    }
+  }
+  return new RegExp(re + '$', 'u');
 }
 
 function compileAggregate(e: Extract<Expr, { kind: 'call' | 'topOne' }>, name: AggregateName, scope: CompileScope): Eval {

@@ -23,7 +23,7 @@ const WINDOW_NAMES: Record<string, WindowSpec['kind']> = {
   SESSION: 'session',
 };
 
-const UNSUPPORTED_AFTER_FROM = new Set(['RIGHT', 'OUTER', 'CROSS', 'APPLY', 'UNION', 'PARTITION', 'LIMIT', 'MATCH_RECOGNIZE']);
+const UNSUPPORTED_AFTER_FROM = new Set(['RIGHT', 'OUTER', 'APPLY', 'PARTITION', 'LIMIT', 'MATCH_RECOGNIZE']);
 
 class Parser {
   private readonly tokens: Token[];
@@ -46,7 +46,7 @@ class Parser {
         const nameTok = this.expectIdent('a step name');
         this.expectKeyword('AS');
         this.expectOp('(');
-        const select = this.select();
+        const select = this.selectUnion();
         this.expectOp(')');
         steps.push({ name: nameTok.text, select, pos: nameTok.pos });
       } while (this.acceptOp(','));
@@ -58,11 +58,22 @@ class Parser {
         this.unsupported(t, `CREATE ${this.peekAt(1).text.toUpperCase()} (input schema declarations) is not supported; inputs take their fields from the events`);
       }
       if (!this.isKeyword('SELECT')) this.syntax(this.peek(), `expected SELECT but found ${describe(this.peek())}`);
-      selects.push(this.select());
-      if (this.isKeyword('UNION')) this.unsupported(this.peek(), 'UNION is not supported');
+      selects.push(this.selectUnion());
     }
     if (selects.length === 0) this.syntax(this.peek(), steps.length ? 'expected SELECT after the WITH steps' : 'expected SELECT');
     return { steps, selects };
+  }
+
+  private selectUnion(): SelectStatement {
+    const first = this.select();
+    while (this.isKeyword('UNION')) {
+      const u = this.next();
+      if (this.peek().kind === 'ident' && this.peek().text.toUpperCase() === 'ALL') this.next();
+      const branch = this.select();
+      if (branch.into) this.syntax(u, 'in a UNION, only the first SELECT may have INTO');
+      first.union.push(branch);
+    }
+    return first;
   }
 
   private select(): SelectStatement {
@@ -89,6 +100,8 @@ class Parser {
       from: { name: fromTok.text, alias, pos: fromTok.pos },
       timestampBy: null,
       join: null,
+      apply: null,
+      union: [],
       where: null,
       groupBy: null,
       having: null,
@@ -96,6 +109,7 @@ class Parser {
     };
     if (this.isKeyword('TIMESTAMP')) stmt.timestampBy = this.timestampBy();
     if (this.isKeyword('JOIN') || this.isKeyword('INNER') || this.isKeyword('LEFT')) stmt.join = this.join();
+    if (this.isKeyword('CROSS')) stmt.apply = this.crossApply();
     for (;;) {
       const t = this.peek();
       if (t.kind === 'keyword' && UNSUPPORTED_AFTER_FROM.has(t.text)) {
@@ -143,6 +157,21 @@ class Parser {
       while (this.acceptOp(','));
     }
     return { expr, over, pos: t.pos };
+  }
+
+  private crossApply(): NonNullable<SelectStatement['apply']> {
+    const t = this.expectKeyword('CROSS');
+    this.expectKeyword('APPLY');
+    const fnTok = this.expectIdent('GetArrayElements or GetRecordProperties');
+    const fn = fnTok.text.toUpperCase();
+    if (fn !== 'GETARRAYELEMENTS' && fn !== 'GETRECORDPROPERTIES') this.unsupported(fnTok, `CROSS APPLY ${fnTok.text}() (ASA applies GetArrayElements and GetRecordProperties)`);
+    this.expectOp('(');
+    const arg = this.expr();
+    this.expectOp(')');
+    this.acceptKeyword('AS');
+    const alias = this.expectIdent('an alias for the elements').text;
+    if (this.isKeyword('CROSS')) this.unsupported(this.peek(), 'more than one CROSS APPLY');
+    return { fn: fn as 'GETARRAYELEMENTS', arg, alias, pos: t.pos };
   }
 
   private join(): JoinClause {
@@ -357,7 +386,10 @@ class Parser {
       this.next();
       negated = true;
     }
-    if (this.isKeyword('LIKE')) this.unsupported(this.peek(), 'LIKE is not supported');
+    if (this.acceptKeyword('LIKE')) {
+      const like: Expr = { kind: 'call', name: '.LIKE', args: [left, this.additive()], distinct: false, pos: t.pos };
+      return negated ? { kind: 'unary', op: 'NOT', operand: like, pos: t.pos } : like;
+    }
     if (this.acceptKeyword('BETWEEN')) {
       const low = this.additive();
       this.expectKeyword('AND');

@@ -61,6 +61,15 @@ export interface StatementPlan {
   analytics: AnalyticCall[];
   /** A stream–stream JOIN: its two sides replace `from`/`timestamp`/`over`, and its rows feed the rest. */
   join: JoinPlan | null;
+  /** CROSS APPLY: each event becomes one row per array element or record property, before anything else. */
+  apply: ApplyPlan | null;
+}
+
+export interface ApplyPlan {
+  /** GetRecordProperties (PropertyName, PropertyValue) rather than GetArrayElements (ArrayIndex, ArrayValue). */
+  records: boolean;
+  arg: Eval;
+  alias: string;
 }
 
 export interface QueryPlan {
@@ -99,7 +108,7 @@ function planQuery(ast: QueryAst, text: string, name: string): QueryPlan {
     const key = step.name.toLowerCase();
     if (stepNames.has(key)) fail(step.pos, `step '${step.name}' is defined twice`);
     if (step.select.into) fail(step.select.pos, `a WITH step cannot have INTO`);
-    statements.push(planStatement(step.select, step.name, true, stepNames, statements.length, text, name));
+    for (const branch of unionBranches(step.select, text, name)) statements.push(planStatement(branch, step.name, true, stepNames, statements.length, text, name));
     stepNames.set(key, step.pos);
   }
   const outputs: string[] = [];
@@ -109,7 +118,7 @@ function planQuery(ast: QueryAst, text: string, name: string): QueryPlan {
       fail(select.pos, `output '${out}' is written by two SELECT statements`);
     }
     outputs.push(out);
-    statements.push(planStatement(select, out, false, stepNames, statements.length, text, name));
+    for (const branch of unionBranches(select, text, name)) statements.push(planStatement(branch, out, false, stepNames, statements.length, text, name));
   }
   const inputs = new Set<string>();
   for (const st of statements) {
@@ -120,6 +129,28 @@ function planQuery(ast: QueryAst, text: string, name: string): QueryPlan {
     }
   }
   return { name, text, statements, outputs, inputs: [...inputs] };
+}
+
+/**
+ * A SELECT and its UNION branches, each planned as a statement of its own with the same target.
+ * Branches must give as many columns as the first; the first's names are the output's.
+ */
+function unionBranches(first: SelectStatement, text: string, queryName: string): SelectStatement[] {
+  if (first.union.length === 0) return [first];
+  const width = first.items.length;
+  const names = first.items.map((it, i) => it.alias ?? defaultName(it.expr, i));
+  if (first.items.some((it) => it.expr.kind === 'star')) {
+    throw new QueryError('EDGE_QUERY_UNSUPPORTED', queryName, text, first.pos, 'unsupported: SELECT * in a UNION (name the columns)');
+  }
+  return [
+    first,
+    ...first.union.map((b) => {
+      if (b.items.length !== width || b.items.some((it) => it.expr.kind === 'star')) {
+        throw new QueryError('EDGE_QUERY_SYNTAX', queryName, text, b.pos, `every SELECT of a UNION must give the same ${width} column${width === 1 ? '' : 's'}`);
+      }
+      return { ...b, items: b.items.map((it, i) => ({ ...it, alias: names[i]! })) };
+    }),
+  ];
 }
 
 function planStatement(
@@ -213,6 +244,11 @@ function planStatement(
       }
     }
   }
+  let apply: ApplyPlan | null = null;
+  if (s.apply) {
+    if (isJoin) unsupported(s.apply.pos, 'CROSS APPLY together with JOIN');
+    apply = { records: s.apply.fn === 'GETRECORDPROPERTIES', arg: compileExpr(strip(s.apply.arg), { ...rowScope, analytics: undefined }), alias: s.apply.alias };
+  }
   let join: JoinPlan | null = null;
   if (isJoin) {
     const star = s.items.find((it) => it.expr.kind === 'star');
@@ -223,7 +259,7 @@ function planStatement(
   const keyTexts = s.groupBy ? s.groupBy.keys.map((k) => exprText(strip(k))) : [];
   const substreams = !isJoin && !fromStep && s.timestampBy !== null && s.timestampBy.over.length > 0;
   const perKeyOperators = substreams && (grouped === null || s.timestampBy!.over.every((e) => keyTexts.includes(exprText(strip(e)))));
-  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered, substreams, perKeyOperators, analytics, join };
+  return { index, name, isStep, from: s.from.name, fromStep, timestamp, over, where, grouped, columns, ordered, substreams, perKeyOperators, analytics, join, apply };
 }
 
 function planWindow(

@@ -172,16 +172,16 @@ export class SubstreamStage implements InputStage {
   }
 
   load(state: unknown): void {
-    const st = state as { maxArrival: number; swept: number; forwarded: number; streams: Array<[string, unknown, unknown, number]> };
+    const st = state as { maxArrival: number; swept: number; forwarded?: number; streams: Array<[string, unknown, unknown, number?]> };
     this.maxArrival = st.maxArrival;
     this.swept = st.swept;
-    this.forwarded = st.forwarded;
+    this.forwarded = st.forwarded ?? -Infinity;
     this.streams.clear();
     for (const [key, stage, op, wm] of st.streams) {
       const s = this.streamOf(key);
       s.stage.load(stage);
       if (s.op !== null) s.op.load(op);
-      s.wm = wm;
+      s.wm = wm ?? s.stage.currentWatermark;
     }
   }
 }

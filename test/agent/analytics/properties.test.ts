@@ -120,7 +120,7 @@ describe('properties of the event-time engine', () => {
       }),
       { numRuns: RUNS },
     );
-  });
+  }, 60_000);
 
   it('LAG, LAST, ISFIRST: any arrival order within the out-of-order tolerance gives identical output', () => {
     const O = 3000;
@@ -138,7 +138,7 @@ describe('properties of the event-time engine', () => {
       }),
       { numRuns: RUNS },
     );
-  });
+  }, 60_000);
 
   it('JOIN: any arrival order within the out-of-order tolerance gives the same rows', () => {
     const O = 3000;
@@ -162,7 +162,7 @@ describe('properties of the event-time engine', () => {
       }),
       { numRuns: RUNS },
     );
-  });
+  }, 60_000);
 
   it('a checkpoint/restore at any point gives the same output as an uninterrupted run', () => {
     fc.assert(
@@ -198,7 +198,7 @@ describe('properties of the event-time engine', () => {
       ),
       { numRuns: RUNS },
     );
-  });
+  }, 60_000);
 
   it('revise with zero allowed lateness equals drop', () => {
     fc.assert(
@@ -211,5 +211,5 @@ describe('properties of the event-time engine', () => {
       }),
       { numRuns: RUNS },
     );
-  });
+  }, 60_000);
 });
