@@ -87,7 +87,8 @@ export interface SelectStatement {
   /** `CROSS APPLY GetArrayElements(x) AS e` / `GetRecordProperties(x) AS p`: one row per element. */
   apply: { fn: 'GETARRAYELEMENTS' | 'GETRECORDPROPERTIES'; arg: Expr; alias: string; pos: Position } | null;
   where: Expr | null;
-  groupBy: { keys: Expr[]; window: WindowSpec | null; pos: Position } | null;
+  /** `windows`: ASA's Windows(…) — several windows in one GROUP BY, each with an optional id; `window` is then the first. */
+  groupBy: { keys: Expr[]; window: WindowSpec | null; windows: Array<{ id: string | null; spec: WindowSpec }>; pos: Position } | null;
   having: Expr | null;
   pos: Position;
 }

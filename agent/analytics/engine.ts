@@ -3,7 +3,8 @@ import type { Logger } from '../core/logger.js';
 import { CHECKPOINT_VERSION, decodeState, encodeState, type EngineCheckpoint } from './checkpoint.js';
 import { EventTimeStage, type StageEvent } from './event-time.js';
 import type { Emit, Row, WindowOperator } from './operator.js';
-import type { QueryPlan, StatementPlan } from './plan.js';
+import type { QueryPlan, StatementPlan, WindowPlan } from './plan.js';
+import { FanOut } from './windows/fan-out.js';
 import { StepHub } from './step-hub.js';
 import { SubstreamStage, type InputStage } from './substreams.js';
 import { newCounters, resolveTolerances, StateBudget, type Counters, type Tolerances } from './tolerances.js';
@@ -198,8 +199,11 @@ class QueryRuntime {
   private windowOperatorFor(s: StatementPlan, emit: Emit, lateness: number): WindowOperator {
     const g = s.grouped;
     if (g === null) return new ProjectionOperator(s, emit, this.counters);
-    const grouping = new Grouping(g, s.where, s.columns, g.having, emit, this.counters);
-    const w = g.window;
+    const ops = g.windows.map(({ id, window }) => this.oneWindow(window, new Grouping(g, s.where, s.columns, g.having, emit, this.counters, id), lateness));
+    return ops.length === 1 ? ops[0]! : new FanOut(ops);
+  }
+
+  private oneWindow(w: WindowPlan, grouping: Grouping, lateness: number): WindowOperator {
     switch (w.kind) {
       case 'tumbling':
       case 'hopping':

@@ -18,6 +18,8 @@ export interface Env {
   aggs: unknown[];
   /** GROUP BY values, in plan order (output phase only). */
   keys: unknown[];
+  /** System.Window().Id: the id of the window of Windows(…) being output, or null. */
+  windowId: string | null;
 }
 
 export type Eval = (env: Env) => unknown;
@@ -34,7 +36,7 @@ export function isConversionFailure(err: unknown): boolean {
 }
 
 export function newEnv(): Env {
-  return { row: {}, ts: 0, aggs: [], keys: [] };
+  return { row: {}, ts: 0, aggs: [], keys: [], windowId: null };
 }
 
 export interface AggregateCall {
@@ -443,6 +445,9 @@ function compileCall(e: Extract<Expr, { kind: 'call' | 'topOne' }>, scope: Compi
         return o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[field] : undefined;
       };
     }
+    case '.WINDOWID':
+      if (!scope.group || scope.where !== 'output') fail(scope, e.pos, 'System.Window().Id names the window of a GROUP BY: use it in SELECT or HAVING of a grouped statement');
+      return (env) => env.windowId;
     case '.LIKE': {
       const [v, pat] = args as [Eval, Eval];
       const fixed = e.args[1]!.kind === 'literal' && typeof (e.args[1] as { value: unknown }).value === 'string' ? likeRegExp((e.args[1] as { value: string }).value) : null;

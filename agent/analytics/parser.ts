@@ -220,17 +220,55 @@ class Parser {
   private groupBy(pos: Position): NonNullable<SelectStatement['groupBy']> {
     const keys: Expr[] = [];
     let window: WindowSpec | null = null;
+    let windows: Array<{ id: string | null; spec: WindowSpec }> = [];
     do {
       const t = this.peek();
+      if (t.kind === 'ident' && t.text.toUpperCase() === 'WINDOWS' && this.peekAt(1).text === '(') {
+        if (window) this.syntax(t, 'only one window (or one Windows(…)) is allowed in GROUP BY');
+        windows = this.windowsList();
+        window = windows[0]!.spec;
+        continue;
+      }
       const w = this.tryWindow();
       if (w) {
-        if (window) this.syntax(t, 'only one window is allowed in GROUP BY');
+        if (window) this.syntax(t, 'only one window is allowed in GROUP BY; several go in Windows(…)');
         window = w;
+        windows = [{ id: null, spec: w }];
       } else {
         keys.push(this.expr());
       }
     } while (this.acceptOp(','));
-    return { keys, window, pos };
+    return { keys, window, windows, pos };
+  }
+
+  /** `Windows(Window('id', TumblingWindow(…)), HoppingWindow(…), …)`. */
+  private windowsList(): Array<{ id: string | null; spec: WindowSpec }> {
+    this.next();
+    this.expectOp('(');
+    const out: Array<{ id: string | null; spec: WindowSpec }> = [];
+    do {
+      const t = this.peek();
+      let id: string | null = null;
+      let spec: WindowSpec | null;
+      if (t.kind === 'ident' && t.text.toUpperCase() === 'WINDOW' && this.peekAt(1).text === '(') {
+        this.next();
+        this.expectOp('(');
+        const idTok = this.next();
+        if (idTok.kind !== 'string') this.syntax(idTok, `expected a window id in quotes but found ${describe(idTok)}`);
+        id = idTok.text;
+        this.expectOp(',');
+        spec = this.tryWindow();
+        if (!spec) this.syntax(this.peek(), `expected a window (TumblingWindow, HoppingWindow, SlidingWindow, SessionWindow) but found ${describe(this.peek())}`);
+        this.expectOp(')');
+      } else {
+        spec = this.tryWindow();
+        if (!spec) this.syntax(t, `expected Window('id', …) or a window but found ${describe(t)}`);
+      }
+      if (id !== null && out.some((w) => w.id === id)) this.syntax(t, `window id '${id}' is used twice`);
+      out.push({ id, spec: spec! });
+    } while (this.acceptOp(','));
+    this.expectOp(')');
+    return out;
   }
 
   private tryWindow(): WindowSpec | null {
@@ -246,7 +284,6 @@ class Parser {
       return { kind: 'snapshot', pos: t.pos };
     }
     if (this.peekAt(1).text !== '(') return null;
-    if (upper === 'WINDOWS') this.unsupported(t, 'Windows() (several windows in one GROUP BY) is not supported');
     const kind = WINDOW_NAMES[upper];
     if (!kind) return null;
     this.next();
@@ -492,6 +529,17 @@ class Parser {
   private identifierExpr(): Expr {
     const t = this.next();
     const upper = t.text.toUpperCase();
+    if (upper === 'SYSTEM' && this.isOp('.') && this.peekAt(1).text.toUpperCase() === 'WINDOW' && this.peekAt(2).text === '(') {
+      // System.Window().Id: which of the GROUP BY's Windows(…) a row belongs to.
+      this.next();
+      this.next();
+      this.expectOp('(');
+      this.expectOp(')');
+      this.expectOp('.');
+      const f = this.expectIdent('Id');
+      if (f.text.toUpperCase() !== 'ID') this.unsupported(f, `System.Window().${f.text} (only .Id)`);
+      return { kind: 'call', name: '.WINDOWID', args: [], distinct: false, pos: t.pos };
+    }
     if (upper === 'SYSTEM' && this.isOp('.') && this.peekAt(1).text.toUpperCase() === 'TIMESTAMP') {
       this.next();
       this.next();

@@ -24,7 +24,10 @@ export interface OutputColumn {
 
 export interface GroupedPlan {
   keys: Eval[];
+  /** The window; with Windows(…), the first of `windows`. */
   window: WindowPlan;
+  /** Every window of the GROUP BY with its id (System.Window().Id); one entry without Windows(…). */
+  windows: Array<{ id: string | null; window: WindowPlan }>;
   aggregates: AggregateCall[];
   having: Eval | null;
 }
@@ -202,14 +205,15 @@ function planStatement(
       if (containsAggregate(k)) fail(k.pos, 'an aggregate cannot be a GROUP BY key');
       return compileExpr(k, rowScope);
     });
-    const plannedWindow = planWindow(window!, rowScope, strip, fail, unsupported);
-    ordered = plannedWindow.kind === 'sliding' || plannedWindow.kind === 'session';
+    const windows = s.groupBy.windows.map((w) => ({ id: w.id, window: planWindow(w.spec, rowScope, strip, fail, unsupported) }));
+    const plannedWindow = windows[0]!.window;
+    ordered = windows.some((w) => w.window.kind === 'sliding' || w.window.kind === 'session');
     for (const it of items) {
       if (it.expr.kind === 'star') fail(it.pos, `SELECT * cannot be used with GROUP BY`);
       columns.push({ name: it.alias ?? defaultName(it.expr, columns.length), eval: compileExpr(it.expr, outScope), star: false });
     }
     const having = s.having ? compileExpr(strip(s.having), { ...outScope, aliases: aliasesOf(columns) }) : null;
-    grouped = { keys, window: plannedWindow, aggregates, having };
+    grouped = { keys, window: plannedWindow, windows, aggregates, having };
   } else {
     if (hasAggregate) {
       const pos = items.find((it) => containsAggregate(it.expr))?.pos ?? s.pos;

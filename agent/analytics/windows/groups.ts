@@ -37,7 +37,9 @@ export class Grouping {
     private readonly having: Eval | null,
     private readonly emit: Emit,
     private readonly counters: Counters,
+    windowId: string | null = null,
   ) {
+    this.outEnv.windowId = windowId;
     this.keys = plan.keys;
     this.aggs = plan.aggregates;
     this.args = plan.aggregates.map((a) => a.arg);

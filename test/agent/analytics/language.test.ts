@@ -113,3 +113,40 @@ describe('UNION', () => {
     expect(() => compileQuery('SELECT a, b FROM i UNION SELECT a FROM i', 'q')).toThrow(/every SELECT of a UNION must give the same 2 columns/);
   });
 });
+
+describe('Windows(): several windows in one GROUP BY', () => {
+  it("each window gives its own rows, named by System.Window().Id (ASA's Windows() reference)", () => {
+    const evs = [1, 4, 12, 25].map((s) => ev(`00:00:${String(s).padStart(2, '0')}`, { dev: 'a' }));
+    const { rows } = run(
+      `SELECT System.Window().Id AS w, dev, COUNT(*) AS n, System.Timestamp() AS e
+       FROM input TIMESTAMP BY Time
+       GROUP BY dev, Windows(Window('10 s', TumblingWindow(second, 10)), Window('30 s', TumblingWindow(second, 30)))`,
+      evs,
+    );
+    const byWindow = (id: string) => rows.map((r) => plain(r)).filter((r) => r.w === id);
+    expect(byWindow('10 s')).toEqual([
+      { w: '10 s', dev: 'a', n: 2, e: iso('00:00:10') },
+      { w: '10 s', dev: 'a', n: 1, e: iso('00:00:20') },
+      { w: '10 s', dev: 'a', n: 1, e: iso('00:00:30') },
+    ]);
+    expect(byWindow('30 s')).toEqual([{ w: '30 s', dev: 'a', n: 4, e: iso('00:00:30') }]);
+    expect(rows).toHaveLength(4);
+  });
+
+  it('windows without ids, and a hopping one beside a tumbling one', () => {
+    const { rows } = run(
+      'SELECT COUNT(*) AS n, System.Timestamp() AS e FROM input TIMESTAMP BY Time GROUP BY Windows(TumblingWindow(second, 10), HoppingWindow(second, 10, 5))',
+      [ev('00:00:01', {}), ev('00:00:07', {})],
+    );
+    expect(rows.map((r) => plain(r)).sort((a, b) => String(a.e).localeCompare(String(b.e)) || Number(a.n) - Number(b.n))).toEqual([
+      { n: 1, e: iso('00:00:05') },
+      { n: 2, e: iso('00:00:10') },
+      { n: 2, e: iso('00:00:10') },
+      { n: 1, e: iso('00:00:15') },
+    ]);
+  });
+
+  it('refuses a window id used twice', () => {
+    expect(() => compileQuery("SELECT COUNT(*) AS n FROM i GROUP BY Windows(Window('a', TumblingWindow(s, 1)), Window('a', TumblingWindow(s, 2)))", 'q')).toThrow(/window id 'a' is used twice/);
+  });
+});

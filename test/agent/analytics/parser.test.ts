@@ -126,7 +126,7 @@ describe('ASA query parser', () => {
     ['SELECT a FROM input i JOIN other o ON DATEDIFF(s, i, o) BETWEEN 0 AND 1 JOIN third t ON DATEDIFF(s, i, t) BETWEEN 0 AND 1', 'a JOIN of more than two inputs'],
     ['SELECT * FROM input UNION SELECT * FROM input', 'SELECT * in a UNION'],
     ['SELECT a FROM input PARTITION BY PartitionId', 'PARTITION BY'],
-    ['SELECT COUNT(*) FROM input GROUP BY Windows(TumblingWindow(s, 1))', 'Windows()'],
+    ['SELECT System.Window().Start FROM input GROUP BY Windows(TumblingWindow(s, 1))', 'System.Window().Start'],
     ['SELECT COUNT(*) FROM input GROUP BY a', 'GROUP BY without a window'],
     ['SELECT COUNT(*) FROM input', 'aggregate without GROUP BY'],
     ['SELECT COUNT(*) FROM input GROUP BY TumblingWindow(month, 1)', 'month as a window unit'],
