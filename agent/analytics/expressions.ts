@@ -61,6 +61,8 @@ export interface AnalyticCall {
   /** LIMIT DURATION for LAG and LAST, the interval size for ISFIRST, in ms. */
   durationMs: number;
   when: Eval | null;
+  /** AnomalyDetection_*: confidence (0–1), history size (events), and for SpikeAndDip the tails watched. */
+  anomaly: { confidence: number; history: number; mode: 'spikes' | 'dips' | 'both' } | null;
 }
 
 /**
@@ -187,8 +189,30 @@ function compileAnalytic(e: Extract<Expr, { kind: 'analytic' }>, scope: CompileS
     partitionBy: over.partitionBy.map(sub),
     durationMs: over.limit ? ms(over.limit.unit, over.limit.size, over.limit.pos) : 0,
     when: over.when ? sub(over.when) : null,
+    anomaly: null,
   };
-  if (e.fn === 'ISFIRST') {
+  if (e.fn === 'ANOMALYDETECTION_SPIKEANDDIP' || e.fn === 'ANOMALYDETECTION_CHANGEPOINT') {
+    const spike = e.fn === 'ANOMALYDETECTION_SPIKEANDDIP';
+    const name = spike ? 'AnomalyDetection_SpikeAndDip' : 'AnomalyDetection_ChangePoint';
+    const want = spike ? 4 : 3;
+    if (e.args.length !== want) fail(scope, e.pos, `${name} takes a value, a confidence (1–100), a history size${spike ? " and a mode ('spikes', 'dips' or 'spikesanddips')" : ''}`);
+    const [value, conf, hist, mode] = e.args;
+    const numArg = (x: Expr, what: string, ok: (n: number) => boolean): number => {
+      if (x.kind !== 'literal' || typeof x.value !== 'number' || !ok(x.value)) fail(scope, x.pos, `${name}: ${what}`);
+      return (x as { value: number }).value;
+    };
+    const confidence = numArg(conf!, 'the confidence must be a number above 0 and below 100', (n) => n > 0 && n < 100) / 100;
+    const history = numArg(hist!, 'the history size must be a whole number from 2 to 10000', (n) => Number.isInteger(n) && n >= 2 && n <= 10_000);
+    let m: 'spikes' | 'dips' | 'both' = 'both';
+    if (spike) {
+      const text = mode!.kind === 'literal' && typeof mode!.value === 'string' ? mode!.value.toLowerCase() : '';
+      if (text !== 'spikes' && text !== 'dips' && text !== 'spikesanddips') fail(scope, mode!.pos, `${name}: the mode must be 'spikes', 'dips' or 'spikesanddips'`);
+      m = text === 'spikes' ? 'spikes' : text === 'dips' ? 'dips' : 'both';
+    }
+    if (value!.kind === 'star') fail(scope, value!.pos, `${name} needs a numeric value, not '*'`);
+    call.value = sub(value!);
+    call.anomaly = { confidence, history, mode: m };
+  } else if (e.fn === 'ISFIRST') {
     const [unit, size] = e.args;
     if (e.args.length !== 2 || unit?.kind !== 'column' || unit.path.length !== 1 || size?.kind !== 'literal' || typeof size.value !== 'number' || !Number.isInteger(size.value)) {
       fail(scope, e.pos, 'ISFIRST takes a time unit and a whole number: ISFIRST(minute, 10)');

@@ -602,11 +602,11 @@ class Parser {
       } while (this.acceptOp(','));
     }
     this.expectOp(')');
-    if (upper === 'LAG' || upper === 'LAST' || upper === 'ISFIRST') {
+    if (upper === 'LAG' || upper === 'LAST' || upper === 'ISFIRST' || upper === 'ANOMALYDETECTION_SPIKEANDDIP' || upper === 'ANOMALYDETECTION_CHANGEPOINT') {
       let over: AnalyticOver = { partitionBy: [], limit: null, when: null, pos: nameTok.pos };
       if (this.isKeyword('OVER')) over = this.analyticOver();
-      else if (upper !== 'ISFIRST') this.syntax(this.peek(), `${upper} needs OVER ([PARTITION BY …] LIMIT DURATION(unit, n) [WHEN …])`);
-      if (upper !== 'ISFIRST' && over.limit === null) this.syntax(this.peek(), `${upper} needs LIMIT DURATION(unit, n) in its OVER clause`);
+      else if (upper !== 'ISFIRST') this.syntax(this.peek(), `${upper === 'LAG' || upper === 'LAST' ? upper : nameTok.text} needs OVER ([PARTITION BY …] LIMIT DURATION(unit, n) [WHEN …])`);
+      if (upper !== 'ISFIRST' && over.limit === null) this.syntax(this.peek(), `${nameTok.text} needs LIMIT DURATION(unit, n) in its OVER clause`);
       if (upper === 'ISFIRST' && over.limit !== null) this.syntax({ kind: 'keyword', text: 'OVER', pos: over.pos }, 'ISFIRST takes its interval as arguments, not LIMIT DURATION');
       return { kind: 'analytic', fn: upper, args, over, pos: nameTok.pos };
     }

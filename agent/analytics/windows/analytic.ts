@@ -2,10 +2,11 @@ import { ANALYTIC_VALUES, isConversionFailure, newEnv, type AnalyticCall, type E
 import type { Row, WindowOperator } from '../operator.js';
 import { ReorderBuffer } from '../reorder-buffer.js';
 import type { Counters, StateBudget } from '../tolerances.js';
-import { isTrue } from '../values.js';
+import { isTrue, toNumber } from '../values.js';
+import { changePoint, spikeAndDip, type AnomalyResult } from '../anomaly.js';
 
-/** An event remembered by LAG or LAST: its time and the value looked up. */
-type Entry = [t: number, value: unknown];
+/** An event remembered by LAG, LAST or anomaly detection: its time, the value, and (ChangePoint) the martingale's log after it. */
+type Entry = [t: number, value: unknown, term?: number];
 
 /** Per call site and PARTITION BY value: LAG/LAST keep their newest entries, ISFIRST the last interval seen. */
 type PartState = Entry[] | number;
@@ -24,7 +25,8 @@ const SWEEP_EVERY = 4096;
  * and is no more than LIMIT DURATION older; LAST(x) is LAG(x, 0), so the current event counts
  * when it satisfies WHEN; ISFIRST(unit, n) is 1 for the first event satisfying WHEN in its
  * tumbling interval (aligned as TumblingWindow is), 0 otherwise. State is the last k entries per
- * partition, bounded by the state budget.
+ * partition, bounded by the state budget. AnomalyDetection_SpikeAndDip and _ChangePoint are the
+ * same kind of function (see anomaly.ts): they keep the last `history` values per partition.
  */
 export class AnalyticOperator implements WindowOperator {
   private readonly buf = new ReorderBuffer<Row>();
@@ -126,6 +128,7 @@ export class AnalyticOperator implements WindowOperator {
         this.grow(-drop);
       }
     }
+    if (c.anomaly !== null) return this.anomaly(c, states, key, hist, ok, t, this.values[i]);
     const keep = c.offset === 0 ? 1 : c.offset;
     let result: unknown;
     if (c.offset === 0 && ok) result = this.values[i];
@@ -144,6 +147,47 @@ export class AnalyticOperator implements WindowOperator {
       }
     } else if (hist !== undefined && hist.length === 0) {
       states.delete(key);
+    }
+    return result;
+  }
+
+  /**
+   * AnomalyDetection_*: scores the value against the partition's history (the last `history`
+   * values satisfying WHEN within LIMIT DURATION), then adds it. A NULL or non-numeric value is
+   * not scored (NULL) and not learnt. After a change point the history starts over: the series
+   * has a new level to learn, and one change is reported once.
+   */
+  private anomaly(c: AnalyticCall, states: Map<string, PartState>, key: string, hist: Entry[] | undefined, ok: boolean, t: number, v: unknown): unknown {
+    const x = toNumber(v);
+    if (!ok || x === null || !Number.isFinite(x)) return null;
+    const a = c.anomaly!;
+    const values = hist === undefined ? [] : hist.map((e) => e[1] as number);
+    const full = values.length >= a.history;
+    let result: AnomalyResult;
+    let term: number | undefined;
+    if (c.fn === 'ANOMALYDETECTION_SPIKEANDDIP') {
+      result = spikeAndDip(values, x, a.confidence, a.mode, full);
+    } else {
+      // The martingale's logarithm rides on the newest entry.
+      const prev = hist !== undefined && hist.length > 0 ? (hist[hist.length - 1]![2] ?? 0) : 0;
+      const cp = changePoint(prev, values, x, a.confidence, full);
+      result = cp.result;
+      term = cp.log;
+      if (result.IsAnomaly === 1 && hist !== undefined) {
+        this.grow(-hist.length);
+        hist.length = 0;
+        term = 0;
+      }
+    }
+    if (hist === undefined) {
+      hist = [];
+      states.set(key, hist);
+    }
+    hist.push(term === undefined ? [t, x] : [t, x, term]);
+    this.grow(1);
+    if (hist.length > a.history) {
+      hist.shift();
+      this.grow(-1);
     }
     return result;
   }

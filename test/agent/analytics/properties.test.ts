@@ -28,7 +28,7 @@ const QUERIES: QueryPlan[] = [
 ];
 
 /**
- * Queries with analytic functions. Events of equal time are taken in arrival order (ASA), so a
+ * Queries with analytic functions (LAG, LAST, ISFIRST, anomaly detection). Events of equal time are taken in arrival order (ASA), so a
  * permutation of ties legitimately changes LAG: the permutation property gives them distinct times.
  */
 const LAG_QUERIES: QueryPlan[] = [
@@ -41,6 +41,12 @@ const LAG_QUERIES: QueryPlan[] = [
   compileQuery(
     `SELECT k, COUNT(*) AS rises FROM input TIMESTAMP BY t WHERE LAG(v) OVER (PARTITION BY k LIMIT DURATION(second, 10)) < v GROUP BY k, TumblingWindow(second, 5)`,
     'lag-grouped',
+  ),
+  compileQuery(
+    `SELECT k, v, AnomalyDetection_SpikeAndDip(v, 90, 5, 'spikesanddips') OVER (PARTITION BY k LIMIT DURATION(second, 20)) AS sd,
+            AnomalyDetection_ChangePoint(v, 80, 6) OVER (LIMIT DURATION(second, 20)) AS cp
+     FROM input TIMESTAMP BY t`,
+    'anomaly',
   ),
   compileQuery(
     `WITH d AS (SELECT k, v - LAG(v) OVER (PARTITION BY k LIMIT DURATION(second, 5)) AS delta FROM input TIMESTAMP BY t)
