@@ -87,7 +87,7 @@ export class AnalyticOperator implements WindowOperator {
     try {
       for (let i = 0; i < calls.length; i++) {
         const c = calls[i]!;
-        this.keys[i] = c.partitionBy.length === 0 ? '' : JSON.stringify(c.partitionBy.map((f) => f(env) ?? null));
+        this.keys[i] = partitionKey(c, env);
         this.oks[i] = c.when === null || isTrue(c.when(env));
         this.values[i] = c.fn === 'ISFIRST' ? null : c.value === null ? recordOf(row) : (c.value(env) ?? null);
         this.fallbacks[i] = c.fallback === null ? null : (c.fallback(env) ?? null);
@@ -139,11 +139,15 @@ export class AnalyticOperator implements WindowOperator {
         hist = [];
         states.set(key, hist);
       }
-      hist.push([t, this.values[i]]);
-      this.grow(1);
-      if (hist.length > keep) {
-        hist.shift();
-        this.grow(-1);
+      if (hist.length >= keep) {
+        // Full: the oldest entry is reused for the newest (no allocation per event).
+        const e = hist.shift()!;
+        e[0] = t;
+        e[1] = this.values[i];
+        hist.push(e);
+      } else {
+        hist.push([t, this.values[i]]);
+        this.grow(1);
       }
     } else if (hist !== undefined && hist.length === 0) {
       states.delete(key);
@@ -238,6 +242,17 @@ export class AnalyticOperator implements WindowOperator {
     });
     this.inner.load(s.inner);
   }
+}
+
+/** PARTITION BY values as a Map key: one string column as it is (the usual case), else typed JSON. */
+function partitionKey(c: AnalyticCall, env: Env): string {
+  const p = c.partitionBy;
+  if (p.length === 0) return '';
+  if (p.length === 1) {
+    const v = p[0]!(env);
+    return typeof v === 'string' ? v : '\u0000' + JSON.stringify(v instanceof Date ? v.getTime() : (v ?? null));
+  }
+  return '\u0000' + JSON.stringify(p.map((f) => f(env) ?? null));
 }
 
 /** `LAG(*)`: the event as a record, without the engine's own fields. */
