@@ -26,7 +26,7 @@ export type Expr =
   | { kind: 'analytic'; fn: AnalyticName; args: Expr[]; over: AnalyticOver; pos: Position };
 
 /** ASA's analytic functions: evaluated per event over the statement's input, before WHERE. */
-export type AnalyticName = 'LAG' | 'LAST' | 'ISFIRST' | 'ANOMALYDETECTION_SPIKEANDDIP' | 'ANOMALYDETECTION_CHANGEPOINT';
+export type AnalyticName = 'LAG' | 'LAST' | 'ISFIRST' | 'ANOMALYDETECTION_SPIKEANDDIP' | 'ANOMALYDETECTION_CHANGEPOINT' | 'SUM' | 'AVG' | 'MIN' | 'MAX';
 
 /** `OVER ([PARTITION BY …] [LIMIT DURATION(unit, n)] [WHEN cond])`. */
 export interface AnalyticOver {

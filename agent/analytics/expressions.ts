@@ -212,6 +212,9 @@ function compileAnalytic(e: Extract<Expr, { kind: 'analytic' }>, scope: CompileS
     if (value!.kind === 'star') fail(scope, value!.pos, `${name} needs a numeric value, not '*'`);
     call.value = sub(value!);
     call.anomaly = { confidence, history, mode: m };
+  } else if (e.fn === 'SUM' || e.fn === 'AVG' || e.fn === 'MIN' || e.fn === 'MAX') {
+    if (e.args.length !== 1 || e.args[0]!.kind === 'star') fail(scope, e.pos, `${e.fn}() OVER takes one value`);
+    call.value = sub(e.args[0]!);
   } else if (e.fn === 'ISFIRST') {
     const [unit, size] = e.args;
     if (e.args.length !== 2 || unit?.kind !== 'column' || unit.path.length !== 1 || size?.kind !== 'literal' || typeof size.value !== 'number' || !Number.isInteger(size.value)) {

@@ -610,7 +610,15 @@ class Parser {
       if (upper === 'ISFIRST' && over.limit !== null) this.syntax({ kind: 'keyword', text: 'OVER', pos: over.pos }, 'ISFIRST takes its interval as arguments, not LIMIT DURATION');
       return { kind: 'analytic', fn: upper, args, over, pos: nameTok.pos };
     }
-    if (this.isKeyword('OVER')) this.unsupported(this.peek(), `${nameTok.text}() OVER (…) is not supported (analytic functions: LAG, LAST, ISFIRST)`);
+    if (this.isKeyword('OVER')) {
+      // ASA's aggregates over the recent history of each event: SUM, AVG, MIN, MAX … OVER (… LIMIT DURATION …).
+      if ((upper === 'SUM' || upper === 'AVG' || upper === 'MIN' || upper === 'MAX') && !distinct) {
+        const over = this.analyticOver();
+        if (over.limit === null) this.syntax(this.peek(), `${upper}() OVER needs LIMIT DURATION(unit, n)`);
+        return { kind: 'analytic', fn: upper, args, over, pos: nameTok.pos };
+      }
+      this.unsupported(this.peek(), `${nameTok.text}() OVER (…) is not supported (with OVER: LAG, LAST, ISFIRST, SUM, AVG, MIN, MAX, AnomalyDetection_*)`);
+    }
     return { kind: 'call', name: upper, args, distinct, pos: nameTok.pos };
   }
 

@@ -2,7 +2,7 @@ import { ANALYTIC_VALUES, isConversionFailure, newEnv, type AnalyticCall, type E
 import type { Row, WindowOperator } from '../operator.js';
 import { ReorderBuffer } from '../reorder-buffer.js';
 import type { Counters, StateBudget } from '../tolerances.js';
-import { isTrue, toNumber } from '../values.js';
+import { compare, isTrue, toNumber } from '../values.js';
 import { changePoint, spikeAndDip, type AnomalyResult } from '../anomaly.js';
 
 /** An event remembered by LAG, LAST or anomaly detection: its time, the value, and (ChangePoint) the martingale's log after it. */
@@ -129,6 +129,7 @@ export class AnalyticOperator implements WindowOperator {
       }
     }
     if (c.anomaly !== null) return this.anomaly(c, states, key, hist, ok, t, this.values[i]);
+    if (c.fn === 'SUM' || c.fn === 'AVG' || c.fn === 'MIN' || c.fn === 'MAX') return this.windowed(c, states, key, hist, ok, t, this.values[i]);
     const keep = c.offset === 0 ? 1 : c.offset;
     let result: unknown;
     if (c.offset === 0 && ok) result = this.values[i];
@@ -194,6 +195,47 @@ export class AnalyticOperator implements WindowOperator {
       this.grow(-1);
     }
     return result;
+  }
+
+  /**
+   * SUM/AVG/MIN/MAX OVER (… LIMIT DURATION …): over the partition's events satisfying WHEN within
+   * the duration, the current one included ("how much history from the current row"). NULL and
+   * non-numeric values count as SUM/AVG do in a window: not at all. The entries are kept; each
+   * event recomputes over them (a window of a few thousand events at most in practice).
+   */
+  private windowed(c: AnalyticCall, states: Map<string, PartState>, key: string, hist: Entry[] | undefined, ok: boolean, t: number, v: unknown): unknown {
+    if (ok && v != null) {
+      if (hist === undefined) {
+        hist = [];
+        states.set(key, hist);
+      }
+      hist.push([t, v]);
+      this.grow(1);
+    }
+    if (hist === undefined || hist.length === 0) return null;
+    if (c.fn === 'MIN' || c.fn === 'MAX') {
+      let best: unknown = null;
+      const sign = c.fn === 'MIN' ? 1 : -1;
+      for (const e of hist) {
+        const x = e[1];
+        if (best === null) best = x;
+        else {
+          const cmp = compare(x, best);
+          if (cmp !== null && cmp * sign < 0) best = x;
+        }
+      }
+      return best;
+    }
+    let sum = 0;
+    let n = 0;
+    for (const e of hist) {
+      const x = toNumber(e[1]);
+      if (x === null) continue;
+      sum += x;
+      n++;
+    }
+    if (n === 0) return null;
+    return c.fn === 'SUM' ? sum : sum / n;
   }
 
   private grow(n: number): void {

@@ -196,6 +196,57 @@ const cases: Case[] = [
     ],
   },
   {
+    // OVER reference: the average temperature of the last 5 minutes, per sensor (the current event included).
+    name: 'AVG(temperature) OVER (PARTITION BY id LIMIT DURATION(minute, 5))',
+    query: 'SELECT id, AVG(temperature) OVER (PARTITION BY id LIMIT DURATION (minute, 5)) AS avg5 FROM input TIMESTAMP BY t',
+    events: [
+      ['00:00:00', { id: 'a', temperature: 10 }],
+      ['00:01:00', { id: 'b', temperature: 50 }],
+      ['00:02:00', { id: 'a', temperature: 20 }],
+      ['00:05:00', { id: 'a', temperature: 30 }],
+      ['00:05:01', { id: 'a', temperature: 40 }],
+    ],
+    // At 00:05:00 the reading of 00:00:00 is exactly 5 minutes old: still in; at 00:05:01 it is out.
+    expected: [
+      { id: 'a', avg5: 10 },
+      { id: 'b', avg5: 50 },
+      { id: 'a', avg5: 15 },
+      { id: 'a', avg5: 20 },
+      { id: 'a', avg5: 30 },
+    ],
+  },
+  {
+    // OVER reference: raise an alert if the resource has been unhealthy for the whole last hour.
+    name: 'WHERE MAX(healthy) OVER (PARTITION BY id LIMIT DURATION(hour, 1)) = 0',
+    query: 'SELECT id, 1 AS alert FROM input TIMESTAMP BY t WHERE MAX(healthy) OVER (PARTITION BY id LIMIT DURATION (hour, 1)) = 0',
+    events: [
+      ['00:00:00', { id: 'r1', healthy: 1 }],
+      ['00:30:00', { id: 'r1', healthy: 0 }],
+      ['00:40:00', { id: 'r2', healthy: 0 }],
+      ['01:10:00', { id: 'r1', healthy: 0 }],
+    ],
+    expected: [
+      { id: 'r2', alert: 1 },
+      { id: 'r1', alert: 1 },
+    ],
+  },
+  {
+    name: 'SUM and MIN OVER with WHEN: only the events satisfying it are in the group',
+    query: "SELECT n, SUM(v) OVER (LIMIT DURATION(second, 10) WHEN kind = 'in') AS s, MIN(v) OVER (LIMIT DURATION(second, 10)) AS lo FROM input TIMESTAMP BY t",
+    events: [
+      ['00:00:01', { n: 1, v: 5, kind: 'in' }],
+      ['00:00:02', { n: 2, v: 3, kind: 'out' }],
+      ['00:00:03', { n: 3, v: 7, kind: 'in' }],
+      ['00:00:13', { n: 4, v: 9, kind: 'out' }],
+    ],
+    expected: [
+      { n: 1, s: 5, lo: 5 },
+      { n: 2, s: 5, lo: 3 },
+      { n: 3, s: 12, lo: 3 },
+      { n: 4, s: 7, lo: 7 },
+    ],
+  },
+  {
     // LAG is evaluated before WHERE and GROUP BY: count the changes per window.
     name: 'LAG inside a grouped statement: WHERE with LAG, then COUNT per tumbling window',
     query: `SELECT COUNT(*) AS changes, System.Timestamp() AS e FROM input TIMESTAMP BY t
