@@ -11,6 +11,8 @@ import { newCounters, resolveTolerances, StateBudget, type Counters, type Tolera
 import { AnalyticOperator } from './windows/analytic.js';
 import { ApplyOperator } from './windows/apply.js';
 import { JoinOperator } from './windows/join.js';
+import { ReferenceJoinOperator } from './windows/reference-join.js';
+import { checkedRows, ReferenceTable } from './reference-table.js';
 import { Grouping } from './windows/groups.js';
 import { OrderedInput } from './windows/ordered-input.js';
 import { PaneWindowOperator } from './windows/panes.js';
@@ -55,6 +57,8 @@ export interface EngineOptions {
   onResult?: (row: ResultRow) => void;
   /** Debug level traces every adjusted or dropped event; info reports restores. A child per query is made. */
   logger?: Logger;
+  /** Reference data by input name (see compileQuery's referenceInputs); setReferenceData replaces a table later. */
+  referenceData?: Record<string, ReadonlyArray<Record<string, unknown>>>;
 }
 
 export const DEFAULT_MAX_STATE_ENTRIES = 1_000_000;
@@ -131,6 +135,7 @@ class QueryRuntime {
     maxState: number,
     deliver: (r: ResultRow) => void,
     log: Logger | null,
+    tables: ReadonlyMap<string, ReferenceTable>,
   ) {
     this.budget = new StateBudget(plan.name, maxState);
     const hubs = new Map<string, StepHub>();
@@ -162,6 +167,16 @@ class QueryRuntime {
             }
           : (ws, we, key, rev, row) => deliver({ query: plan.name, output: s.name, windowStart: ws, windowEnd: we, key, rev, row });
       const readerOf = (from: string): StepHub => hubs.get(from.toLowerCase())!;
+      if (s.join !== null && s.join.right.reference) {
+        const j = s.join;
+        const name = j.right.from.toLowerCase();
+        const op = new ReferenceJoinOperator(j, () => tables.get(name), this.windowOperatorFor(s, emit, lateness), this.counters);
+        const n = new StatementNode(s, op, tol, this.counters, hub, branch);
+        this.nodes.push(n);
+        if (j.left.fromStep) readerOf(j.left.from).consumers.push(n);
+        else addStage(new EventTimeStage(tol, j.left.timestamp, j.left.over, n, this.counters, this.budget, log), j.left.from);
+        continue;
+      }
       if (s.join !== null) {
         const j = s.join;
         let joinNode: StatementNode | null = null;
@@ -255,6 +270,8 @@ export class AnalyticsEngine {
   private readonly collected: ResultRow[] = [];
   private readonly deliver: (r: ResultRow) => void;
   private readonly log: Logger | null;
+  /** Reference data by lower-cased input name; each table is replaced whole. */
+  private readonly tables = new Map<string, ReferenceTable>();
 
   constructor(opts: EngineOptions) {
     if (!Array.isArray(opts.queries) || opts.queries.length === 0) throw new TypeError('AnalyticsEngine needs at least one compiled query');
@@ -269,11 +286,22 @@ export class AnalyticsEngine {
     const onResult = opts.onResult;
     this.deliver = onResult ?? ((r) => this.collected.push(r));
     this.log = opts.logger ? opts.logger.child({ module: 'analytics' }) : null;
+    for (const [name, rows] of Object.entries(opts.referenceData ?? {})) this.setReferenceData(name, rows);
     this.build();
   }
 
+  /**
+   * Gives (or replaces) the table of a reference input, e.g. after its CSV/JSON file or the
+   * twin's desired properties changed. The swap is atomic: events pushed after it see the new
+   * table, none sees a mix. Throws EDGE_CONFIG_INVALID, leaving the old table, when `rows` is not
+   * a list of records. Reference data is input, not state: checkpoint() leaves it out.
+   */
+  setReferenceData(name: string, rows: ReadonlyArray<Record<string, unknown>>): void {
+    this.tables.set(name.toLowerCase(), new ReferenceTable(name, checkedRows(name, rows)));
+  }
+
   private build(): void {
-    this.runtimes = this.plans.map((p) => new QueryRuntime(p, this.tolerances, this.maxState, this.deliver, this.log ? this.log.child({ query: p.name }) : null));
+    this.runtimes = this.plans.map((p) => new QueryRuntime(p, this.tolerances, this.maxState, this.deliver, this.log ? this.log.child({ query: p.name }) : null, this.tables));
   }
 
   /**

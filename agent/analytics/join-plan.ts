@@ -9,6 +9,8 @@ import { isTrue } from './values.js';
 export interface JoinSide {
   from: string;
   fromStep: boolean;
+  /** Reference data (a table, see AnalyticsEngine.setReferenceData), not a stream. */
+  reference: boolean;
   /** The name its columns are qualified with (alias, else the input name). */
   alias: string;
   timestamp: Eval | null;
@@ -43,7 +45,7 @@ const MAX_BOUND_MS = 7 * 86_400_000;
  * reads the events' times. ASA requires a time bound, and so do we: without one, every event
  * would have to be kept forever.
  */
-export function planJoin(s: SelectStatement, steps: Set<string>, scope: CompileScope, text: string, queryName: string): JoinPlan {
+export function planJoin(s: SelectStatement, steps: Set<string>, scope: CompileScope, text: string, queryName: string, refs: Set<string>): JoinPlan {
   const j = s.join!;
   const fail = (pos: Position, reason: string): never => {
     throw new QueryError('EDGE_QUERY_SYNTAX', queryName, text, pos, reason);
@@ -53,12 +55,15 @@ export function planJoin(s: SelectStatement, steps: Set<string>, scope: CompileS
   if (leftAlias.toLowerCase() === rightAlias.toLowerCase()) fail(j.right.pos, `both sides of the JOIN are called '${leftAlias}'; give each an alias (FROM input a JOIN input b)`);
   const side = (name: string, alias: string | null, ts: SelectStatement['timestampBy']): JoinSide => {
     const fromStep = steps.has(name.toLowerCase());
+    const reference = !fromStep && refs.has(name.toLowerCase());
     if (ts && fromStep) fail(ts.pos, `TIMESTAMP BY applies to inputs only; '${name}' is a step`);
+    if (ts && reference) fail(ts.pos, `'${name}' is reference data: it has no time, so no TIMESTAMP BY`);
     const names = [name, ...(alias ? [alias] : [])];
     const sideScope: CompileScope = { ...scope, sourceNames: names, analytics: undefined, joinSides: undefined };
     return {
       from: name,
       fromStep,
+      reference,
       alias: alias ?? name,
       timestamp: ts ? compileExpr(stripSource(ts.expr, names), sideScope) : null,
       over: ts ? ts.over.map((e) => compileExpr(stripSource(e, names), sideScope)) : [],
@@ -66,6 +71,7 @@ export function planJoin(s: SelectStatement, steps: Set<string>, scope: CompileS
   };
   const left = side(s.from.name, s.from.alias, s.timestampBy);
   const right = side(j.right.name, j.right.alias, j.rightTimestampBy);
+  if (left.reference) fail(s.from.pos, `'${s.from.name}' is reference data: put the stream on the left of JOIN and the reference data on the right`);
 
   let lo = -Infinity;
   let hi = Infinity;
@@ -95,11 +101,15 @@ export function planJoin(s: SelectStatement, steps: Set<string>, scope: CompileS
     }
     rest.push(c);
   }
-  if (!Number.isFinite(lo) || !Number.isFinite(hi)) {
+  if (right.reference) {
+    if (Number.isFinite(lo) || Number.isFinite(hi)) fail(j.pos, `'${j.right.name}' is reference data: it has no time, so no DATEDIFF bound`);
+    lo = -Infinity;
+    hi = Infinity;
+  } else if (!Number.isFinite(lo) || !Number.isFinite(hi)) {
     fail(j.pos, `a JOIN of two streams needs a time bound in ON, e.g. DATEDIFF(second, ${leftAlias}, ${rightAlias}) BETWEEN 0 AND 10`);
   }
   if (lo > hi) fail(j.pos, 'the JOIN time bound is empty (lower above upper)');
-  if (hi - lo > MAX_BOUND_MS) fail(j.pos, 'the JOIN time bound may span at most 7 days');
+  if (!right.reference && hi - lo > MAX_BOUND_MS) fail(j.pos, 'the JOIN time bound may span at most 7 days');
   const keyOf = (keys: Expr[], alias: string): Eval | null => {
     if (keys.length === 0) return null;
     const sideScope: CompileScope = { ...scope, sourceNames: [alias], analytics: undefined, joinSides: undefined };

@@ -481,7 +481,7 @@ class Parser {
     // Field access on a computed record, e.g. TopOne() OVER (…).field or (expr).field.
     while (this.isOp('.') && e.kind !== 'column') {
       this.next();
-      const name = this.expectIdent('a field name');
+      const name = this.fieldName();
       e = { kind: 'call', name: '.FIELD', args: [e, { kind: 'literal', value: name.text, pos: name.pos }], distinct: false, pos: name.pos };
     }
     return e;
@@ -553,7 +553,7 @@ class Parser {
     const path = [t.text];
     while (this.isOp('.')) {
       this.next();
-      path.push(this.expectIdent('a field name').text);
+      path.push(this.fieldName().text);
     }
     return { kind: 'column', path, pos: t.pos };
   }
@@ -736,6 +736,16 @@ class Parser {
   private expectOp(op: string): Token {
     if (!this.isOp(op)) this.syntax(this.peek(), `expected '${op}' but found ${describe(this.peek())}`);
     return this.next();
+  }
+
+  /** After a dot only a field name can come, so a reserved word there is a field (`t.limit`), spelt as written. */
+  private fieldName(): Token {
+    const t = this.peek();
+    if (t.kind === 'keyword') {
+      this.next();
+      return { kind: 'ident', text: this.text.slice(t.pos.offset, t.pos.offset + t.text.length), pos: t.pos };
+    }
+    return this.expectIdent('a field name');
   }
 
   private expectIdent(what: string): Token {

@@ -94,14 +94,22 @@ const MAX_WINDOW_MS = 7 * 86_400_000;
  * Parses and plans an ASA query. Throws a QueryError (EDGE_QUERY_SYNTAX or
  * EDGE_QUERY_UNSUPPORTED) with line:column and a caret when the text cannot run.
  */
-export function compileQuery(text: string, name: string): QueryPlan {
+export interface CompileOptions {
+  /**
+   * Inputs that are reference data (tables given to the engine with setReferenceData), not
+   * streams: `JOIN` against them needs no time bound. Matched case-insensitively.
+   */
+  referenceInputs?: string[];
+}
+
+export function compileQuery(text: string, name: string, opts: CompileOptions = {}): QueryPlan {
   // Editors on Windows save a UTF-8 byte order mark; it is not part of the query.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const ast = parseQuery(text, name);
-  return planQuery(ast, text, name);
+  return planQuery(ast, text, name, new Set((opts.referenceInputs ?? []).map((r) => r.toLowerCase())));
 }
 
-function planQuery(ast: QueryAst, text: string, name: string): QueryPlan {
+function planQuery(ast: QueryAst, text: string, name: string, refs: Set<string>): QueryPlan {
   const statements: StatementPlan[] = [];
   const stepNames = new Map<string, Position>();
   const fail = (pos: Position, reason: string): never => {
@@ -111,7 +119,7 @@ function planQuery(ast: QueryAst, text: string, name: string): QueryPlan {
     const key = step.name.toLowerCase();
     if (stepNames.has(key)) fail(step.pos, `step '${step.name}' is defined twice`);
     if (step.select.into) fail(step.select.pos, `a WITH step cannot have INTO`);
-    for (const branch of unionBranches(step.select, text, name)) statements.push(planStatement(branch, step.name, true, stepNames, statements.length, text, name));
+    for (const branch of unionBranches(step.select, text, name)) statements.push(planStatement(branch, step.name, true, stepNames, statements.length, text, name, refs));
     stepNames.set(key, step.pos);
   }
   const outputs: string[] = [];
@@ -121,12 +129,12 @@ function planQuery(ast: QueryAst, text: string, name: string): QueryPlan {
       fail(select.pos, `output '${out}' is written by two SELECT statements`);
     }
     outputs.push(out);
-    for (const branch of unionBranches(select, text, name)) statements.push(planStatement(branch, out, false, stepNames, statements.length, text, name));
+    for (const branch of unionBranches(select, text, name)) statements.push(planStatement(branch, out, false, stepNames, statements.length, text, name, refs));
   }
   const inputs = new Set<string>();
   for (const st of statements) {
     if (st.join) {
-      for (const side of [st.join.left, st.join.right]) if (!side.fromStep) inputs.add(side.from.toLowerCase());
+      for (const side of [st.join.left, st.join.right]) if (!side.fromStep && !side.reference) inputs.add(side.from.toLowerCase());
     } else if (!st.fromStep) {
       inputs.add(st.from.toLowerCase());
     }
@@ -164,6 +172,7 @@ function planStatement(
   index: number,
   text: string,
   queryName: string,
+  refs: Set<string>,
 ): StatementPlan {
   const fail = (pos: Position, reason: string): never => {
     throw new QueryError('EDGE_QUERY_SYNTAX', queryName, text, pos, reason);
@@ -258,7 +267,7 @@ function planStatement(
     const star = s.items.find((it) => it.expr.kind === 'star');
     if (star) fail(star.pos, 'SELECT * cannot be used with JOIN (ASA): name the columns, e.g. a.x, b.y');
     if (analytics.length > 0) unsupported(s.join!.pos, 'analytic functions (LAG, LAST, ISFIRST) in a JOIN statement');
-    join = planJoin(s, new Set(steps.keys()), rowScope, text, queryName);
+    join = planJoin(s, new Set(steps.keys()), rowScope, text, queryName, refs);
   }
   const keyTexts = s.groupBy ? s.groupBy.keys.map((k) => exprText(strip(k))) : [];
   const substreams = !isJoin && !fromStep && s.timestampBy !== null && s.timestampBy.over.length > 0;

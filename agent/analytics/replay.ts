@@ -9,6 +9,8 @@ export interface ReplayOptions {
   tolerances?: Partial<Tolerances>;
   /** The engine's per-query state bound (held events, open window groups); its default otherwise. */
   maxStateEntries?: number;
+  /** Reference data tables by input name (the plan must have been compiled with those referenceInputs). */
+  referenceData?: Record<string, ReadonlyArray<Record<string, unknown>>>;
   /** Receives output text (whole JSON lines); awaited, so a slow stdout holds the reader back. */
   write: (text: string) => void | Promise<void>;
 }
@@ -36,7 +38,7 @@ export async function replayLines(plan: QueryPlan, input: AsyncIterable<string |
     rows++;
     out += formatRow(r, multi) + '\n';
   };
-  const engine = new AnalyticsEngine({ queries: [plan], tolerances: opts.tolerances, maxStateEntries: opts.maxStateEntries, onResult });
+  const engine = new AnalyticsEngine({ queries: [plan], tolerances: opts.tolerances, maxStateEntries: opts.maxStateEntries, referenceData: opts.referenceData, onResult });
   const appTimeOf = applicationTime(plan);
   const decoder = new StringDecoder('utf8');
   let carry = '';

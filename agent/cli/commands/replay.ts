@@ -15,6 +15,7 @@ interface ReplayFlags {
   allowedLateness?: string;
   maxState?: string;
   json?: boolean;
+  reference: string[];
 }
 
 /**
@@ -33,6 +34,7 @@ export function registerReplay(program: Command): void {
     .option('--allowed-lateness <duration>', 'with --policy revise: how long closed windows take corrections (default 0)')
     .option('--max-state <entries>', 'state bound: held events and open window groups (default 1000000)')
     .option('--json', 'print the closing counters on stderr as one JSON line')
+    .option('--reference <name=file>', 'reference data for JOIN: a .csv or .json file for the input <name> (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .action(async (flags: ReplayFlags) => {
       await runReplay(flags);
     });
@@ -60,10 +62,16 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
   } catch (cause) {
     throw new EdgeError('EDGE_USAGE', `cannot read query file ${flags.query} (${systemErrorCode(cause) ?? 'error'})`, { cause });
   }
-  const { compileQuery, replayLines, QueryError, DEFAULT_MAX_STATE_ENTRIES } = await import('../../analytics/index.js');
+  const { compileQuery, replayLines, QueryError, DEFAULT_MAX_STATE_ENTRIES, loadReferenceFile } = await import('../../analytics/index.js');
+  const referenceData: Record<string, Array<Record<string, unknown>>> = {};
+  for (const spec of flags.reference) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0 || eq === spec.length - 1) throw new EdgeError('EDGE_USAGE', `--reference takes name=file, not '${spec}'`);
+    referenceData[spec.slice(0, eq)] = await loadReferenceFile(spec.slice(eq + 1));
+  }
   let plan;
   try {
-    plan = compileQuery(text, flags.query);
+    plan = compileQuery(text, flags.query, { referenceInputs: Object.keys(referenceData) });
   } catch (err) {
     if (err instanceof QueryError) {
       // The message is already line:column, the line and a caret; the code goes last, on its own.
@@ -77,7 +85,7 @@ async function runReplay(flags: ReplayFlags): Promise<void> {
   let summary: ReplaySummary;
   try {
     const input = flags.events === '-' ? process.stdin : await openEvents(flags.events);
-    summary = await replayLines(plan, input, { tolerances, maxStateEntries, write: (text) => out.write(text) });
+    summary = await replayLines(plan, input, { tolerances, maxStateEntries, referenceData, write: (text) => out.write(text) });
   } catch (err) {
     // `replay … | head`: the reader has gone, which ends the replay quietly, like other CLI tools.
     if (err === READER_GONE) return;

@@ -179,6 +179,18 @@ describe('edge-agent replay', () => {
     expect(stderr).toContain('[EDGE_QUERY_RESERVED_NAME]');
   });
 
+  it('--reference name=file gives a JOIN its reference data', async () => {
+    const query = file('ref.sql', "SELECT i.point, t.[limit] AS lim FROM input i TIMESTAMP BY ts JOIN thresholds t ON i.point = t.point WHERE i.v > CAST(t.[limit] AS float)");
+    const table = file('thresholds.csv', 'point,limit\ntemp,30\npressure,5\n');
+    const events = file('ref.jsonl', [{ ts: '2026-01-01T00:00:01Z', point: 'temp', v: 31 }, { ts: '2026-01-01T00:00:02Z', point: 'pressure', v: 4 }, { ts: '2026-01-01T00:00:03Z', point: 'flow', v: 99 }].map((e) => JSON.stringify(e)).join('\n'));
+    const { code, stdout } = await replay(['--query', query, '--events', events, '--reference', `thresholds=${table}`]);
+    expect(code).toBe(0);
+    expect(stdout).toBe('{"point":"temp","lim":"30"}\n');
+    const bad = await replay(['--query', query, '--events', events, '--reference', 'thresholds']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--reference takes name=file');
+  });
+
   it('names the line number of a bad events line', async () => {
     const query = file('ok.sql', 'SELECT v FROM input TIMESTAMP BY ts');
     const events = file('broken.jsonl', '{"ts":"2026-01-01T00:00:01Z","v":1}\n{"ts":"2026-01-01T00:00:02Z","v":2}\n{"ts": oops}\n');
