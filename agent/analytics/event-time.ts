@@ -286,11 +286,13 @@ export class EventTimeStage {
       watermark: this.watermark,
       seq: this.seq,
       partitions: [...this.partitions.values()].map((p) => [p.key, p.maxSeen, p.buffer ? p.buffer.sorted().map((h) => [h.t, h.seq, h.item]) : []]),
+      // Partitions with held events release in this order when the watermark moves: a restore must keep it.
+      pending: [...this.pending].map((p) => p.key),
     };
   }
 
   load(state: unknown): void {
-    const s = state as { maxArrival: number; watermark: number; seq: number; partitions: Array<[string, number, Array<[number, number, Row]>]> };
+    const s = state as { maxArrival: number; watermark: number; seq: number; partitions: Array<[string, number, Array<[number, number, Row]>]>; pending?: string[] };
     this.maxArrival = s.maxArrival;
     this.watermark = s.watermark;
     this.seq = s.seq;
@@ -302,6 +304,12 @@ export class EventTimeStage {
       const p: Partition = { key, maxSeen, buffer: null };
       this.partitions.set(key, p);
       for (const [t, seq, item] of held) this.hold(p, item, t, seq);
+    }
+    if (s.pending !== undefined) {
+      const held = [...this.pending];
+      const order = s.pending.map((k) => this.partitions.get(k)).filter((p): p is Partition => p !== undefined && this.pending.has(p));
+      this.pending.clear();
+      for (const p of [...order, ...held]) this.pending.add(p);
     }
     this.recomputeMin();
   }

@@ -25,6 +25,15 @@ const QUERIES: QueryPlan[] = [
      SELECT k, SUM(n) AS total FROM perSource GROUP BY k, TumblingWindow(second, 4)`,
     'substream-step',
   ),
+  compileQuery(
+    `WITH u AS (SELECT k, v FROM input TIMESTAMP BY t WHERE v > 0 UNION SELECT k, v * 2 FROM input TIMESTAMP BY t WHERE v < 0)
+     SELECT k, COUNT(*) AS n, SUM(v) AS s FROM u GROUP BY k, TumblingWindow(second, 5)`,
+    'union-step',
+  ),
+  compileQuery(
+    "SELECT System.Window().Id AS w, k, COUNT(*) AS n, MAX(v) AS hi FROM input TIMESTAMP BY t GROUP BY k, Windows(Window('t3', TumblingWindow(second, 3)), Window('h4', HoppingWindow(second, 4, 2)))",
+    'windows',
+  ),
 ];
 
 /**
@@ -103,7 +112,8 @@ function byOutput(rows: ResultRow[]): Record<string, unknown[]> {
   const out: Record<string, unknown[]> = {};
   for (const r of rows) {
     // Substreams are separate timelines too (ASA: rows are in order within one OVER value only).
-    const stream = r.query === 'substreams' ? `${r.query}/${r.output}/${r.key}` : `${r.query}/${r.output}`;
+    // Each window of Windows(…) is its own stream too.
+    const stream = r.query === 'substreams' ? `${r.query}/${r.output}/${r.key}` : r.query === 'windows' ? `${r.query}/${String(r.row.w)}` : `${r.query}/${r.output}`;
     (out[stream] ??= []).push(JSON.parse(JSON.stringify(r)));
   }
   return out;
