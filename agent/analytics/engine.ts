@@ -316,6 +316,7 @@ export class AnalyticsEngine {
       rt.counters.inputEvents++;
       const stages = rt.stages;
       const inputs = rt.stageInputs;
+      let read = false;
       for (let j = 0; j < stages.length; j++) {
         const want = inputs[j]!;
         if (want !== null) {
@@ -326,8 +327,10 @@ export class AnalyticsEngine {
             continue;
           }
         }
+        read = true;
         stages[j]!.push(event as StageEvent);
       }
+      if (!read && stages.length > 0 && inputs[0] !== null) rt.counters.unmatchedInput++;
     }
   }
 

@@ -60,12 +60,14 @@ export interface Counters {
   conversionErrors: number;
   /** Window results re-emitted with rev + 1. */
   revised: number;
+  /** In a query reading several inputs: events whose input (`input`, else `source`) is none of them, so no statement read them. */
+  unmatchedInput: number;
   /** Latest arrival time minus the watermark, in ms (ASA "Watermark Delay"). */
   watermarkDelayMs: number;
 }
 
 export function newCounters(): Counters {
-  return { inputEvents: 0, lateInput: 0, outOfOrder: 0, earlyInput: 0, adjusted: 0, dropped: 0, conversionErrors: 0, revised: 0, watermarkDelayMs: 0 };
+  return { inputEvents: 0, lateInput: 0, outOfOrder: 0, earlyInput: 0, adjusted: 0, dropped: 0, conversionErrors: 0, revised: 0, unmatchedInput: 0, watermarkDelayMs: 0 };
 }
 
 /**

@@ -107,7 +107,8 @@ export function formatSummary(s: ReplaySummary, json: boolean): string {
   return (
     `edge-agent replay: ${s.events} events, ${s.rows} rows; late ${c.lateInput}, out of order ${c.outOfOrder}, early ${c.earlyInput}, ` +
     `adjusted ${c.adjusted}, dropped ${c.dropped}, conversion errors ${c.conversionErrors}` +
-    (c.revised > 0 ? `, revised ${c.revised}` : '')
+    (c.revised > 0 ? `, revised ${c.revised}` : '') +
+    (c.unmatchedInput > 0 ? `, of no input of the query ${c.unmatchedInput}` : '')
   );
 }
 

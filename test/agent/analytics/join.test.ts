@@ -184,6 +184,15 @@ describe('stream–stream JOIN (ASA JOIN reference and query patterns)', () => {
     expect((err as QueryError).message).toContain(reason);
   });
 
+  it('counts the events of an input the query does not read', () => {
+    const { engine } = run(
+      'SELECT en.LicensePlate FROM EntryStream en TIMESTAMP BY EntryTime JOIN ExitStream ex TIMESTAMP BY ExitTime ON en.LicensePlate = ex.LicensePlate AND DATEDIFF(minute, en, ex) BETWEEN 0 AND 15',
+      [...events(toll()), { input: 'Elsewhere', EntryTime: iso('00:30:00'), arrivalTime: at('00:30:00') }, { source: 'ExitStream', ExitTime: iso('00:30:01'), arrivalTime: at('00:30:01') }],
+    );
+    // The last event has no input field: its source names an input of the query.
+    expect(engine.counters().q).toMatchObject({ inputEvents: 9, unmatchedInput: 1 });
+  });
+
   it('names a three-way JOIN as unsupported', () => {
     expect(() => compileQuery('SELECT a.x FROM i a JOIN i b ON DATEDIFF(s, a, b) BETWEEN 0 AND 1 JOIN i c ON DATEDIFF(s, a, c) BETWEEN 0 AND 1', 'q')).toThrow(/unsupported: a JOIN of more than two inputs/);
   });
