@@ -26,9 +26,9 @@ export function children(e: Expr): Expr[] {
     case 'call':
       return e.args;
     case 'topOne':
-      return e.orderBy.map((o) => o.expr);
+      return [...e.orderBy.map((o) => o.expr), ...(e.arg ? [e.arg] : [])];
     case 'analytic':
-      return [...e.args, ...e.over.partitionBy, ...(e.over.when ? [e.over.when] : [])];
+      return [...e.args, ...e.over.partitionBy, ...(e.over.when ? [e.over.when] : []), ...(e.over.orderBy ?? []).map((o) => o.expr)];
     default:
       return [];
   }
@@ -59,9 +59,13 @@ export function stripSource(e: Expr, names: string[]): Expr {
       case 'call':
         return { ...x, args: x.args.map(rec) };
       case 'topOne':
-        return { ...x, orderBy: x.orderBy.map((o) => ({ ...o, expr: rec(o.expr) })) };
+        return { ...x, orderBy: x.orderBy.map((o) => ({ ...o, expr: rec(o.expr) })), arg: x.arg ? rec(x.arg) : null };
       case 'analytic':
-        return { ...x, args: x.args.map(rec), over: { ...x.over, partitionBy: x.over.partitionBy.map(rec), when: x.over.when ? rec(x.over.when) : null } };
+        return {
+          ...x,
+          args: x.args.map(rec),
+          over: { ...x.over, partitionBy: x.over.partitionBy.map(rec), when: x.over.when ? rec(x.over.when) : null, orderBy: x.over.orderBy?.map((o) => ({ ...o, expr: rec(o.expr) })) },
+        };
       default:
         return x;
     }

@@ -22,17 +22,19 @@ export type Expr =
   | { kind: 'datepart'; fn: 'DATEADD' | 'DATEDIFF' | 'DATEPART'; part: string; args: Expr[]; pos: Position }
   | { kind: 'timestamp'; pos: Position }
   | { kind: 'call'; name: string; args: Expr[]; distinct: boolean; pos: Position }
-  | { kind: 'topOne'; orderBy: Array<{ expr: Expr; desc: boolean }>; pos: Position }
+  | { kind: 'topOne'; orderBy: Array<{ expr: Expr; desc: boolean }>; arg: Expr | null; pos: Position }
   | { kind: 'analytic'; fn: AnalyticName; args: Expr[]; over: AnalyticOver; pos: Position };
 
 /** ASA's analytic functions: evaluated per event over the statement's input, before WHERE. */
-export type AnalyticName = 'LAG' | 'LAST' | 'ISFIRST' | 'ANOMALYDETECTION_SPIKEANDDIP' | 'ANOMALYDETECTION_CHANGEPOINT' | 'SUM' | 'AVG' | 'MIN' | 'MAX';
+export type AnalyticName = 'LAG' | 'LAST' | 'ISFIRST' | 'ANOMALYDETECTION_SPIKEANDDIP' | 'ANOMALYDETECTION_CHANGEPOINT' | 'SUM' | 'AVG' | 'MIN' | 'MAX' | 'TOPONE';
 
 /** `OVER ([PARTITION BY …] [LIMIT DURATION(unit, n)] [WHEN cond])`. */
 export interface AnalyticOver {
   partitionBy: Expr[];
   limit: Duration | null;
   when: Expr | null;
+  /** TopOne's ORDER BY (its analytic form). */
+  orderBy?: Array<{ expr: Expr; desc: boolean }>;
   pos: Position;
 }
 

@@ -61,6 +61,8 @@ export interface AnalyticCall {
   /** LIMIT DURATION for LAG and LAST, the interval size for ISFIRST, in ms. */
   durationMs: number;
   when: Eval | null;
+  /** TopOne's ORDER BY, evaluated on each event. */
+  order: Array<{ key: Eval; desc: boolean }>;
   /** AnomalyDetection_*: confidence (0–1), history size (events), and for SpikeAndDip the tails watched. */
   anomaly: { confidence: number; history: number; mode: 'spikes' | 'dips' | 'both' } | null;
 }
@@ -190,6 +192,7 @@ function compileAnalytic(e: Extract<Expr, { kind: 'analytic' }>, scope: CompileS
     durationMs: over.limit ? ms(over.limit.unit, over.limit.size, over.limit.pos) : 0,
     when: over.when ? sub(over.when) : null,
     anomaly: null,
+    order: [],
   };
   if (e.fn === 'ANOMALYDETECTION_SPIKEANDDIP' || e.fn === 'ANOMALYDETECTION_CHANGEPOINT') {
     const spike = e.fn === 'ANOMALYDETECTION_SPIKEANDDIP';
@@ -215,6 +218,9 @@ function compileAnalytic(e: Extract<Expr, { kind: 'analytic' }>, scope: CompileS
   } else if (e.fn === 'SUM' || e.fn === 'AVG' || e.fn === 'MIN' || e.fn === 'MAX') {
     if (e.args.length !== 1 || e.args[0]!.kind === 'star') fail(scope, e.pos, `${e.fn}() OVER takes one value`);
     call.value = sub(e.args[0]!);
+  } else if (e.fn === 'TOPONE') {
+    call.value = e.args[0] ? sub(e.args[0]) : null;
+    call.order = (over.orderBy ?? []).map((o) => ({ key: sub(o.expr), desc: o.desc }));
   } else if (e.fn === 'ISFIRST') {
     const [unit, size] = e.args;
     if (e.args.length !== 2 || unit?.kind !== 'column' || unit.path.length !== 1 || size?.kind !== 'literal' || typeof size.value !== 'number' || !Number.isInteger(size.value)) {
@@ -630,7 +636,18 @@ function compileAggregate(e: Extract<Expr, { kind: 'call' | 'topOne' }>, name: A
         desc: o.desc,
       };
     });
-    factory = createAccumulatorFactory('TOPONE', { star: false, distinct: false, order });
+    let project: ((row: Readonly<Record<string, unknown>>, t: number) => unknown) | undefined;
+    if (e.arg) {
+      // TopOne(x * y): the projection is evaluated on the top event when the window is output.
+      const f = compileExpr(e.arg, argScope);
+      const env: Env = newEnv();
+      project = (row, t) => {
+        env.row = row as Record<string, unknown>;
+        env.ts = t;
+        return f(env) ?? null;
+      };
+    }
+    factory = createAccumulatorFactory('TOPONE', { star: false, distinct: false, order, project });
     text = exprText(e);
   } else {
     if (e.args.length !== 1) fail(scope, e.pos, `${name} takes one argument`);
@@ -686,13 +703,14 @@ export function exprText(e: Expr): string {
     case 'call':
       return `${e.name.toLowerCase()}(${e.distinct ? 'distinct ' : ''}${e.args.map(exprText).join(', ')})`;
     case 'topOne':
-      return `topone() over (order by ${e.orderBy.map((o) => exprText(o.expr) + (o.desc ? ' desc' : '')).join(', ')})`;
+      return `topone(${e.arg ? exprText(e.arg) : ''}) over (order by ${e.orderBy.map((o) => exprText(o.expr) + (o.desc ? ' desc' : '')).join(', ')})`;
     case 'analytic': {
       const o = e.over;
       const parts = [
         o.partitionBy.length ? `partition by ${o.partitionBy.map(exprText).join(', ')}` : '',
         o.limit ? `limit duration(${o.limit.unit.toLowerCase()}, ${o.limit.size})` : '',
         o.when ? `when ${exprText(o.when)}` : '',
+        o.orderBy ? `order by ${o.orderBy.map((x) => exprText(x.expr) + (x.desc ? ' desc' : '')).join(', ')}` : '',
       ].filter((x) => x !== '');
       return `${e.fn.toLowerCase()}(${e.args.map(exprText).join(', ')}) over (${parts.join(' ')})`;
     }

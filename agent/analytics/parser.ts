@@ -570,9 +570,18 @@ class Parser {
       return { kind: 'datepart', fn: upper, part: part.text, args, pos: nameTok.pos };
     }
     if (upper === 'TOPONE') {
+      // TopOne([projection]) OVER ([PARTITION BY …] ORDER BY … [LIMIT DURATION(…)] [WHEN …]): an
+      // aggregate of a window without PARTITION BY / LIMIT DURATION / WHEN, an analytic function with them.
+      const arg = this.isOp(')') ? null : this.expr();
       this.expectOp(')');
-      this.expectKeyword('OVER');
+      const overTok = this.expectKeyword('OVER');
       this.expectOp('(');
+      const partitionBy: Expr[] = [];
+      if (this.acceptKeyword('PARTITION')) {
+        this.expectKeyword('BY');
+        do partitionBy.push(this.expr());
+        while (this.acceptOp(','));
+      }
       this.expectKeyword('ORDER');
       this.expectKeyword('BY');
       const orderBy: Array<{ expr: Expr; desc: boolean }> = [];
@@ -583,9 +592,10 @@ class Parser {
         else this.acceptKeyword('ASC');
         orderBy.push({ expr, desc });
       } while (this.acceptOp(','));
-      if (this.isKeyword('LIMIT')) this.unsupported(this.peek(), 'LIMIT DURATION in TopOne() is not supported');
-      this.expectOp(')');
-      return { kind: 'topOne', orderBy, pos: nameTok.pos };
+      const rest = this.acceptOp(')') ? null : this.analyticClauses(overTok);
+      if (partitionBy.length === 0 && rest === null) return { kind: 'topOne', orderBy, arg, pos: nameTok.pos };
+      if (!rest || rest.limit === null) this.syntax(this.peek(), 'TopOne() with PARTITION BY or WHEN needs LIMIT DURATION(unit, n)');
+      return { kind: 'analytic', fn: 'TOPONE', args: arg ? [arg] : [], over: { ...rest!, partitionBy, orderBy }, pos: nameTok.pos };
     }
     const args: Expr[] = [];
     let distinct = false;
@@ -626,6 +636,11 @@ class Parser {
   private analyticOver(): AnalyticOver {
     const overTok = this.expectKeyword('OVER');
     this.expectOp('(');
+    return this.analyticClauses(overTok);
+  }
+
+  /** From after `OVER (` (and, for TopOne, its ORDER BY) to the closing parenthesis. */
+  private analyticClauses(overTok: Token): AnalyticOver {
     const over: AnalyticOver = { partitionBy: [], limit: null, when: null, pos: overTok.pos };
     while (!this.isOp(')')) {
       const t = this.peek();

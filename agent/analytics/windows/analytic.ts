@@ -6,7 +6,7 @@ import { compare, isTrue, toNumber } from '../values.js';
 import { changePoint, spikeAndDip, type AnomalyResult } from '../anomaly.js';
 
 /** An event remembered by LAG, LAST or anomaly detection: its time, the value, and (ChangePoint) the martingale's log after it. */
-type Entry = [t: number, value: unknown, term?: number];
+type Entry = [t: number, value: unknown, extra?: unknown];
 
 /** Per call site and PARTITION BY value: LAG/LAST keep their newest entries, ISFIRST the last interval seen. */
 type PartState = Entry[] | number;
@@ -36,6 +36,7 @@ export class AnalyticOperator implements WindowOperator {
   private readonly oks: boolean[];
   private readonly values: unknown[];
   private readonly fallbacks: unknown[];
+  private readonly orderKeys: unknown[][];
   private entries = 0;
   private sinceSweep = 0;
 
@@ -50,6 +51,7 @@ export class AnalyticOperator implements WindowOperator {
     this.oks = calls.map(() => false);
     this.values = calls.map(() => null);
     this.fallbacks = calls.map(() => null);
+    this.orderKeys = calls.map(() => []);
   }
 
   onEvent(row: Row, t: number, seq: number): void {
@@ -91,6 +93,7 @@ export class AnalyticOperator implements WindowOperator {
         this.oks[i] = c.when === null || isTrue(c.when(env));
         this.values[i] = c.fn === 'ISFIRST' ? null : c.value === null ? recordOf(row) : (c.value(env) ?? null);
         this.fallbacks[i] = c.fallback === null ? null : (c.fallback(env) ?? null);
+        if (c.order.length > 0) this.orderKeys[i] = c.order.map((o) => o.key(env) ?? null);
       }
     } catch (err) {
       if (!isConversionFailure(err)) throw err;
@@ -130,6 +133,7 @@ export class AnalyticOperator implements WindowOperator {
     }
     if (c.anomaly !== null) return this.anomaly(c, states, key, hist, ok, t, this.values[i]);
     if (c.fn === 'SUM' || c.fn === 'AVG' || c.fn === 'MIN' || c.fn === 'MAX') return this.windowed(c, states, key, hist, ok, t, this.values[i]);
+    if (c.fn === 'TOPONE') return this.topOne(c, states, key, hist, ok, t, this.values[i], this.orderKeys[i]!);
     const keep = c.offset === 0 ? 1 : c.offset;
     let result: unknown;
     if (c.offset === 0 && ok) result = this.values[i];
@@ -174,7 +178,7 @@ export class AnalyticOperator implements WindowOperator {
       result = spikeAndDip(values, x, a.confidence, a.mode, full);
     } else {
       // The martingale's logarithm rides on the newest entry.
-      const prev = hist !== undefined && hist.length > 0 ? (hist[hist.length - 1]![2] ?? 0) : 0;
+      const prev = hist !== undefined && hist.length > 0 ? ((hist[hist.length - 1]![2] as number | undefined) ?? 0) : 0;
       const cp = changePoint(prev, values, x, a.confidence, full);
       result = cp.result;
       term = cp.log;
@@ -238,6 +242,26 @@ export class AnalyticOperator implements WindowOperator {
     return c.fn === 'SUM' ? sum : sum / n;
   }
 
+  /**
+   * TopOne(…) OVER (… ORDER BY … LIMIT DURATION …): the event that sorts first among the
+   * partition's events within the duration satisfying WHEN, the current one included; NULL keys
+   * sort last, ties go to the earlier event.
+   */
+  private topOne(c: AnalyticCall, states: Map<string, PartState>, key: string, hist: Entry[] | undefined, ok: boolean, t: number, v: unknown, keys: unknown[]): unknown {
+    if (ok) {
+      if (hist === undefined) {
+        hist = [];
+        states.set(key, hist);
+      }
+      hist.push([t, v, keys]);
+      this.grow(1);
+    }
+    if (hist === undefined || hist.length === 0) return null;
+    let best = hist[0]!;
+    for (let k = 1; k < hist.length; k++) if (sortsBefore(c, hist[k]![2] as unknown[], best[2] as unknown[])) best = hist[k]!;
+    return best[1];
+  }
+
   private grow(n: number): void {
     if (n > 0) this.budget.take(n);
     else this.budget.give(-n);
@@ -284,6 +308,20 @@ export class AnalyticOperator implements WindowOperator {
     });
     this.inner.load(s.inner);
   }
+}
+
+function sortsBefore(c: AnalyticCall, a: unknown[], b: unknown[]): boolean {
+  for (let i = 0; i < c.order.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x == null && y == null) continue;
+    if (x == null) return false;
+    if (y == null) return true;
+    const cmp = compare(x, y);
+    if (cmp === null || cmp === 0) continue;
+    return c.order[i]!.desc ? cmp > 0 : cmp < 0;
+  }
+  return false;
 }
 
 /** PARTITION BY values as a Map key: one string column as it is (the usual case), else typed JSON. */

@@ -247,6 +247,37 @@ const cases: Case[] = [
     ],
   },
   {
+    // TopOne reference, analytic form: the highest reading of the sensor in the last 10 s, WHEN it is good.
+    name: "TopOne(v) OVER (PARTITION BY k ORDER BY v DESC LIMIT DURATION(second, 10) WHEN q = 'good')",
+    query: "SELECT n, TopOne(v) OVER (PARTITION BY k ORDER BY v DESC LIMIT DURATION(second, 10) WHEN q = 'good') AS best, TopOne() OVER (ORDER BY v ASC LIMIT DURATION(second, 3)) AS low FROM input TIMESTAMP BY t",
+    events: [
+      ['00:00:01', { n: 1, k: 'a', v: 5, q: 'good' }],
+      ['00:00:02', { n: 2, k: 'a', v: 9, q: 'bad' }],
+      ['00:00:03', { n: 3, k: 'a', v: 7, q: 'good' }],
+      ['00:00:08', { n: 4, k: 'a', v: 6, q: 'good' }],
+      ['00:00:14', { n: 5, k: 'a', v: 1, q: 'good' }],
+    ],
+    // At 00:00:14 the 00:00:03 reading is 11 s old: out; 6 (00:00:08) is the best left.
+    expected: [
+      { n: 1, best: 5, low: { t: iso('00:00:01'), n: 1, k: 'a', v: 5, q: 'good' } },
+      { n: 2, best: 5, low: { t: iso('00:00:01'), n: 1, k: 'a', v: 5, q: 'good' } },
+      { n: 3, best: 7, low: { t: iso('00:00:01'), n: 1, k: 'a', v: 5, q: 'good' } },
+      { n: 4, best: 7, low: { t: iso('00:00:08'), n: 4, k: 'a', v: 6, q: 'good' } },
+      { n: 5, best: 6, low: { t: iso('00:00:14'), n: 5, k: 'a', v: 1, q: 'good' } },
+    ],
+  },
+  {
+    // TopOne reference, aggregate form with a projection: TopOne(x * y) OVER (ORDER BY value DESC).
+    name: 'TopOne(x * y) OVER (ORDER BY value DESC) per tumbling window',
+    query: 'SELECT TopOne(x * y) OVER (ORDER BY value DESC) AS topEvent FROM input TIMESTAMP BY t GROUP BY Tumbling(second, 10)',
+    events: [
+      ['00:00:01', { x: 2, y: 3, value: 10 }],
+      ['00:00:02', { x: 4, y: 5, value: 30 }],
+      ['00:00:03', { x: 6, y: 7, value: 20 }],
+    ],
+    expected: [{ topEvent: 20 }],
+  },
+  {
     // LAG is evaluated before WHERE and GROUP BY: count the changes per window.
     name: 'LAG inside a grouped statement: WHERE with LAG, then COUNT per tumbling window',
     query: `SELECT COUNT(*) AS changes, System.Timestamp() AS e FROM input TIMESTAMP BY t

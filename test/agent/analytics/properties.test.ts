@@ -44,7 +44,8 @@ const LAG_QUERIES: QueryPlan[] = [
   compileQuery(
     `SELECT k, v, LAG(v) OVER (PARTITION BY k LIMIT DURATION(second, 3)) AS prev, LAST(v) OVER (LIMIT DURATION(second, 2) WHEN v > 0) AS lastPos,
             ISFIRST(second, 5) OVER (PARTITION BY k) AS first, LAG(v, 2, 0) OVER (LIMIT DURATION(second, 20) WHEN k = 'a') AS back2,
-            SUM(v) OVER (PARTITION BY k LIMIT DURATION(second, 4)) AS sum4, MAX(v) OVER (LIMIT DURATION(second, 3) WHEN v > 0) AS max3
+            SUM(v) OVER (PARTITION BY k LIMIT DURATION(second, 4)) AS sum4, MAX(v) OVER (LIMIT DURATION(second, 3) WHEN v > 0) AS max3,
+            TopOne() OVER (PARTITION BY source ORDER BY v DESC LIMIT DURATION(second, 4)) AS top4
      FROM input TIMESTAMP BY t`,
     'lag',
   ),
