@@ -59,7 +59,16 @@ export interface EngineOptions {
   logger?: Logger;
   /** Reference data by input name (see compileQuery's referenceInputs); setReferenceData replaces a table later. */
   referenceData?: Record<string, ReadonlyArray<Record<string, unknown>>>;
+  /**
+   * Named inputs (FROM a driver, a source, a point set in config): which events belong to each.
+   * A query's FROM name found here reads only those events; one not found reads events whose
+   * `input` (else `source`) field is that name when the query reads several inputs, else all.
+   */
+  inputs?: Record<string, InputFilter>;
 }
+
+/** Whether an event belongs to a named input. */
+export type InputFilter = (event: AnalyticsEvent) => boolean;
 
 export const DEFAULT_MAX_STATE_ENTRIES = 1_000_000;
 
@@ -123,8 +132,10 @@ class QueryRuntime {
   readonly counters: Counters = newCounters();
   readonly nodes: StatementNode[] = [];
   readonly stages: InputStage[] = [];
-  /** Per stage, the input it reads (lower-cased), or null when the query reads one input only. */
-  readonly stageInputs: Array<string | null> = [];
+  /** Per stage, which events are its input's; null: every event (a query reading one input only). */
+  readonly stageInputs: Array<InputFilter | null> = [];
+  /** Whether events are routed to inputs at all (so one read by no statement is counted). */
+  readonly routed: boolean;
   /** The WITH steps' hubs, in statement order. */
   readonly hubs: StepHub[] = [];
   readonly budget: StateBudget;
@@ -136,14 +147,17 @@ class QueryRuntime {
     deliver: (r: ResultRow) => void,
     log: Logger | null,
     tables: ReadonlyMap<string, ReferenceTable>,
+    inputs: ReadonlyMap<string, InputFilter>,
   ) {
     this.budget = new StateBudget(plan.name, maxState);
     const hubs = new Map<string, StepHub>();
     const lateness = tol.policy === 'revise' ? tol.allowedLatenessMs : 0;
-    const routed = plan.inputs.length > 1;
+    const several = plan.inputs.length > 1;
+    this.routed = several || plan.inputs.some((n) => inputs.has(n));
     const addStage = (st: InputStage, from: string) => {
       this.stages.push(st);
-      this.stageInputs.push(routed ? from.toLowerCase() : null);
+      const name = from.toLowerCase();
+      this.stageInputs.push(inputs.get(name) ?? (several ? (ev) => inputOf(ev) === name : null));
     };
     for (const s of plan.statements) {
       let hub: StepHub | null = null;
@@ -254,8 +268,15 @@ class QueryRuntime {
  */
 function inputOf(ev: AnalyticsEvent): string {
   const v = typeof ev.input === 'string' ? ev.input : ev.source;
-  return typeof v === 'string' ? v.toLowerCase() : v == null ? '' : String(v).toLowerCase();
+  // Several statements ask about the same event in a row: remember the last answer.
+  if (v === lastRaw && typeof v === 'string') return lastInput;
+  lastRaw = v;
+  lastInput = typeof v === 'string' ? v.toLowerCase() : v == null ? '' : String(v).toLowerCase();
+  return lastInput;
 }
+
+let lastRaw: unknown = undefined;
+let lastInput = '';
 
 /**
  * Runs compiled queries over a stream of events: event-time stage → window operators → rows.
@@ -272,6 +293,7 @@ export class AnalyticsEngine {
   private readonly log: Logger | null;
   /** Reference data by lower-cased input name; each table is replaced whole. */
   private readonly tables = new Map<string, ReferenceTable>();
+  private readonly inputs = new Map<string, InputFilter>();
 
   constructor(opts: EngineOptions) {
     if (!Array.isArray(opts.queries) || opts.queries.length === 0) throw new TypeError('AnalyticsEngine needs at least one compiled query');
@@ -287,6 +309,10 @@ export class AnalyticsEngine {
     this.deliver = onResult ?? ((r) => this.collected.push(r));
     this.log = opts.logger ? opts.logger.child({ module: 'analytics' }) : null;
     for (const [name, rows] of Object.entries(opts.referenceData ?? {})) this.setReferenceData(name, rows);
+    for (const [name, f] of Object.entries(opts.inputs ?? {})) {
+      if (typeof f !== 'function') throw new TypeError(`analytics input '${name}' needs a function telling its events`);
+      this.inputs.set(name.toLowerCase(), f);
+    }
     this.build();
   }
 
@@ -301,7 +327,7 @@ export class AnalyticsEngine {
   }
 
   private build(): void {
-    this.runtimes = this.plans.map((p) => new QueryRuntime(p, this.tolerances, this.maxState, this.deliver, this.log ? this.log.child({ query: p.name }) : null, this.tables));
+    this.runtimes = this.plans.map((p) => new QueryRuntime(p, this.tolerances, this.maxState, this.deliver, this.log ? this.log.child({ query: p.name }) : null, this.tables, this.inputs));
   }
 
   /**
@@ -310,27 +336,23 @@ export class AnalyticsEngine {
    */
   push(event: AnalyticsEvent): void {
     const rts = this.runtimes;
-    let input: string | undefined;
     for (let i = 0; i < rts.length; i++) {
       const rt = rts[i]!;
       rt.counters.inputEvents++;
       const stages = rt.stages;
-      const inputs = rt.stageInputs;
+      const filters = rt.stageInputs;
       let read = false;
       for (let j = 0; j < stages.length; j++) {
-        const want = inputs[j]!;
-        if (want !== null) {
-          input ??= inputOf(event);
-          // Another input's event still says how far arrival time has come (the idle-input rule).
-          if (want !== input) {
-            stages[j]!.advance(event.arrivalTime);
-            continue;
-          }
+        const f = filters[j]!;
+        // Another input's event still says how far arrival time has come (the idle-input rule).
+        if (f !== null && !f(event)) {
+          stages[j]!.advance(event.arrivalTime);
+          continue;
         }
         read = true;
         stages[j]!.push(event as StageEvent);
       }
-      if (!read && stages.length > 0 && inputs[0] !== null) rt.counters.unmatchedInput++;
+      if (!read && rt.routed) rt.counters.unmatchedInput++;
     }
   }
 

@@ -197,3 +197,22 @@ describe('stream–stream JOIN (ASA JOIN reference and query patterns)', () => {
     expect(() => compileQuery('SELECT a.x FROM i a JOIN i b ON DATEDIFF(s, a, b) BETWEEN 0 AND 1 JOIN i c ON DATEDIFF(s, a, c) BETWEEN 0 AND 1', 'q')).toThrow(/unsupported: a JOIN of more than two inputs/);
   });
 });
+
+describe('named inputs given by the engine', () => {
+  it('a FROM name listed in EngineOptions.inputs reads the events its filter accepts', async () => {
+    const { AnalyticsEngine } = await import('../../../agent/analytics/index.js');
+    const rows: Array<Record<string, unknown>> = [];
+    const engine = new AnalyticsEngine({
+      queries: [compileQuery('SELECT p.value AS pressure FROM pressures p WHERE p.value > 1', 'q')],
+      // A point set from configuration: the pressure points of any device.
+      inputs: { pressures: (ev) => typeof ev.point === 'string' && ev.point.startsWith('p') },
+      onResult: (r) => rows.push(r.row),
+    });
+    engine.push({ source: 'plc1', point: 'p1', value: 2, arrivalTime: 1 });
+    engine.push({ source: 'plc1', point: 't1', value: 9, arrivalTime: 2 });
+    engine.push({ source: 'plc2', point: 'p7', value: 3, arrivalTime: 3 });
+    engine.flush();
+    expect(rows).toEqual([{ pressure: 2 }, { pressure: 3 }]);
+    expect(engine.counters().q!.unmatchedInput).toBe(1);
+  });
+});
