@@ -16,7 +16,7 @@ export function parseIsoTime(s: string): number {
   if (month < 1 || month > 12 || s.charCodeAt(7) !== DASH) return NaN;
   const day = digits(s, 8, 2);
   if (day < 1 || day > daysIn(year, month)) return NaN;
-  if (n === 10) return Date.UTC(year, month - 1, day);
+  if (n === 10) return utc(year, month, day, 0, 0, 0, 0);
   const sep = s.charCodeAt(10);
   if (sep !== T && sep !== LOWER_T && sep !== SPACE) return NaN;
   const hour = digits(s, 11, 2);
@@ -65,7 +65,16 @@ export function parseIsoTime(s: string): number {
     }
   }
   if (i !== n) return NaN;
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMin * 60_000;
+  return utc(year, month, day, hour, minute, second, ms) - offsetMin * 60_000;
+}
+
+/** Date.UTC, except that years 0–99 stay themselves (Date.UTC reads them as 1900–1999). */
+function utc(year: number, month: number, day: number, h: number, mi: number, s: number, ms: number): number {
+  const t = Date.UTC(year, month - 1, day, h, mi, s, ms);
+  if (year >= 100) return t;
+  const d = new Date(t);
+  d.setUTCFullYear(year);
+  return d.getTime();
 }
 
 const ZERO = 48;

@@ -43,6 +43,7 @@ describe('2. only ISO 8601 strings and epoch numbers are times', () => {
     ['2024-01-01T01:00:00+01:00', T0],
     ['2023-12-31T19:00:00-0500', T0],
     ['2024-01-01T05:30:00+05', T0 + 30 * 60_000],
+    ['0050-03-01T00:00:00Z', Date.parse('0050-03-01T00:00:00Z')],
   ])('%s is a time', (text, ms) => {
     expect(parseIsoTime(text)).toBe(ms);
   });
