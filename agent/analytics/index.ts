@@ -7,3 +7,4 @@ export { QueryError } from './diagnostics.js';
 export { eventFromReading, toResultRecord } from './results.js';
 export { replayLines, type ReplayOptions, type ReplaySummary } from './replay.js';
 export { loadReferenceFile, parseReferenceText, ReferenceFileSource } from './reference-file.js';
+export { referenceTablesFromDesired } from './reference-table.js';

@@ -46,3 +46,27 @@ export function checkedRows(name: string, rows: unknown): Row[] {
   });
   return rows as Row[];
 }
+
+/**
+ * Reference tables from the twin's desired properties: `{ name: [records…], … }` (the section the
+ * configuration keeps them in). Each table is checked on its own, so one bad table is reported
+ * (and the engine keeps its last good version) while the good ones are applied.
+ */
+export function referenceTablesFromDesired(section: unknown): { tables: Record<string, Row[]>; errors: EdgeError[] } {
+  const tables: Record<string, Row[]> = {};
+  const errors: EdgeError[] = [];
+  if (section === null || typeof section !== 'object' || Array.isArray(section)) {
+    errors.push(new EdgeError('EDGE_CONFIG_INVALID', 'reference data in the twin must be an object of tables (name: [records])'));
+    return { tables, errors };
+  }
+  for (const [name, rows] of Object.entries(section as Record<string, unknown>)) {
+    // The twin adds its own bookkeeping ($version, …) beside the tables.
+    if (name.startsWith('$')) continue;
+    try {
+      tables[name] = checkedRows(name, rows);
+    } catch (err) {
+      errors.push(err as EdgeError);
+    }
+  }
+  return { tables, errors };
+}

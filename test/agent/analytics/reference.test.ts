@@ -2,7 +2,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalyticsEngine, compileQuery, parseReferenceText, QueryError, ReferenceFileSource, type ResultRow } from '../../../agent/analytics/index.js';
+import { AnalyticsEngine, compileQuery, parseReferenceText, QueryError, ReferenceFileSource, referenceTablesFromDesired, type ResultRow } from '../../../agent/analytics/index.js';
 import type { EdgeError } from '../../../agent/core/errors.js';
 import { at, iso, plain } from './helpers.js';
 
@@ -139,4 +139,19 @@ describe('reference data files', () => {
       { point: 'temp', lim: 45 },
     ]);
   }, 20_000);
+});
+
+describe('reference data from the twin', () => {
+  it('applies the good tables of a desired-properties section and reports the bad one', () => {
+    const rows: ResultRow[] = [];
+    const engine = engineFor('SELECT R.RegistrationId FROM Input I JOIN Registration R ON I.LicensePlate = R.LicensePlate', rows);
+    const { tables, errors } = referenceTablesFromDesired({ $version: 7, Registration: [{ LicensePlate: 'ABC-123', RegistrationId: 'R7' }], Broken: { not: 'a list' } });
+    expect(Object.keys(tables)).toEqual(['Registration']);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([['EDGE_CONFIG_INVALID', "reference data 'Broken' must be a list of records"]]);
+    for (const [name, table] of Object.entries(tables)) engine.setReferenceData(name, table);
+    engine.push(car('00:00:01', 'ABC-123'));
+    engine.flush();
+    expect(rows.map((r) => r.row)).toEqual([{ RegistrationId: 'R7' }]);
+    expect(referenceTablesFromDesired([1]).errors).toHaveLength(1);
+  });
 });
