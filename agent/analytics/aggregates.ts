@@ -192,6 +192,9 @@ export class Variance implements Accumulator {
   }
 }
 
+/** expressions.ts's ANALYTIC_VALUES (not imported: expressions.ts imports this module). */
+const HIDDEN = '\u0000analytic';
+
 export interface TopOneOrder {
   key: (row: Readonly<Record<string, unknown>>, t: number) => unknown;
   desc: boolean;
@@ -206,7 +209,11 @@ export class TopOne implements Accumulator {
   keys: unknown[] = [];
   t = 0;
   seq = 0;
-  constructor(private readonly order: TopOneOrder[]) {}
+  constructor(
+    private readonly order: TopOneOrder[],
+    /** TopOne(expr): what to return of the top event; the event itself (a record) without it. */
+    private readonly project?: (row: Readonly<Record<string, unknown>>, t: number) => unknown,
+  ) {}
   add(_v: unknown, row: Readonly<Record<string, unknown>>, t: number, seq: number): void {
     // Keys are evaluated lazily, so an event that loses on the first key allocates nothing.
     if (this.row === null || this.better(row, null, t, seq)) {
@@ -241,9 +248,10 @@ export class TopOne implements Accumulator {
   }
   /** The event as a record; `arrivalTime` is the engine's input rather than a field, as in SELECT *. */
   result(): unknown {
-    if (this.row === null || !('arrivalTime' in this.row)) return this.row;
+    if (this.row !== null && this.project !== undefined) return this.project(this.row, this.t);
+    if (this.row === null || !('arrivalTime' in this.row || HIDDEN in this.row)) return this.row;
     const out: Record<string, unknown> = {};
-    for (const k in this.row) if (k !== 'arrivalTime') out[k] = this.row[k];
+    for (const k in this.row) if (k !== 'arrivalTime' && k !== HIDDEN) out[k] = this.row[k];
     return out;
   }
   save(): unknown {
@@ -260,7 +268,7 @@ export class TopOne implements Accumulator {
 
 export function createAccumulatorFactory(
   name: AggregateName,
-  opts: { star: boolean; distinct: boolean; order?: TopOneOrder[] },
+  opts: { star: boolean; distinct: boolean; order?: TopOneOrder[]; project?: (row: Readonly<Record<string, unknown>>, t: number) => unknown },
 ): () => Accumulator {
   switch (name) {
     case 'COUNT':
@@ -284,7 +292,8 @@ export function createAccumulatorFactory(
       return () => new Variance(false, false);
     case 'TOPONE': {
       const order = opts.order ?? [];
-      return () => new TopOne(order);
+      const project = opts.project;
+      return () => new TopOne(order, project);
     }
   }
 }

@@ -22,7 +22,21 @@ export type Expr =
   | { kind: 'datepart'; fn: 'DATEADD' | 'DATEDIFF' | 'DATEPART'; part: string; args: Expr[]; pos: Position }
   | { kind: 'timestamp'; pos: Position }
   | { kind: 'call'; name: string; args: Expr[]; distinct: boolean; pos: Position }
-  | { kind: 'topOne'; orderBy: Array<{ expr: Expr; desc: boolean }>; pos: Position };
+  | { kind: 'topOne'; orderBy: Array<{ expr: Expr; desc: boolean }>; arg: Expr | null; pos: Position }
+  | { kind: 'analytic'; fn: AnalyticName; args: Expr[]; over: AnalyticOver; pos: Position };
+
+/** ASA's analytic functions: evaluated per event over the statement's input, before WHERE. */
+export type AnalyticName = 'LAG' | 'LAST' | 'ISFIRST' | 'ANOMALYDETECTION_SPIKEANDDIP' | 'ANOMALYDETECTION_CHANGEPOINT' | 'SUM' | 'AVG' | 'MIN' | 'MAX' | 'TOPONE';
+
+/** `OVER ([PARTITION BY …] [LIMIT DURATION(unit, n)] [WHEN cond])`. */
+export interface AnalyticOver {
+  partitionBy: Expr[];
+  limit: Duration | null;
+  when: Expr | null;
+  /** TopOne's ORDER BY (its analytic form). */
+  orderBy?: Array<{ expr: Expr; desc: boolean }>;
+  pos: Position;
+}
 
 export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '=' | '<>' | '<' | '<=' | '>' | '>=' | 'AND' | 'OR';
 
@@ -48,13 +62,35 @@ export interface SelectItem {
   pos: Position;
 }
 
+export interface TimestampBy {
+  expr: Expr;
+  over: Expr[];
+  pos: Position;
+}
+
+/** `FROM a [TIMESTAMP BY …] [INNER | LEFT [OUTER]] JOIN b [TIMESTAMP BY …] ON cond`. */
+export interface JoinClause {
+  kind: 'inner' | 'left';
+  right: { name: string; alias: string | null; pos: Position };
+  rightTimestampBy: TimestampBy | null;
+  on: Expr;
+  pos: Position;
+}
+
 export interface SelectStatement {
   items: SelectItem[];
   into: string | null;
   from: { name: string; alias: string | null; pos: Position };
-  timestampBy: { expr: Expr; over: Expr[]; pos: Position } | null;
+  /** The FROM input's (with a JOIN: the left side's). */
+  timestampBy: TimestampBy | null;
+  join: JoinClause | null;
+  /** Further SELECTs joined with UNION: their rows go where this one's do (ASA's UNION keeps every row). */
+  union: SelectStatement[];
+  /** `CROSS APPLY GetArrayElements(x) AS e` / `GetRecordProperties(x) AS p`: one row per element. */
+  apply: { fn: 'GETARRAYELEMENTS' | 'GETRECORDPROPERTIES'; arg: Expr; alias: string; pos: Position } | null;
   where: Expr | null;
-  groupBy: { keys: Expr[]; window: WindowSpec | null; pos: Position } | null;
+  /** `windows`: ASA's Windows(…) — several windows in one GROUP BY, each with an optional id; `window` is then the first. */
+  groupBy: { keys: Expr[]; window: WindowSpec | null; windows: Array<{ id: string | null; spec: WindowSpec }>; pos: Position } | null;
   having: Expr | null;
   pos: Position;
 }

@@ -1,6 +1,11 @@
 import { EdgeError } from '../core/errors.js';
 import type { Position } from './ast.js';
 
+export type QueryErrorCode = 'EDGE_QUERY_SYNTAX' | 'EDGE_QUERY_UNSUPPORTED' | 'EDGE_QUERY_RESERVED_NAME';
+
+/** Output columns may not take these names: replay's JSON lines carry them beside the row's columns. */
+export const ENVELOPE_FIELDS = ['output', 'rev'] as const;
+
 /**
  * A query error a person can fix without a manual: where (line:column), the line itself and a
  * caret. Syntax errors exit the replay command with 2; unsupported constructs are named as such
@@ -12,7 +17,7 @@ export class QueryError extends EdgeError {
   readonly queryName: string;
 
   constructor(
-    code: 'EDGE_QUERY_SYNTAX' | 'EDGE_QUERY_UNSUPPORTED',
+    code: QueryErrorCode,
     queryName: string,
     text: string,
     pos: Position,

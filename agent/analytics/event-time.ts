@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import type { Eval, Env } from './expressions.js';
-import { newEnv, timeOf } from './expressions.js';
+import { isConversionFailure, newEnv, timeOf } from './expressions.js';
 import type { Row, WindowOperator } from './operator.js';
 import { ReorderBuffer } from './reorder-buffer.js';
 import type { Counters, StateBudget, Tolerances } from './tolerances.js';
@@ -85,7 +85,14 @@ export class EventTimeStage {
       t = Math.floor(arrival);
     } else {
       this.env.row = ev;
-      t = timeOf(this.timestamp(this.env));
+      try {
+        t = timeOf(this.timestamp(this.env));
+      } catch (err) {
+        if (!isConversionFailure(err)) throw err;
+        c.conversionErrors++;
+        this.updateWatermark();
+        return;
+      }
       if (Number.isNaN(t)) {
         // ASA drops an event whose TIMESTAMP BY value is not a time.
         c.dropped++;
@@ -93,22 +100,25 @@ export class EventTimeStage {
         return;
       }
     }
-    const earlyBound = Math.floor(arrival + this.tol.earlyArrivalMs);
-    if (t > earlyBound) {
-      // A device clock far ahead would drag its partition's watermark into the future and push
-      // every later event there; ASA's fixed early-arrival window bounds that damage.
+    if (t > arrival + this.tol.earlyArrivalMs) {
+      // ASA drops an event more than 5 min ahead of its arrival, whatever the policy, and it
+      // never moves a watermark: a device clock far ahead would otherwise drag its partition
+      // into the future and every following on-time event with it.
       c.earlyInput++;
-      this.trace('early', ev, t, arrival, this.adjust ? earlyBound : null);
-      if (this.adjust) {
-        t = earlyBound;
-        c.adjusted++;
-      } else {
-        c.dropped++;
-        this.updateWatermark();
-        return;
-      }
+      c.dropped++;
+      this.trace('early', ev, t, arrival, null);
+      this.updateWatermark();
+      return;
     }
-    const p = this.partitionOf(ev);
+    let p: Partition;
+    try {
+      p = this.partitionOf(ev);
+    } catch (err) {
+      if (!isConversionFailure(err)) throw err;
+      c.conversionErrors++;
+      this.updateWatermark();
+      return;
+    }
     const lateBound = arrival - this.L;
     const oooBound = p.maxSeen - this.O;
     const lower = Math.ceil(Math.max(lateBound, oooBound, this.watermark));
@@ -276,11 +286,13 @@ export class EventTimeStage {
       watermark: this.watermark,
       seq: this.seq,
       partitions: [...this.partitions.values()].map((p) => [p.key, p.maxSeen, p.buffer ? p.buffer.sorted().map((h) => [h.t, h.seq, h.item]) : []]),
+      // Partitions with held events release in this order when the watermark moves: a restore must keep it.
+      pending: [...this.pending].map((p) => p.key),
     };
   }
 
   load(state: unknown): void {
-    const s = state as { maxArrival: number; watermark: number; seq: number; partitions: Array<[string, number, Array<[number, number, Row]>]> };
+    const s = state as { maxArrival: number; watermark: number; seq: number; partitions: Array<[string, number, Array<[number, number, Row]>]>; pending?: string[] };
     this.maxArrival = s.maxArrival;
     this.watermark = s.watermark;
     this.seq = s.seq;
@@ -292,6 +304,12 @@ export class EventTimeStage {
       const p: Partition = { key, maxSeen, buffer: null };
       this.partitions.set(key, p);
       for (const [t, seq, item] of held) this.hold(p, item, t, seq);
+    }
+    if (s.pending !== undefined) {
+      const held = [...this.pending];
+      const order = s.pending.map((k) => this.partitions.get(k)).filter((p): p is Partition => p !== undefined && this.pending.has(p));
+      this.pending.clear();
+      for (const p of [...order, ...held]) this.pending.add(p);
     }
     this.recomputeMin();
   }

@@ -1,6 +1,9 @@
 import type { Expr, Position } from './ast.js';
 import { AGGREGATE_NAMES, createAccumulatorFactory, type Accumulator, type AggregateName } from './aggregates.js';
 import { QueryError } from './diagnostics.js';
+import { compileAnalytic, type AnalyticCall } from './analytic-compile.js';
+import { parseIsoTime } from './iso-time.js';
+import { likeRegExp } from './like.js';
 import { datePart } from './time-units.js';
 import { castTo, CAST_TYPES, compare, dateAdd, dateDiff, datePartOf, isTrue, toBoolean, toDate, toMillis, toNumber } from './values.js';
 
@@ -17,12 +20,25 @@ export interface Env {
   aggs: unknown[];
   /** GROUP BY values, in plan order (output phase only). */
   keys: unknown[];
+  /** System.Window().Id: the id of the window of Windows(…) being output, or null. */
+  windowId: string | null;
 }
 
 export type Eval = (env: Env) => unknown;
 
+/**
+ * Thrown by a CAST that cannot convert its value. ASA drops the event and counts a data
+ * conversion error (TRY_CAST gives NULL instead); whoever evaluates expressions over an event
+ * catches it with `isConversionFailure` and drops that event (or window row) whole.
+ */
+const CONVERSION_FAILED = new Error('CAST could not convert the value');
+
+export function isConversionFailure(err: unknown): boolean {
+  return err === CONVERSION_FAILED;
+}
+
 export function newEnv(): Env {
-  return { row: {}, ts: 0, aggs: [], keys: [] };
+  return { row: {}, ts: 0, aggs: [], keys: [], windowId: null };
 }
 
 export interface AggregateCall {
@@ -34,6 +50,11 @@ export interface AggregateCall {
   text: string;
 }
 
+/** Where a joined row keeps each side's event time (epoch ms), by lower-cased alias. */
+export const JOIN_TIME = '\u0000time:';
+
+export { ANALYTIC_VALUES, type AnalyticCall } from './analytic-compile.js';
+
 export interface CompileScope {
   queryName: string;
   queryText: string;
@@ -43,6 +64,12 @@ export interface CompileScope {
   group: { keys: Expr[]; keyTexts: string[]; aggregates: AggregateCall[] } | null;
   /** Whether aggregates may appear (SELECT/HAVING of a grouped query). */
   where: 'row' | 'output' | 'aggregate-arg';
+  /** HAVING only: SELECT aliases (lower-cased) it may name, as ASA allows (`HAVING [Count] >= 3`). */
+  aliases?: Map<string, Eval>;
+  /** The statement's analytic calls, where they are allowed (its SELECT, WHERE and aggregate arguments over events). */
+  analytics?: AnalyticCall[];
+  /** A JOIN statement's side aliases (lower-cased): DATEDIFF(unit, a, b) with them reads the events' times. */
+  joinSides?: string[];
 }
 
 export function compileExpr(e: Expr, scope: CompileScope): Eval {
@@ -100,24 +127,34 @@ export function compileExpr(e: Expr, scope: CompileScope): Eval {
       if (!CAST_TYPES.has(e.type)) unsupported(scope, e.pos, `CAST to ${e.type}`);
       const f = compileExpr(e.operand, scope);
       const type = e.type;
-      return (env) => castTo(f(env), type) ?? null;
+      if (e.orNull) return (env) => castTo(f(env), type) ?? null;
+      return (env) => {
+        const v = castTo(f(env), type);
+        if (v === undefined) throw CONVERSION_FAILED;
+        return v;
+      };
     }
     case 'datepart':
       return compileDatePart(e, scope);
     case 'topOne':
     case 'call':
       return compileCall(e, scope);
+    case 'analytic':
+      return compileAnalytic(e, scope, compileExpr);
   }
 }
 
 function compileColumn(e: Extract<Expr, { kind: 'column' }>, scope: CompileScope): Eval {
   let path = e.path;
   if (path.length > 1 && scope.sourceNames.some((n) => n.toLowerCase() === path[0]!.toLowerCase())) path = path.slice(1);
+  const alias = path.length === 1 && scope.aliases ? scope.aliases.get(path[0]!.toLowerCase()) : undefined;
   if (scope.group && scope.where === 'output') {
     const k = scope.group.keyTexts.indexOf(exprText({ ...e, path }));
     if (k >= 0) return (env) => env.keys[k];
+    if (alias) return alias;
     fail(scope, e.pos, `column '${e.path.join('.')}' must appear in GROUP BY or inside an aggregate`);
   }
+  if (alias) return alias;
   if (path.length === 1) {
     const a = path[0]!;
     return (env) => {
@@ -253,7 +290,7 @@ function compileCase(e: Extract<Expr, { kind: 'case' }>, scope: CompileScope): E
 function compileDatePart(e: Extract<Expr, { kind: 'datepart' }>, scope: CompileScope): Eval {
   const part = datePart(e.part);
   if (!part) fail(scope, e.pos, `unknown date part '${e.part}'`);
-  const args = e.args.map((a) => compileExpr(a, scope));
+  const args = e.args.map((a) => joinSideTime(a, scope) ?? compileExpr(a, scope));
   switch (e.fn) {
     case 'DATEADD': {
       const [n, d] = args as [Eval, Eval];
@@ -279,6 +316,15 @@ function compileDatePart(e: Extract<Expr, { kind: 'datepart' }>, scope: CompileS
       };
     }
   }
+}
+
+/** A bare JOIN side alias as a DATEDIFF/DATEADD/DATEPART argument means that side's event time. */
+function joinSideTime(a: Expr, scope: CompileScope): Eval | null {
+  if (!scope.joinSides || a.kind !== 'column' || a.path.length !== 1) return null;
+  const name = a.path[0]!.toLowerCase();
+  if (!scope.joinSides.includes(name)) return null;
+  const key = JOIN_TIME + name;
+  return (env) => env.row[key] ?? null;
 }
 
 type NumFn = (x: number, y?: number) => number;
@@ -321,6 +367,31 @@ function compileCall(e: Extract<Expr, { kind: 'call' | 'topOne' }>, scope: Compi
       return (env) => {
         const o = rec(env);
         return o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[field] : undefined;
+      };
+    }
+    case '.WINDOWID':
+      if (!scope.group || scope.where !== 'output') fail(scope, e.pos, 'System.Window().Id names the window of a GROUP BY: use it in SELECT or HAVING of a grouped statement');
+      return (env) => env.windowId;
+    case '.LIKE': {
+      const [v, pat] = args as [Eval, Eval];
+      const fixed = e.args[1]!.kind === 'literal' && typeof (e.args[1] as { value: unknown }).value === 'string' ? likeRegExp((e.args[1] as { value: string }).value) : null;
+      let lastPattern: string | null = null;
+      let lastRe: RegExp | null = null;
+      return (env) => {
+        const x = v(env);
+        if (x == null) return null;
+        let re = fixed;
+        if (re === null) {
+          const p = pat(env);
+          if (p == null) return null;
+          const ps = textOf(p);
+          if (ps !== lastPattern) {
+            lastPattern = ps;
+            lastRe = likeRegExp(ps);
+          }
+          re = lastRe!;
+        }
+        return re.test(textOf(x));
       };
     }
     case 'ROUND': {
@@ -420,12 +491,29 @@ function compileAggregate(e: Extract<Expr, { kind: 'call' | 'topOne' }>, name: A
         key: (row: Readonly<Record<string, unknown>>, t: number) => {
           env.row = row as Record<string, unknown>;
           env.ts = t;
-          return f(env);
+          try {
+            return f(env);
+          } catch (err) {
+            // The event is already in the window; a key that cannot be converted sorts last, like NULL.
+            if (isConversionFailure(err)) return null;
+            throw err;
+          }
         },
         desc: o.desc,
       };
     });
-    factory = createAccumulatorFactory('TOPONE', { star: false, distinct: false, order });
+    let project: ((row: Readonly<Record<string, unknown>>, t: number) => unknown) | undefined;
+    if (e.arg) {
+      // TopOne(x * y): the projection is evaluated on the top event when the window is output.
+      const f = compileExpr(e.arg, argScope);
+      const env: Env = newEnv();
+      project = (row, t) => {
+        env.row = row as Record<string, unknown>;
+        env.ts = t;
+        return f(env) ?? null;
+      };
+    }
+    factory = createAccumulatorFactory('TOPONE', { star: false, distinct: false, order, project });
     text = exprText(e);
   } else {
     if (e.args.length !== 1) fail(scope, e.pos, `${name} takes one argument`);
@@ -481,7 +569,17 @@ export function exprText(e: Expr): string {
     case 'call':
       return `${e.name.toLowerCase()}(${e.distinct ? 'distinct ' : ''}${e.args.map(exprText).join(', ')})`;
     case 'topOne':
-      return `topone() over (order by ${e.orderBy.map((o) => exprText(o.expr) + (o.desc ? ' desc' : '')).join(', ')})`;
+      return `topone(${e.arg ? exprText(e.arg) : ''}) over (order by ${e.orderBy.map((o) => exprText(o.expr) + (o.desc ? ' desc' : '')).join(', ')})`;
+    case 'analytic': {
+      const o = e.over;
+      const parts = [
+        o.partitionBy.length ? `partition by ${o.partitionBy.map(exprText).join(', ')}` : '',
+        o.limit ? `limit duration(${o.limit.unit.toLowerCase()}, ${o.limit.size})` : '',
+        o.when ? `when ${exprText(o.when)}` : '',
+        o.orderBy ? `order by ${o.orderBy.map((x) => exprText(x.expr) + (x.desc ? ' desc' : '')).join(', ')}` : '',
+      ].filter((x) => x !== '');
+      return `${e.fn.toLowerCase()}(${e.args.map(exprText).join(', ')}) over (${parts.join(' ')})`;
+    }
   }
 }
 
@@ -492,9 +590,9 @@ let lastTextMs = NaN;
 export function timeOf(v: unknown): number {
   if (typeof v === 'string') {
     // Polled readings share a timestamp per poll, and replay parses each one twice (arrival
-    // and application time): one remembered string saves most Date.parse calls.
+    // and application time): one remembered string saves most parses.
     if (v === lastText) return lastTextMs;
-    const ms = Date.parse(v);
+    const ms = parseIsoTime(v);
     lastText = v;
     lastTextMs = Number.isFinite(ms) ? Math.floor(ms) : NaN;
     return lastTextMs;

@@ -1,4 +1,4 @@
-import type { Duration, Expr, Position, QueryAst, SelectItem, SelectStatement, WindowSpec, WithStep } from './ast.js';
+import type { AnalyticOver, Duration, Expr, JoinClause, Position, TimestampBy, QueryAst, SelectItem, SelectStatement, WindowSpec, WithStep } from './ast.js';
 import { QueryError } from './diagnostics.js';
 import { tokenize, type Token } from './lexer.js';
 
@@ -23,7 +23,7 @@ const WINDOW_NAMES: Record<string, WindowSpec['kind']> = {
   SESSION: 'session',
 };
 
-const UNSUPPORTED_AFTER_FROM = new Set(['JOIN', 'INNER', 'LEFT', 'RIGHT', 'OUTER', 'CROSS', 'APPLY', 'UNION', 'PARTITION', 'LIMIT', 'MATCH_RECOGNIZE']);
+const UNSUPPORTED_AFTER_FROM = new Set(['RIGHT', 'OUTER', 'APPLY', 'PARTITION', 'LIMIT', 'MATCH_RECOGNIZE']);
 
 class Parser {
   private readonly tokens: Token[];
@@ -46,19 +46,34 @@ class Parser {
         const nameTok = this.expectIdent('a step name');
         this.expectKeyword('AS');
         this.expectOp('(');
-        const select = this.select();
+        const select = this.selectUnion();
         this.expectOp(')');
         steps.push({ name: nameTok.text, select, pos: nameTok.pos });
       } while (this.acceptOp(','));
     }
     while (this.peek().kind !== 'eof') {
       if (this.acceptOp(';')) continue;
+      const t = this.peek();
+      if (t.kind === 'ident' && t.text.toUpperCase() === 'CREATE') {
+        this.unsupported(t, `CREATE ${this.peekAt(1).text.toUpperCase()} (input schema declarations) is not supported; inputs take their fields from the events`);
+      }
       if (!this.isKeyword('SELECT')) this.syntax(this.peek(), `expected SELECT but found ${describe(this.peek())}`);
-      selects.push(this.select());
-      if (this.isKeyword('UNION')) this.unsupported(this.peek(), 'UNION is not supported');
+      selects.push(this.selectUnion());
     }
     if (selects.length === 0) this.syntax(this.peek(), steps.length ? 'expected SELECT after the WITH steps' : 'expected SELECT');
     return { steps, selects };
+  }
+
+  private selectUnion(): SelectStatement {
+    const first = this.select();
+    while (this.isKeyword('UNION')) {
+      const u = this.next();
+      if (this.peek().kind === 'ident' && this.peek().text.toUpperCase() === 'ALL') this.next();
+      const branch = this.select();
+      if (branch.into) this.syntax(u, 'in a UNION, only the first SELECT may have INTO');
+      first.union.push(branch);
+    }
+    return first;
   }
 
   private select(): SelectStatement {
@@ -77,20 +92,24 @@ class Parser {
     if (this.acceptKeyword('INTO')) into = this.expectIdent('an output name').text;
     this.expectKeyword('FROM');
     const fromTok = this.expectIdent('an input or step name');
-    let alias: string | null = null;
-    if (this.acceptKeyword('AS')) alias = this.expectIdent('an alias').text;
-    else if (this.peek().kind === 'ident') alias = this.next().text;
-    if (this.isOp(',')) this.unsupported(this.peek(), 'several inputs in FROM (joins) are not supported');
+    const alias = this.sourceAlias();
+    if (this.isOp(',')) this.unsupported(this.peek(), 'several inputs in FROM separated by commas are not supported (use JOIN … ON)');
     const stmt: SelectStatement = {
       items,
       into,
       from: { name: fromTok.text, alias, pos: fromTok.pos },
       timestampBy: null,
+      join: null,
+      apply: null,
+      union: [],
       where: null,
       groupBy: null,
       having: null,
       pos: start.pos,
     };
+    if (this.isKeyword('TIMESTAMP')) stmt.timestampBy = this.timestampBy();
+    if (this.isKeyword('JOIN') || this.isKeyword('INNER') || this.isKeyword('LEFT')) stmt.join = this.join();
+    if (this.isKeyword('CROSS')) stmt.apply = this.crossApply();
     for (;;) {
       const t = this.peek();
       if (t.kind === 'keyword' && UNSUPPORTED_AFTER_FROM.has(t.text)) {
@@ -99,15 +118,8 @@ class Parser {
       if (this.isKeyword('TIMESTAMP')) {
         if (stmt.timestampBy) this.syntax(t, 'TIMESTAMP BY given twice');
         if (stmt.where || stmt.groupBy) this.syntax(t, 'TIMESTAMP BY must come before WHERE and GROUP BY');
-        this.next();
-        this.expectKeyword('BY');
-        const expr = this.expr();
-        const over: Expr[] = [];
-        if (this.acceptKeyword('OVER')) {
-          do over.push(this.expr());
-          while (this.acceptOp(','));
-        }
-        stmt.timestampBy = { expr, over, pos: t.pos };
+        if (stmt.join) this.syntax(t, "with JOIN, each input's TIMESTAMP BY follows its own name");
+        stmt.timestampBy = this.timestampBy();
       } else if (this.isKeyword('WHERE')) {
         if (stmt.where) this.syntax(t, 'WHERE given twice');
         if (stmt.groupBy) this.syntax(t, 'WHERE must come before GROUP BY');
@@ -129,15 +141,74 @@ class Parser {
     return stmt;
   }
 
+  private sourceAlias(): string | null {
+    if (this.acceptKeyword('AS')) return this.expectIdent('an alias').text;
+    if (this.peek().kind === 'ident') return this.next().text;
+    return null;
+  }
+
+  private timestampBy(): TimestampBy {
+    const t = this.expectKeyword('TIMESTAMP');
+    this.expectKeyword('BY');
+    const expr = this.expr();
+    const over: Expr[] = [];
+    if (this.acceptKeyword('OVER')) {
+      do over.push(this.expr());
+      while (this.acceptOp(','));
+    }
+    return { expr, over, pos: t.pos };
+  }
+
+  private crossApply(): NonNullable<SelectStatement['apply']> {
+    const t = this.expectKeyword('CROSS');
+    this.expectKeyword('APPLY');
+    const fnTok = this.expectIdent('GetArrayElements or GetRecordProperties');
+    const fn = fnTok.text.toUpperCase();
+    if (fn !== 'GETARRAYELEMENTS' && fn !== 'GETRECORDPROPERTIES') this.unsupported(fnTok, `CROSS APPLY ${fnTok.text}() (ASA applies GetArrayElements and GetRecordProperties)`);
+    this.expectOp('(');
+    const arg = this.expr();
+    this.expectOp(')');
+    this.acceptKeyword('AS');
+    const alias = this.expectIdent('an alias for the elements').text;
+    if (this.isKeyword('CROSS')) this.unsupported(this.peek(), 'more than one CROSS APPLY');
+    return { fn: fn as 'GETARRAYELEMENTS', arg, alias, pos: t.pos };
+  }
+
+  private join(): JoinClause {
+    const t = this.peek();
+    let kind: JoinClause['kind'] = 'inner';
+    if (this.acceptKeyword('LEFT')) {
+      kind = 'left';
+      this.acceptKeyword('OUTER');
+    } else {
+      this.acceptKeyword('INNER');
+    }
+    this.expectKeyword('JOIN');
+    const nameTok = this.expectIdent('an input or step name');
+    const alias = this.sourceAlias();
+    const rightTimestampBy = this.isKeyword('TIMESTAMP') ? this.timestampBy() : null;
+    this.expectKeyword('ON');
+    const on = this.expr();
+    const next = this.peek();
+    if (this.isKeyword('JOIN') || this.isKeyword('INNER') || this.isKeyword('LEFT')) this.unsupported(next, 'a JOIN of more than two inputs is not supported');
+    return { kind, right: { name: nameTok.text, alias, pos: nameTok.pos }, rightTimestampBy, on, pos: t.pos };
+  }
+
   private selectItem(): SelectItem {
     const t = this.peek();
     if (this.isOp('*')) {
       this.next();
       return { expr: { kind: 'star', pos: t.pos }, alias: null, pos: t.pos };
     }
+    this.implicitAlias = null;
+    if (t.kind === 'ident' && this.peekAt(1).kind === 'op' && this.peekAt(1).text === '=') {
+      // T-SQL's `alias = expression`, which ASA's documentation uses (`growth = reading - LAG(…) OVER (…)`).
+      this.next();
+      this.next();
+      return { expr: this.expr(), alias: t.text, pos: t.pos };
+    }
     const expr = this.expr();
     let alias: string | null = null;
-    this.implicitAlias = null;
     if (this.acceptKeyword('AS')) alias = this.expectIdent('an alias').text;
     else if (this.peek().kind === 'ident') {
       this.implicitAlias = this.next();
@@ -149,17 +220,55 @@ class Parser {
   private groupBy(pos: Position): NonNullable<SelectStatement['groupBy']> {
     const keys: Expr[] = [];
     let window: WindowSpec | null = null;
+    let windows: Array<{ id: string | null; spec: WindowSpec }> = [];
     do {
       const t = this.peek();
+      if (t.kind === 'ident' && t.text.toUpperCase() === 'WINDOWS' && this.peekAt(1).text === '(') {
+        if (window) this.syntax(t, 'only one window (or one Windows(…)) is allowed in GROUP BY');
+        windows = this.windowsList();
+        window = windows[0]!.spec;
+        continue;
+      }
       const w = this.tryWindow();
       if (w) {
-        if (window) this.syntax(t, 'only one window is allowed in GROUP BY');
+        if (window) this.syntax(t, 'only one window is allowed in GROUP BY; several go in Windows(…)');
         window = w;
+        windows = [{ id: null, spec: w }];
       } else {
         keys.push(this.expr());
       }
     } while (this.acceptOp(','));
-    return { keys, window, pos };
+    return { keys, window, windows, pos };
+  }
+
+  /** `Windows(Window('id', TumblingWindow(…)), HoppingWindow(…), …)`. */
+  private windowsList(): Array<{ id: string | null; spec: WindowSpec }> {
+    this.next();
+    this.expectOp('(');
+    const out: Array<{ id: string | null; spec: WindowSpec }> = [];
+    do {
+      const t = this.peek();
+      let id: string | null = null;
+      let spec: WindowSpec | null;
+      if (t.kind === 'ident' && t.text.toUpperCase() === 'WINDOW' && this.peekAt(1).text === '(') {
+        this.next();
+        this.expectOp('(');
+        const idTok = this.next();
+        if (idTok.kind !== 'string') this.syntax(idTok, `expected a window id in quotes but found ${describe(idTok)}`);
+        id = idTok.text;
+        this.expectOp(',');
+        spec = this.tryWindow();
+        if (!spec) this.syntax(this.peek(), `expected a window (TumblingWindow, HoppingWindow, SlidingWindow, SessionWindow) but found ${describe(this.peek())}`);
+        this.expectOp(')');
+      } else {
+        spec = this.tryWindow();
+        if (!spec) this.syntax(t, `expected Window('id', …) or a window but found ${describe(t)}`);
+      }
+      if (id !== null && out.some((w) => w.id === id)) this.syntax(t, `window id '${id}' is used twice`);
+      out.push({ id, spec: spec! });
+    } while (this.acceptOp(','));
+    this.expectOp(')');
+    return out;
   }
 
   private tryWindow(): WindowSpec | null {
@@ -175,7 +284,6 @@ class Parser {
       return { kind: 'snapshot', pos: t.pos };
     }
     if (this.peekAt(1).text !== '(') return null;
-    if (upper === 'WINDOWS') this.unsupported(t, 'Windows() (several windows in one GROUP BY) is not supported');
     const kind = WINDOW_NAMES[upper];
     if (!kind) return null;
     this.next();
@@ -315,7 +423,10 @@ class Parser {
       this.next();
       negated = true;
     }
-    if (this.isKeyword('LIKE')) this.unsupported(this.peek(), 'LIKE is not supported');
+    if (this.acceptKeyword('LIKE')) {
+      const like: Expr = { kind: 'call', name: '.LIKE', args: [left, this.additive()], distinct: false, pos: t.pos };
+      return negated ? { kind: 'unary', op: 'NOT', operand: like, pos: t.pos } : like;
+    }
     if (this.acceptKeyword('BETWEEN')) {
       const low = this.additive();
       this.expectKeyword('AND');
@@ -370,7 +481,7 @@ class Parser {
     // Field access on a computed record, e.g. TopOne() OVER (…).field or (expr).field.
     while (this.isOp('.') && e.kind !== 'column') {
       this.next();
-      const name = this.expectIdent('a field name');
+      const name = this.fieldName();
       e = { kind: 'call', name: '.FIELD', args: [e, { kind: 'literal', value: name.text, pos: name.pos }], distinct: false, pos: name.pos };
     }
     return e;
@@ -418,17 +529,31 @@ class Parser {
   private identifierExpr(): Expr {
     const t = this.next();
     const upper = t.text.toUpperCase();
+    if (upper === 'SYSTEM' && this.isOp('.') && this.peekAt(1).text.toUpperCase() === 'WINDOW' && this.peekAt(2).text === '(') {
+      // System.Window().Id: which of the GROUP BY's Windows(…) a row belongs to.
+      this.next();
+      this.next();
+      this.expectOp('(');
+      this.expectOp(')');
+      this.expectOp('.');
+      const f = this.expectIdent('Id');
+      if (f.text.toUpperCase() !== 'ID') this.unsupported(f, `System.Window().${f.text} (only .Id)`);
+      return { kind: 'call', name: '.WINDOWID', args: [], distinct: false, pos: t.pos };
+    }
     if (upper === 'SYSTEM' && this.isOp('.') && this.peekAt(1).text.toUpperCase() === 'TIMESTAMP') {
       this.next();
       this.next();
       if (this.acceptOp('(')) this.expectOp(')');
       return { kind: 'timestamp', pos: t.pos };
     }
+    if ((upper === 'UDF' || upper === 'UDA') && this.isOp('.') && this.peekAt(1).kind === 'ident' && this.peekAt(2).text === '(') {
+      this.unsupported(t, `user-defined ${upper === 'UDF' ? 'function' : 'aggregate'} ${t.text}.${this.peekAt(1).text}() (JavaScript/C# code runs in ASA's cloud service only)`);
+    }
     if (this.isOp('(')) return this.call(t, upper);
     const path = [t.text];
     while (this.isOp('.')) {
       this.next();
-      path.push(this.expectIdent('a field name').text);
+      path.push(this.fieldName().text);
     }
     return { kind: 'column', path, pos: t.pos };
   }
@@ -445,9 +570,18 @@ class Parser {
       return { kind: 'datepart', fn: upper, part: part.text, args, pos: nameTok.pos };
     }
     if (upper === 'TOPONE') {
+      // TopOne([projection]) OVER ([PARTITION BY …] ORDER BY … [LIMIT DURATION(…)] [WHEN …]): an
+      // aggregate of a window without PARTITION BY / LIMIT DURATION / WHEN, an analytic function with them.
+      const arg = this.isOp(')') ? null : this.expr();
       this.expectOp(')');
-      this.expectKeyword('OVER');
+      const overTok = this.expectKeyword('OVER');
       this.expectOp('(');
+      const partitionBy: Expr[] = [];
+      if (this.acceptKeyword('PARTITION')) {
+        this.expectKeyword('BY');
+        do partitionBy.push(this.expr());
+        while (this.acceptOp(','));
+      }
       this.expectKeyword('ORDER');
       this.expectKeyword('BY');
       const orderBy: Array<{ expr: Expr; desc: boolean }> = [];
@@ -458,9 +592,10 @@ class Parser {
         else this.acceptKeyword('ASC');
         orderBy.push({ expr, desc });
       } while (this.acceptOp(','));
-      if (this.isKeyword('LIMIT')) this.unsupported(this.peek(), 'LIMIT DURATION in TopOne() is not supported');
-      this.expectOp(')');
-      return { kind: 'topOne', orderBy, pos: nameTok.pos };
+      const rest = this.acceptOp(')') ? null : this.analyticClauses(overTok);
+      if (partitionBy.length === 0 && rest === null) return { kind: 'topOne', orderBy, arg, pos: nameTok.pos };
+      if (!rest || rest.limit === null) this.syntax(this.peek(), 'TopOne() with PARTITION BY or WHEN needs LIMIT DURATION(unit, n)');
+      return { kind: 'analytic', fn: 'TOPONE', args: arg ? [arg] : [], over: { ...rest!, partitionBy, orderBy }, pos: nameTok.pos };
     }
     const args: Expr[] = [];
     let distinct = false;
@@ -477,8 +612,63 @@ class Parser {
       } while (this.acceptOp(','));
     }
     this.expectOp(')');
-    if (this.isKeyword('OVER')) this.unsupported(this.peek(), `${nameTok.text}() OVER (…) (analytic functions) is not supported`);
+    if (upper === 'LAG' || upper === 'LAST' || upper === 'ISFIRST' || upper === 'ANOMALYDETECTION_SPIKEANDDIP' || upper === 'ANOMALYDETECTION_CHANGEPOINT') {
+      let over: AnalyticOver = { partitionBy: [], limit: null, when: null, pos: nameTok.pos };
+      if (this.isKeyword('OVER')) over = this.analyticOver();
+      else if (upper !== 'ISFIRST') this.syntax(this.peek(), `${upper === 'LAG' || upper === 'LAST' ? upper : nameTok.text} needs OVER ([PARTITION BY …] LIMIT DURATION(unit, n) [WHEN …])`);
+      if (upper !== 'ISFIRST' && over.limit === null) this.syntax(this.peek(), `${nameTok.text} needs LIMIT DURATION(unit, n) in its OVER clause`);
+      if (upper === 'ISFIRST' && over.limit !== null) this.syntax({ kind: 'keyword', text: 'OVER', pos: over.pos }, 'ISFIRST takes its interval as arguments, not LIMIT DURATION');
+      return { kind: 'analytic', fn: upper, args, over, pos: nameTok.pos };
+    }
+    if (this.isKeyword('OVER')) {
+      // ASA's aggregates over the recent history of each event: SUM, AVG, MIN, MAX … OVER (… LIMIT DURATION …).
+      if ((upper === 'SUM' || upper === 'AVG' || upper === 'MIN' || upper === 'MAX') && !distinct) {
+        const over = this.analyticOver();
+        if (over.limit === null) this.syntax(this.peek(), `${upper}() OVER needs LIMIT DURATION(unit, n)`);
+        return { kind: 'analytic', fn: upper, args, over, pos: nameTok.pos };
+      }
+      this.unsupported(this.peek(), `${nameTok.text}() OVER (…) is not supported (with OVER: LAG, LAST, ISFIRST, SUM, AVG, MIN, MAX, AnomalyDetection_*)`);
+    }
     return { kind: 'call', name: upper, args, distinct, pos: nameTok.pos };
+  }
+
+  /** The clauses in any order, as both ASA's current and its older documentation write them. */
+  private analyticOver(): AnalyticOver {
+    const overTok = this.expectKeyword('OVER');
+    this.expectOp('(');
+    return this.analyticClauses(overTok);
+  }
+
+  /** From after `OVER (` (and, for TopOne, its ORDER BY) to the closing parenthesis. */
+  private analyticClauses(overTok: Token): AnalyticOver {
+    const over: AnalyticOver = { partitionBy: [], limit: null, when: null, pos: overTok.pos };
+    while (!this.isOp(')')) {
+      const t = this.peek();
+      if (this.acceptKeyword('PARTITION')) {
+        if (over.partitionBy.length) this.syntax(t, 'PARTITION BY given twice');
+        this.expectKeyword('BY');
+        do over.partitionBy.push(this.expr());
+        while (this.acceptOp(','));
+      } else if (this.acceptKeyword('LIMIT')) {
+        if (over.limit) this.syntax(t, 'LIMIT DURATION given twice');
+        const d = this.expectIdent('DURATION');
+        if (d.text.toUpperCase() !== 'DURATION') this.syntax(d, `expected DURATION but found '${d.text}'`);
+        this.expectOp('(');
+        const unitTok = this.expectIdent('a time unit');
+        this.expectOp(',');
+        const sizePos = this.peek().pos;
+        const size = this.integer();
+        this.expectOp(')');
+        over.limit = { unit: unitTok.text, size, pos: unitTok.pos, sizePos };
+      } else if (this.acceptKeyword('WHEN')) {
+        if (over.when) this.syntax(t, 'WHEN given twice');
+        over.when = this.expr();
+      } else {
+        this.syntax(t, `expected PARTITION BY, LIMIT DURATION, WHEN or ')' but found ${describe(t)}`);
+      }
+    }
+    this.expectOp(')');
+    return over;
   }
 
   private caseExpr(): Expr {
@@ -561,6 +751,16 @@ class Parser {
   private expectOp(op: string): Token {
     if (!this.isOp(op)) this.syntax(this.peek(), `expected '${op}' but found ${describe(this.peek())}`);
     return this.next();
+  }
+
+  /** After a dot only a field name can come, so a reserved word there is a field (`t.limit`), spelt as written. */
+  private fieldName(): Token {
+    const t = this.peek();
+    if (t.kind === 'keyword') {
+      this.next();
+      return { kind: 'ident', text: this.text.slice(t.pos.offset, t.pos.offset + t.text.length), pos: t.pos };
+    }
+    return this.expectIdent('a field name');
   }
 
   private expectIdent(what: string): Token {

@@ -7,6 +7,10 @@ import type { Counters, Tolerances } from './tolerances.js';
 
 export interface ReplayOptions {
   tolerances?: Partial<Tolerances>;
+  /** The engine's per-query state bound (held events, open window groups); its default otherwise. */
+  maxStateEntries?: number;
+  /** Reference data tables by input name (the plan must have been compiled with those referenceInputs). */
+  referenceData?: Record<string, ReadonlyArray<Record<string, unknown>>>;
   /** Receives output text (whole JSON lines); awaited, so a slow stdout holds the reader back. */
   write: (text: string) => void | Promise<void>;
 }
@@ -34,7 +38,7 @@ export async function replayLines(plan: QueryPlan, input: AsyncIterable<string |
     rows++;
     out += formatRow(r, multi) + '\n';
   };
-  const engine = new AnalyticsEngine({ queries: [plan], tolerances: opts.tolerances, onResult });
+  const engine = new AnalyticsEngine({ queries: [plan], tolerances: opts.tolerances, maxStateEntries: opts.maxStateEntries, referenceData: opts.referenceData, onResult });
   const appTimeOf = applicationTime(plan);
   const decoder = new StringDecoder('utf8');
   let carry = '';
@@ -43,6 +47,7 @@ export async function replayLines(plan: QueryPlan, input: AsyncIterable<string |
 
   const handle = (line: string): void => {
     lineNo++;
+    if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
     if (line.length === 0 || /^\s*$/.test(line)) return;
     let ev: unknown;
     try {
@@ -105,6 +110,14 @@ export async function replayLines(plan: QueryPlan, input: AsyncIterable<string |
 }
 
 export function formatRow(r: ResultRow, withOutput: boolean): string {
+  // Named columns cannot be called output or rev (compileQuery refuses them); SELECT * can
+  // still bring an event field of that name, which would be silently overwritten.
+  if ((withOutput && 'output' in r.row) || (r.rev > 0 && 'rev' in r.row)) {
+    throw new EdgeError(
+      'EDGE_QUERY_RESERVED_NAME',
+      `query '${r.query}', output '${r.output}': SELECT * brings a field named '${withOutput && 'output' in r.row ? 'output' : 'rev'}', which replay's JSON lines use for the ${withOutput && 'output' in r.row ? 'output name' : 'revision'}; select the fields by name`,
+    );
+  }
   const o: Record<string, unknown> = withOutput ? { output: r.output, ...r.row } : { ...r.row };
   if (r.rev > 0) o.rev = r.rev;
   return JSON.stringify(o);
@@ -112,9 +125,8 @@ export function formatRow(r: ResultRow, withOutput: boolean): string {
 
 /** The first input statement's TIMESTAMP BY, as a function of the raw event. */
 function applicationTime(plan: QueryPlan): ((ev: AnalyticsEvent) => number) | null {
-  const s = plan.statements.find((x) => !x.fromStep && x.timestamp !== null);
-  if (!s) return null;
-  const f = s.timestamp!;
+  const f = plan.statements.map((x) => (x.join ? (x.join.left.fromStep ? null : x.join.left.timestamp) : x.fromStep ? null : x.timestamp)).find((x) => x != null);
+  if (!f) return null;
   const env = newEnv();
   return (ev) => {
     env.row = ev;

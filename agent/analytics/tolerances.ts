@@ -11,7 +11,7 @@ export interface Tolerances {
   policy: LatePolicy;
   /** With `revise`, how long closed windows are kept for late events. */
   allowedLatenessMs: number;
-  /** ASA's fixed early-arrival window (5 min): later times are adjusted to arrival + this (adjust) or dropped. */
+  /** ASA's fixed early-arrival window (5 min): an event further ahead of its arrival is dropped, whatever the policy. */
   earlyArrivalMs: number;
 }
 
@@ -51,18 +51,23 @@ export interface Counters {
   lateInput: number;
   /** Older than the partition's newest time − O, or behind the watermark (ASA "Out of Order Events"). */
   outOfOrder: number;
-  /** More than 5 minutes ahead of arrival (ASA "Early Input Events"); adjusted or dropped by the policy. */
+  /** More than 5 minutes ahead of arrival (ASA "Early Input Events"); always dropped. */
   earlyInput: number;
   adjusted: number;
+  /** Events that take no part in the result: dropped by the policy, early, or whose TIMESTAMP BY is not a time. */
   dropped: number;
+  /** Events (or window rows) dropped because a CAST failed (ASA "Data Conversion Errors"); TRY_CAST gives NULL instead. */
+  conversionErrors: number;
   /** Window results re-emitted with rev + 1. */
   revised: number;
+  /** In a query reading several inputs: events whose input (`input`, else `source`) is none of them, so no statement read them. */
+  unmatchedInput: number;
   /** Latest arrival time minus the watermark, in ms (ASA "Watermark Delay"). */
   watermarkDelayMs: number;
 }
 
 export function newCounters(): Counters {
-  return { inputEvents: 0, lateInput: 0, outOfOrder: 0, earlyInput: 0, adjusted: 0, dropped: 0, revised: 0, watermarkDelayMs: 0 };
+  return { inputEvents: 0, lateInput: 0, outOfOrder: 0, earlyInput: 0, adjusted: 0, dropped: 0, conversionErrors: 0, revised: 0, unmatchedInput: 0, watermarkDelayMs: 0 };
 }
 
 /**

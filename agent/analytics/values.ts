@@ -1,3 +1,4 @@
+import { parseIsoTime } from './iso-time.js';
 import type { DatePart } from './time-units.js';
 
 /**
@@ -6,11 +7,11 @@ import type { DatePart } from './time-units.js';
  * an object, array an array. `undefined` (a missing field) behaves exactly like NULL.
  */
 
-/** Epoch ms of a datetime-ish value: Date, epoch-ms number or ISO 8601 string; NaN otherwise. */
+/** Epoch ms of a datetime-ish value: Date, epoch-ms number or ISO 8601 string (zone-less is UTC); NaN otherwise. */
 export function toMillis(v: unknown): number {
-  if (typeof v === 'number') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : NaN;
   if (v instanceof Date) return v.getTime();
-  if (typeof v === 'string') return Date.parse(v);
+  if (typeof v === 'string') return parseIsoTime(v);
   return NaN;
 }
 

@@ -31,7 +31,8 @@ export type EdgeErrorCode =
   | 'EDGE_QUERY_STATE_LIMIT'
   | 'EDGE_AGENT_NOT_RUNNING'
   | 'EDGE_DIAGNOSTICS_DENIED'
-  | 'EDGE_USAGE';
+  | 'EDGE_USAGE'
+  | 'EDGE_QUERY_RESERVED_NAME';
 
 export class EdgeError extends Error {
   readonly code: EdgeErrorCode;

@@ -128,6 +128,100 @@ function sessionBaseline(events: Ev[], timeout: number): number {
   return rows + open.size;
 }
 
+/** LAG per sensor by hand: the previous value of the same point within 10 s. */
+function lagBaseline(events: Ev[], durationMs: number): number {
+  let rows = 0;
+  const last = new Map<string, { t: number; v: number }>();
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const p = last.get(e.point);
+    const delta = p !== undefined && p.t >= e.appTime - durationMs ? e.value - p.v : null;
+    if (delta === null || delta > -1e9) rows++;
+    if (p === undefined) last.set(e.point, { t: e.appTime, v: e.value });
+    else {
+      p.t = e.appTime;
+      p.v = e.value;
+    }
+  }
+  return rows;
+}
+
+interface JoinEv extends AnalyticsEvent {
+  input: 'cmd' | 'ack';
+  id: number;
+  appTime: number;
+}
+
+/** A command stream and its acknowledgements, each ack 0.5–9.5 s after its command, in arrival order. */
+function makeJoinEvents(n: number): JoinEv[] {
+  const out: JoinEv[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const t = BASE + i * 10;
+    out.push({ input: 'cmd', id: i, appTime: t, arrivalTime: t });
+    const ackT = t + 500 + ((i * 7919) % 9000);
+    out.push({ input: 'ack', id: i, appTime: ackT, arrivalTime: ackT });
+  }
+  return out.slice(0, n).sort((a, b) => a.arrivalTime - b.arrivalTime || a.id - b.id);
+}
+
+/** The same JOIN by hand: pending commands by id, matched by their ack, expired after 10 s. */
+function joinBaseline(events: JoinEv[], boundMs: number): number {
+  let rows = 0;
+  const pending = new Map<number, number>();
+  let swept = -Infinity;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.input === 'cmd') pending.set(e.id, e.appTime);
+    else {
+      const t = pending.get(e.id);
+      if (t !== undefined && e.appTime - t >= 0 && e.appTime - t <= boundMs) rows++;
+    }
+    if (e.appTime - swept > 1000) {
+      swept = e.appTime;
+      for (const [id, t] of pending) if (t < e.appTime - boundMs) pending.delete(id);
+    }
+  }
+  return rows;
+}
+
+/** SpikeAndDip per sensor by hand: a ring of the last 120 values, the kernel-density two-sided p-value. */
+function spikeBaseline(events: Ev[], history: number, confidence: number): number {
+  let anomalies = 0;
+  const rings = new Map<string, number[]>();
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    let h = rings.get(e.point);
+    if (h === undefined) {
+      h = [];
+      rings.set(e.point, h);
+    }
+    const n = h.length;
+    if (n >= 2) {
+      let mean = 0;
+      for (let k = 0; k < n; k++) mean += h[k]!;
+      mean /= n;
+      let v = 0;
+      for (let k = 0; k < n; k++) v += (h[k]! - mean) ** 2;
+      const bw = 1.06 * Math.sqrt(v / (n - 1)) * Math.pow(n, -0.2);
+      let upper = 0;
+      for (let k = 0; k < n; k++) upper += phi((h[k]! - e.value) / bw);
+      upper /= n;
+      const p = Math.min(1, 2 * Math.min(upper, 1 - upper));
+      if (n >= history && p < 1 - confidence) anomalies++;
+    }
+    h.push(e.value);
+    if (h.length > history) h.shift();
+  }
+  return anomalies;
+}
+
+function phi(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return z >= 0 ? 0.5 * (1 + y) : 0.5 * (1 - y);
+}
+
 function rate(fn: () => number, n: number, minMs: number): { perSec: number; rows: number } {
   let rows = fn(); // warm-up, and the row count to compare
   let calls = 0;
@@ -147,6 +241,25 @@ const HOPPING = `SELECT point, AVG(value) AS avg FROM input TIMESTAMP BY appTime
 const SESSION = `SELECT point, COUNT(*) AS n, AVG(value) AS avg FROM input TIMESTAMP BY appTime
 GROUP BY point, SessionWindow(second, 5, 600) OVER (PARTITION BY point)`;
 
+const LAG = `SELECT point, value - LAG(value) OVER (PARTITION BY point LIMIT DURATION(second, 10)) AS delta FROM input TIMESTAMP BY appTime`;
+const JOIN = `SELECT c.id AS id, DATEDIFF(millisecond, c, a) AS ms FROM cmd c TIMESTAMP BY appTime JOIN ack a TIMESTAMP BY appTime
+ON c.id = a.id AND DATEDIFF(second, c, a) BETWEEN 0 AND 10`;
+const SPIKE = `SELECT point, AnomalyDetection_SpikeAndDip(value, 95, 120, 'spikesanddips') OVER (PARTITION BY point LIMIT DURATION(minute, 2)).IsAnomaly AS a
+FROM input TIMESTAMP BY appTime`;
+
+/** Rows whose IsAnomaly is 1, to set beside the baseline's anomaly count. */
+function engineAnomalies(query: string, events: Ev[]): number {
+  let n = 0;
+  const engine = new AnalyticsEngine({ queries: [compileQuery(query, 'bench')], onResult: (r) => (n += r.row.a === 1 ? 1 : 0) });
+  for (let i = 0; i < events.length; i++) engine.push(events[i]!);
+  engine.flush();
+  return n;
+}
+
+/** `BENCH_ANALYTICS=lag,join,spike` runs only those rows (all by default). */
+const only = (process.env.BENCH_ANALYTICS ?? '').split(',').filter((x) => x !== '');
+const want = (row: string) => only.length === 0 || only.includes(row);
+
 export const suite: BenchSuite = {
   name: 'analytics',
   async run(log) {
@@ -155,6 +268,31 @@ export const suite: BenchSuite = {
     const N = 400_000;
 
     const tumbling = makeEvents(N);
+
+    if (want('lag')) {
+      const d = rate(() => engineRun(LAG, tumbling), N, minMs);
+      const dBase = rate(() => lagBaseline(tumbling, 10_000), N, minMs);
+      log(`lag: engine ${d.rows} rows, baseline ${dBase.rows} rows`);
+      rows.push({ name: '(d) LAG per sensor, 100 partitions', value: d.perSec, unit: 'events/s', baseline: { name: 'plain loop, Map of last values', value: dBase.perSec }, note: `${d.rows} rows` });
+    }
+    if (want('join')) {
+      const J = 200_000;
+      const joinEvents = makeJoinEvents(J);
+      const e = rate(() => engineRun(JOIN, joinEvents as unknown as Ev[]), J, minMs);
+      const eBase = rate(() => joinBaseline(joinEvents, 10_000), J, minMs);
+      log(`join: engine ${e.rows} rows, baseline ${eBase.rows} rows`);
+      rows.push({ name: '(e) JOIN two streams by id, DATEDIFF bound 10 s', value: e.perSec, unit: 'events/s', baseline: { name: 'plain loop, Map of pending ids', value: eBase.perSec }, note: `${e.rows} pairs` });
+    }
+    if (want('spike')) {
+      const S = 100_000;
+      const spikes = makeEvents(S);
+      const f = rate(() => engineAnomalies(SPIKE, spikes), S, minMs);
+      const fBase = rate(() => spikeBaseline(spikes, 120, 0.95), S, minMs);
+      log(`spike: engine ${f.rows} anomalies, baseline ${fBase.rows} anomalies`);
+      rows.push({ name: '(f) AnomalyDetection_SpikeAndDip, history 120, 100 sensors', value: f.perSec, unit: 'events/s', baseline: { name: 'plain loop, same kernel density', value: fBase.perSec }, note: `${f.rows} anomalies` });
+    }
+    if (only.length > 0) return rows;
+
     const a = rate(() => engineRun(TUMBLING, tumbling), N, minMs);
     const aBase = rate(() => tumblingBaseline(tumbling, 10_000), N, minMs);
     log(`tumbling: engine ${a.rows} rows, baseline ${aBase.rows} rows`);

@@ -1,8 +1,9 @@
 import type { Accumulator } from '../aggregates.js';
 import type { AggregateCall, Env, Eval } from '../expressions.js';
-import { newEnv } from '../expressions.js';
+import { isConversionFailure, newEnv } from '../expressions.js';
 import type { Emit, Row } from '../operator.js';
 import type { GroupedPlan, OutputColumn } from '../plan.js';
+import type { Counters } from '../tolerances.js';
 import { isTrue } from '../values.js';
 
 /** One GROUP BY group inside one pane or window: its key and its accumulators. */
@@ -24,6 +25,10 @@ export class Grouping {
   private readonly aggs: AggregateCall[];
   private readonly args: Array<Eval | null>;
   private readonly single: Eval | null;
+  /** The accepted event's key values and aggregate arguments, computed once in accept(). */
+  private key0: unknown = null;
+  private keyValues: unknown[] = [];
+  private readonly argValues: unknown[];
 
   constructor(
     plan: GroupedPlan,
@@ -31,38 +36,62 @@ export class Grouping {
     private readonly columns: OutputColumn[],
     private readonly having: Eval | null,
     private readonly emit: Emit,
+    private readonly counters: Counters,
+    windowId: string | null = null,
   ) {
+    this.outEnv.windowId = windowId;
     this.keys = plan.keys;
     this.aggs = plan.aggregates;
     this.args = plan.aggregates.map((a) => a.arg);
+    this.argValues = this.args.map(() => null);
     this.single = this.keys.length === 1 ? this.keys[0]! : null;
   }
 
-  /** Sets the row and time for the following calls; false when WHERE rejects the event. */
-  accept(row: Row, t: number): boolean {
+  /**
+   * Sets the row and time for the following calls; false when WHERE rejects the event or a CAST
+   * in it fails. Every per-event value is computed here, before any state changes, so that a
+   * failed CAST drops the event whole (counted as a conversion error) rather than half-counted.
+   */
+  accept(row: Row, t: number, extra: Eval[] = NO_EVALS, extraOut: unknown[] | null = null): boolean {
     const env = this.env;
     env.row = row;
     env.ts = t;
-    return this.where === null || isTrue(this.where(env));
+    try {
+      if (this.where !== null && !isTrue(this.where(env))) return false;
+      const keys = this.keys;
+      if (keys.length === 1) this.key0 = keys[0]!(env);
+      else if (keys.length > 1) this.keyValues = keys.map((k) => k(env));
+      const args = this.args;
+      for (let i = 0; i < args.length; i++) {
+        const f = args[i];
+        this.argValues[i] = f === null ? null : f!(env);
+      }
+      for (let i = 0; i < extra.length; i++) extraOut![i] = extra[i]!(env);
+      return true;
+    } catch (err) {
+      if (!isConversionFailure(err)) throw err;
+      this.counters.conversionErrors++;
+      return false;
+    }
   }
 
   /**
-   * A Map key for the current event's group. A single key column is used as is (no string
+   * A Map key for the accepted event's group. A single key column is used as is (no string
    * building on the hot path); several columns are joined as JSON.
    */
   mapKey(): unknown {
-    const f = this.single;
-    if (f !== null) {
-      const v = f(this.env);
+    if (this.single !== null) {
+      const v = this.key0;
       if (v === undefined) return null;
       return v instanceof Date ? 'd' + v.getTime() : v;
     }
     if (this.keys.length === 0) return '';
-    return JSON.stringify(this.keys.map((k) => k(this.env) ?? null));
+    return JSON.stringify(this.keyValues.map((v) => v ?? null));
   }
 
   newGroup(): GroupState {
-    const keyValues = this.keys.map((k) => k(this.env) ?? null);
+    const n = this.keys.length;
+    const keyValues = n === 0 ? [] : n === 1 ? [this.key0 ?? null] : this.keyValues.map((v) => v ?? null);
     return { keyValues, keyJson: JSON.stringify(keyValues), accs: this.newAccs() };
   }
 
@@ -72,12 +101,8 @@ export class Grouping {
 
   add(g: GroupState, row: Row, t: number, seq: number): void {
     const accs = g.accs;
-    const args = this.args;
-    const env = this.env;
-    for (let i = 0; i < accs.length; i++) {
-      const f = args[i];
-      accs[i]!.add(f === null ? null : f!(env), row, t, seq);
-    }
+    const vals = this.argValues;
+    for (let i = 0; i < accs.length; i++) accs[i]!.add(vals[i], row, t, seq);
   }
 
   /** Merged copy of several groups' accumulators (a hopping window over its panes). */
@@ -88,15 +113,21 @@ export class Grouping {
     return { keyValues: first.keyValues, keyJson: first.keyJson, accs };
   }
 
-  /** Renders and emits one group of one window; false when HAVING rejects it. */
+  /** Renders and emits one group of one window; false when HAVING rejects it or a CAST in it fails (counted). */
   output(ws: number | null, we: number, g: GroupState, rev: number): boolean {
     const env = this.outEnv;
     env.ts = we;
     env.keys = g.keyValues;
     env.aggs = g.accs.map((a) => a.result());
-    if (this.having !== null && !isTrue(this.having(env))) return false;
     const row: Row = {};
-    for (const c of this.columns) row[c.name] = c.eval(env) ?? null;
+    try {
+      if (this.having !== null && !isTrue(this.having(env))) return false;
+      for (const c of this.columns) row[c.name] = c.eval(env) ?? null;
+    } catch (err) {
+      if (!isConversionFailure(err)) throw err;
+      this.counters.conversionErrors++;
+      return false;
+    }
     this.emit(ws, we, g.keyJson, rev, row);
     return true;
   }
@@ -121,6 +152,8 @@ export class Grouping {
     return this.keys.length === 0 ? '' : JSON.stringify(keyValues);
   }
 }
+
+const NO_EVALS: Eval[] = [];
 
 export function byKey(a: GroupState, b: GroupState): number {
   return a.keyJson < b.keyJson ? -1 : a.keyJson > b.keyJson ? 1 : 0;

@@ -28,6 +28,7 @@ export class SessionWindowOperator implements WindowOperator {
   /** Per partition, [end, last event] of a session cut by the maximum duration, until its timeout passes. */
   private readonly cuts = new Map<string, [number, number]>();
   private minEnd = Infinity;
+  private readonly pkValues: unknown[] = [];
 
   constructor(
     private readonly timeout: number,
@@ -40,8 +41,8 @@ export class SessionWindowOperator implements WindowOperator {
 
   onEvent(row: Row, t: number, seq: number): void {
     const gr = this.grouping;
-    if (!gr.accept(row, t)) return;
-    const pk = this.partitionBy.length === 0 ? '' : JSON.stringify(this.partitionBy.map((f) => f(gr.env) ?? null));
+    if (!gr.accept(row, t, this.partitionBy, this.pkValues)) return;
+    const pk = this.partitionBy.length === 0 ? '' : JSON.stringify(this.pkValues.map((v) => v ?? null));
     let s = this.sessions.get(pk);
     if (s !== undefined && t > s.end) {
       this.sessions.delete(pk);

@@ -45,7 +45,8 @@ describe('edge-agent replay', () => {
         .join('\n') + '\n\n',
     );
     const { code, stdout, stderr } = await replay(['--query', query, '--events', events]);
-    expect(stderr).toBe('');
+    // The closing counters are the only stderr output (issue #13: replay used to say nothing of them).
+    expect(stderr).toBe('edge-agent replay: 5 events, 4 rows; late 1, out of order 0, early 0, adjusted 1, dropped 0, conversion errors 0\n');
     expect(code).toBe(0);
     expect(stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
       { sensor: 'a', avg: 2, windowEnd: '2026-01-01T00:00:10.000Z' },
@@ -96,12 +97,96 @@ describe('edge-agent replay', () => {
   });
 
   it('names an unsupported construct as such', async () => {
-    const query = file('join.sql', 'SELECT a FROM input i JOIN other o ON i.k = o.k');
+    const query = file('join.sql', 'SELECT i.a FROM input i JOIN other o ON DATEDIFF(s, i, o) BETWEEN 0 AND 1 JOIN third t ON DATEDIFF(s, i, t) BETWEEN 0 AND 1');
     const events = file('two.jsonl', '{"a":1}\n');
     const { code, stderr } = await replay(['--query', query, '--events', events]);
     expect(code).not.toBe(0);
-    expect(stderr).toContain('unsupported: JOIN is not supported');
+    expect(stderr).toContain('unsupported: a JOIN of more than two inputs is not supported');
     expect(stderr).toContain('EDGE_QUERY_UNSUPPORTED');
+  });
+
+  it('--json prints the closing counters as one JSON line on stderr', async () => {
+    const query = file('counted.sql', 'SELECT CAST(v AS bigint) AS n FROM input TIMESTAMP BY ts');
+    const events = file(
+      'counted.jsonl',
+      [
+        { ts: '2026-01-01T00:00:10Z', v: '1' },
+        { ts: '2026-01-01T00:00:01Z', EventEnqueuedUtcTime: '2026-01-01T00:00:20Z', v: '2' },
+        { ts: '2026-01-01T00:09:00Z', EventEnqueuedUtcTime: '2026-01-01T00:00:21Z', v: '3' },
+        { ts: 'sensor 3', EventEnqueuedUtcTime: '2026-01-01T00:00:22Z', v: '4' },
+        { ts: '2026-01-01T00:00:23Z', v: 'abc' },
+      ]
+        .map((e) => JSON.stringify(e))
+        .join('\n'),
+    );
+    const { code, stdout, stderr } = await replay(['--query', query, '--events', events, '--json']);
+    expect(code).toBe(0);
+    expect(stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([{ n: 1 }, { n: 2 }]);
+    const lines = stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ events: 5, rows: 2, inputEvents: 5, lateInput: 1, earlyInput: 1, adjusted: 1, dropped: 2, conversionErrors: 1 });
+  });
+
+  it('reads a query file that starts with a UTF-8 byte order mark', async () => {
+    const query = file('bom.sql', '\uFEFFSELECT v FROM input TIMESTAMP BY ts');
+    const events = file('bom.jsonl', '\uFEFF{"ts":"2026-01-01T00:00:01Z","v":7}\n');
+    const { code, stdout } = await replay(['--query', query, '--events', events]);
+    expect(code).toBe(0);
+    expect(stdout).toBe('{"v":7}\n');
+  });
+
+  it.each([
+    ['SELECT udf.toCelsius(v) AS c FROM input', 'user-defined function udf.toCelsius()'],
+    ['CREATE TABLE input (v bigint);\nSELECT v FROM input', 'CREATE TABLE (input schema declarations) is not supported'],
+  ])('names %j as unsupported, not as a syntax error', async (text, what) => {
+    const query = file('unsupported.sql', text);
+    const events = file('u.jsonl', '{"v":1}\n');
+    const { code, stderr } = await replay(['--query', query, '--events', events]);
+    expect(code).not.toBe(0);
+    expect(stderr).toContain(`unsupported: ${what}`);
+    expect(stderr).toContain('EDGE_QUERY_UNSUPPORTED');
+  });
+
+  it('a directory as --events is a usage error with an EDGE_ code', async () => {
+    const query = file('dir.sql', 'SELECT v FROM input TIMESTAMP BY ts');
+    const { code, stderr } = await replay(['--query', query, '--events', dir]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('is a directory');
+    expect(stderr).toContain('[EDGE_USAGE]');
+  });
+
+  it('--max-state raises the state bound that the error names', async () => {
+    const query = file('groups.sql', 'SELECT k, COUNT(*) AS n FROM input TIMESTAMP BY ts GROUP BY k, TumblingWindow(minute, 1)');
+    const events = file('groups.jsonl', ['a', 'b', 'c', 'd'].map((k, i) => JSON.stringify({ ts: `2026-01-01T00:00:0${i + 1}Z`, k })).join('\n'));
+    const tight = await replay(['--query', query, '--events', events, '--max-state', '3']);
+    expect(tight.code).toBe(1);
+    expect(tight.stderr).toContain('needs more than 3 state entries');
+    expect(tight.stderr).toContain('--max-state, now 3');
+    expect(tight.stderr).toContain('[EDGE_QUERY_STATE_LIMIT]');
+    const roomy = await replay(['--query', query, '--events', events, '--max-state', '4']);
+    expect(roomy.code).toBe(0);
+    expect(roomy.stdout.trimEnd().split('\n')).toHaveLength(4);
+  });
+
+  it('refuses a SELECT * row whose event field would be overwritten by the output envelope', async () => {
+    const query = file('star.sql', 'SELECT * INTO a FROM input TIMESTAMP BY ts; SELECT ts INTO b FROM input TIMESTAMP BY ts');
+    const events = file('star.jsonl', '{"ts":"2026-01-01T00:00:01Z","output":"pump 3"}\n');
+    const { code, stderr } = await replay(['--query', query, '--events', events]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("a field named 'output'");
+    expect(stderr).toContain('[EDGE_QUERY_RESERVED_NAME]');
+  });
+
+  it('--reference name=file gives a JOIN its reference data', async () => {
+    const query = file('ref.sql', "SELECT i.point, t.[limit] AS lim FROM input i TIMESTAMP BY ts JOIN thresholds t ON i.point = t.point WHERE i.v > CAST(t.[limit] AS float)");
+    const table = file('thresholds.csv', 'point,limit\ntemp,30\npressure,5\n');
+    const events = file('ref.jsonl', [{ ts: '2026-01-01T00:00:01Z', point: 'temp', v: 31 }, { ts: '2026-01-01T00:00:02Z', point: 'pressure', v: 4 }, { ts: '2026-01-01T00:00:03Z', point: 'flow', v: 99 }].map((e) => JSON.stringify(e)).join('\n'));
+    const { code, stdout } = await replay(['--query', query, '--events', events, '--reference', `thresholds=${table}`]);
+    expect(code).toBe(0);
+    expect(stdout).toBe('{"point":"temp","lim":"30"}\n');
+    const bad = await replay(['--query', query, '--events', events, '--reference', 'thresholds']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--reference takes name=file');
   });
 
   it('names the line number of a bad events line', async () => {
