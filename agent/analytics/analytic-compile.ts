@@ -1,6 +1,6 @@
-import type { AnalyticName, Expr, Position } from './ast.js';
+import type { Expr, Position } from './ast.js';
 import { QueryError } from './diagnostics.js';
-import type { CompileScope, Eval } from './expressions.js';
+import { ANALYTIC_VALUES, type AnalyticCall, type CompileScope, type Eval } from './compile-scope.js';
 import { windowMillis, windowUnit } from './time-units.js';
 
 /**
@@ -10,30 +10,7 @@ import { windowMillis, windowUnit } from './time-units.js';
  * calls it back for the arguments.
  */
 
-/** One analytic function call site of a statement; its state lives in the AnalyticOperator. */
-export interface AnalyticCall {
-  fn: AnalyticName;
-  /** The value looked up; null for `*` (the whole event as a record). */
-  value: Eval | null;
-  /** LAG's offset (1 or more); LAST is offset 0. */
-  offset: number;
-  /** Returned when there is no such event (NULL when not given). */
-  fallback: Eval | null;
-  partitionBy: Eval[];
-  /** LIMIT DURATION for LAG and LAST, the interval size for ISFIRST, in ms. */
-  durationMs: number;
-  when: Eval | null;
-  /** TopOne's ORDER BY, evaluated on each event. */
-  order: Array<{ key: Eval; desc: boolean }>;
-  /** AnomalyDetection_*: confidence (0–1), history size (events), and for SpikeAndDip the tails watched. */
-  anomaly: { confidence: number; history: number; mode: 'spikes' | 'dips' | 'both' } | null;
-}
 
-/**
- * Where the AnalyticOperator leaves an event's analytic results: a copy of the event carries
- * them under this name, which no JSON field can collide with and SELECT * leaves out.
- */
-export const ANALYTIC_VALUES = '\u0000analytic';
 
 export function compileAnalytic(e: Extract<Expr, { kind: 'analytic' }>, scope: CompileScope, compileExpr: (e: Expr, scope: CompileScope) => Eval): Eval {
   const list = scope.analytics;

@@ -1,30 +1,14 @@
 import type { Expr, Position } from './ast.js';
 import { AGGREGATE_NAMES, createAccumulatorFactory, type Accumulator, type AggregateName } from './aggregates.js';
 import { QueryError } from './diagnostics.js';
-import { compileAnalytic, type AnalyticCall } from './analytic-compile.js';
+import { compileAnalytic } from './analytic-compile.js';
+import type { CompileScope, Env, Eval } from './compile-scope.js';
 import { parseIsoTime } from './iso-time.js';
 import { likeRegExp } from './like.js';
 import { datePart } from './time-units.js';
 import { castTo, CAST_TYPES, compare, dateAdd, dateDiff, datePartOf, isTrue, toBoolean, toDate, toMillis, toNumber } from './values.js';
 
-/**
- * Expressions compile once into closures over a reused `Env`, so evaluating a WHERE or an
- * aggregate argument per event allocates nothing.
- */
-export interface Env {
-  /** The event (row phase) — or, in the output phase of a grouped query, the group's first event. */
-  row: Record<string, unknown>;
-  /** System.Timestamp(): the event's final time, or the window end when a window is output. */
-  ts: number;
-  /** Aggregate results, in plan order (output phase only). */
-  aggs: unknown[];
-  /** GROUP BY values, in plan order (output phase only). */
-  keys: unknown[];
-  /** System.Window().Id: the id of the window of Windows(…) being output, or null. */
-  windowId: string | null;
-}
 
-export type Eval = (env: Env) => unknown;
 
 /**
  * Thrown by a CAST that cannot convert its value. ASA drops the event and counts a data
@@ -41,36 +25,12 @@ export function newEnv(): Env {
   return { row: {}, ts: 0, aggs: [], keys: [], windowId: null };
 }
 
-export interface AggregateCall {
-  name: AggregateName;
-  /** The argument, evaluated per event; null for COUNT(*) and TopOne(). */
-  arg: Eval | null;
-  create: () => Accumulator;
-  /** Canonical text, so the same aggregate written twice is computed once. */
-  text: string;
-}
 
 /** Where a joined row keeps each side's event time (epoch ms), by lower-cased alias. */
 export const JOIN_TIME = '\u0000time:';
 
-export { ANALYTIC_VALUES, type AnalyticCall } from './analytic-compile.js';
+export { ANALYTIC_VALUES, type AggregateCall, type AnalyticCall, type CompileScope, type Env, type Eval } from './compile-scope.js';
 
-export interface CompileScope {
-  queryName: string;
-  queryText: string;
-  /** Names by which the FROM input may prefix a column (`i.temp` with `FROM input i`). */
-  sourceNames: string[];
-  /** Grouped output phase: group keys may be read, aggregates are collected here. */
-  group: { keys: Expr[]; keyTexts: string[]; aggregates: AggregateCall[] } | null;
-  /** Whether aggregates may appear (SELECT/HAVING of a grouped query). */
-  where: 'row' | 'output' | 'aggregate-arg';
-  /** HAVING only: SELECT aliases (lower-cased) it may name, as ASA allows (`HAVING [Count] >= 3`). */
-  aliases?: Map<string, Eval>;
-  /** The statement's analytic calls, where they are allowed (its SELECT, WHERE and aggregate arguments over events). */
-  analytics?: AnalyticCall[];
-  /** A JOIN statement's side aliases (lower-cased): DATEDIFF(unit, a, b) with them reads the events' times. */
-  joinSides?: string[];
-}
 
 export function compileExpr(e: Expr, scope: CompileScope): Eval {
   if (scope.group && scope.where === 'output') {
