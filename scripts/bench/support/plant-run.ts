@@ -1,0 +1,121 @@
+// One phase of the plant benchmark: the built `edge-agent run`, as systemd starts it, against
+// the emulator; CPU and memory from /proc, the agent's own figures over its diagnostics socket.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IotHubEmulator } from '../../../cloud/iothub/index.js';
+import { request } from '../../../agent/diagnostics/client.js';
+import type { StatusReport } from '../../../agent/diagnostics/handlers/status.js';
+import { tempDir } from '../../../test/support/tmp.js';
+import { plantConfig, type PlantPhase, type PlantShape } from './plant-config.js';
+import { cpuSeconds, median, memoryMb, slope } from './proc-sampler.js';
+import { unitEnvironment } from './unit-env.js';
+
+export interface PhaseFigures {
+  /** CPU time over wall time while measured, % of one core. */
+  cpuPct: number;
+  rssMedianMb: number;
+  /** The kernel's high-water mark over the whole run, start-up included. */
+  rssPeakMb: number;
+  readings: number;
+  unitsPer1000: number;
+  unsentStart: number;
+  unsentEnd: number;
+  /** Least-squares trend of unsent records over the measured span. */
+  unsentPerMin: number;
+  journalBacklogEnd: number;
+}
+
+export interface PhaseOptions {
+  root: string;
+  hub: IotHubEmulator;
+  shape: PlantShape;
+  phase: PlantPhase;
+  warmupS: number;
+  measureS: number;
+  /** Writes a V8 CPU profile of the child into this directory. */
+  cpuProfDir?: string;
+  log: (line: string) => void;
+}
+
+const SAMPLE_MS = 1000;
+const STATUS_EVERY = 5;
+
+export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
+  const dir = tempDir('bench-plant');
+  const deviceId = `plant-${Math.random().toString(36).slice(2, 8)}`;
+  const dev = await o.hub.registerDevice(deviceId);
+  const caFile = join(dir.path, 'hub-ca.pem');
+  writeFileSync(caFile, o.hub.caPem);
+  mkdirSync(join(dir.path, 'run'));
+  const socketPath = join(dir.path, 'run', 'diagnostics.sock');
+  const configPath = join(dir.path, 'config.json');
+  writeFileSync(configPath, JSON.stringify(plantConfig({ shape: o.shape, phase: o.phase, connectionString: dev.connectionString, caFile, dataDir: join(dir.path, 'data'), socketPath })));
+  const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+  const child = spawn(process.execPath, [...prof, 'dist/agent/cli/main.js', 'run', '--config', configPath, '--flush-timeout', '2000'], {
+    cwd: o.root,
+    env: { ...process.env, ...unitEnvironment(o.root) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    await untilLogged(child.stdout, 'diagnostics listening', exited);
+    const pid = child.pid!;
+    const status = () => request(socketPath, 'status', {}, { timeoutMs: 10_000 }) as Promise<StatusReport>;
+    await delay(o.warmupS * 1000);
+
+    const cpu0 = cpuSeconds(pid);
+    const t0 = performance.now();
+    const s0 = await status();
+    const rss: number[] = [];
+    const unsent: Array<[number, number]> = [[0, s0.buffer.unsentRecords]];
+    for (let i = 1; i * SAMPLE_MS <= o.measureS * 1000; i++) {
+      await delay(t0 + i * SAMPLE_MS - performance.now());
+      rss.push(memoryMb(pid).rss);
+      if (i % STATUS_EVERY === 0) unsent.push([(performance.now() - t0) / 60_000, (await status()).buffer.unsentRecords]);
+    }
+    const s1 = await status();
+    const cpu1 = cpuSeconds(pid);
+    const wallS = (performance.now() - t0) / 1000;
+    const readings = s1.readings - s0.readings;
+    const figures: PhaseFigures = {
+      cpuPct: ((cpu1 - cpu0) / wallS) * 100,
+      rssMedianMb: median(rss),
+      rssPeakMb: memoryMb(pid).hwm,
+      readings,
+      unitsPer1000: ((s1.forwarder.unitsBilled - s0.forwarder.unitsBilled) * 1000) / Math.max(1, readings),
+      unsentStart: s0.buffer.unsentRecords,
+      unsentEnd: s1.buffer.unsentRecords,
+      unsentPerMin: slope(unsent),
+      journalBacklogEnd: s1.buffer.journalBacklog,
+    };
+    o.log(`${o.phase.name}: ${JSON.stringify(figures)}`);
+    return figures;
+  } finally {
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(killer);
+    dir.cleanup();
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}
+
+function untilLogged(out: NodeJS.ReadableStream, msg: string, exited: Promise<number | null>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (d: Buffer) => {
+      text = (text + d.toString()).slice(-100_000);
+      if (!text.includes(`"msg":"${msg}"`)) return;
+      // Keep reading (and dropping) the log so the child never blocks on a full pipe.
+      out.off('data', onData);
+      out.on('data', () => undefined);
+      resolve();
+    };
+    out.on('data', onData);
+    void exited.then((code) => reject(new Error(`edge-agent run exited (${code}) before '${msg}': ${text.slice(-2000)}`)));
+  });
+}
