@@ -15,19 +15,23 @@ export interface AnalyticsStageOptions {
 }
 
 /**
- * Runs the configured queries over the journal's readings. Results become `result` records;
- * the engine's state (open windows, reorder buffers, watermarks) is returned with every step
- * so the pipeline commits it together with the journal cursor it reflects.
+ * Runs the configured queries over the journal's readings. Results become `result` records.
+ * The engine's state (open windows, reorder buffers, watermarks) depends only on the events and
+ * times it was given, so the pipeline can checkpoint it at intervals and replay the steps since.
  */
 export class AnalyticsStage implements RecordStage {
-  private readonly engine: AnalyticsEngine;
+  private engine: AnalyticsEngine;
   private results: ResultRow[] = [];
 
   constructor(private readonly options: AnalyticsStageOptions) {
-    this.engine = new AnalyticsEngine({
-      queries: options.queries.map((q) => compileQuery(q.query, q.name)),
-      tolerances: options.tolerances,
-      maxStateEntries: options.maxStateEntries,
+    this.engine = this.newEngine();
+  }
+
+  private newEngine(): AnalyticsEngine {
+    return new AnalyticsEngine({
+      queries: this.options.queries.map((q) => compileQuery(q.query, q.name)),
+      tolerances: this.options.tolerances,
+      maxStateEntries: this.options.maxStateEntries,
       onResult: (row) => this.results.push(row),
     });
   }
@@ -42,11 +46,19 @@ export class AnalyticsStage implements RecordStage {
     this.engine.advance(now);
     for (const row of this.results) drafts.push(toResultRecord(row));
     this.results = [];
-    return { drafts, state: () => JSON.stringify(this.engine.checkpoint()) };
+    return { drafts };
+  }
+
+  checkpoint(): string {
+    return JSON.stringify(this.engine.checkpoint());
   }
 
   restore(state: string | undefined): void {
-    if (state === undefined) return;
+    this.results = [];
+    if (state === undefined) {
+      this.engine = this.newEngine();
+      return;
+    }
     const { resumed, reset } = this.engine.restore(JSON.parse(state) as EngineCheckpoint);
     if (reset.length > 0) this.options.logger.warn({ resumed, reset }, 'analytics: queries changed since the checkpoint start from empty state');
   }
