@@ -35,6 +35,9 @@ export interface PhaseOptions {
   measureS: number;
   /** Writes a V8 CPU profile of the child into this directory. */
   cpuProfDir?: string;
+  /** More node flags and environment for the child (e.g. a module-load log). */
+  nodeArgs?: string[];
+  env?: Record<string, string>;
   log: (line: string) => void;
 }
 
@@ -52,9 +55,9 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
   const configPath = join(dir.path, 'config.json');
   writeFileSync(configPath, JSON.stringify(plantConfig({ shape: o.shape, phase: o.phase, connectionString: dev.connectionString, caFile, dataDir: join(dir.path, 'data'), socketPath })));
   const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
-  const child = spawn(process.execPath, [...prof, 'dist/agent/cli/main.js', 'run', '--config', configPath, '--flush-timeout', '2000'], {
+  const child = spawn(process.execPath, [...prof, ...(o.nodeArgs ?? []), 'dist/agent/cli/main.js', 'run', '--config', configPath, '--flush-timeout', '2000'], {
     cwd: o.root,
-    env: { ...process.env, ...unitEnvironment(o.root) },
+    env: { ...process.env, ...unitEnvironment(o.root), ...o.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -68,10 +71,13 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
     const t0 = performance.now();
     const s0 = await status();
     const rss: number[] = [];
+    const trace: string[] = [];
     const unsent: Array<[number, number]> = [[0, s0.buffer.unsentRecords]];
     for (let i = 1; i * SAMPLE_MS <= o.measureS * 1000; i++) {
       await delay(t0 + i * SAMPLE_MS - performance.now());
-      rss.push(memoryMb(pid).rss);
+      const m = memoryMb(pid);
+      rss.push(m.rss);
+      if (i % STATUS_EVERY === 0) trace.push(`${m.rss.toFixed(0)}(${m.anon.toFixed(0)}+${m.file.toFixed(0)})`);
       if (i % STATUS_EVERY === 0) unsent.push([(performance.now() - t0) / 60_000, (await status()).buffer.unsentRecords]);
     }
     const s1 = await status();
@@ -90,6 +96,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
       journalBacklogEnd: s1.buffer.journalBacklog,
     };
     o.log(`${o.phase.name}: ${JSON.stringify(figures)}`);
+    o.log(`${o.phase.name}: RSS MB every ${(STATUS_EVERY * SAMPLE_MS) / 1000} s, (anonymous + file-backed): ${trace.join(' ')}`);
     return figures;
   } finally {
     child.kill('SIGTERM');
