@@ -6,7 +6,7 @@ import type { RecordStage } from './stage.js';
 import { encodeChecked, positionKey } from '../store/checksum.js';
 import type { AgentStore, Sublevel } from '../store/store.js';
 import { Signal, waitAny } from '../runtime/signal.js';
-import { CURSOR_KEY, encodeTail, loadCommitted, replayTail, STATE_KEY, TAIL_KEY, type Committed, type StageTail } from './stage-tail.js';
+import { CURSOR_KEY, encodeState, encodeTail, loadCommitted, replayTail, STATE_KEY, TAIL_KEY, type Committed, type StageTail } from './stage-tail.js';
 
 type BatchOp = { type: 'put'; sublevel: Sublevel; key: string; value: Buffer } | { type: 'del'; sublevel: Sublevel; key: string };
 
@@ -178,9 +178,8 @@ export class Pipeline {
 
   /** Writes the stage's checkpoint and deletes the journal entries it now covers. */
   private async commitCheckpoint(drafts: RecordDraft[], last: number, sync: boolean): Promise<void> {
-    const state = this.stage.checkpoint!();
     const ops: BatchOp[] = [
-      { type: 'put', sublevel: this.store.meta, key: STATE_KEY, value: encodeChecked(state) },
+      { type: 'put', sublevel: this.store.meta, key: STATE_KEY, value: encodeState(this.stage.checkpoint!()) },
       { type: 'put', sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail({ from: last, steps: [] }) },
     ];
     // Positions are dense: every one in (from, last] was consumed (a damaged one is already gone).

@@ -1,6 +1,7 @@
 import { EdgeError } from '../core/errors.js';
 import type { Journal } from '../journal/journal.js';
-import { decodeChecked, encodeChecked } from '../store/checksum.js';
+import { crc32 } from 'node:zlib';
+import { decodeChecked, decodeCheckedText, encodeChecked } from '../store/checksum.js';
 import type { AgentStore } from '../store/store.js';
 import type { RecordStage } from './stage.js';
 
@@ -33,13 +34,32 @@ export async function loadCommitted(store: AgentStore): Promise<Committed> {
   const rawCursor = await store.meta.get(CURSOR_KEY);
   const cursor = rawCursor ? decodeChecked<number>(rawCursor, 'journal cursor') : 0;
   const rawState = await store.meta.get(STATE_KEY);
-  const state = rawState ? decodeChecked<string>(rawState, 'analytics state') : undefined;
+  const state = rawState ? decodeState(rawState) : undefined;
   const rawTail = await store.meta.get(TAIL_KEY);
   // A store written before tails existed checkpointed every step: its state is at the cursor.
   const tail = rawTail ? decodeChecked<StageTail>(rawTail, 'stage tail') : { from: cursor, steps: [] };
   const end = tail.steps.at(-1)?.[0] ?? tail.from;
   if (end !== cursor) throw new EdgeError('EDGE_STORE_CORRUPT', `the stage tail ends at journal position ${end}, the cursor is at ${cursor}`);
   return { cursor, state, tail, tailStored: rawTail !== undefined };
+}
+
+/**
+ * The stage's checkpoint text as a checked record, in the layout `decodeCheckedText` reads
+ * ([crc32][UTF-8]), written from the stage's parts without joining them into one string first.
+ * (encodeChecked would JSON-encode the text once more: a second, escaped copy on the heap.)
+ */
+export function encodeState(parts: Buffer[]): Buffer {
+  let crc = 0;
+  for (const p of parts) crc = crc32(p, crc);
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(crc, 0);
+  return Buffer.concat([head, ...parts]);
+}
+
+/** Stores before this layout held the text JSON-encoded as a string. */
+function decodeState(raw: Buffer): string {
+  const text = decodeCheckedText(raw, 'analytics state');
+  return text.startsWith('"') ? (JSON.parse(text) as string) : text;
 }
 
 export function encodeTail(tail: StageTail): Buffer {

@@ -18,9 +18,12 @@ export interface StageOutput {
  */
 export interface RecordStage {
   process(entries: JournalEntry[], now: number): StageOutput;
-  /** The whole state, serialised; absent on a stage that keeps none. */
-  checkpoint?(): string;
-  /** Replaces the state with a checkpoint's; `undefined` means empty. */
+  /**
+   * The whole state as UTF-8 text, in parts that are stored back to back (a large state need
+   * never be one string); absent on a stage that keeps none.
+   */
+  checkpoint?(): Buffer[];
+  /** Replaces the state with a checkpoint's text; `undefined` means empty. */
   restore(state: string | undefined): void;
 }
 

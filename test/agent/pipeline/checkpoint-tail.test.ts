@@ -8,6 +8,8 @@ import { Outbox } from '../../../agent/outbox/outbox.js';
 import { AnalyticsStage } from '../../../agent/pipeline/analytics-stage.js';
 import { Pipeline, type CheckpointPolicy } from '../../../agent/pipeline/pipeline.js';
 import { readingsStage, type RecordStage } from '../../../agent/pipeline/stage.js';
+import { AnalyticsEngine, compileQuery, eventFromReading } from '../../../agent/analytics/index.js';
+import { encodeChecked } from '../../../agent/store/checksum.js';
 import { AgentStore } from '../../../agent/store/store.js';
 import { stamped } from '../../support/readings.js';
 import { tempDir } from '../../support/tmp.js';
@@ -190,6 +192,23 @@ describe('stateful stage: checkpoint at intervals, replay the journal tail after
     // And back: the stateful stage starts from its old checkpoint at the current cursor.
     p = await open(dir.path, clock, analytics(), NEVER);
     expect(p.pipeline.position).toBe(45);
+    await p.store.close();
+  });
+
+  it('a store from before tails (the checkpoint of all queries, JSON-encoded as a string, at the cursor) resumes', async () => {
+    const dir = tempDir('checkpoint-tail-old');
+    dirs.push(dir);
+    const query = 'SELECT point, COUNT(*) AS n FROM readings TIMESTAMP BY appTime GROUP BY point, TumblingWindow(second, 10)';
+    const engine = new AnalyticsEngine({ queries: [compileQuery(query, 'n')] });
+    for (const r of readings.slice(0, 20)) engine.push(eventFromReading(r));
+    const store = await AgentStore.open(dir.path);
+    await store.meta.put('journalCursor', encodeChecked(20));
+    await store.meta.put('stageState', encodeChecked(JSON.stringify(engine.checkpoint())));
+    await store.close();
+    const stage = new AnalyticsStage({ queries: [{ name: 'n', query }], tolerances: {}, maxStateEntries: 1000, forwardReadings: false, logger: silentLogger });
+    const p = await open(dir.path, new ManualClock(T0), stage, NEVER);
+    expect(p.pipeline.position).toBe(20);
+    expect(stage.counters().n!.inputEvents).toBe(20);
     await p.store.close();
   });
 });
