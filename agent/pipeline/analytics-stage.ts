@@ -1,5 +1,5 @@
 import type { Logger } from '../core/logger.js';
-import { AnalyticsEngine, compileQuery, eventFromReading, toResultRecord, type EngineCheckpoint, type ResultRow, type Tolerances } from '../analytics/index.js';
+import { AnalyticsEngine, compileQuery, eventFromReading, toResultRecord, type EngineCheckpoint, type Tolerances } from '../analytics/index.js';
 import type { JournalEntry } from '../journal/journal.js';
 import type { RecordDraft } from '../outbox/outbox.js';
 import { readingRecord } from './reading-records.js';
@@ -26,7 +26,8 @@ export interface AnalyticsStageOptions {
  */
 export class AnalyticsStage implements RecordStage {
   private engines: AnalyticsEngine[];
-  private results: ResultRow[] = [];
+  /** The current step's records: results become drafts as they come (a window end over 5,000 points emits tens of thousands at once). */
+  private drafts: RecordDraft[] = [];
 
   constructor(private readonly options: AnalyticsStageOptions) {
     const names = new Set(options.queries.map((q) => q.name));
@@ -39,22 +40,23 @@ export class AnalyticsStage implements RecordStage {
       queries: [compileQuery(q.query, q.name)],
       tolerances: this.options.tolerances,
       maxStateEntries: this.options.maxStateEntries,
-      onResult: (row) => this.results.push(row),
+      onResult: (row) => this.drafts.push(toResultRecord(row)),
     });
   }
 
   process(entries: JournalEntry[], now: number): StageOutput {
-    const drafts: RecordDraft[] = [];
     const engines = this.engines;
+    const readings: RecordDraft[] = [];
     for (const e of entries) {
       const event = eventFromReading(e.reading);
       for (let i = 0; i < engines.length; i++) engines[i]!.push(event);
-      if (this.options.forwardReadings) drafts.push(readingRecord(e.reading));
+      if (this.options.forwardReadings) readings.push(readingRecord(e.reading));
     }
     // Lets windows close on arrival time when a line goes quiet (ASA's "no incoming events").
     for (const engine of engines) engine.advance(now);
-    for (const row of this.results) drafts.push(toResultRecord(row));
-    this.results = [];
+    // Readings first, then the step's results, as before results became drafts on arrival.
+    const drafts = readings.length > 0 ? readings.concat(this.drafts) : this.drafts;
+    this.drafts = [];
     return { drafts };
   }
 
@@ -65,7 +67,7 @@ export class AnalyticsStage implements RecordStage {
 
   /** Takes what `checkpoint` wrote, or the single checkpoint of all queries that stages before it wrote. */
   restore(state: string | undefined): void {
-    this.results = [];
+    this.drafts = [];
     this.engines = this.options.queries.map((q) => this.newEngine(q));
     if (state === undefined) return;
     const restored = new Set<number>();

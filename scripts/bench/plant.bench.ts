@@ -4,6 +4,7 @@
 //   EDGE_BENCH_PLANT_LARGE=1  5,000 points (10 drivers × 500) instead of 500 (5 × 100)
 //   EDGE_BENCH_PLANT_PHASES   comma-separated phase numbers to run (0 = pass-through, always run)
 //   EDGE_BENCH_PLANT_PROF=dir a V8 CPU profile of each agent into dir (node --cpu-prof)
+//   EDGE_BENCH_PLANT_NODE_OPTIONS  replaces the unit's NODE_OPTIONS (e.g. to find what heap a load needs)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -19,6 +20,7 @@ const MEASURE_S = Number(process.env.EDGE_BENCH_PLANT_S ?? 60);
 const WARMUP_S = Number(process.env.EDGE_BENCH_PLANT_WARMUP_S ?? 10);
 const SHAPE: PlantShape = process.env.EDGE_BENCH_PLANT_LARGE === '1' ? { drivers: 10, pointsPerDriver: 500 } : { drivers: 5, pointsPerDriver: 100 };
 const PICKED = process.env.EDGE_BENCH_PLANT_PHASES?.split(',').map(Number);
+const NODE_OPTIONS = process.env.EDGE_BENCH_PLANT_NODE_OPTIONS;
 const PROF_DIR = process.env.EDGE_BENCH_PLANT_PROF ? resolve(process.env.EDGE_BENCH_PLANT_PROF) : undefined;
 
 export const suite: BenchSuite = {
@@ -36,7 +38,7 @@ export const suite: BenchSuite = {
       for (const [i, phase] of PHASES.entries()) {
         if (i > 0 && PICKED && !PICKED.includes(i)) continue;
         log(`${phase.name}: ${points} points at 1 Hz, ${WARMUP_S} s warm-up, ${MEASURE_S} s measured`);
-        const f = await runPhase({ root: ROOT, hub, shape: SHAPE, phase, warmupS: WARMUP_S, measureS: MEASURE_S, log, ...(PROF_DIR ? { cpuProfDir: PROF_DIR } : {}) });
+        const f = await runPhase({ root: ROOT, hub, shape: SHAPE, phase, warmupS: WARMUP_S, measureS: MEASURE_S, log, ...(PROF_DIR ? { cpuProfDir: PROF_DIR } : {}), ...(NODE_OPTIONS !== undefined ? { env: { NODE_OPTIONS } } : {}) });
         base ??= f;
         const vs = (name: string, value: number) => (i === 0 ? {} : { baseline: { name: `pass-through ${name}`, value } });
         const label = `${phase.name}, ${points} points/s`;
