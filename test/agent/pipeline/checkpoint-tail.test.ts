@@ -211,4 +211,57 @@ describe('stateful stage: checkpoint at intervals, replay the journal tail after
     expect(stage.counters().n!.inputEvents).toBe(20);
     await p.store.close();
   });
+
+  it('a step that fails after the stage saw its entries rebuilds the stage from the store: nothing counted twice', async () => {
+    /** Fails once, after the real stage has taken the entries in: what a failed batch leaves too. */
+    class FailingOnce implements RecordStage {
+      calls = 0;
+      constructor(readonly inner: AnalyticsStage, readonly failAt: number) {}
+      process(entries: Parameters<RecordStage['process']>[0], now: number) {
+        const out = this.inner.process(entries, now);
+        if (entries.length > 0 && ++this.calls === this.failAt) throw new Error('injected: the batch did not commit');
+        return out;
+      }
+      checkpoint() {
+        return this.inner.checkpoint();
+      }
+      restore(state: string | undefined) {
+        this.inner.restore(state);
+      }
+    }
+    const go = async (failAt: number) => {
+      const dir = tempDir('checkpoint-tail-fail');
+      dirs.push(dir);
+      const clock = new ManualClock(T0);
+      const stage = new FailingOnce(analytics(), failAt);
+      const p = await open(dir.path, clock, stage, { everyMs: 1e12, everyEvents: 60, maxSteps: 1e9 });
+      let failures = 0;
+      for (let i = 0; i < readings.length; i++) {
+        clock.set(readings[i]!.arrivalTime);
+        await p.journal.append([readings[i]!]);
+        if (i % 5 === 0) {
+          for (;;) {
+            try {
+              if ((await p.pipeline.step()) === 0) break;
+            } catch {
+              failures++;
+            }
+          }
+        }
+      }
+      clock.advance(60_000);
+      while ((await p.pipeline.step()) > 0);
+      await p.pipeline.step();
+      const out = await outboxContent(p);
+      await p.store.close();
+      return { out, failures };
+    };
+    const clean = await go(-1);
+    expect(clean.failures).toBe(0);
+    for (const failAt of [3, 17, 40]) {
+      const r = await go(failAt);
+      expect(r.failures).toBe(1);
+      expect(r.out).toEqual(clean.out);
+    }
+  });
 });
