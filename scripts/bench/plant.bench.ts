@@ -13,7 +13,7 @@ import { IotHubEmulator } from '../../cloud/iothub/index.js';
 import { tempDir } from '../../test/support/tmp.js';
 import type { BenchRow, BenchSuite } from './harness.js';
 import { PHASES, type PlantShape } from './support/plant-config.js';
-import { runPhase, type PhaseFigures } from './support/plant-run.js';
+import { AgentDied, runPhase, type PhaseFigures } from './support/plant-run.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MEASURE_S = Number(process.env.EDGE_BENCH_PLANT_S ?? 60);
@@ -38,7 +38,15 @@ export const suite: BenchSuite = {
       for (const [i, phase] of PHASES.entries()) {
         if (i > 0 && PICKED && !PICKED.includes(i)) continue;
         log(`${phase.name}: ${points} points at 1 Hz, ${WARMUP_S} s warm-up, ${MEASURE_S} s measured`);
-        const f = await runPhase({ root: ROOT, hub, shape: SHAPE, phase, warmupS: WARMUP_S, measureS: MEASURE_S, log, ...(PROF_DIR ? { cpuProfDir: PROF_DIR } : {}), ...(NODE_OPTIONS !== undefined ? { env: { NODE_OPTIONS } } : {}) });
+        let f: PhaseFigures;
+        try {
+          f = await runPhase({ root: ROOT, hub, shape: SHAPE, phase, warmupS: WARMUP_S, measureS: MEASURE_S, log, ...(PROF_DIR ? { cpuProfDir: PROF_DIR } : {}), ...(NODE_OPTIONS !== undefined ? { env: { NODE_OPTIONS } } : {}) });
+        } catch (err) {
+          if (!(err instanceof AgentDied)) throw err;
+          log(`${phase.name}: ${err.message}`);
+          rows.push({ name: `${phase.name}, ${points} points/s: the agent died`, value: err.afterS, unit: 's after start', note: err.why.slice(0, 80) });
+          continue;
+        }
         base ??= f;
         const vs = (name: string, value: number) => (i === 0 ? {} : { baseline: { name: `pass-through ${name}`, value } });
         const label = `${phase.name}, ${points} points/s`;

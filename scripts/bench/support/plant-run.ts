@@ -58,14 +58,26 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
   const child = spawn(process.execPath, [...prof, ...(o.nodeArgs ?? []), 'dist/agent/cli/main.js', 'run', '--config', configPath, '--flush-timeout', '2000'], {
     cwd: o.root,
     env: { ...process.env, ...unitEnvironment(o.root), ...o.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // Passed through, and the end kept: an agent that dies (V8 out of heap) says why on stderr.
+  let stderrTail = '';
+  child.stderr.on('data', (d: Buffer) => {
+    process.stderr.write(d);
+    stderrTail = (stderrTail + d.toString()).slice(-4000);
+  });
+  const started = performance.now();
+  const died = exited.then((code) => {
+    const why = /FATAL ERROR: [^\n]*/.exec(stderrTail)?.[0] ?? stderrTail.trim().split('\n').at(-1) ?? '';
+    throw new AgentDied(Math.round((performance.now() - started) / 1000), code, why);
+  });
+  died.catch(() => undefined);
   try {
     await untilLogged(child.stdout, 'diagnostics listening', exited);
     const pid = child.pid!;
-    const status = () => request(socketPath, 'status', {}, { timeoutMs: 10_000 }) as Promise<StatusReport>;
-    await delay(o.warmupS * 1000);
+    const status = () => Promise.race([died, request(socketPath, 'status', {}, { timeoutMs: 10_000 }) as Promise<StatusReport>]);
+    await Promise.race([died, delay(o.warmupS * 1000)]);
 
     const cpu0 = cpuSeconds(pid);
     const t0 = performance.now();
@@ -74,7 +86,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
     const trace: string[] = [];
     const unsent: Array<[number, number]> = [[0, s0.buffer.unsentRecords]];
     for (let i = 1; i * SAMPLE_MS <= o.measureS * 1000; i++) {
-      await delay(t0 + i * SAMPLE_MS - performance.now());
+      await Promise.race([died, delay(t0 + i * SAMPLE_MS - performance.now())]);
       const m = memoryMb(pid);
       rss.push(m.rss);
       if (i % STATUS_EVERY === 0) trace.push(`${m.rss.toFixed(0)}(${m.anon.toFixed(0)}+${m.file.toFixed(0)})`);
@@ -104,6 +116,17 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
     await exited;
     clearTimeout(killer);
     dir.cleanup();
+  }
+}
+
+/** The agent exited while it was being measured. */
+export class AgentDied extends Error {
+  constructor(
+    readonly afterS: number,
+    readonly code: number | null,
+    readonly why: string,
+  ) {
+    super(`edge-agent run exited (${code}) ${afterS} s after start: ${why}`);
   }
 }
 
