@@ -135,10 +135,15 @@ export class Journal {
     this.heldBy = undefined;
   }
 
-  async read(afterPosition: number, limit: number): Promise<JournalEntry[]> {
+  /**
+   * Up to `limit` entries after `afterPosition`, and none past `upTo` when given: a replay asks
+   * for exactly the positions a step once consumed, even where a damaged one has since gone.
+   */
+  async read(afterPosition: number, limit: number, upTo?: number): Promise<JournalEntry[]> {
     const out: JournalEntry[] = [];
     const bad: Array<[string, Buffer]> = [];
-    for await (const [key, value] of this.store.journal.iterator({ gt: positionKey(afterPosition), limit })) {
+    const range = upTo === undefined ? { gt: positionKey(afterPosition), limit } : { gt: positionKey(afterPosition), lte: positionKey(upTo), limit };
+    for await (const [key, value] of this.store.journal.iterator(range)) {
       try {
         out.push({ position: keyPosition(key), reading: decodeChecked<StampedReading>(value, `journal ${key}`) });
       } catch (err) {

@@ -1,22 +1,40 @@
 import type { Logger } from '../core/logger.js';
 import type { Clock } from '../core/clock.js';
 import type { Journal } from '../journal/journal.js';
-import type { Outbox } from '../outbox/outbox.js';
+import type { Outbox, RecordDraft } from '../outbox/outbox.js';
 import type { RecordStage } from './stage.js';
-import { decodeChecked, encodeChecked, positionKey } from '../store/checksum.js';
-import type { AgentStore } from '../store/store.js';
-import { META } from '../store/meta-keys.js';
-import { isStoreFaultError } from '../store/store-fault.js';
+import { encodeChecked, positionKey } from '../store/checksum.js';
+import type { AgentStore, Sublevel } from '../store/store.js';
 import { Signal, waitAny } from '../core/signal.js';
+import { isStoreFaultError } from '../store/store-fault.js';
+import { CURSOR_KEY, encodeState, encodeTail, loadCommitted, replayTail, STATE_KEY, TAIL_KEY, type Committed, type StageTail } from './stage-tail.js';
 
-const CURSOR_KEY = META.journalCursor;
-const STATE_KEY = META.stageState;
+type BatchOp = { type: 'put'; sublevel: Sublevel; key: string; value: Buffer } | { type: 'del'; sublevel: Sublevel; key: string };
 
 /**
- * Moves data from the journal to the outbox. Each step commits, in one atomic and fsynced
- * batch, the new outbox records, the seq counter, the journal cursor and the removal of the
- * consumed journal entries: a crash leaves either all of it or none of it, so nothing is
- * forwarded twice under different seqs and nothing is skipped.
+ * When a stateful stage is checkpointed: `everyMs` of clock time after the last checkpoint once
+ * it has consumed entries, or after `everyEvents` entries or `maxSteps` steps (the tail record
+ * is rewritten each step, so it stays small). Between checkpoints a restart replays the tail.
+ */
+export interface CheckpointPolicy {
+  everyMs: number;
+  everyEvents: number;
+  maxSteps: number;
+}
+
+export const DEFAULT_CHECKPOINTS: CheckpointPolicy = { everyMs: 10_000, everyEvents: 50_000, maxSteps: 256 };
+
+/**
+ * Moves data from the journal to the outbox. Each step commits, in one atomic (and, in
+ * `commit` mode, fsynced) batch, the new outbox records, the seq counter and the journal
+ * cursor: a crash leaves either all of it or none of it, so nothing is forwarded twice under
+ * different seqs and nothing is skipped.
+ *
+ * A stateless stage's consumed entries are deleted in the same batch. A stateful stage is not
+ * serialised every step (its state is large, a step's change small): the step records only
+ * what it consumed and the time it was given, and the consumed entries stay in the journal
+ * until the batch that writes the next checkpoint deletes them. A restart restores that
+ * checkpoint and replays the recorded steps with their output dropped (it is in the outbox).
  */
 export class Pipeline {
   private cursor = 0;
@@ -24,8 +42,12 @@ export class Pipeline {
   private loopDone: Promise<void> = Promise.resolve();
   private readonly stopped = new Signal();
   private stepping: Promise<unknown> = Promise.resolve();
-  /** The stage state as last committed: what a failed step rolls the stage back to. */
-  private committedState: string | undefined;
+  /** The steps since the last checkpoint, as committed. */
+  private tail: StageTail = { from: 0, steps: [] };
+  private tailEvents = 0;
+  private checkpointedAt = 0;
+  /** A failed batch left the stage ahead of the store: rebuild it from the store first. */
+  private stale = false;
   /** Fires after each committed step. */
   readonly advanced = new Signal();
 
@@ -44,15 +66,31 @@ export class Pipeline {
      * journal's periodic fsync covers the steps too (LevelDB syncs its whole log).
      */
     private readonly syncSteps = true,
+    private readonly checkpoints: CheckpointPolicy = DEFAULT_CHECKPOINTS,
   ) {}
 
-  /** Reads the cursor; call before `Journal.init`, which needs `position`. */
+  /** Reads the cursor and rebuilds the stage's state; call before `Journal.init`, which needs `position`. */
   async init(): Promise<void> {
-    const raw = await this.store.meta.get(CURSOR_KEY);
-    if (raw) this.cursor = decodeChecked<number>(raw, 'journal cursor');
-    const state = await this.store.meta.get(STATE_KEY);
-    this.committedState = state ? decodeChecked<string>(state, 'analytics state') : undefined;
-    this.stage.restore(this.committedState);
+    await this.rebuild();
+  }
+
+  private get stateful(): boolean {
+    return this.stage.checkpoint !== undefined;
+  }
+
+  private async rebuild(): Promise<void> {
+    const committed = await loadCommitted(this.store);
+    if (this.stateful) await replayTail(this.stage, this.journal, committed);
+    else {
+      this.stage.restore(committed.state);
+      if (committed.tailStored) await this.dropTail(committed);
+    }
+    if (committed.tail.steps.length > 0) this.logger.info({ from: committed.tail.from, to: committed.cursor, steps: committed.tail.steps.length }, 'stage state restored from its checkpoint and the journal since');
+    this.cursor = committed.cursor;
+    this.tail = committed.tail;
+    this.tailEvents = committed.cursor - committed.tail.from;
+    this.checkpointedAt = this.clock.now();
+    this.stale = false;
   }
 
   start(): void {
@@ -61,10 +99,22 @@ export class Pipeline {
     this.loopDone = this.loop();
   }
 
+  /** Ends the loop and checkpoints the stage, so the next start (or a new stage) replays nothing. */
   async stop(): Promise<void> {
     this.running = false;
     this.stopped.notify();
     await this.loopDone;
+    await this.checkpoint().catch((err: unknown) => this.logger.warn({ err }, 'could not checkpoint the stage while stopping; the next start replays the journal since the last one'));
+  }
+
+  /** Checkpoints a stateful stage that has steps since its last checkpoint; serialised with the steps. */
+  checkpoint(): Promise<void> {
+    const run = this.stepping.then(async () => {
+      if (!this.stateful || this.stale || this.tail.steps.length === 0 || this.store.db.status !== 'open' || this.store.fault) return;
+      await this.commitCheckpoint([], this.cursor, true);
+    });
+    this.stepping = run.catch(() => undefined);
+    return run;
   }
 
   /** Journal position up to which everything has been turned into outbox records. */
@@ -82,33 +132,77 @@ export class Pipeline {
     return run;
   }
 
+  /** A stateless stage now reads what a stateful one left: its kept entries are consumed already. */
+  private async dropTail(committed: Committed): Promise<void> {
+    const ops: BatchOp[] = [{ type: 'del', sublevel: this.store.meta, key: TAIL_KEY }];
+    for (let p = committed.tail.from + 1; p <= committed.cursor; p++) ops.push({ type: 'del', sublevel: this.store.journal, key: positionKey(p) });
+    await this.store.write(ops, { sync: this.syncSteps });
+  }
+
   private async stepOnce(): Promise<number> {
+    if (this.stale) await this.rebuild();
     const entries = await this.journal.read(this.cursor, this.batchSize);
-    const output = this.stage.process(entries, this.clock.now());
-    if (entries.length === 0 && output.drafts.length === 0) return 0;
-    const staged = this.outbox.stage(output.drafts);
-    const state = output.state?.();
-    const last = entries.length > 0 ? entries[entries.length - 1]!.position : this.cursor;
+    const now = this.clock.now();
+    let output;
     try {
-      await this.store.write(
-      [
-        ...staged.ops,
-        { type: 'put', sublevel: this.store.meta, key: CURSOR_KEY, value: encodeChecked(last) },
-        ...(state !== undefined ? [{ type: 'put' as const, sublevel: this.store.meta, key: STATE_KEY, value: encodeChecked(state) }] : []),
-        ...entries.map((e) => ({ type: 'del' as const, sublevel: this.store.journal, key: positionKey(e.position) })),
-        ],
-        { sync: this.syncSteps },
-      );
+      output = this.stage.process(entries, now);
     } catch (err) {
-      // The stage has seen these entries, the store has not: forget them, or the retry counts them twice.
-      this.stage.restore(this.committedState);
+      this.stale = true;
       throw err;
     }
-    if (state !== undefined) this.committedState = state;
+    const last = entries.length > 0 ? entries[entries.length - 1]!.position : this.cursor;
+    if (!this.stateful) {
+      if (entries.length === 0 && output.drafts.length === 0) return 0;
+      const del = entries.map((e) => ({ type: 'del' as const, sublevel: this.store.journal, key: positionKey(e.position) }));
+      await this.commit(output.drafts, del, last, this.syncSteps);
+      return entries.length;
+    }
+    const steps = this.tail.steps.length + 1;
+    const events = this.tailEvents + entries.length;
+    // Steps that only moved the clock make a short tail: they need no checkpoint on a timer (an idle box would fsync for nothing).
+    const due = steps >= this.checkpoints.maxSteps || events >= this.checkpoints.everyEvents || (events > 0 && now - this.checkpointedAt >= this.checkpoints.everyMs);
+    if (due) {
+      await this.commitCheckpoint(output.drafts, last, this.syncSteps);
+    } else {
+      const tail: StageTail = { from: this.tail.from, steps: [...this.tail.steps, [last, now]] };
+      const put = { type: 'put' as const, sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail(tail) };
+      // A step that consumed and produced nothing still moved the stage's clock; recording it
+      // unsynced keeps a replay faithful after a crash (the OS holds the write) at no fsync.
+      const quiet = entries.length === 0 && output.drafts.length === 0;
+      await this.commit(output.drafts, [put], last, this.syncSteps && !quiet);
+      this.tail = tail;
+      this.tailEvents = events;
+      if (quiet) return 0;
+    }
+    return entries.length;
+  }
+
+  /** Writes the stage's checkpoint and deletes the journal entries it now covers. */
+  private async commitCheckpoint(drafts: RecordDraft[], last: number, sync: boolean): Promise<void> {
+    const ops: BatchOp[] = [
+      { type: 'put', sublevel: this.store.meta, key: STATE_KEY, value: encodeState(this.stage.checkpoint!()) },
+      { type: 'put', sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail({ from: last, steps: [] }) },
+    ];
+    // Positions are dense: every one in (from, last] was consumed (a damaged one is already gone).
+    for (let p = this.tail.from + 1; p <= last; p++) ops.push({ type: 'del', sublevel: this.store.journal, key: positionKey(p) });
+    await this.commit(drafts, ops, last, sync);
+    this.tail = { from: last, steps: [] };
+    this.tailEvents = 0;
+    this.checkpointedAt = this.clock.now();
+  }
+
+  private async commit(drafts: RecordDraft[], ops: BatchOp[], last: number, sync: boolean): Promise<void> {
+    const staged = this.outbox.stage(drafts);
+    try {
+      await this.store.write([...staged.ops, { type: 'put', sublevel: this.store.meta, key: CURSOR_KEY, value: encodeChecked(last) }, ...ops], { sync });
+    } catch (err) {
+      // The stage has seen these entries, the store has not: rebuild it, or the retry counts them twice.
+      this.stale = true;
+      throw err;
+    }
     staged.commit();
     this.cursor = last;
     this.advanced.notify();
-    return entries.length;
   }
 
   private async loop(): Promise<void> {

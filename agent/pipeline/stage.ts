@@ -2,24 +2,28 @@ import type { JournalEntry } from '../journal/journal.js';
 import type { RecordDraft } from '../outbox/outbox.js';
 import { readingRecord } from './reading-records.js';
 
-/** What one pipeline step produces: outbox records, and the stage's state as of the step. */
+/** What one pipeline step produces: outbox records. */
 export interface StageOutput {
   drafts: RecordDraft[];
-  /**
-   * The state to persist in the same batch as the journal cursor; absent when the stage keeps
-   * none. A function, so a quiet step that commits nothing does not serialise it.
-   */
-  state?: () => string;
 }
 
 /**
- * Turns journal entries into outbox records. A stateful stage (analytics) checkpoints its
- * state with every step and gets it back at start, so a restart resumes exactly: no window
- * lost, none counted twice. `process` may be called with no entries, so time-driven output
- * (windows closing on an idle line) still flows.
+ * Turns journal entries into outbox records. `process` may be called with no entries, so
+ * time-driven output (windows closing on an idle line) still flows.
+ *
+ * A stateful stage (analytics) has `checkpoint`. Its state must depend only on the checkpoint
+ * it was restored from and the `process` calls since, never on a clock of its own: the pipeline
+ * checkpoints it now and then and, after a restart, restores that checkpoint and calls `process`
+ * again with the same entries and times (output dropped), which must rebuild the same state.
  */
 export interface RecordStage {
   process(entries: JournalEntry[], now: number): StageOutput;
+  /**
+   * The whole state as UTF-8 text, in parts that are stored back to back (a large state need
+   * never be one string); absent on a stage that keeps none.
+   */
+  checkpoint?(): Buffer[];
+  /** Replaces the state with a checkpoint's text; `undefined` means empty. */
   restore(state: string | undefined): void;
 }
 

@@ -7,6 +7,8 @@ export const META = {
   journalCursor: 'journalCursor',
   /** The analytics stage's checkpointed state. */
   stageState: 'stageState',
+  /** The steps a stateful stage took since its checkpoint (replayed at a restart). */
+  stageTail: 'stageTail',
   /** The seq the next outbox record gets. */
   nextSeq: 'nextSeq',
   /** Seq ranges given up (quota, TTL, damage): answered "evicted" to resend requests. */

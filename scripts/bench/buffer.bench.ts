@@ -1,30 +1,17 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IotHubEmulator } from '../../cloud/iothub/index.js';
 import { tempDir } from '../../test/support/tmp.js';
 import type { BenchRow, BenchSuite } from './harness.js';
+import { unitEnvironment } from './support/unit-env.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RECORDS = Number(process.env.EDGE_BENCH_BACKLOG ?? 1_000_000);
 /** With the backlog on disk, the agent runs on at the rate the durability tests use. */
 const WAIT_RATE = 1000;
 const WAIT_S = Number(process.env.EDGE_BENCH_WAIT_S ?? 30);
-
-/**
- * The environment the systemd unit gives the agent (NODE_OPTIONS caps V8's heap, MALLOC_ARENA_MAX
- * glibc's arenas): the child runs with exactly what a gateway runs with.
- */
-function unitEnvironment(): Record<string, string> {
-  const unit = readFileSync(join(ROOT, 'config/edge-agent.service'), 'utf8');
-  const env: Record<string, string> = {};
-  for (const m of unit.matchAll(/^Environment=(?:"([^"]*)"|(\S+))$/gm)) {
-    const [name, ...value] = (m[1] ?? m[2])!.split('=');
-    env[name!] = value.join('=');
-  }
-  return env;
-}
 
 /** One line of the child's stdout starting with `tag`, parsed. */
 function untilLine<T>(out: NodeJS.ReadableStream, tag: string): Promise<T> {
@@ -56,7 +43,7 @@ export const suite: BenchSuite = {
       writeFileSync(caFile, hub.caPem);
       hub.faults.refuseConnections({ mode: 'server-unavailable' });
       log(`ingesting ${RECORDS.toLocaleString('en-US')} readings with the hub unreachable`);
-      const unitEnv = unitEnvironment();
+      const unitEnv = unitEnvironment(ROOT);
       log(`child environment from the unit: ${Object.entries(unitEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`);
       const child = spawn(process.execPath, ['scripts/bench/support/backlog-child.mjs', join(dataDir.path, 'agent'), dev.connectionString, caFile, String(RECORDS), String(WAIT_RATE), String(WAIT_S)], {
         cwd: ROOT,

@@ -1,0 +1,72 @@
+// The real `edge-agent run` under plant load: synthetic lines at 1 Hz, hub up, gzip on, each
+// query set beside pass-through measured in the same run.
+//   EDGE_BENCH_PLANT_S        measured seconds per phase (default 60; 180 for the keep-up check)
+//   EDGE_BENCH_PLANT_LARGE=1  5,000 points (10 drivers × 500) instead of 500 (5 × 100)
+//   EDGE_BENCH_PLANT_PHASES   comma-separated phase numbers to run (0 = pass-through, always run)
+//   EDGE_BENCH_PLANT_PROF=dir a V8 CPU profile of each agent into dir (node --cpu-prof)
+//   EDGE_BENCH_PLANT_NODE_OPTIONS  replaces the unit's NODE_OPTIONS (e.g. to find what heap a load needs)
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { IotHubEmulator } from '../../cloud/iothub/index.js';
+import { tempDir } from '../../test/support/tmp.js';
+import type { BenchRow, BenchSuite } from './harness.js';
+import { PHASES, type PlantShape } from './support/plant-config.js';
+import { AgentDied, runPhase, type PhaseFigures } from './support/plant-run.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MEASURE_S = Number(process.env.EDGE_BENCH_PLANT_S ?? 60);
+const WARMUP_S = Number(process.env.EDGE_BENCH_PLANT_WARMUP_S ?? 10);
+const SHAPE: PlantShape = process.env.EDGE_BENCH_PLANT_LARGE === '1' ? { drivers: 10, pointsPerDriver: 500 } : { drivers: 5, pointsPerDriver: 100 };
+const PICKED = process.env.EDGE_BENCH_PLANT_PHASES?.split(',').map(Number);
+const NODE_OPTIONS = process.env.EDGE_BENCH_PLANT_NODE_OPTIONS;
+const PROF_DIR = process.env.EDGE_BENCH_PLANT_PROF ? resolve(process.env.EDGE_BENCH_PLANT_PROF) : undefined;
+
+export const suite: BenchSuite = {
+  name: 'plant',
+  async run(log) {
+    log('building dist/ (the agent runs as a gateway runs it)');
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+    if (PROF_DIR) mkdirSync(PROF_DIR, { recursive: true });
+    const points = SHAPE.drivers * SHAPE.pointsPerDriver;
+    const hubDir = tempDir('bench-plant-hub');
+    const hub = await IotHubEmulator.start({ dataDir: hubDir.path });
+    const rows: BenchRow[] = [];
+    try {
+      let base: PhaseFigures | undefined;
+      for (const [i, phase] of PHASES.entries()) {
+        if (i > 0 && PICKED && !PICKED.includes(i)) continue;
+        log(`${phase.name}: ${points} points at 1 Hz, ${WARMUP_S} s warm-up, ${MEASURE_S} s measured`);
+        let f: PhaseFigures;
+        try {
+          f = await runPhase({ root: ROOT, hub, shape: SHAPE, phase, warmupS: WARMUP_S, measureS: MEASURE_S, log, ...(PROF_DIR ? { cpuProfDir: PROF_DIR } : {}), ...(NODE_OPTIONS !== undefined ? { env: { NODE_OPTIONS } } : {}) });
+        } catch (err) {
+          if (!(err instanceof AgentDied)) throw err;
+          log(`${phase.name}: ${err.message}`);
+          rows.push({ name: `${phase.name}, ${points} points/s: the agent died`, value: err.afterS, unit: 's after start', note: err.why.slice(0, 80) });
+          continue;
+        }
+        base ??= f;
+        const vs = (name: string, value: number) => (i === 0 ? {} : { baseline: { name: `pass-through ${name}`, value } });
+        const label = `${phase.name}, ${points} points/s`;
+        rows.push(
+          { name: `${label}: CPU of one core`, value: f.cpuPct, unit: '%', ...vs('CPU', base.cpuPct), note: `${MEASURE_S} s, /proc/PID/stat` },
+          { name: `${label}: RSS median`, value: f.rssMedianMb, unit: 'MB', ...vs('RSS median', base.rssMedianMb) },
+          { name: `${label}: RSS peak (VmHWM)`, value: f.rssPeakMb, unit: 'MB', ...vs('RSS peak', base.rssPeakMb) },
+          { name: `${label}: billed 4 KB units per 1,000 readings`, value: f.unitsPer1000, unit: 'units', note: i === 0 ? 'readings forwarded, gzip' : 'results only, gzip' },
+          {
+            name: `${label}: unsent records trend`,
+            value: f.unsentPerMin,
+            unit: 'records/min',
+            note: `unsent ${f.unsentStart} → ${f.unsentEnd}, journal backlog ${f.journalBacklogEnd}`,
+          },
+        );
+      }
+    } finally {
+      await hub.stop();
+      hubDir.cleanup();
+    }
+    return rows;
+  },
+};

@@ -1,0 +1,151 @@
+// One phase of the plant benchmark: the built `edge-agent run`, as systemd starts it, against
+// the emulator; CPU and memory from /proc, the agent's own figures over its diagnostics socket.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IotHubEmulator } from '../../../cloud/iothub/index.js';
+import { request } from '../../../agent/diagnostics/client.js';
+import type { StatusReport } from '../../../agent/diagnostics/handlers/status.js';
+import { tempDir } from '../../../test/support/tmp.js';
+import { plantConfig, type PlantPhase, type PlantShape } from './plant-config.js';
+import { cpuSeconds, median, memoryMb, slope } from './proc-sampler.js';
+import { unitEnvironment } from './unit-env.js';
+
+export interface PhaseFigures {
+  /** CPU time over wall time while measured, % of one core. */
+  cpuPct: number;
+  rssMedianMb: number;
+  /** The kernel's high-water mark over the whole run, start-up included. */
+  rssPeakMb: number;
+  readings: number;
+  unitsPer1000: number;
+  unsentStart: number;
+  unsentEnd: number;
+  /** Least-squares trend of unsent records over the measured span. */
+  unsentPerMin: number;
+  journalBacklogEnd: number;
+}
+
+export interface PhaseOptions {
+  root: string;
+  hub: IotHubEmulator;
+  shape: PlantShape;
+  phase: PlantPhase;
+  warmupS: number;
+  measureS: number;
+  /** Writes a V8 CPU profile of the child into this directory. */
+  cpuProfDir?: string;
+  /** More node flags and environment for the child (e.g. a module-load log). */
+  nodeArgs?: string[];
+  env?: Record<string, string>;
+  log: (line: string) => void;
+}
+
+const SAMPLE_MS = 1000;
+const STATUS_EVERY = 5;
+
+export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
+  const dir = tempDir('bench-plant');
+  const deviceId = `plant-${Math.random().toString(36).slice(2, 8)}`;
+  const dev = await o.hub.registerDevice(deviceId);
+  const caFile = join(dir.path, 'hub-ca.pem');
+  writeFileSync(caFile, o.hub.caPem);
+  mkdirSync(join(dir.path, 'run'));
+  const socketPath = join(dir.path, 'run', 'diagnostics.sock');
+  const configPath = join(dir.path, 'config.json');
+  writeFileSync(configPath, JSON.stringify(plantConfig({ shape: o.shape, phase: o.phase, connectionString: dev.connectionString, caFile, dataDir: join(dir.path, 'data'), socketPath })));
+  const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+  const child = spawn(process.execPath, [...prof, ...(o.nodeArgs ?? []), 'dist/agent/cli/main.js', 'run', '--config', configPath, '--flush-timeout', '2000'], {
+    cwd: o.root,
+    env: { ...process.env, ...unitEnvironment(o.root), ...o.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // Passed through, and the end kept: an agent that dies (V8 out of heap) says why on stderr.
+  let stderrTail = '';
+  child.stderr.on('data', (d: Buffer) => {
+    process.stderr.write(d);
+    stderrTail = (stderrTail + d.toString()).slice(-4000);
+  });
+  const started = performance.now();
+  const died = exited.then((code) => {
+    const why = /FATAL ERROR: [^\n]*/.exec(stderrTail)?.[0] ?? stderrTail.trim().split('\n').at(-1) ?? '';
+    throw new AgentDied(Math.round((performance.now() - started) / 1000), code, why);
+  });
+  died.catch(() => undefined);
+  try {
+    await untilLogged(child.stdout, 'diagnostics listening', exited);
+    const pid = child.pid!;
+    const status = () => Promise.race([died, request(socketPath, 'status', {}, { timeoutMs: 10_000 }) as Promise<StatusReport>]);
+    await Promise.race([died, delay(o.warmupS * 1000)]);
+
+    const cpu0 = cpuSeconds(pid);
+    const t0 = performance.now();
+    const s0 = await status();
+    const rss: number[] = [];
+    const trace: string[] = [];
+    const unsent: Array<[number, number]> = [[0, s0.buffer.unsentRecords]];
+    for (let i = 1; i * SAMPLE_MS <= o.measureS * 1000; i++) {
+      await Promise.race([died, delay(t0 + i * SAMPLE_MS - performance.now())]);
+      const m = memoryMb(pid);
+      rss.push(m.rss);
+      if (i % STATUS_EVERY === 0) trace.push(`${m.rss.toFixed(0)}(${m.anon.toFixed(0)}+${m.file.toFixed(0)})`);
+      if (i % STATUS_EVERY === 0) unsent.push([(performance.now() - t0) / 60_000, (await status()).buffer.unsentRecords]);
+    }
+    const s1 = await status();
+    const cpu1 = cpuSeconds(pid);
+    const wallS = (performance.now() - t0) / 1000;
+    const readings = s1.readings - s0.readings;
+    const figures: PhaseFigures = {
+      cpuPct: ((cpu1 - cpu0) / wallS) * 100,
+      rssMedianMb: median(rss),
+      rssPeakMb: memoryMb(pid).hwm,
+      readings,
+      unitsPer1000: ((s1.forwarder.unitsBilled - s0.forwarder.unitsBilled) * 1000) / Math.max(1, readings),
+      unsentStart: s0.buffer.unsentRecords,
+      unsentEnd: s1.buffer.unsentRecords,
+      unsentPerMin: slope(unsent),
+      journalBacklogEnd: s1.buffer.journalBacklog,
+    };
+    o.log(`${o.phase.name}: ${JSON.stringify(figures)}`);
+    o.log(`${o.phase.name}: RSS MB every ${(STATUS_EVERY * SAMPLE_MS) / 1000} s, (anonymous + file-backed): ${trace.join(' ')}`);
+    return figures;
+  } finally {
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(killer);
+    dir.cleanup();
+  }
+}
+
+/** The agent exited while it was being measured. */
+export class AgentDied extends Error {
+  constructor(
+    readonly afterS: number,
+    readonly code: number | null,
+    readonly why: string,
+  ) {
+    super(`edge-agent run exited (${code}) ${afterS} s after start: ${why}`);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}
+
+function untilLogged(out: NodeJS.ReadableStream, msg: string, exited: Promise<number | null>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (d: Buffer) => {
+      text = (text + d.toString()).slice(-100_000);
+      if (!text.includes(`"msg":"${msg}"`)) return;
+      // Keep reading (and dropping) the log so the child never blocks on a full pipe.
+      out.off('data', onData);
+      out.on('data', () => undefined);
+      resolve();
+    };
+    out.on('data', onData);
+    void exited.then((code) => reject(new Error(`edge-agent run exited (${code}) before '${msg}': ${text.slice(-2000)}`)));
+  });
+}
