@@ -62,6 +62,16 @@ export const suite: BenchSuite = {
             note: `unsent ${f.unsentStart} → ${f.unsentEnd}, journal backlog ${f.journalBacklogEnd}`,
           },
         );
+        // Flash wear: what reached the device per reading, beside what one stored record takes.
+        if (f.deviceBytesPerReading !== null && f.storedBytesPerRecord !== null) {
+          rows.push({
+            name: `${label}: bytes written to disk per reading`,
+            value: f.deviceBytesPerReading,
+            unit: 'B',
+            baseline: { name: 'stored size of one record', value: f.storedBytesPerRecord },
+            note: `/proc/PID/io write_bytes since start; ${f.writeCallBytesPerReading ?? '?'} B per reading handed to write()`,
+          });
+        }
       }
     } finally {
       await hub.stop();

@@ -24,6 +24,11 @@ export interface PhaseFigures {
   /** Least-squares trend of unsent records over the measured span. */
   unsentPerMin: number;
   journalBacklogEnd: number;
+  /** Bytes the agent wrote to the storage device / handed to write(), per accepted reading, since start. */
+  deviceBytesPerReading: number | null;
+  writeCallBytesPerReading: number | null;
+  /** Stored size of one outbox record (checksum + JSON), over the records held at the end. */
+  storedBytesPerRecord: number | null;
 }
 
 export interface PhaseOptions {
@@ -106,6 +111,9 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
       unsentEnd: s1.buffer.unsentRecords,
       unsentPerMin: slope(unsent),
       journalBacklogEnd: s1.buffer.journalBacklog,
+      deviceBytesPerReading: s1.buffer.written?.deviceBytesPerReading ?? null,
+      writeCallBytesPerReading: s1.buffer.written?.writeCallsPerReading ?? null,
+      storedBytesPerRecord: storedPerRecord(s1.buffer),
     };
     o.log(`${o.phase.name}: ${JSON.stringify(figures)}`);
     o.log(`${o.phase.name}: RSS MB every ${(STATUS_EVERY * SAMPLE_MS) / 1000} s, (anonymous + file-backed): ${trace.join(' ')}`);
@@ -117,6 +125,12 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
     clearTimeout(killer);
     dir.cleanup();
   }
+}
+
+function storedPerRecord(b: StatusReport['buffer']): number | null {
+  const records = b.unsentRecords + b.retained.records;
+  const bytes = Object.values(b.unsent).reduce((n, f) => n + f.bytes, 0) + b.retained.bytes;
+  return records > 0 ? Math.round(bytes / records) : null;
 }
 
 /** The agent exited while it was being measured. */
