@@ -1,10 +1,9 @@
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHub, untilTelemetry, recordsOf } from '../support/hub.js';
+import { untilTelemetry, recordsOf } from '../support/hub.js';
 import { mountTmpfs } from '../support/tmpfs.js';
-import { tempDir } from '../support/tmp.js';
-import { fillDisk, hubLedger, runField, untilStatus, writeFieldConfig } from './support/field-agent.js';
+import { fieldSite, fillDisk, hubLedger, untilStatus } from './support/field-agent.js';
 
 /**
  * The real `edge-agent run` with its data dir on a small tmpfs that is filled from outside while
@@ -23,22 +22,12 @@ describe('a full disk never wedges the gateway', () => {
     { name: 'hub up', deviceId: 'full-up', hubUp: true },
     { name: 'hub down', deviceId: 'full-down', hubUp: false },
   ])('$name: held while full, healed by itself when space returns, nothing accepted is missing', { timeout: 240_000 }, async ({ deviceId, hubUp }) => {
-    const { hub, close } = await startHub();
-    cleanups.push(close);
-    const dev = await hub.registerDevice(deviceId);
     const disk = mountTmpfs(48 * 1024 * 1024);
     cleanups.push(disk.cleanup);
-    const dir = tempDir('field-full');
-    cleanups.push(dir.cleanup);
-    const caFile = join(dir.path, 'ca.pem');
-    writeFileSync(caFile, hub.caPem);
-    const socketPath = join(dir.path, 'diag.sock');
-    const configPath = join(dir.path, 'config.json');
-    writeFieldConfig(configPath, { connectionString: dev.connectionString, caFile, dataDir: join(disk.path, 'agent'), socketPath, points: 20, intervalMs: 10 });
+    const site = await fieldSite(deviceId, cleanups, { points: 20, intervalMs: 10, dataDir: join(disk.path, 'agent') });
+    const { hub } = site;
     if (!hubUp) hub.faults.refuseConnections({ mode: 'server-unavailable' });
-
-    const run = await runField(configPath, socketPath);
-    cleanups.push(async () => void (await run.stop().catch(() => undefined)));
+    const run = await site.run();
     if (hubUp) await untilTelemetry(hub, async () => (await recordsOf(hub, deviceId)).length >= 2000);
     else await untilStatus(run, (s) => s.readings >= 2000, 60_000, '2,000 readings');
 

@@ -1,4 +1,4 @@
-import { openSync, writeSync, closeSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EdgeAgent } from '../../agent/runtime/edge-agent.js';
@@ -6,6 +6,7 @@ import type { IotHubEmulator } from '../../cloud/iothub/index.js';
 import { startTestAgent } from '../support/agent.js';
 import { recordsOf, startHub } from '../support/hub.js';
 import { mountTmpfs } from '../support/tmpfs.js';
+import { fillDisk } from './support/field-agent.js';
 
 /** Re-checks `predicate` at every refused reconnect (the agent retries every ≤ 100 ms while cut off). */
 function whileCutOff(hub: IotHubEmulator, predicate: () => boolean): Promise<void> {
@@ -19,20 +20,6 @@ function whileCutOff(hub: IotHubEmulator, predicate: () => boolean): Promise<voi
   });
 }
 
-/** Fills the filesystem at `dir` until it is full; returns the filler's path. */
-function fillDisk(dir: string): string {
-  const path = join(dir, 'filler');
-  const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    closeSync(fd);
-  }
-  return path;
-}
 
 describe('bounded disk: quota eviction and ENOSPC on a small tmpfs', () => {
   const cleanups: Array<() => Promise<void> | void> = [];

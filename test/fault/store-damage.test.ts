@@ -2,9 +2,7 @@ import { openSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHub } from '../support/hub.js';
-import { tempDir } from '../support/tmp.js';
-import { hubLedger, runField, seqsOf, untilStatus, writeFieldConfig } from './support/field-agent.js';
+import { fieldSite, hubLedger, seqsOf, untilStatus } from './support/field-agent.js';
 
 /** Overwrites `bytes` in the middle of `path` with random bytes. */
 function garble(path: string, bytes: number): void {
@@ -38,22 +36,11 @@ describe('a damaged store never wedges the gateway', () => {
   });
 
   async function scenario(deviceId: string, damage: (bufferDir: string) => void): Promise<{ lost: number[]; firstStop: number; alarms: string[]; moved: string[] }> {
-    const { hub, close } = await startHub();
-    cleanups.push(close);
-    const dev = await hub.registerDevice(deviceId);
-    const dir = tempDir('field-damage');
-    cleanups.push(dir.cleanup);
-    const caFile = join(dir.path, 'ca.pem');
-    writeFileSync(caFile, hub.caPem);
-    const socketPath = join(dir.path, 'diag.sock');
-    const dataDir = join(dir.path, 'data');
-    const configPath = join(dir.path, 'config.json');
-    writeFieldConfig(configPath, { connectionString: dev.connectionString, caFile, dataDir, socketPath, points: 50, intervalMs: 20 });
-
+    const site = await fieldSite(deviceId, cleanups, { points: 50, intervalMs: 20 });
+    const { hub, dataDir } = site;
     // A backlog on disk: the hub is unreachable while the agent collects.
     hub.faults.refuseConnections({ mode: 'server-unavailable' });
-    const first = await runField(configPath, socketPath);
-    cleanups.push(async () => void (await first.stop().catch(() => undefined)));
+    const first = await site.run();
     await untilStatus(first, (s) => s.buffer.unsentRecords >= 20_000, 90_000, '20,000 unsent records');
     const stop1 = await first.stop();
     expect(stop1.code, stop1.stderr).toBe(0);
@@ -61,8 +48,7 @@ describe('a damaged store never wedges the gateway', () => {
     damage(join(dataDir, 'buffer'));
 
     hub.faults.acceptConnections();
-    const second = await runField(configPath, socketPath);
-    cleanups.push(async () => void (await second.stop().catch(() => undefined)));
+    const second = await site.run();
     // Collection goes on and the backlog drains, in the same process: no restart was needed.
     const drained = await untilStatus(second, (s) => s.alarms.some((a) => a.code === 'EDGE_STORE_DAMAGED') && s.buffer.unsentRecords < 1000 && s.readings > 2000, 120_000, 'damage reported and the backlog drained');
     expect(second.child.exitCode).toBeNull();
@@ -121,20 +107,10 @@ describe('a damaged store never wedges the gateway', () => {
 
   it('damage found at run time (a table garbled under the running agent): replaced in the same process, collection goes on', { timeout: 300_000 }, async () => {
     const deviceId = 'dmg-live';
-    const { hub, close } = await startHub();
-    cleanups.push(close);
-    const dev = await hub.registerDevice(deviceId);
-    const dir = tempDir('field-damage-live');
-    cleanups.push(dir.cleanup);
-    const caFile = join(dir.path, 'ca.pem');
-    writeFileSync(caFile, hub.caPem);
-    const socketPath = join(dir.path, 'diag.sock');
-    const dataDir = join(dir.path, 'data');
-    const configPath = join(dir.path, 'config.json');
-    writeFieldConfig(configPath, { connectionString: dev.connectionString, caFile, dataDir, socketPath, points: 50, intervalMs: 20 });
+    const site = await fieldSite(deviceId, cleanups, { points: 50, intervalMs: 20 });
+    const { hub, dataDir } = site;
     hub.faults.refuseConnections({ mode: 'server-unavailable' });
-    const run = await runField(configPath, socketPath);
-    cleanups.push(async () => void (await run.stop().catch(() => undefined)));
+    const run = await site.run();
     await untilStatus(run, (s) => s.buffer.unsentRecords >= 20_000, 90_000, '20,000 unsent records');
     // Every table of the backlog garbled while it is open: the forwarder's reads must meet it.
     const buffer = join(dataDir, 'buffer');

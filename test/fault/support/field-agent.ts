@@ -6,7 +6,8 @@ import type { StatusReport } from '../../../agent/diagnostics/handlers/status.js
 import type { WireRecord } from '../../../agent/core/wire.js';
 import type { IotHubEmulator } from '../../../cloud/iothub/index.js';
 import { finished, spawnCli, untilOutput, type CliRun } from '../../support/cli.js';
-import { recordsOf } from '../../support/hub.js';
+import { recordsOf, startHub } from '../../support/hub.js';
+import { tempDir } from '../../support/tmp.js';
 
 /** The real `edge-agent run` process, as systemd starts it, with a kill timer so no test can hang on it. */
 export interface FieldRun {
@@ -42,6 +43,45 @@ export function writeFieldConfig(path: string, c: FieldConfig): void {
       ...c.extra,
     }),
   );
+}
+
+/** A hub with one device and a folder holding the agent's CA file, socket and config. */
+export interface FieldSite {
+  hub: IotHubEmulator;
+  dataDir: string;
+  configPath: string;
+  socketPath: string;
+  /** Starts the real agent on this site's config. */
+  run: () => Promise<FieldRun>;
+}
+
+/**
+ * Lays out a site for `deviceId`: the emulator, the device, the CA file, the config (data dir
+ * `dataDir`, or `data/` in the site's folder). `cleanups` gets what undoes it, the agent included.
+ */
+export async function fieldSite(deviceId: string, cleanups: Array<() => Promise<void> | void>, shape: { points: number; intervalMs: number; dataDir?: string }): Promise<FieldSite> {
+  const { hub, close } = await startHub();
+  cleanups.push(close);
+  const dev = await hub.registerDevice(deviceId);
+  const dir = tempDir('field');
+  cleanups.push(dir.cleanup);
+  const caFile = join(dir.path, 'ca.pem');
+  writeFileSync(caFile, hub.caPem);
+  const socketPath = join(dir.path, 'diag.sock');
+  const dataDir = shape.dataDir ?? join(dir.path, 'data');
+  const configPath = join(dir.path, 'config.json');
+  writeFieldConfig(configPath, { connectionString: dev.connectionString, caFile, dataDir, socketPath, points: shape.points, intervalMs: shape.intervalMs });
+  return {
+    hub,
+    dataDir,
+    configPath,
+    socketPath,
+    run: async () => {
+      const r = await runField(configPath, socketPath);
+      cleanups.push(async () => void (await r.stop().catch(() => undefined)));
+      return r;
+    },
+  };
 }
 
 /** Starts `edge-agent run --config path` and resolves once its diagnostics socket listens. */
