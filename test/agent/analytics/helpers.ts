@@ -1,4 +1,4 @@
-import { AnalyticsEngine, compileQuery, type AnalyticsEvent, type ResultRow, type Tolerances } from '../../../agent/analytics/index.js';
+import { AnalyticsEngine, compileQuery, QueryError, type AnalyticsEvent, type ResultRow, type Tolerances } from '../../../agent/analytics/index.js';
 
 export const DAY0 = '2026-01-01T';
 
@@ -29,4 +29,16 @@ export function run(
   for (const e of events) engine.push(e);
   if (opts.flush ?? true) engine.flush();
   return { rows, engine };
+}
+
+/** The QueryError compiling `text` throws; fails the test if it compiles or throws anything else. */
+export function refusalOf(text: string, options?: Parameters<typeof compileQuery>[2]): QueryError {
+  let err: unknown;
+  try {
+    compileQuery(text, 'q.sql', options);
+  } catch (e) {
+    err = e;
+  }
+  if (!(err instanceof QueryError)) throw new Error(`expected a QueryError compiling ${text}, got ${err === undefined ? 'no error' : String(err)}`);
+  return err;
 }
