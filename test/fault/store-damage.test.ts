@@ -56,7 +56,7 @@ describe('a damaged store never wedges the gateway', () => {
     expect(stop2.code, stop2.stderr).toBe(0);
     expect(stop2.stopped.outbox).toBe(0); // the stop's flush sent the rest
 
-    const { bySeq } = await hubLedger(hub, deviceId);
+    const { bySeq, copies } = await hubLedger(hub, deviceId);
     // No seq was issued twice: a seq the hub holds more than once carries the same record each time.
     const reused = [...bySeq].filter(([, texts]) => texts.size > 1).map(([seq]) => seq);
     expect(reused.slice(0, 5)).toEqual([]);
@@ -70,6 +70,7 @@ describe('a damaged store never wedges the gateway', () => {
     // The second run never went back below what the first had issued.
     expect(stop2.stopped.nextSeq).toBeGreaterThan(stop1.stopped.nextSeq);
     const moved = readdirSync(dataDir).filter((f) => f.startsWith('buffer.damaged-'));
+    console.log(`damage (${deviceId}): ${stop2.stopped.nextSeq - 1} seqs issued, ${bySeq.size} in the hub, ${lost.length} reported lost, ${copies} duplicate records, moved aside: ${moved.length}`);
     return { lost, firstStop: stop1.stopped.nextSeq, alarms: drained.alarms.map((a) => a.message), moved };
   }
 
@@ -123,12 +124,13 @@ describe('a damaged store never wedges the gateway', () => {
     const end = await run.stop();
     expect(end.code, end.stderr).toBe(0);
     expect(end.stopped.outbox).toBe(0);
-    const { bySeq } = await hubLedger(hub, deviceId);
+    const { bySeq, copies } = await hubLedger(hub, deviceId);
     expect([...bySeq].filter(([, texts]) => texts.size > 1)).toHaveLength(0);
     const lostSet = new Set(seqsOf(healed.buffer.evictedRanges));
     const unaccounted: number[] = [];
     for (let seq = 1; seq < end.stopped.nextSeq; seq++) if (!bySeq.has(seq) && !lostSet.has(seq)) unaccounted.push(seq);
     expect(unaccounted.slice(0, 10), `${unaccounted.length} seqs neither delivered nor reported lost`).toEqual([]);
     expect(readdirSync(dataDir).filter((f) => f.startsWith('buffer.damaged-'))).toHaveLength(1);
+    console.log(`damage at run time (${deviceId}): ${end.stopped.nextSeq - 1} seqs issued, ${bySeq.size} in the hub, ${lostSet.size} reported lost, ${copies} duplicate records`);
   });
 });
