@@ -15,10 +15,9 @@ import { Housekeeper } from '../outbox/housekeeper.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { AnalyticsStage } from '../pipeline/analytics-stage.js';
 import { readingsStage, type RecordStage } from '../pipeline/stage.js';
-import { openBuffer, type StoreDamage } from '../store/open-buffer.js';
+import { openBuffer, replaceOpenStore, type StoreDamage } from '../store/open-buffer.js';
 import type { AgentStore } from '../store/store.js';
 import type { SeqFloor } from '../store/seq-floor.js';
-import { salvage } from '../store/salvage.js';
 import { faultOf } from '../store/store-fault.js';
 import { StoreRecovery } from './store-recovery.js';
 import { processWrites } from '../store/disk-writes.js';
@@ -70,6 +69,8 @@ export class EdgeAgent {
   /** Damage found since start: kept for the alarm until the next start. */
   private readonly incidents: DamageIncident[] = [];
   private readonly recovery: StoreRecovery;
+  /** Damage replaced at run time, reported once the parts have read the fresh store back. */
+  private pendingDamage: StoreDamage | undefined;
   /** The process's write counters at start, so `written` counts this run only. */
   private readonly writesAtStart = processWrites();
   private readonly intake: Intake;
@@ -119,11 +120,7 @@ export class EdgeAgent {
           checks = { journal: journalCheck, continuity: await outbox.init(floor) };
         } catch (err) {
           if (faultOf(err) !== 'damaged' || attempt >= 2) throw err;
-          const at = clock.now();
-          const movedTo = await store.replace(at);
-          const saved = await salvage(movedTo, store);
-          damage = { movedTo, reason: errorMessage(err), at, salvaged: saved.entries };
-          logger.error({ ...damage, ...(saved.problem ? { salvageProblem: saved.problem } : {}) }, 'the buffer is damaged: it was moved aside, a fresh one started, and what could be read was copied over');
+          damage = await replaceOpenStore(store, errorMessage(err), clock.now(), logger);
         }
       }
       const journalCheck = checks.journal;
@@ -244,15 +241,8 @@ export class EdgeAgent {
     await this.housekeeper.stop();
   }
 
-  private pendingDamage: StoreDamage | undefined;
-
   private async replaceDamaged(): Promise<void> {
-    const reason = this.store.fault?.message ?? 'damage';
-    const at = this.parts.clock.now();
-    const movedTo = await this.store.replace(at);
-    const saved = await salvage(movedTo, this.store);
-    this.pendingDamage = { movedTo, reason, at, salvaged: saved.entries };
-    this.parts.logger.error({ ...this.pendingDamage, ...(saved.problem ? { salvageProblem: saved.problem } : {}) }, 'the damaged buffer was moved aside; what could be read was copied into a fresh one');
+    this.pendingDamage = await replaceOpenStore(this.store, this.store.fault?.message ?? 'damage', this.parts.clock.now(), this.parts.logger);
   }
 
   /** As a start: state back from the store, continuity checked, the parts running again. */

@@ -8,7 +8,7 @@ import { Signal, waitAny } from '../core/signal.js';
 export interface RecoverySteps {
   /** Stops what reads or writes the store (pipeline, housekeeping); the forwarder holds by itself. */
   pause(): Promise<void>;
-  /** Moves a damaged store aside, salvages it into a fresh one; resolves with where it went. */
+  /** Moves a damaged store aside and salvages it into a fresh one. */
   replace(): Promise<void>;
   /** Reads the parts' state back from the store (as a start does) and starts them again. */
   resume(): Promise<void>;

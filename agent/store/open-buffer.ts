@@ -56,8 +56,20 @@ export async function openBuffer(dataDir: string, logger: Logger, now: number): 
 async function replaceDamaged(bufferDir: string, reason: string, logger: Logger, now: number): Promise<{ store: AgentStore; damage: StoreDamage }> {
   const movedTo = moveAside(bufferDir, now);
   const store = await AgentStore.open(bufferDir);
+  return { store, damage: await salvageInto(store, movedTo, reason, now, logger) };
+}
+
+/**
+ * A damaged store that is open: moved aside under the same handle, a fresh one in its place,
+ * and what can be read salvaged into it (found at the first reads of a start, or at run time).
+ */
+export async function replaceOpenStore(store: AgentStore, reason: string, now: number, logger: Logger): Promise<StoreDamage> {
+  return salvageInto(store, await store.replace(now), reason, now, logger);
+}
+
+async function salvageInto(store: AgentStore, movedTo: string, reason: string, at: number, logger: Logger): Promise<StoreDamage> {
   const saved = await salvage(movedTo, store);
-  const damage: StoreDamage = { movedTo, reason, at: now, salvaged: saved.entries };
-  logger.error({ ...damage, ...(saved.problem ? { salvageProblem: saved.problem } : {}) }, 'the buffer could not be opened; it was moved aside, a fresh one started, and what could be read was copied over');
-  return { store, damage };
+  const damage: StoreDamage = { movedTo, reason, at, salvaged: saved.entries };
+  logger.error({ ...damage, ...(saved.problem ? { salvageProblem: saved.problem } : {}) }, 'the buffer is damaged: it was moved aside (kept), a fresh one started, and what could be read was copied over');
+  return damage;
 }
