@@ -166,6 +166,11 @@ export class EdgeAgent {
     return this.intake.latestReadings();
   }
 
+  /** Calls `listener` after every accepted batch (diagnostics: `status --follow`); returns the unsubscribe. */
+  onAccepted(listener: () => void): () => void {
+    return this.intake.onAccepted(listener);
+  }
+
   /** Accepts readings as a driver would (diagnostics: `edge-agent send-test`); resolves once durable. */
   inject(readings: Reading[]): Promise<void> {
     return this.accept(readings, 'send-test');

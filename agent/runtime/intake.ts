@@ -20,6 +20,7 @@ export class Intake {
   /** The latest reading per source/point, for `edge-agent sensors` (diagnostics). */
   private readonly latest = new Map<string, Reading>();
   private readonly gate: ReadingGate;
+  private readonly listeners = new Set<() => void>();
 
   constructor(private readonly parts: { journal: Journal; store: AgentStore; clock: Clock; logger: Logger }) {
     this.gate = new ReadingGate(parts.logger.child({ module: 'journal' }));
@@ -35,6 +36,13 @@ export class Intake {
     }
     this.acceptedCount += readings.length;
     for (const r of readings) this.latest.set(`${r.source}\u0000${r.point}`, r);
+    for (const l of this.listeners) l();
+  }
+
+  /** Calls `listener` after every accepted batch; returns the unsubscribe. */
+  onAccepted(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Readings accepted (durable in the journal) since start. */

@@ -4,8 +4,7 @@ import { AgentStore } from '../../agent/store/store.js';
 import { Outbox } from '../../agent/outbox/outbox.js';
 import { recordsOf, untilTelemetry } from '../support/hub.js';
 import { startCliAgent, type RunningCliAgent } from '../agent/diagnostics/running-agent.js';
-import { request } from '../../agent/diagnostics/client.js';
-import type { StatusReport } from '../../agent/diagnostics/handlers/status.js';
+import { untilStatus } from '../support/status.js';
 
 /**
  * `edge-agent run` as systemd runs it, at full synthetic rate, stopped by SIGTERM while readings
@@ -41,13 +40,8 @@ describe('SIGTERM during full-rate ingest', () => {
     });
     if (holdAcks) {
       hub.faults.holdAcks(deviceId);
-      const socket = a.socketPath;
       // Until the buffer holds a real backlog (readings keep coming, nothing is acknowledged).
-      for (;;) {
-        const s = (await request(socket, 'status')) as StatusReport;
-        if (s.buffer.unsentRecords >= 5000) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await untilStatus(a.socketPath, (s) => s.buffer.unsentRecords >= 5000, 60_000, '5,000 unsent records');
     }
     const t0 = performance.now();
     const end = await a.stop();

@@ -4,7 +4,16 @@ import type { StatusReport } from '../../diagnostics/handlers/status.js';
 import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerStatus(program: Command): void {
-  withDiagOptions(program.command('status').description('one screen: connection, twin, drivers, buffer, analytics, alarms (from the running agent)')).action(async (opts: DiagOptions) => {
+  withDiagOptions(
+    program
+      .command('status')
+      .description('one screen: connection, twin, drivers, buffer, analytics, alarms (from the running agent)')
+      .option('-f, --follow', 'a JSON line whenever readings are accepted (at most every 100 ms, at least every second), until Ctrl-C'),
+  ).action(async (opts: DiagOptions & { follow?: boolean }) => {
+    if (opts.follow) {
+      await request(opts.socket, 'status', { follow: true }, { onEvent: (e) => process.stdout.write(JSON.stringify(e) + '\n') });
+      return;
+    }
     const report = (await request(opts.socket, 'status', {}, { timeoutMs: 10_000 })) as StatusReport;
     if (opts.json) printJson(report);
     else process.stdout.write(renderStatus(report, paint()) + '\n');

@@ -1,4 +1,6 @@
+import type { TimerHandle } from '../../core/clock.js';
 import type { DiagnosticsContext } from '../context.js';
+import type { Stream } from './handler.js';
 import type { AgentStats } from '../../core/agent-stats.js';
 
 /** What `edge-agent status` shows: the truth in one screen. */
@@ -97,6 +99,31 @@ export function statusReport(ctx: DiagnosticsContext): StatusReport {
   };
 }
 
-export function status(ctx: DiagnosticsContext): Promise<StatusReport> {
-  return Promise.resolve(statusReport(ctx));
+/** At most this often while readings flow, and at least this often when they do not. */
+const FOLLOW_MIN_MS = 100;
+const FOLLOW_MAX_MS = 1000;
+
+/**
+ * `edge-agent status [--follow]`: one report, or with `follow` a report as an event whenever
+ * readings were accepted (at most every 100 ms) and at least every second, until the client
+ * hangs up: a script or a test waits on the agent's own figures instead of asking in a loop.
+ */
+export async function status(ctx: DiagnosticsContext, args: Record<string, unknown> = {}, stream?: Stream): Promise<StatusReport | null> {
+  if (args.follow !== true || !stream) return statusReport(ctx);
+  let last = 0;
+  let timer: TimerHandle | undefined;
+  const send = () => {
+    if (timer) ctx.clock.clearTimeout(timer);
+    last = ctx.clock.now();
+    stream.emit(statusReport(ctx));
+    timer = ctx.clock.setTimeout(send, FOLLOW_MAX_MS);
+  };
+  const unsubscribe = ctx.agent.onAccepted(() => {
+    if (ctx.clock.now() - last >= FOLLOW_MIN_MS) send();
+  });
+  send();
+  await stream.closed;
+  unsubscribe();
+  if (timer) ctx.clock.clearTimeout(timer);
+  return null;
 }

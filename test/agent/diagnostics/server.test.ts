@@ -31,7 +31,7 @@ function stubContext(now = 1_800_000_000_000): DiagnosticsContext {
     alarms: [],
   } as unknown as AgentStats;
   return {
-    agent: { stats: () => stats, latestReadings: () => [], inject: () => Promise.resolve(), drain: () => Promise.resolve(true) },
+    agent: { stats: () => stats, latestReadings: () => [], inject: () => Promise.resolve(), drain: () => Promise.resolve(true), onAccepted: () => () => undefined },
     version: '9.9.9',
     clock: { now: () => now } as DiagnosticsContext['clock'],
     fileConfig: config,

@@ -7,6 +7,7 @@ import type { WireRecord } from '../../../agent/core/wire.js';
 import type { IotHubEmulator } from '../../../cloud/iothub/index.js';
 import { finished, spawnCli, untilOutput, type CliRun } from '../../support/cli.js';
 import { recordsOf, startHub } from '../../support/hub.js';
+import { untilStatus as followStatus } from '../../support/status.js';
 import { tempDir } from '../../support/tmp.js';
 
 /** The real `edge-agent run` process, as systemd starts it, with a kill timer so no test can hang on it. */
@@ -16,6 +17,7 @@ export interface FieldRun {
   /** Resolves once the agent's log shows `pattern` (after what was already seen, too). */
   untilLog: (pattern: RegExp) => Promise<void>;
   status: () => Promise<StatusReport>;
+  socketPath: string;
   /** SIGTERM, then what the final "stopped" line says. */
   stop: () => Promise<CliRun & { stopped: { readings: number; outbox: number; nextSeq: number } }>;
 }
@@ -107,6 +109,7 @@ export async function runField(configPath: string, socketPath: string, killAfter
         ? Promise.resolve()
         : Promise.race([untilOutput(child.stdout, pattern).then(() => undefined), exited.then(() => Promise.reject(new Error(`agent exited before ${pattern}: ${err}`)))]),
     status: async () => (await request(socketPath, 'status')) as StatusReport,
+    socketPath,
     stop: () => {
       stopping ??= (async () => {
         child.kill('SIGTERM');
@@ -120,18 +123,9 @@ export async function runField(configPath: string, socketPath: string, killAfter
   };
 }
 
-/**
- * Re-asks the running agent's status until `predicate` holds; every answer is the agent's own
- * state, so this waits on the condition, bounded by `deadlineMs`.
- */
-export async function untilStatus(run: FieldRun, predicate: (s: StatusReport) => boolean, deadlineMs = 60_000, what = 'status condition'): Promise<StatusReport> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const s = await run.status();
-    if (predicate(s)) return s;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify({ alarms: s.alarms, buffer: s.buffer, readings: s.readings, health: s.health })}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Waits on the running agent's status stream until `predicate` holds (see test/support/status.ts). */
+export function untilStatus(run: FieldRun, predicate: (s: StatusReport) => boolean, deadlineMs = 60_000, what = 'status condition'): Promise<StatusReport> {
+  return followStatus(run.socketPath, predicate, deadlineMs, what);
 }
 
 /** Fills the filesystem at `dir` until it is full; returns the filler's path. */
