@@ -117,9 +117,9 @@ const analyticsSchema = z
       .default([])
       .refine((qs) => new Set(qs.map((q) => q.name)).size === qs.length, { message: 'query names must be unique' }),
     /** Named inputs for FROM: `{ "boilers": { "sources": ["boiler-1", "boiler-2"] } }`. */
-    inputs: z.record(z.string().regex(inputName, inputNameMessage), inputSelectionSchema).default({}),
+    inputs: z.record(z.string(), inputSelectionSchema).default({}),
     /** Reference data for JOIN, by input name: `{ "thresholds": { "file": "/etc/edge-agent/thresholds.csv" } }`. */
-    reference: z.record(z.string().regex(inputName, inputNameMessage), referenceSchema).default({}),
+    reference: z.record(z.string(), referenceSchema).default({}),
     /** DESIGN §4's tolerances, ASA's defaults. */
     tolerances: z
       .strictObject({
@@ -141,6 +141,8 @@ function checkAnalytics(a: { queries: Array<{ name: string; query: string }>; in
   const seen = new Map<string, string>();
   for (const [section, names] of [['inputs', Object.keys(a.inputs)], ['reference', Object.keys(a.reference)]] as const) {
     for (const n of names) {
+      // Checked here, not as a record key schema: zod would only say "Invalid key in record".
+      if (!inputName.test(n)) ctx.addIssue({ code: 'custom', path: [section, n], message: `'${n}' ${inputNameMessage}` });
       const other = seen.get(n.toLowerCase());
       if (other !== undefined) ctx.addIssue({ code: 'custom', path: [section, n], message: `'${n}' is already the name of ${other} (names are compared without case, as in a query)` });
       else seen.set(n.toLowerCase(), `${section === 'inputs' ? 'an input' : 'a reference table'} ('${n}')`);
