@@ -52,28 +52,36 @@ class WatchedFile {
     try {
       const st = statSync(this.file, { bigint: true });
       signature = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-      if (signature === this.seen) return;
-      this.seen = signature;
-      if (st.size > BigInt(MAX_FILE_BYTES)) throw new EdgeError('EDGE_CONFIG_INVALID', `reference data ${this.file} is ${st.size} bytes; at most ${MAX_FILE_BYTES} are read`);
-      const rows = parseReferenceText(readFileSync(this.file, 'utf8'), this.file, this.format);
-      this.rows = rows;
-      this.loadedAt = now;
-      this.problem = undefined;
-      this.generation++;
-      logger.info({ file: this.file, rows: rows.length }, 'reference data loaded');
-    } catch (err) {
-      const code = systemErrorCode(err);
-      // A missing or unreadable file is a version too: reported once, until it changes.
-      const key = code !== undefined ? `unreadable:${code}` : this.seen;
-      if (code !== undefined) {
-        if (key === this.seen) return;
-        this.seen = key;
-      }
-      const e = err instanceof EdgeError ? err : new EdgeError('EDGE_CONFIG_INVALID', `cannot read reference data ${this.file} (${code ?? errorMessage(err)})`, { cause: err });
-      this.badVersions++;
-      this.problem = { code: e.code, message: e.message, since: now };
-      logger.error({ file: this.file, err: e.message, keeping: this.rows === null ? 'an empty table' : `the last good table (${this.rows.length} rows)` }, 'reference data file cannot be used; the last good table stays in force');
+    } catch (cause) {
+      // A missing or unreadable file is a version too: reported once, until that changes.
+      const code = systemErrorCode(cause) ?? 'error';
+      if (this.seen === `unreadable:${code}`) return;
+      this.seen = `unreadable:${code}`;
+      this.fail(new EdgeError('EDGE_CONFIG_INVALID', `cannot read reference data ${this.file} (${code})`, { cause }), now, logger);
+      return;
     }
+    if (signature === this.seen) return;
+    this.seen = signature;
+    let rows: ReferenceRows;
+    try {
+      if (Number(signature.split(':')[1]) > MAX_FILE_BYTES) throw new EdgeError('EDGE_CONFIG_INVALID', `reference data ${this.file} is larger than ${MAX_FILE_BYTES} bytes`);
+      rows = parseReferenceText(readFileSync(this.file, 'utf8'), this.file, this.format);
+    } catch (err) {
+      this.fail(err instanceof EdgeError ? err : new EdgeError('EDGE_CONFIG_INVALID', `cannot read reference data ${this.file} (${systemErrorCode(err) ?? errorMessage(err)})`, { cause: err }), now, logger);
+      return;
+    }
+    this.rows = rows;
+    this.loadedAt = now;
+    this.problem = undefined;
+    this.generation++;
+    logger.info({ file: this.file, rows: rows.length }, 'reference data loaded');
+  }
+
+  /** Once per bad version: counted, kept for status, logged. */
+  private fail(e: EdgeError, now: number, logger: Logger): void {
+    this.badVersions++;
+    this.problem = { code: e.code, message: e.message, since: now };
+    logger.error({ file: this.file, err: e.message, keeping: this.rows === null ? 'an empty table' : `the last good table (${this.rows.length} rows)` }, 'reference data file cannot be used; the last good table stays in force');
   }
 }
 
