@@ -112,4 +112,70 @@ describe('a running agent: a named input by source, JOINed with a reference file
     expect(after).toMatchObject({ rows: 1, badVersions: 1 });
     expect(after.problem).toBeUndefined();
   });
+
+  it('takes a changed inline table through a live reconfigure, and the new stage keeps the last good file table', async () => {
+    const { hub, close } = await startHub();
+    cleanups.push(close);
+    const dev = await hub.registerDevice('gw-ref2');
+    const data = tempDir('analytics-reference-live');
+    cleanups.push(data.cleanup);
+    const sitesFile = join(data.path, 'sites.csv');
+    writeFileSync(sitesFile, 'source,site\nboiler-1,Hall A\n');
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createRootLogger(
+      'info',
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+          cb();
+        },
+      }),
+    );
+    const clock = new ManualClock(Date.now());
+    const configWith = (maxValue: number) =>
+      parseConfig(
+        {
+          hub: { connectionString: dev.connectionString },
+          dataDir: join(data.path, 'data'),
+          forwarding: { lingerMs: 0, retryInitialMs: 50, retryMaxMs: 200 },
+          analytics: {
+            queries: [
+              { name: 'limits', query: 'SELECT i.value AS value, t.maxValue AS maxValue FROM readings i JOIN thresholds t ON i.point = t.point' },
+              { name: 'sites', query: 'SELECT i.value AS value, s.site AS site FROM readings i JOIN sites s ON i.source = s.source' },
+            ],
+            reference: { thresholds: { rows: [{ point: 'temp', maxValue }] }, sites: { file: sitesFile, pollMs: 1000 } },
+            forwardReadings: false,
+          },
+        },
+        'test config',
+      );
+    const config = configWith(50);
+    const agent = await EdgeAgent.start({ config, deviceId: 'gw-ref2', drivers: [], transport: testTransport(dev.connectionString, hub.caPem, config, clock), clock, logger });
+    cleanups.push(() => agent.stop(0));
+    const reading = (value: number): Reading => ({ source: 'boiler-1', point: 'temp', value, quality: 'good', receivedAt: clock.now() });
+    const results = async () => ((await recordsOf(hub, 'gw-ref2')) as ResultRecord[]).filter((r) => r.kind === 'result').map((r) => [r.query, r.row]);
+    const until = (n: number) => untilTelemetry(hub, async () => (await results()).length >= n);
+
+    await agent.inject([reading(42)]);
+    await until(2);
+    expect(await results()).toEqual([
+      ['limits', { value: 42, maxValue: 50 }],
+      ['sites', { value: 42, site: 'Hall A' }],
+    ]);
+
+    // The file goes bad, then the twin changes the inline table: a new stage is built live.
+    writeFileSync(sitesFile, 'source,site\n"boiler-1,Hall');
+    clock.advance(1000);
+    await agent.reconfigure(configWith(60), []);
+    await agent.inject([reading(43)]);
+    await until(4);
+    expect((await results()).slice(2)).toEqual([
+      ['limits', { value: 43, maxValue: 60 }],
+      ['sites', { value: 43, site: 'Hall A' }],
+    ]);
+    const counters = agent.stats().analytics!.counters as Record<string, { reference?: Record<string, Record<string, unknown>> }>;
+    expect(counters.limits!.reference).toEqual({ thresholds: { from: 'inline', rows: 1, badVersions: 0 } });
+    expect(counters.sites!.reference!.sites).toMatchObject({ rows: 1, badVersions: 1, problem: { code: 'EDGE_CONFIG_INVALID' } });
+    expect(lines.filter((l) => l.msg === 'reference data file cannot be used; the last good table stays in force')).toHaveLength(1);
+  });
 });
