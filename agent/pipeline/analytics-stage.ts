@@ -57,7 +57,9 @@ export class AnalyticsStage implements RecordStage {
     this.plans = options.queries.map((q) => compileQuery(q.query, q.name, { referenceInputs }));
     this.joins = this.plans.map((p) => [...new Set(p.statements.flatMap((st) => (st.join?.right.reference ? [st.join.right.from.toLowerCase()] : [])))]);
     this.inputs = inputFilters(options.inputs ?? {});
-    this.references = new ReferenceTables(options.reference ?? {}, options.logger);
+    // A table no query joins is not read: nothing uses it, and status shows tables under the queries joining them.
+    const joined = new Set(this.joins.flat());
+    this.references = new ReferenceTables(Object.fromEntries(Object.entries(options.reference ?? {}).filter(([name]) => joined.has(name.toLowerCase()))), options.logger);
     this.tables = this.references.all();
     this.engines = this.plans.map((p) => this.newEngine(p));
   }
