@@ -20,9 +20,10 @@ export async function loadReferenceFile(file: string): Promise<Row[]> {
   return parseReferenceText(text, file);
 }
 
-export function parseReferenceText(text: string, file: string): Row[] {
+/** `format` overrides the file name's extension (a `.txt` that holds CSV). */
+export function parseReferenceText(text: string, file: string, format?: 'csv' | 'json'): Row[] {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (path.extname(file).toLowerCase() === '.csv') return parseCsv(text, file);
+  if ((format ?? (path.extname(file).toLowerCase() === '.csv' ? 'csv' : 'json')) === 'csv') return parseCsv(text, file);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -48,6 +48,8 @@ export function overlayDesired(file: AgentConfig, desiredDoc: JsonObject, limits
       return { ok: false, reason: { path: key, message: `unknown setting; the twin may set ${TWIN_SECTIONS.join(', ')}` } };
     }
   }
+  const readsFile = desiredReferenceFile(desired);
+  if (readsFile) return { ok: false, reason: { path: readsFile, message: 'reference files are named only in the local config file (the twin must not make the agent read files of its choosing); the twin may give a table inline as "rows"' } };
   const merged = mergeObjects(file as unknown as JsonObject, desired);
   const result = agentConfigSchema.safeParse(merged);
   if (result.success) return { ok: true, config: result.data };
@@ -55,6 +57,15 @@ export function overlayDesired(file: AgentConfig, desiredDoc: JsonObject, limits
   const first = issues[0]!;
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
   return { ok: false, reason: { path: first.path.join('.') || '(root)', message: first.message + more } };
+}
+
+/** The path of a desired `analytics.reference.<name>.file`, if the document sets one. */
+function desiredReferenceFile(desired: JsonObject): string | undefined {
+  const analytics = desired.analytics;
+  const reference = isJsonObject(analytics) ? analytics.reference : undefined;
+  if (!isJsonObject(reference)) return undefined;
+  const name = Object.keys(reference).find((n) => isJsonObject(reference[n]) && 'file' in reference[n]);
+  return name === undefined ? undefined : `analytics.reference.${name}.file`;
 }
 
 /**

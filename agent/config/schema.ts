@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { driverSectionSchema } from '../../drivers/registry.js';
 import { errorMessage } from '../core/errors.js';
@@ -47,17 +48,64 @@ const connectionSchema = z
   })
   .prefault({});
 
-const querySchema = z
+const querySchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'a query name is a letter or _ then up to 63 letters, digits, _ or -'),
+  /** ASA-style SQL; it must compile here (with the configured reference inputs), so a query that does not parse is refused up front. */
+  query: z.string().min(1).max(16 * 1024),
+});
+
+/** Input and reference names are written in FROM/JOIN, so they must be plain SQL identifiers. */
+const inputName = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const inputNameMessage = 'is not a usable input name: a letter or _ then up to 63 letters, digits or _ (it is written in FROM or JOIN)';
+
+/**
+ * A named input (`FROM boilers`): the readings of the listed sources and/or points; with both,
+ * a reading must match both lists. Names are compared exactly (case matters), as readings carry them.
+ */
+const inputSelectionSchema = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'a query name is a letter or _ then up to 63 letters, digits, _ or -'),
-    /** ASA-style SQL; it must compile here, so a query that does not parse is refused up front. */
-    query: z.string().min(1).max(16 * 1024),
+    /** Source devices: a Modbus device's name, a serial sensor's name, a synthetic driver's `source`. */
+    sources: z.array(z.string().min(1)).min(1).optional(),
+    /** Point names (any source unless `sources` narrows it). */
+    points: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * Refused with a reason: the journal does not record which driver read a reading, so a
+     * selection by driver could not be kept across a restart. Name the driver's sources instead.
+     */
+    drivers: z
+      .never({ error: 'readings cannot be selected by driver (the journal does not record the driver): list the driver’s sources under "sources" instead' })
+      .optional(),
   })
-  .superRefine((q, ctx) => {
-    try {
-      compileQuery(q.query, q.name);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', path: ['query'], message: errorMessage(err) });
+  .refine((s) => s.sources !== undefined || s.points !== undefined, { message: 'an input selects readings by "sources" and/or "points": give at least one' });
+
+/**
+ * A reference input (`JOIN thresholds t ON …`): a local CSV/JSON file, reloaded when it changes,
+ * or a table given inline (the twin's desired properties). Exactly one of `file` and `rows`.
+ */
+const referenceSchema = z
+  .strictObject({
+    /** Absolute path of a `.csv` (header line; every value is text) or `.json` (an array of records) file. */
+    file: z.string().min(1).optional(),
+    /** The file's format; by default its extension (.csv or .json). */
+    format: z.enum(['csv', 'json']).optional(),
+    /** How often the file is checked for a change (its size, times and inode), in ms of agent clock. */
+    pollMs: z.number().int().min(100).max(3_600_000).default(5_000),
+    /** The table itself: one record per row. */
+    rows: z.array(z.record(z.string(), z.unknown())).max(100_000).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.file === undefined) === (r.rows === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a reference table is either a file ("file": "/path/table.csv") or inline ("rows": [ {…}, … ]): give exactly one' });
+      return;
+    }
+    if (r.file === undefined) {
+      if (r.format !== undefined) ctx.addIssue({ code: 'custom', path: ['format'], message: '"format" applies to a file; inline rows have none' });
+      return;
+    }
+    if (!path.isAbsolute(r.file)) ctx.addIssue({ code: 'custom', path: ['file'], message: `'${r.file}' is not an absolute path (the agent's working directory is not the config file's): give the full path` });
+    const ext = path.extname(r.file).toLowerCase();
+    if (r.format === undefined && ext !== '.csv' && ext !== '.json') {
+      ctx.addIssue({ code: 'custom', path: ['format'], message: `cannot tell the format of '${r.file}' from its name: add "format": "csv" or "json"` });
     }
   });
 
@@ -68,6 +116,10 @@ const analyticsSchema = z
       .max(32)
       .default([])
       .refine((qs) => new Set(qs.map((q) => q.name)).size === qs.length, { message: 'query names must be unique' }),
+    /** Named inputs for FROM: `{ "boilers": { "sources": ["boiler-1", "boiler-2"] } }`. */
+    inputs: z.record(z.string(), inputSelectionSchema).default({}),
+    /** Reference data for JOIN, by input name: `{ "thresholds": { "file": "/etc/edge-agent/thresholds.csv" } }`. */
+    reference: z.record(z.string(), referenceSchema).default({}),
     /** DESIGN §4's tolerances, ASA's defaults. */
     tolerances: z
       .strictObject({
@@ -81,7 +133,30 @@ const analyticsSchema = z
     /** Forward raw readings as well as results (costly: every reading is billed). */
     forwardReadings: z.boolean().default(true),
   })
+  .superRefine(checkAnalytics)
   .prefault({});
+
+/** Names are matched without case in queries; each query must compile against the reference inputs given. */
+function checkAnalytics(a: { queries: Array<{ name: string; query: string }>; inputs: Record<string, unknown>; reference: Record<string, unknown> }, ctx: z.RefinementCtx): void {
+  const seen = new Map<string, string>();
+  for (const [section, names] of [['inputs', Object.keys(a.inputs)], ['reference', Object.keys(a.reference)]] as const) {
+    for (const n of names) {
+      // Checked here, not as a record key schema: zod would only say "Invalid key in record".
+      if (!inputName.test(n)) ctx.addIssue({ code: 'custom', path: [section, n], message: `'${n}' ${inputNameMessage}` });
+      const other = seen.get(n.toLowerCase());
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: [section, n], message: `'${n}' is already the name of ${other} (names are compared without case, as in a query)` });
+      else seen.set(n.toLowerCase(), `${section === 'inputs' ? 'an input' : 'a reference table'} ('${n}')`);
+    }
+  }
+  const referenceInputs = Object.keys(a.reference);
+  a.queries.forEach((q, i) => {
+    try {
+      compileQuery(q.query, q.name, { referenceInputs });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['queries', i, 'query'], message: errorMessage(err) });
+    }
+  });
+}
 
 /** DESIGN §5's bounded disk: quota, eviction order (raw before results, oldest first), retention of sent records. */
 const storageSchema = z

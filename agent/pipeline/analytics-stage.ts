@@ -1,8 +1,10 @@
 import type { Logger } from '../core/logger.js';
-import { AnalyticsEngine, compileQuery, eventFromReading, toResultRecord, type EngineCheckpoint, type Tolerances } from '../analytics/index.js';
+import { AnalyticsEngine, compileQuery, eventFromReading, toResultRecord, type Counters, type EngineCheckpoint, type InputFilter, type QueryPlan, type Tolerances } from '../analytics/index.js';
 import type { JournalEntry } from '../journal/journal.js';
 import type { RecordDraft } from '../outbox/outbox.js';
+import { inputFilters, type InputSelection } from './input-selection.js';
 import { readingRecord } from './reading-records.js';
+import { ReferenceTables, type ReferenceRows, type ReferenceSpec, type ReferenceStatus } from './reference-files.js';
 import type { RecordStage, StageOutput } from './stage.js';
 
 export interface AnalyticsStageOptions {
@@ -12,7 +14,14 @@ export interface AnalyticsStageOptions {
   /** Forward raw readings as well as the results. */
   forwardReadings: boolean;
   logger: Logger;
+  /** Named inputs for FROM (`analytics.inputs`). */
+  inputs?: Record<string, InputSelection>;
+  /** Reference tables for JOIN (`analytics.reference`): files checked at `pollMs`, or inline rows. */
+  reference?: Record<string, ReferenceSpec>;
 }
+
+/** A query's counters, with the state of the reference tables it joins. */
+export type StageCounters = Counters & { reference?: Record<string, ReferenceStatus> };
 
 /**
  * Runs the configured queries over the journal's readings. Results become `result` records.
@@ -23,28 +32,61 @@ export interface AnalyticsStageOptions {
  * come in the same order): a checkpoint then serialises one query at a time, and the heap holds
  * one query's copy of its state instead of every query's (at 5,000 points and 10 queries, the
  * whole copy took more than the unit's 96 MB heap).
+ *
+ * Reference tables are input, not state: a file that changed is taken at the start of a step,
+ * before its readings, and a restart's replay of the steps since the last checkpoint joins the
+ * tables in force at the restart (their output is dropped, but windows fed by a join are rebuilt
+ * from the new table).
  */
 export class AnalyticsStage implements RecordStage {
   private engines: AnalyticsEngine[];
   /** The current step's records: results become drafts as they come (a window end over 5,000 points emits tens of thousands at once). */
   private drafts: RecordDraft[] = [];
+  private readonly plans: QueryPlan[];
+  /** Per query (by index), the reference inputs it joins, lower-cased. */
+  private readonly joins: string[][];
+  private readonly inputs: Record<string, InputFilter>;
+  private readonly references: ReferenceTables;
+  /** The tables in force, by configured name; engines built later (restore) start with these. */
+  private readonly tables: Record<string, ReferenceRows>;
 
   constructor(private readonly options: AnalyticsStageOptions) {
     const names = new Set(options.queries.map((q) => q.name));
     if (names.size !== options.queries.length) throw new TypeError('two analytics queries have the same name');
-    this.engines = options.queries.map((q) => this.newEngine(q));
+    const referenceInputs = Object.keys(options.reference ?? {});
+    this.plans = options.queries.map((q) => compileQuery(q.query, q.name, { referenceInputs }));
+    this.joins = this.plans.map((p) => [...new Set(p.statements.flatMap((st) => (st.join?.right.reference ? [st.join.right.from.toLowerCase()] : [])))]);
+    this.inputs = inputFilters(options.inputs ?? {});
+    // A table no query joins is not read: nothing uses it, and status shows tables under the queries joining them.
+    const joined = new Set(this.joins.flat());
+    this.references = new ReferenceTables(Object.fromEntries(Object.entries(options.reference ?? {}).filter(([name]) => joined.has(name.toLowerCase()))), options.logger);
+    this.tables = this.references.all();
+    this.engines = this.plans.map((p) => this.newEngine(p));
   }
 
-  private newEngine(q: { name: string; query: string }): AnalyticsEngine {
+  private newEngine(plan: QueryPlan): AnalyticsEngine {
     return new AnalyticsEngine({
-      queries: [compileQuery(q.query, q.name)],
+      queries: [plan],
       tolerances: this.options.tolerances,
       maxStateEntries: this.options.maxStateEntries,
       onResult: (row) => this.drafts.push(toResultRecord(row)),
+      referenceData: this.tables,
+      inputs: this.inputs,
     });
   }
 
+  /** A changed file's table goes to every engine at once, between two steps' readings (atomic per engine). */
+  private takeReferenceChanges(now: number): void {
+    for (const [name, rows] of this.references.poll(now)) {
+      this.tables[name] = rows;
+      this.plans.forEach((_p, i) => {
+        if (this.joins[i]!.includes(name.toLowerCase())) this.engines[i]!.setReferenceData(name, rows);
+      });
+    }
+  }
+
   process(entries: JournalEntry[], now: number): StageOutput {
+    this.takeReferenceChanges(now);
     const engines = this.engines;
     const readings: RecordDraft[] = [];
     for (const e of entries) {
@@ -68,7 +110,7 @@ export class AnalyticsStage implements RecordStage {
   /** Takes what `checkpoint` wrote, or the single checkpoint of all queries that stages before it wrote. */
   restore(state: string | undefined): void {
     this.drafts = [];
-    this.engines = this.options.queries.map((q) => this.newEngine(q));
+    this.engines = this.plans.map((p) => this.newEngine(p));
     if (state === undefined) return;
     const restored = new Set<number>();
     const resumed: string[] = [];
@@ -88,8 +130,14 @@ export class AnalyticsStage implements RecordStage {
     if (reset.length > 0) this.options.logger.warn({ resumed, reset }, 'analytics: queries changed since the checkpoint start from empty state');
   }
 
-  counters(): ReturnType<AnalyticsEngine['counters']> {
-    return Object.assign({}, ...this.engines.map((e) => e.counters())) as ReturnType<AnalyticsEngine['counters']>;
+  counters(): Record<string, StageCounters> {
+    const out = Object.assign({}, ...this.engines.map((e) => e.counters())) as Record<string, StageCounters>;
+    const status = this.references.status();
+    this.plans.forEach((p, i) => {
+      const joined = Object.entries(status).filter(([name]) => this.joins[i]!.includes(name.toLowerCase()));
+      if (joined.length > 0 && out[p.name]) out[p.name] = { ...out[p.name]!, reference: Object.fromEntries(joined) };
+    });
+    return out;
   }
 
   watermarks(): Record<string, number> {

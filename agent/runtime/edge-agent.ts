@@ -378,9 +378,13 @@ function faultAlarm(fault: NonNullable<AgentStore['fault']>, dataDir: string): A
 }
 
 function stageFor(config: AgentConfig, logger: Logger): RecordStage {
-  const { queries, tolerances, maxStateEntries, forwardReadings } = config.analytics;
+  const { queries, tolerances, maxStateEntries, forwardReadings, inputs, reference } = config.analytics;
   if (queries.length === 0) return readingsStage;
-  return new AnalyticsStage({ queries, tolerances, maxStateEntries, forwardReadings, logger: logger.child({ module: 'analytics' }) });
+  return new AnalyticsStage({ queries, tolerances, maxStateEntries, forwardReadings, inputs, reference: referenceSpecs(reference), logger: logger.child({ module: 'analytics' }) });
+  function referenceSpecs(r: AgentConfig['analytics']['reference']) {
+    // The schema lets through exactly one of file and rows.
+    return Object.fromEntries(Object.entries(r).map(([name, t]) => [name, t.file !== undefined ? { file: t.file, format: t.format, pollMs: t.pollMs } : { rows: t.rows ?? [] }]));
+  }
 }
 
 function newPipeline(store: AgentStore, journal: Journal, outbox: Outbox, stage: RecordStage, config: AgentConfig, clock: Clock, logger: Logger): Pipeline {

@@ -82,6 +82,7 @@ export function renderStatus(s: StatusReport, p: Paint): string {
       arows.push([q, age(Math.max(0, s.now - wm)), ...shown.map(([key]) => (typeof c[key] === 'number' ? (key === 'dropped' && c[key] > 0 ? p.warn(String(c[key])) : String(c[key])) : '—'))]);
     }
     lines.push(arows.length > 1 ? table(arows, { indent: '  ' }) : p.dim('  no watermark yet'));
+    lines.push(...referenceLines(s.analytics.counters, s.now, p));
   }
 
   lines.push('', p.bold('alarms'));
@@ -92,4 +93,29 @@ export function renderStatus(s: StatusReport, p: Paint): string {
 function evictions(evicted: Record<string, unknown>, expired: Record<string, unknown>): string {
   const parts = [...Object.entries(evicted).map(([k, v]) => [`quota ${k}`, v] as const), ...Object.entries(expired).map(([k, v]) => [`ttl ${k}`, v] as const)].filter(([, v]) => typeof v === 'number' && v > 0);
   return parts.length ? parts.map(([k, v]) => `${k} ${String(v)}`).join(', ') : 'none';
+}
+
+/** The reference tables the queries join (each once): rows in force, and a file that cannot be used. */
+function referenceLines(counters: Record<string, unknown>, now: number, p: Paint): string[] {
+  const tables = new Map<string, ReferenceLine>();
+  for (const c of Object.values(counters)) {
+    const ref = (c as { reference?: Record<string, ReferenceLine> }).reference;
+    for (const [name, t] of Object.entries(ref ?? {})) tables.set(name, t);
+  }
+  const out: string[] = [];
+  for (const [name, t] of tables) {
+    const loaded = t.loadedAt !== undefined ? `, read ${age(Math.max(0, now - t.loadedAt))} ago` : t.from === 'inline' ? '' : ', never read';
+    const bad = t.badVersions > 0 ? `; ${t.badVersions} bad version${t.badVersions > 1 ? 's' : ''} since start` : '';
+    out.push(`  reference ${name} (${t.from}): ${t.rows} rows${loaded}${bad}`);
+    if (t.problem) out.push('  ' + p.bad(`  ${t.problem.code}: ${t.problem.message} (${age(Math.max(0, now - t.problem.since))}); the last good table stays in force`));
+  }
+  return out;
+}
+
+interface ReferenceLine {
+  from: string;
+  rows: number;
+  loadedAt?: number;
+  badVersions: number;
+  problem?: { code: string; message: string; since: number };
 }
