@@ -359,7 +359,14 @@ export class EdgeAgent {
     const clean = !this.store.fault;
     await this.store.close();
     // Exact now: the next start knows which seqs were used even if the store loses its newest writes.
-    if (clean) this.seqFloor.markClean(this.outbox.upcomingSeq);
+    if (clean) {
+      try {
+        this.seqFloor.markClean(this.outbox.upcomingSeq);
+      } catch (err) {
+        // The reservation on disk stays: safe, only less exact (the next start may skip seqs).
+        logger.warn({ err: errorMessage(err) }, 'could not record the exact next seq at stop');
+      }
+    }
     logger.info({ outbox: this.outbox.depth }, 'edge-agent stopped');
   }
 }
