@@ -68,15 +68,10 @@ const inputSelectionSchema = z
     sources: z.array(z.string().min(1)).min(1).optional(),
     /** Point names (any source unless `sources` narrows it). */
     points: z.array(z.string().min(1)).min(1).optional(),
-    /**
-     * Refused with a reason: the journal does not record which driver read a reading, so a
-     * selection by driver could not be kept across a restart. Name the driver's sources instead.
-     */
-    drivers: z
-      .never({ error: 'readings cannot be selected by driver (the journal does not record the driver): list the driver’s sources under "sources" instead' })
-      .optional(),
+    /** Drivers by their configured name (the journal records which driver read each reading). */
+    drivers: z.array(z.string().min(1)).min(1).optional(),
   })
-  .refine((s) => s.sources !== undefined || s.points !== undefined, { message: 'an input selects readings by "sources" and/or "points": give at least one' });
+  .refine((s) => s.sources !== undefined || s.points !== undefined || s.drivers !== undefined, { message: 'an input selects readings by "drivers", "sources" and/or "points": give at least one' });
 
 /**
  * A reference input (`JOIN thresholds t ON …`): a local CSV/JSON file, reloaded when it changes,

@@ -26,4 +26,6 @@ export interface Reading {
 export interface StampedReading extends Reading {
   appTime: number;
   arrivalTime: number;
+  /** The configured name of the driver that read it (set by the intake): an input may select by it. */
+  driver?: string;
 }

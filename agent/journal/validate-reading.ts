@@ -18,11 +18,12 @@ export const READING_LIMITS = {
 /** The range of a JavaScript Date, in epoch ms: anything outside is no instant at all. */
 const MAX_TIME = 8.64e15;
 /**
- * What the stamp adds to a reading's JSON, at most (`,"appTime":-8640000000000000,"arrivalTime":…`):
+ * What the stamp adds to a reading's JSON, at most (`,"appTime":-8640000000000000,"arrivalTime":…`,
+ * and the driver's name, recorded only up to the name bound):
  * a reading checked before stamping is held to the bound it will have once stamped, so the
  * journal never refuses what the intake let through.
  */
-const STAMP_BYTES = 64;
+export const STAMP_BYTES = 64 + 12 + READING_LIMITS.nameBytes;
 
 /**
  * Why `r` may not enter the journal, or undefined when it may. The reasons are a fixed set of

@@ -1,19 +1,22 @@
 import type { InputFilter } from '../analytics/index.js';
 
 /**
- * A named input of the configuration (`analytics.inputs`): readings of these sources and/or
- * points. Not by driver: a journal entry does not record which driver read it.
+ * A named input of the configuration (`analytics.inputs`): readings of these drivers, sources
+ * and/or points (the intake records in each journal entry which driver read it).
  */
 export interface InputSelection {
+  drivers?: string[] | undefined;
   sources?: string[] | undefined;
   points?: string[] | undefined;
 }
 
-/** The engine's filter for one selection; with both lists, a reading must be in both. */
+/** The engine's filter for one selection; with several lists, a reading must be in each. */
 export function inputFilter(selection: InputSelection): InputFilter {
-  const sources = selection.sources ? new Set(selection.sources) : null;
-  const points = selection.points ? new Set(selection.points) : null;
-  return (ev) => (sources === null || (typeof ev.source === 'string' && sources.has(ev.source))) && (points === null || (typeof ev.point === 'string' && points.has(ev.point)));
+  const lists = (['driver', 'source', 'point'] as const).flatMap((field) => {
+    const names = selection[`${field}s`];
+    return names ? [{ field, names: new Set(names) }] : [];
+  });
+  return (ev) => lists.every(({ field, names }) => typeof ev[field] === 'string' && names.has(ev[field]));
 }
 
 export function inputFilters(inputs: Record<string, InputSelection>): Record<string, InputFilter> {

@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { Reading } from '../core/reading.js';
 import type { Journal } from '../journal/journal.js';
 import { ReadingGate } from '../journal/reading-gate.js';
+import { READING_LIMITS } from '../journal/validate-reading.js';
 import { stampReadings } from '../stamp/stamp.js';
 import type { AgentStore } from '../store/store.js';
 import { isStoreFaultError } from '../store/store-fault.js';
@@ -29,7 +30,7 @@ export class Intake {
   async accept(batch: Reading[], driver: string): Promise<void> {
     const readings = this.gate.admit(batch, driver);
     try {
-      await this.parts.journal.append(stampReadings(readings, this.parts.clock), driver);
+      await this.parts.journal.append(stampReadings(readings, this.parts.clock, Buffer.byteLength(driver) <= READING_LIMITS.nameBytes ? driver : undefined), driver);
     } catch (err) {
       const refusal = this.parts.store.notice(err);
       throw isStoreFaultError(refusal) ? refusal : err;

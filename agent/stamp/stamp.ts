@@ -8,7 +8,7 @@ import type { Reading, StampedReading } from '../core/reading.js';
  * Both are whole milliseconds, as the wire and the reconciler's tables have them: a device stamp
  * in seconds with four decimals (1700000000.1234 s) must not become a record the cloud refuses.
  */
-export function stampReadings(readings: Reading[], clock: Clock): StampedReading[] {
+export function stampReadings(readings: Reading[], clock: Clock, driver?: string): StampedReading[] {
   const arrivalTime = Math.round(clock.now());
-  return readings.map((r) => ({ ...r, appTime: Math.round(r.deviceTime ?? r.receivedAt), arrivalTime }));
+  return readings.map((r) => ({ ...r, appTime: Math.round(r.deviceTime ?? r.receivedAt), arrivalTime, ...(driver !== undefined ? { driver } : {}) }));
 }

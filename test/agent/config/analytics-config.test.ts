@@ -39,8 +39,8 @@ describe('analytics.inputs and analytics.reference in the config', () => {
   });
 
   it.each([
-    ['an input selecting nothing', { inputs: { boilers: {} } }, /analytics\.inputs\.boilers: an input selects readings by "sources" and\/or "points"/],
-    ['an input by driver', { inputs: { boilers: { drivers: ['modbus'] } } }, /analytics\.inputs\.boilers\.drivers: readings cannot be selected by driver .*"sources"/],
+    ['an input selecting nothing', { inputs: { boilers: {} } }, /analytics\.inputs\.boilers: an input selects readings by "drivers", "sources" and\/or "points"/],
+    ['an empty driver list', { inputs: { boilers: { drivers: [] } } }, /analytics\.inputs\.boilers\.drivers/],
     ['an empty source list', { inputs: { boilers: { sources: [] } } }, /analytics\.inputs\.boilers\.sources/],
     ['a name that is not an identifier', { inputs: { 'boiler-room': { sources: ['b'] } } }, /boiler-room.*is not a usable input name/s],
     ['both file and rows', { reference: { t: { file: '/a.csv', rows: [] } } }, /analytics\.reference\.t: a reference table is either a file .* or inline .*: give exactly one/],

@@ -6,7 +6,7 @@ import { createRootLogger } from '../../../agent/core/logger.js';
 import type { Reading } from '../../../agent/core/reading.js';
 import { Journal } from '../../../agent/journal/journal.js';
 import { ReadingGate } from '../../../agent/journal/reading-gate.js';
-import { READING_LIMITS, readingProblem } from '../../../agent/journal/validate-reading.js';
+import { READING_LIMITS, readingProblem, STAMP_BYTES } from '../../../agent/journal/validate-reading.js';
 import { stampReadings } from '../../../agent/stamp/stamp.js';
 import { AgentStore } from '../../../agent/store/store.js';
 import { stamped } from '../../support/readings.js';
@@ -78,10 +78,11 @@ function capture() {
 describe('the size bound holds for the reading as it will be journaled', () => {
   it('a reading that passes before the stamp passes after it; one byte more is refused before', () => {
     const base = JSON.stringify(as({ value: '' })).length;
-    const fits = as({ value: 'x'.repeat(READING_LIMITS.encodedBytes - 64 - base) });
+    const fits = as({ value: 'x'.repeat(READING_LIMITS.encodedBytes - STAMP_BYTES - base) });
     expect(readingProblem(fits)).toBeUndefined();
-    expect(readingProblem(as({ value: 'x'.repeat(READING_LIMITS.encodedBytes - 64 - base + 1) }))).toBe(`encodes to more than ${READING_LIMITS.encodedBytes} bytes`);
-    const [stampedFit] = stampReadings([{ ...fits, receivedAt: -8.64e15 }], new ManualClock(-8.64e15));
+    expect(readingProblem(as({ value: 'x'.repeat(READING_LIMITS.encodedBytes - STAMP_BYTES - base + 1) }))).toBe(`encodes to more than ${READING_LIMITS.encodedBytes} bytes`);
+    // The widest stamp: extreme times and the longest driver name the intake records.
+    const [stampedFit] = stampReadings([{ ...fits, receivedAt: -8.64e15 }], new ManualClock(-8.64e15), 'd'.repeat(READING_LIMITS.nameBytes));
     expect(readingProblem(stampedFit)).toBeUndefined();
   });
 });

@@ -67,4 +67,10 @@ describe('AnalyticsStage with configured inputs and reference tables', () => {
     expect([f(ev('b1', 'temp')), f(ev('b1', 'flow')), f(ev('b2', 'temp')), f(ev('B1', 'temp'))]).toEqual([true, false, false, false]);
     expect(inputFilter({ points: ['temp'] })(ev('anything', 'temp'))).toBe(true);
   });
+
+  it('an input by driver takes the readings the intake recorded as read by that driver', () => {
+    const f = inputFilter({ drivers: ['boiler-bus'], points: ['temp'] });
+    const ev = (driver: string | undefined, point: string) => ({ arrivalTime: 0, source: 's', point, ...(driver ? { driver } : {}) });
+    expect([f(ev('boiler-bus', 'temp')), f(ev('chiller-bus', 'temp')), f(ev(undefined, 'temp')), f(ev('boiler-bus', 'flow'))]).toEqual([true, false, false, false]);
+  });
 });

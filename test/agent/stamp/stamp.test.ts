@@ -20,4 +20,11 @@ describe('stampReadings', () => {
     // The reading itself keeps what the driver said.
     expect(a!.deviceTime).toBe(deviceTime);
   });
+
+  it('records the driver that read the batch, when told, so an input can select by driver', () => {
+    const [a] = stampReadings([reading({})], new ManualClock(0), 'boiler-bus');
+    const [b] = stampReadings([reading({})], new ManualClock(0));
+    expect(a!.driver).toBe('boiler-bus');
+    expect(b).not.toHaveProperty('driver');
+  });
 });
