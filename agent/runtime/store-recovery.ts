@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { AgentStore } from '../store/store.js';
 import type { StoreFault } from '../store/store-fault.js';
 import { Signal, waitAny } from '../core/signal.js';
+import { isStoreFaultError } from '../store/store-fault.js';
 
 export interface RecoverySteps {
   /** Stops what reads or writes the store (pipeline, housekeeping); the forwarder holds by itself. */
@@ -58,7 +59,13 @@ export class StoreRecovery {
         await waitAny([this.store.faulted, this.stopped], { clock: this.clock, ms: 1000 });
         continue;
       }
-      await this.heal(this.store.fault);
+      try {
+        await this.heal(this.store.fault);
+      } catch (err) {
+        // Never the end of healing: a step that failed for another reason is tried again.
+        this.logger.error({ err: errorMessage(err) }, 'healing the store failed; trying again');
+        await waitAny([this.stopped], { clock: this.clock, ms: RETRY_MAX_MS });
+      }
     }
   }
 
@@ -81,8 +88,20 @@ export class StoreRecovery {
         continue;
       }
     }
+    for (let logged = false; this.running; ) {
+      try {
+        await this.steps.resume();
+        break;
+      } catch (err) {
+        // Reading the state back met a new fault (the disk filled again, damage in the fresh
+        // store): the loop heals that one next; the parts stay paused until then.
+        if (isStoreFaultError(this.store.notice(err)) && this.store.fault) return;
+        if (!logged) logger.error({ err: errorMessage(err) }, 'the store is back but the parts could not read their state from it; trying again');
+        logged = true;
+        await waitAny([this.stopped], { clock: this.clock, ms: RETRY_MAX_MS });
+      }
+    }
     if (!this.running) return;
-    await this.steps.resume();
     this.healedCount[fault.kind]++;
     this.current = undefined;
     logger.warn({ kind: fault.kind, ms: this.clock.now() - fault.since }, fault.kind === 'disk-full' ? 'disk space is back: the store was reopened, readings are accepted and sending resumed' : 'a fresh buffer is in use; collection goes on');
