@@ -102,7 +102,9 @@ describe('a damaged store never wedges the gateway', () => {
 
   it('4 KiB of random bytes in the middle of the log: what LevelDB skipped is reported lost', { timeout: 300_000 }, async () => {
     const r = await scenario('dmg-garbled-log', (buffer) => garble(newest(buffer, '.log', 'name'), 4096));
-    expect(r.lost.length).toBeGreaterThan(0);
+    // Seen (the alarm: LevelDB's own "dropping" line), and whatever it cost is reported. It may
+    // cost nothing: the span may have held only journal appends whose later step survived.
+    expect(r.alarms.join(' ')).toMatch(/LevelDB skipped damaged records|records lost/);
     expect(r.lost.every((seq) => seq < r.firstStop)).toBe(true);
   });
 
