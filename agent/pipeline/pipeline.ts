@@ -7,7 +7,7 @@ import { encodeChecked, positionKey } from '../store/checksum.js';
 import type { AgentStore, Sublevel } from '../store/store.js';
 import { Signal, waitAny } from '../core/signal.js';
 import { isStoreFaultError } from '../store/store-fault.js';
-import { CURSOR_KEY, encodeState, encodeTail, loadCommitted, replayTail, STATE_KEY, TAIL_KEY, type Committed, type StageTail } from './stage-tail.js';
+import { CURSOR_KEY, encodeState, encodeTail, loadCommitted, replayTail, STATE_KEY, TAIL_KEY, type Committed, type StageTail, type TailStep, type UnfinishedStep } from './stage-tail.js';
 
 type BatchOp = { type: 'put'; sublevel: Sublevel; key: string; value: Buffer } | { type: 'del'; sublevel: Sublevel; key: string };
 
@@ -48,6 +48,8 @@ export class Pipeline {
   private checkpointedAt = 0;
   /** A failed batch left the stage ahead of the store: rebuild it from the store first. */
   private stale = false;
+  /** The rest of a step that a crash cut between two of its batches, made again by the replay. */
+  private unfinished: UnfinishedStep | undefined;
   /** Fires after each committed step. */
   readonly advanced = new Signal();
 
@@ -67,6 +69,13 @@ export class Pipeline {
      */
     private readonly syncSteps = true,
     private readonly checkpoints: CheckpointPolicy = DEFAULT_CHECKPOINTS,
+    /**
+     * Most records a stateful stage's step commits in one batch. A window end over thousands
+     * of groups makes tens of thousands at once; encoding them and the batch holding them in
+     * one go took more heap than the unit allows. Larger outputs go in several batches, the
+     * tail recording how many are in (`TailStep`'s `done`).
+     */
+    private readonly maxDraftsPerBatch = 2000,
   ) {}
 
   /** Reads the cursor and rebuilds the stage's state; call before `Journal.init`, which needs `position`. */
@@ -80,8 +89,10 @@ export class Pipeline {
 
   private async rebuild(): Promise<void> {
     const committed = await loadCommitted(this.store);
-    if (this.stateful) await replayTail(this.stage, this.journal, committed);
+    this.unfinished = undefined;
+    if (this.stateful) this.unfinished = await replayTail(this.stage, this.journal, committed);
     else {
+      // Switching to a stateless stage drops the stateful one's state, and with it the rest of a cut step.
       this.stage.restore(committed.state);
       if (committed.tailStored) await this.dropTail(committed);
     }
@@ -111,6 +122,9 @@ export class Pipeline {
   checkpoint(): Promise<void> {
     const run = this.stepping.then(async () => {
       if (!this.stateful || this.stale || this.tail.steps.length === 0 || this.store.db.status !== 'open' || this.store.fault) return;
+      // The state is past the cut step: checkpointing before its rest is in would lose the rest.
+      if (this.unfinished) await this.finishUnfinished();
+      if (this.tail.steps.length === 0) return;
       await this.commitCheckpoint([], this.cursor, true);
     });
     this.stepping = run.catch(() => undefined);
@@ -141,6 +155,7 @@ export class Pipeline {
 
   private async stepOnce(): Promise<number> {
     if (this.stale) await this.rebuild();
+    if (this.unfinished) await this.finishUnfinished();
     const entries = await this.journal.read(this.cursor, this.batchSize);
     const now = this.clock.now();
     let output;
@@ -152,29 +167,61 @@ export class Pipeline {
     }
     const last = entries.length > 0 ? entries[entries.length - 1]!.position : this.cursor;
     if (!this.stateful) {
+      // At most one record per entry, so a batch of entries bounds it.
       if (entries.length === 0 && output.drafts.length === 0) return 0;
       const del = entries.map((e) => ({ type: 'del' as const, sublevel: this.store.journal, key: positionKey(e.position) }));
       await this.commit(output.drafts, del, last, this.syncSteps);
       return entries.length;
     }
-    const steps = this.tail.steps.length + 1;
-    const events = this.tailEvents + entries.length;
-    // Steps that only moved the clock make a short tail: they need no checkpoint on a timer (an idle box would fsync for nothing).
-    const due = steps >= this.checkpoints.maxSteps || events >= this.checkpoints.everyEvents || (events > 0 && now - this.checkpointedAt >= this.checkpoints.everyMs);
-    if (due) {
-      await this.commitCheckpoint(output.drafts, last, this.syncSteps);
-    } else {
-      const tail: StageTail = { from: this.tail.from, steps: [...this.tail.steps, [last, now]] };
-      const put = { type: 'put' as const, sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail(tail) };
-      // A step that consumed and produced nothing still moved the stage's clock; recording it
-      // unsynced keeps a replay faithful after a crash (the OS holds the write) at no fsync.
-      const quiet = entries.length === 0 && output.drafts.length === 0;
-      await this.commit(output.drafts, [put], last, this.syncSteps && !quiet);
+    this.tailEvents += entries.length;
+    const quiet = entries.length === 0 && output.drafts.length === 0;
+    await this.commitStep(output.drafts, 0, last, now, quiet);
+    return quiet ? 0 : entries.length;
+  }
+
+  private async finishUnfinished(): Promise<void> {
+    const { drafts, last, now } = this.unfinished!;
+    // The tail's last step is the cut one: it is taken off and written again as it completes.
+    const cut = this.tail.steps.pop()!;
+    const done = cut[2] ?? 0;
+    this.unfinished = undefined;
+    await this.commitStep(drafts, done, last, now, false);
+  }
+
+  /**
+   * Commits one step's records (`drafts`, numbered from `done` within the step) in batches of at
+   * most `maxDraftsPerBatch`. Each batch but the last records the step in the tail with how many
+   * of its records are in, so a crash between two of them replays the step and commits the rest
+   * (and only the rest). The last batch records the step as complete, or checkpoints when due:
+   * a checkpoint is the state after the whole step, so it cannot come before the step's rest.
+   */
+  private async commitStep(drafts: RecordDraft[], done: number, last: number, now: number, quiet: boolean): Promise<void> {
+    const before = this.tail.steps;
+    while (drafts.length > this.maxDraftsPerBatch) {
+      // Taken off the front so the committed ones can be collected while the rest wait.
+      const part = drafts.splice(0, this.maxDraftsPerBatch);
+      done += part.length;
+      const tail: StageTail = { from: this.tail.from, steps: [...before, [last, now, done]] };
+      await this.commit(part, [this.tailPut(tail)], last, this.syncSteps);
       this.tail = tail;
-      this.tailEvents = events;
-      if (quiet) return 0;
     }
-    return entries.length;
+    const steps = before.length + 1;
+    // Steps that only moved the clock make a short tail: they need no checkpoint on a timer (an idle box would fsync for nothing).
+    const due = steps >= this.checkpoints.maxSteps || this.tailEvents >= this.checkpoints.everyEvents || (this.tailEvents > 0 && now - this.checkpointedAt >= this.checkpoints.everyMs);
+    if (due) {
+      await this.commitCheckpoint(drafts, last, this.syncSteps);
+      return;
+    }
+    const step: TailStep = [last, now];
+    const tail: StageTail = { from: this.tail.from, steps: [...before, step] };
+    // A step that consumed and produced nothing still moved the stage's clock; recording it
+    // unsynced keeps a replay faithful after a crash (the OS holds the write) at no fsync.
+    await this.commit(drafts, [this.tailPut(tail)], last, this.syncSteps && !quiet);
+    this.tail = tail;
+  }
+
+  private tailPut(tail: StageTail): BatchOp {
+    return { type: 'put', sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail(tail) };
   }
 
   /** Writes the stage's checkpoint and deletes the journal entries it now covers. */

@@ -5,21 +5,35 @@ import { decodeChecked, decodeCheckedText, encodeChecked } from '../store/checks
 import type { AgentStore } from '../store/store.js';
 import { META } from '../store/meta-keys.js';
 import type { RecordStage } from './stage.js';
+import type { RecordDraft } from '../outbox/outbox.js';
 
 export const CURSOR_KEY = META.journalCursor;
 export const STATE_KEY = META.stageState;
 export const TAIL_KEY = META.stageTail;
 
 /**
+ * A step as the tail records it: the last journal position it consumed and the time it was
+ * given; `done` is present while only the first `done` of the step's records are in the outbox
+ * (a large output is committed in several batches, and only the last step can be cut so).
+ */
+export type TailStep = [last: number, now: number] | [last: number, now: number, done: number];
+
+/**
  * The steps a stateful stage took since its last checkpoint: enough to take them again. `from`
- * is the journal position the checkpoint reflects; each step is `[last, now]`, the last
- * journal position it consumed and the time it was given. The journal keeps every entry after
- * `from` until the next checkpoint, so restoring the checkpoint and replaying these steps
- * rebuilds the state exactly as the run that committed them had it.
+ * is the journal position the checkpoint reflects. The journal keeps every entry after `from`
+ * until the next checkpoint, so restoring the checkpoint and replaying these steps rebuilds the
+ * state exactly as the run that committed them had it.
  */
 export interface StageTail {
   from: number;
-  steps: Array<[last: number, now: number]>;
+  steps: TailStep[];
+}
+
+/** The records of a step cut by a crash that are not in the outbox yet, as its replay made them again. */
+export interface UnfinishedStep {
+  drafts: RecordDraft[];
+  last: number;
+  now: number;
 }
 
 /** What the store holds for the pipeline: the cursor, the stage's checkpoint and the steps since. */
@@ -69,14 +83,22 @@ export function encodeTail(tail: StageTail): Buffer {
 
 /**
  * Restores the checkpoint and feeds the stage the tail's steps again, entries and times as
- * they were. What those steps produced is in the outbox already, so their output is dropped.
+ * they were. What those steps produced is in the outbox already, so their output is dropped,
+ * except the part of a cut step (`done`) that never got there: that is returned, to commit.
+ * The stage's output depends only on its state and input, so it is the same records again.
  */
-export async function replayTail(stage: RecordStage, journal: Journal, committed: Committed): Promise<void> {
+export async function replayTail(stage: RecordStage, journal: Journal, committed: Committed): Promise<UnfinishedStep | undefined> {
   stage.restore(committed.state);
   let prev = committed.tail.from;
-  for (const [last, now] of committed.tail.steps) {
+  let unfinished: UnfinishedStep | undefined;
+  for (const [last, now, done] of committed.tail.steps) {
     const entries = last > prev ? await journal.read(prev, last - prev, last) : [];
-    stage.process(entries, now);
+    const { drafts } = stage.process(entries, now);
+    if (done !== undefined) {
+      if (done > drafts.length) throw new EdgeError('EDGE_STORE_CORRUPT', `the stage tail says ${done} records of the step to ${last} are committed, its replay made ${drafts.length}`);
+      unfinished = { drafts: drafts.slice(done), last, now };
+    }
     prev = last;
   }
+  return unfinished;
 }
