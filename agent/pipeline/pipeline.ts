@@ -7,7 +7,8 @@ import { encodeChecked, positionKey } from '../store/checksum.js';
 import type { AgentStore, Sublevel } from '../store/store.js';
 import { Signal, waitAny } from '../core/signal.js';
 import { isStoreFaultError } from '../store/store-fault.js';
-import { CURSOR_KEY, encodeState, encodeTail, loadCommitted, replayTail, STATE_KEY, TAIL_KEY, type Committed, type StageTail, type TailStep, type UnfinishedStep } from './stage-tail.js';
+import { CURSOR_KEY, encodeState, encodeTail, loadCommitted, replayTail, STATE_KEY, TAIL_KEY, type Committed, type StageTail, type TailStep, type UnfinishedStep, readSteps } from './stage-tail.js';
+import type { JournalEntry } from '../journal/journal.js';
 
 type BatchOp = { type: 'put'; sublevel: Sublevel; key: string; value: Buffer } | { type: 'del'; sublevel: Sublevel; key: string };
 
@@ -158,15 +159,9 @@ export class Pipeline {
     if (this.unfinished) await this.finishUnfinished();
     const entries = await this.journal.read(this.cursor, this.batchSize);
     const now = this.clock.now();
-    let output;
-    try {
-      output = this.stage.process(entries, now);
-    } catch (err) {
-      this.stale = true;
-      throw err;
-    }
     const last = entries.length > 0 ? entries[entries.length - 1]!.position : this.cursor;
     if (!this.stateful) {
+      const output = this.run(() => this.stage.process(entries, now));
       // At most one record per entry, so a batch of entries bounds it.
       if (entries.length === 0 && output.drafts.length === 0) return 0;
       const del = entries.map((e) => ({ type: 'del' as const, sublevel: this.store.journal, key: positionKey(e.position) }));
@@ -174,50 +169,78 @@ export class Pipeline {
       return entries.length;
     }
     this.tailEvents += entries.length;
-    const quiet = entries.length === 0 && output.drafts.length === 0;
-    await this.commitStep(output.drafts, 0, last, now, quiet);
-    return quiet ? 0 : entries.length;
+    const produced = await this.commitStep(entries, 0, last, now);
+    return entries.length === 0 && produced === 0 ? 0 : entries.length;
+  }
+
+  /** Runs stage code; a throw leaves the stage ahead of the store. */
+  private run<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      this.stale = true;
+      throw err;
+    }
   }
 
   private async finishUnfinished(): Promise<void> {
-    const { drafts, last, now } = this.unfinished!;
+    const { from, last, now, done } = this.unfinished!;
+    const entries = await readSteps(this.journal, from, last);
     // The tail's last step is the cut one: it is taken off and written again as it completes.
-    const cut = this.tail.steps.pop()!;
-    const done = cut[2] ?? 0;
+    this.tail = { from: this.tail.from, steps: this.tail.steps.slice(0, -1) };
     this.unfinished = undefined;
-    await this.commitStep(drafts, done, last, now, false);
+    await this.commitStep(entries, done, last, now);
   }
 
   /**
-   * Commits one step's records (`drafts`, numbered from `done` within the step) in batches of at
-   * most `maxDraftsPerBatch`. Each batch but the last records the step in the tail with how many
-   * of its records are in, so a crash between two of them replays the step and commits the rest
-   * (and only the rest). The last batch records the step as complete, or checkpoints when due:
-   * a checkpoint is the state after the whole step, so it cannot come before the step's rest.
+   * Takes one step of the stage and commits its records in batches of at most
+   * `maxDraftsPerBatch` as the stage hands them out, the first `skip` dropped (a cut step taken
+   * again). Each batch but the last records the step in the tail with how many of its records
+   * are in, so a crash between two of them takes the step again and commits only the rest. The
+   * last batch records the step as complete, or checkpoints when due: a checkpoint is the state
+   * after the whole step, so it cannot come before the step's last record. Returns the number
+   * of records the step made.
    */
-  private async commitStep(drafts: RecordDraft[], done: number, last: number, now: number, quiet: boolean): Promise<void> {
+  private async commitStep(entries: JournalEntry[], skip: number, last: number, now: number): Promise<number> {
+    const max = this.maxDraftsPerBatch;
     const before = this.tail.steps;
-    while (drafts.length > this.maxDraftsPerBatch) {
-      // Taken off the front so the committed ones can be collected while the rest wait.
-      const part = drafts.splice(0, this.maxDraftsPerBatch);
-      done += part.length;
-      const tail: StageTail = { from: this.tail.from, steps: [...before, [last, now, done]] };
-      await this.commit(part, [this.tailPut(tail)], last, this.syncSteps);
-      this.tail = tail;
+    const pieces = this.stage.pieces?.(entries, now, max) ?? [this.run(() => this.stage.process(entries, now)).drafts];
+    const it = pieces[Symbol.iterator]();
+    let made = 0;
+    let done = skip;
+    let held: RecordDraft[] = [];
+    for (;;) {
+      const next = this.run(() => it.next());
+      if (next.done) break;
+      let piece = next.value;
+      made += piece.length;
+      if (made <= skip) continue;
+      if (made - piece.length < skip) piece = piece.slice(skip - (made - piece.length));
+      held = held.length === 0 ? piece : held.concat(piece);
+      while (held.length >= max) {
+        const part = held.length === max ? held : held.slice(0, max);
+        held = held.length === max ? [] : held.slice(max);
+        done += part.length;
+        const tail: StageTail = { from: this.tail.from, steps: [...before, [last, now, done]] };
+        await this.commit(part, [this.tailPut(tail)], last, this.syncSteps);
+        this.tail = tail;
+      }
     }
     const steps = before.length + 1;
     // Steps that only moved the clock make a short tail: they need no checkpoint on a timer (an idle box would fsync for nothing).
     const due = steps >= this.checkpoints.maxSteps || this.tailEvents >= this.checkpoints.everyEvents || (this.tailEvents > 0 && now - this.checkpointedAt >= this.checkpoints.everyMs);
     if (due) {
-      await this.commitCheckpoint(drafts, last, this.syncSteps);
-      return;
+      await this.commitCheckpoint(held, last, this.syncSteps);
+      return made;
     }
     const step: TailStep = [last, now];
     const tail: StageTail = { from: this.tail.from, steps: [...before, step] };
     // A step that consumed and produced nothing still moved the stage's clock; recording it
     // unsynced keeps a replay faithful after a crash (the OS holds the write) at no fsync.
-    await this.commit(drafts, [this.tailPut(tail)], last, this.syncSteps && !quiet);
+    const quiet = entries.length === 0 && made === 0;
+    await this.commit(held, [this.tailPut(tail)], last, this.syncSteps && !quiet);
     this.tail = tail;
+    return made;
   }
 
   private tailPut(tail: StageTail): BatchOp {

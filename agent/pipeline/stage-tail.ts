@@ -5,7 +5,6 @@ import { decodeChecked, decodeCheckedText, encodeChecked } from '../store/checks
 import type { AgentStore } from '../store/store.js';
 import { META } from '../store/meta-keys.js';
 import type { RecordStage } from './stage.js';
-import type { RecordDraft } from '../outbox/outbox.js';
 
 export const CURSOR_KEY = META.journalCursor;
 export const STATE_KEY = META.stageState;
@@ -29,11 +28,12 @@ export interface StageTail {
   steps: TailStep[];
 }
 
-/** The records of a step cut by a crash that are not in the outbox yet, as its replay made them again. */
+/** A step a crash cut between two of its batches: taken again from `from` to `last`, its first `done` records dropped. */
 export interface UnfinishedStep {
-  drafts: RecordDraft[];
+  from: number;
   last: number;
   now: number;
+  done: number;
 }
 
 /** What the store holds for the pipeline: the cursor, the stage's checkpoint and the steps since. */
@@ -83,22 +83,27 @@ export function encodeTail(tail: StageTail): Buffer {
 
 /**
  * Restores the checkpoint and feeds the stage the tail's steps again, entries and times as
- * they were. What those steps produced is in the outbox already, so their output is dropped,
- * except the part of a cut step (`done`) that never got there: that is returned, to commit.
- * The stage's output depends only on its state and input, so it is the same records again.
+ * they were. What those steps produced is in the outbox already, so their output is dropped.
+ * A last step that was cut between two of its batches (`done`) is not taken here but returned:
+ * the pipeline takes it again, committing only its records after `done` (the stage's output
+ * depends only on its state and input, so they are the same records).
  */
 export async function replayTail(stage: RecordStage, journal: Journal, committed: Committed): Promise<UnfinishedStep | undefined> {
   stage.restore(committed.state);
   let prev = committed.tail.from;
-  let unfinished: UnfinishedStep | undefined;
-  for (const [last, now, done] of committed.tail.steps) {
-    const entries = last > prev ? await journal.read(prev, last - prev, last) : [];
-    const { drafts } = stage.process(entries, now);
+  const steps = committed.tail.steps;
+  for (const [i, [last, now, done]] of steps.entries()) {
     if (done !== undefined) {
-      if (done > drafts.length) throw new EdgeError('EDGE_STORE_CORRUPT', `the stage tail says ${done} records of the step to ${last} are committed, its replay made ${drafts.length}`);
-      unfinished = { drafts: drafts.slice(done), last, now };
+      if (i !== steps.length - 1) throw new EdgeError('EDGE_STORE_CORRUPT', `the stage tail has a cut step (to journal position ${last}) that is not its last`);
+      return { from: prev, last, now, done };
     }
+    stage.process(await readSteps(journal, prev, last), now);
     prev = last;
   }
-  return unfinished;
+  return undefined;
+}
+
+/** The journal entries in (prev, last]. */
+export async function readSteps(journal: Journal, prev: number, last: number) {
+  return last > prev ? await journal.read(prev, last - prev, last) : [];
 }
