@@ -86,20 +86,34 @@ export class AnalyticsStage implements RecordStage {
   }
 
   process(entries: JournalEntry[], now: number): StageOutput {
+    let drafts: RecordDraft[] = [];
+    for (const piece of this.pieces(entries, now, Number.POSITIVE_INFINITY)) drafts = drafts.length === 0 ? piece : drafts.concat(piece);
+    return { drafts };
+  }
+
+  /** Readings first, then the results as the engines emit them (a window end over 5,000 groups is 5,000 per query). */
+  *pieces(entries: JournalEntry[], now: number, max: number): Generator<RecordDraft[]> {
     this.takeReferenceChanges(now);
+    this.drafts = [];
+    if (this.options.forwardReadings && entries.length > 0) yield entries.map((e) => readingRecord(e.reading));
     const engines = this.engines;
-    const readings: RecordDraft[] = [];
     for (const e of entries) {
       const event = eventFromReading(e.reading);
       for (let i = 0; i < engines.length; i++) engines[i]!.push(event);
-      if (this.options.forwardReadings) readings.push(readingRecord(e.reading));
+      if (this.drafts.length >= max) yield this.take();
     }
     // Lets windows close on arrival time when a line goes quiet (ASA's "no incoming events").
-    for (const engine of engines) engine.advance(now);
-    // Readings first, then the step's results, as before results became drafts on arrival.
-    const drafts = readings.length > 0 ? readings.concat(this.drafts) : this.drafts;
+    for (const engine of engines) {
+      engine.advance(now);
+      if (this.drafts.length >= max) yield this.take();
+    }
+    if (this.drafts.length > 0) yield this.take();
+  }
+
+  private take(): RecordDraft[] {
+    const out = this.drafts;
     this.drafts = [];
-    return { drafts };
+    return out;
   }
 
   /** One engine checkpoint (one query) per line, so neither writing nor reading holds all at once. */

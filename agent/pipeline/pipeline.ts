@@ -7,7 +7,8 @@ import { encodeChecked, positionKey } from '../store/checksum.js';
 import type { AgentStore, Sublevel } from '../store/store.js';
 import { Signal, waitAny } from '../core/signal.js';
 import { isStoreFaultError } from '../store/store-fault.js';
-import { CURSOR_KEY, encodeState, encodeTail, loadCommitted, replayTail, STATE_KEY, TAIL_KEY, type Committed, type StageTail } from './stage-tail.js';
+import { CURSOR_KEY, encodeState, encodeTail, loadCommitted, replayTail, STATE_KEY, TAIL_KEY, type Committed, type StageTail, type TailStep, type UnfinishedStep, readSteps } from './stage-tail.js';
+import type { JournalEntry } from '../journal/journal.js';
 
 type BatchOp = { type: 'put'; sublevel: Sublevel; key: string; value: Buffer } | { type: 'del'; sublevel: Sublevel; key: string };
 
@@ -48,6 +49,8 @@ export class Pipeline {
   private checkpointedAt = 0;
   /** A failed batch left the stage ahead of the store: rebuild it from the store first. */
   private stale = false;
+  /** The rest of a step that a crash cut between two of its batches, made again by the replay. */
+  private unfinished: UnfinishedStep | undefined;
   /** Fires after each committed step. */
   readonly advanced = new Signal();
 
@@ -67,6 +70,13 @@ export class Pipeline {
      */
     private readonly syncSteps = true,
     private readonly checkpoints: CheckpointPolicy = DEFAULT_CHECKPOINTS,
+    /**
+     * Most records a stateful stage's step commits in one batch. A window end over thousands
+     * of groups makes tens of thousands at once; encoding them and the batch holding them in
+     * one go took more heap than the unit allows. Larger outputs go in several batches, the
+     * tail recording how many are in (`TailStep`'s `done`).
+     */
+    private readonly maxDraftsPerBatch = 2000,
   ) {}
 
   /** Reads the cursor and rebuilds the stage's state; call before `Journal.init`, which needs `position`. */
@@ -80,8 +90,10 @@ export class Pipeline {
 
   private async rebuild(): Promise<void> {
     const committed = await loadCommitted(this.store);
-    if (this.stateful) await replayTail(this.stage, this.journal, committed);
+    this.unfinished = undefined;
+    if (this.stateful) this.unfinished = await replayTail(this.stage, this.journal, committed);
     else {
+      // Switching to a stateless stage drops the stateful one's state, and with it the rest of a cut step.
       this.stage.restore(committed.state);
       if (committed.tailStored) await this.dropTail(committed);
     }
@@ -111,6 +123,9 @@ export class Pipeline {
   checkpoint(): Promise<void> {
     const run = this.stepping.then(async () => {
       if (!this.stateful || this.stale || this.tail.steps.length === 0 || this.store.db.status !== 'open' || this.store.fault) return;
+      // The state is past the cut step: checkpointing before its rest is in would lose the rest.
+      if (this.unfinished) await this.finishUnfinished();
+      if (this.tail.steps.length === 0) return;
       await this.commitCheckpoint([], this.cursor, true);
     });
     this.stepping = run.catch(() => undefined);
@@ -141,40 +156,95 @@ export class Pipeline {
 
   private async stepOnce(): Promise<number> {
     if (this.stale) await this.rebuild();
+    if (this.unfinished) await this.finishUnfinished();
     const entries = await this.journal.read(this.cursor, this.batchSize);
     const now = this.clock.now();
-    let output;
-    try {
-      output = this.stage.process(entries, now);
-    } catch (err) {
-      this.stale = true;
-      throw err;
-    }
     const last = entries.length > 0 ? entries[entries.length - 1]!.position : this.cursor;
     if (!this.stateful) {
+      const output = this.run(() => this.stage.process(entries, now));
+      // At most one record per entry, so a batch of entries bounds it.
       if (entries.length === 0 && output.drafts.length === 0) return 0;
       const del = entries.map((e) => ({ type: 'del' as const, sublevel: this.store.journal, key: positionKey(e.position) }));
       await this.commit(output.drafts, del, last, this.syncSteps);
       return entries.length;
     }
-    const steps = this.tail.steps.length + 1;
-    const events = this.tailEvents + entries.length;
-    // Steps that only moved the clock make a short tail: they need no checkpoint on a timer (an idle box would fsync for nothing).
-    const due = steps >= this.checkpoints.maxSteps || events >= this.checkpoints.everyEvents || (events > 0 && now - this.checkpointedAt >= this.checkpoints.everyMs);
-    if (due) {
-      await this.commitCheckpoint(output.drafts, last, this.syncSteps);
-    } else {
-      const tail: StageTail = { from: this.tail.from, steps: [...this.tail.steps, [last, now]] };
-      const put = { type: 'put' as const, sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail(tail) };
-      // A step that consumed and produced nothing still moved the stage's clock; recording it
-      // unsynced keeps a replay faithful after a crash (the OS holds the write) at no fsync.
-      const quiet = entries.length === 0 && output.drafts.length === 0;
-      await this.commit(output.drafts, [put], last, this.syncSteps && !quiet);
-      this.tail = tail;
-      this.tailEvents = events;
-      if (quiet) return 0;
+    this.tailEvents += entries.length;
+    const produced = await this.commitStep(entries, 0, last, now);
+    return entries.length === 0 && produced === 0 ? 0 : entries.length;
+  }
+
+  /** Runs stage code; a throw leaves the stage ahead of the store. */
+  private run<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      this.stale = true;
+      throw err;
     }
-    return entries.length;
+  }
+
+  private async finishUnfinished(): Promise<void> {
+    const { from, last, now, done } = this.unfinished!;
+    const entries = await readSteps(this.journal, from, last);
+    // The tail's last step is the cut one: it is taken off and written again as it completes.
+    this.tail = { from: this.tail.from, steps: this.tail.steps.slice(0, -1) };
+    this.unfinished = undefined;
+    await this.commitStep(entries, done, last, now);
+  }
+
+  /**
+   * Takes one step of the stage and commits its records in batches of at most
+   * `maxDraftsPerBatch` as the stage hands them out, the first `skip` dropped (a cut step taken
+   * again). Each batch but the last records the step in the tail with how many of its records
+   * are in, so a crash between two of them takes the step again and commits only the rest. The
+   * last batch records the step as complete, or checkpoints when due: a checkpoint is the state
+   * after the whole step, so it cannot come before the step's last record. Returns the number
+   * of records the step made.
+   */
+  private async commitStep(entries: JournalEntry[], skip: number, last: number, now: number): Promise<number> {
+    const max = this.maxDraftsPerBatch;
+    const before = this.tail.steps;
+    const pieces = this.stage.pieces?.(entries, now, max) ?? [this.run(() => this.stage.process(entries, now)).drafts];
+    const it = pieces[Symbol.iterator]();
+    let made = 0;
+    let done = skip;
+    let held: RecordDraft[] = [];
+    for (;;) {
+      const next = this.run(() => it.next());
+      if (next.done) break;
+      let piece = next.value;
+      made += piece.length;
+      if (made <= skip) continue;
+      if (made - piece.length < skip) piece = piece.slice(skip - (made - piece.length));
+      held = held.length === 0 ? piece : held.concat(piece);
+      while (held.length >= max) {
+        const part = held.length === max ? held : held.slice(0, max);
+        held = held.length === max ? [] : held.slice(max);
+        done += part.length;
+        const tail: StageTail = { from: this.tail.from, steps: [...before, [last, now, done]] };
+        await this.commit(part, [this.tailPut(tail)], last, this.syncSteps);
+        this.tail = tail;
+      }
+    }
+    const steps = before.length + 1;
+    // Steps that only moved the clock make a short tail: they need no checkpoint on a timer (an idle box would fsync for nothing).
+    const due = steps >= this.checkpoints.maxSteps || this.tailEvents >= this.checkpoints.everyEvents || (this.tailEvents > 0 && now - this.checkpointedAt >= this.checkpoints.everyMs);
+    if (due) {
+      await this.commitCheckpoint(held, last, this.syncSteps);
+      return made;
+    }
+    const step: TailStep = [last, now];
+    const tail: StageTail = { from: this.tail.from, steps: [...before, step] };
+    // A step that consumed and produced nothing still moved the stage's clock; recording it
+    // unsynced keeps a replay faithful after a crash (the OS holds the write) at no fsync.
+    const quiet = entries.length === 0 && made === 0;
+    await this.commit(held, [this.tailPut(tail)], last, this.syncSteps && !quiet);
+    this.tail = tail;
+    return made;
+  }
+
+  private tailPut(tail: StageTail): BatchOp {
+    return { type: 'put', sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail(tail) };
   }
 
   /** Writes the stage's checkpoint and deletes the journal entries it now covers. */

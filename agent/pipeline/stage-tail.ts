@@ -11,15 +11,29 @@ export const STATE_KEY = META.stageState;
 export const TAIL_KEY = META.stageTail;
 
 /**
+ * A step as the tail records it: the last journal position it consumed and the time it was
+ * given; `done` is present while only the first `done` of the step's records are in the outbox
+ * (a large output is committed in several batches, and only the last step can be cut so).
+ */
+export type TailStep = [last: number, now: number] | [last: number, now: number, done: number];
+
+/**
  * The steps a stateful stage took since its last checkpoint: enough to take them again. `from`
- * is the journal position the checkpoint reflects; each step is `[last, now]`, the last
- * journal position it consumed and the time it was given. The journal keeps every entry after
- * `from` until the next checkpoint, so restoring the checkpoint and replaying these steps
- * rebuilds the state exactly as the run that committed them had it.
+ * is the journal position the checkpoint reflects. The journal keeps every entry after `from`
+ * until the next checkpoint, so restoring the checkpoint and replaying these steps rebuilds the
+ * state exactly as the run that committed them had it.
  */
 export interface StageTail {
   from: number;
-  steps: Array<[last: number, now: number]>;
+  steps: TailStep[];
+}
+
+/** A step a crash cut between two of its batches: taken again from `from` to `last`, its first `done` records dropped. */
+export interface UnfinishedStep {
+  from: number;
+  last: number;
+  now: number;
+  done: number;
 }
 
 /** What the store holds for the pipeline: the cursor, the stage's checkpoint and the steps since. */
@@ -70,13 +84,26 @@ export function encodeTail(tail: StageTail): Buffer {
 /**
  * Restores the checkpoint and feeds the stage the tail's steps again, entries and times as
  * they were. What those steps produced is in the outbox already, so their output is dropped.
+ * A last step that was cut between two of its batches (`done`) is not taken here but returned:
+ * the pipeline takes it again, committing only its records after `done` (the stage's output
+ * depends only on its state and input, so they are the same records).
  */
-export async function replayTail(stage: RecordStage, journal: Journal, committed: Committed): Promise<void> {
+export async function replayTail(stage: RecordStage, journal: Journal, committed: Committed): Promise<UnfinishedStep | undefined> {
   stage.restore(committed.state);
   let prev = committed.tail.from;
-  for (const [last, now] of committed.tail.steps) {
-    const entries = last > prev ? await journal.read(prev, last - prev, last) : [];
-    stage.process(entries, now);
+  const steps = committed.tail.steps;
+  for (const [i, [last, now, done]] of steps.entries()) {
+    if (done !== undefined) {
+      if (i !== steps.length - 1) throw new EdgeError('EDGE_STORE_CORRUPT', `the stage tail has a cut step (to journal position ${last}) that is not its last`);
+      return { from: prev, last, now, done };
+    }
+    stage.process(await readSteps(journal, prev, last), now);
     prev = last;
   }
+  return undefined;
+}
+
+/** The journal entries in (prev, last]. */
+export async function readSteps(journal: Journal, prev: number, last: number) {
+  return last > prev ? await journal.read(prev, last - prev, last) : [];
 }

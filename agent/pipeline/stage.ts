@@ -19,6 +19,13 @@ export interface StageOutput {
 export interface RecordStage {
   process(entries: JournalEntry[], now: number): StageOutput;
   /**
+   * The same records as `process`, in the same order, handed out as they come in pieces of
+   * about `max` (a piece can be larger: what one query emits at once), so the caller can commit
+   * them while the rest are made. The state is the one `process` leaves only once the
+   * iteration has run to its end.
+   */
+  pieces?(entries: JournalEntry[], now: number, max: number): Iterable<RecordDraft[]>;
+  /**
    * The whole state as UTF-8 text, in parts that are stored back to back (a large state need
    * never be one string); absent on a stage that keeps none.
    */

@@ -9,9 +9,11 @@ import { tempDir } from '../support/tmp.js';
 const TOTAL = 1500;
 const EVERY = 400;
 const ROUNDS = 6;
+/** Records per pipeline batch: small, so most steps with results take several batches. */
+const PER_BATCH = 3;
 
 function child(dataDir: string) {
-  return spawn(process.execPath, ['--import', 'tsx', 'test/fault/support/replay-child.ts', dataDir, String(TOTAL), String(EVERY)], {
+  return spawn(process.execPath, ['--import', 'tsx', 'test/fault/support/replay-child.ts', dataDir, String(TOTAL), String(EVERY), String(PER_BATCH)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 120_000,

@@ -81,7 +81,13 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
   try {
     await untilLogged(child.stdout, 'diagnostics listening', exited);
     const pid = child.pid!;
-    const status = () => Promise.race([died, request(socketPath, 'status', {}, { timeoutMs: 10_000 }) as Promise<StatusReport>]);
+    // A dying agent cuts the socket before its exit is seen: the exit, if it comes, is the answer.
+    const ask = () =>
+      (request(socketPath, 'status', {}, { timeoutMs: 10_000 }) as Promise<StatusReport>).catch(async (err: unknown) => {
+        await Promise.race([died, delay(5000)]);
+        throw err;
+      });
+    const status = () => Promise.race([died, ask()]);
     await Promise.race([died, delay(o.warmupS * 1000)]);
 
     const cpu0 = cpuSeconds(pid);

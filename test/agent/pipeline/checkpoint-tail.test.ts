@@ -9,7 +9,8 @@ import { AnalyticsStage } from '../../../agent/pipeline/analytics-stage.js';
 import { Pipeline, type CheckpointPolicy } from '../../../agent/pipeline/pipeline.js';
 import { readingsStage, type RecordStage } from '../../../agent/pipeline/stage.js';
 import { AnalyticsEngine, compileQuery, eventFromReading } from '../../../agent/analytics/index.js';
-import { encodeChecked } from '../../../agent/store/checksum.js';
+import { decodeChecked, encodeChecked } from '../../../agent/store/checksum.js';
+import type { StageTail } from '../../../agent/pipeline/stage-tail.js';
 import { AgentStore } from '../../../agent/store/store.js';
 import { stamped } from '../../support/readings.js';
 import { tempDir } from '../../support/tmp.js';
@@ -31,11 +32,11 @@ function analytics(policy: 'adjust' | 'drop' = 'adjust'): AnalyticsStage {
   });
 }
 
-async function open(path: string, clock: ManualClock, stage: RecordStage, checkpoints: CheckpointPolicy) {
+async function open(path: string, clock: ManualClock, stage: RecordStage, checkpoints: CheckpointPolicy, maxDraftsPerBatch?: number) {
   const store = await AgentStore.open(path);
   const journal = new Journal(store);
   const outbox = new Outbox(store);
-  const pipeline = new Pipeline(store, journal, outbox, stage, clock, silentLogger, 23, 1000, true, checkpoints);
+  const pipeline = new Pipeline(store, journal, outbox, stage, clock, silentLogger, 23, 1000, true, checkpoints, maxDraftsPerBatch);
   await pipeline.init();
   await journal.init(pipeline.position);
   await outbox.init();
@@ -263,5 +264,121 @@ describe('stateful stage: checkpoint at intervals, replay the journal tail after
       expect(r.failures).toBe(1);
       expect(r.out).toEqual(clean.out);
     }
+  });
+
+  describe('a large step output committed in several batches', () => {
+    /**
+     * The run of `run`, with at most `perBatch` records per batch, and the `cutAt`-th pipeline
+     * batch never written: the store is closed instead (what a SIGKILL between two batches of
+     * one step leaves) and the pipeline reopened. Returns the outbox and the tail at the cut.
+     */
+    async function cutRun(perBatch: number, cutAt: number | undefined, checkpoints: CheckpointPolicy) {
+      const dir = tempDir('checkpoint-tail-chunks');
+      dirs.push(dir);
+      const clock = new ManualClock(T0);
+      let tailAtCut: StageTail | undefined;
+      let writes = 0;
+      const arm = (p: Open) => {
+        const write = p.store.write.bind(p.store);
+        p.store.write = async (ops, options) => {
+          if (ops.some((op) => op.sublevel === p.store.outbox) && ++writes === cutAt) {
+            const raw = await p.store.meta.get('stageTail');
+            tailAtCut = raw ? decodeChecked<StageTail>(raw, 'tail') : undefined;
+            await p.store.close();
+            throw new Error('injected: killed before this batch');
+          }
+          return write(ops, options);
+        };
+        return p;
+      };
+      let p = arm(await open(dir.path, clock, analytics(), checkpoints, perBatch));
+      const drain = async () => {
+        for (;;) {
+          try {
+            if ((await p.pipeline.step()) === 0) return;
+          } catch {
+            p = arm(await open(dir.path, clock, analytics(), checkpoints, perBatch));
+          }
+        }
+      };
+      for (let i = 0; i < readings.length; i++) {
+        clock.set(readings[i]!.arrivalTime);
+        await p.journal.append([readings[i]!]);
+        if (i % 5 === 0) await drain();
+      }
+      clock.advance(60_000);
+      await drain();
+      await p.pipeline.step();
+      const out = await outboxContent(p);
+      await p.store.close();
+      return { out, tailAtCut, writes };
+    }
+
+    it('batches of 2 records give the outbox of one batch per step, seq for seq', async () => {
+      const whole = await expected();
+      const r = await cutRun(2, undefined, NEVER);
+      expect(r.out).toEqual(whole);
+      // More outbox batches than steps that produced: the large outputs were split.
+      expect(r.writes).toBeGreaterThan(Math.ceil(whole.length / 2) - 1);
+    });
+
+    it('a crash between two batches of one step replays the step and commits only its rest: nothing lost, nothing twice', async () => {
+      const want = await expected();
+      const total = (await cutRun(2, undefined, NEVER)).writes;
+      let cutInsideStep = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 2, max: total }), fc.constantFrom(NEVER, { everyMs: 1e12, everyEvents: 45, maxSteps: 1e9 }), async (cutAt, checkpoints) => {
+          const r = await cutRun(2, cutAt, checkpoints);
+          expect(r.out).toEqual(want);
+          if (r.tailAtCut?.steps.at(-1)?.[2] !== undefined) cutInsideStep++;
+        }),
+        { numRuns: 12 },
+      );
+      // The cuts did land between two batches of one step (the tail said how far it had got).
+      expect(cutInsideStep).toBeGreaterThan(0);
+    });
+
+    it('stop() after a cut step commits its rest before the checkpoint', async () => {
+      const dir = tempDir('checkpoint-tail-chunks-stop');
+      dirs.push(dir);
+      const clock = new ManualClock(T0);
+      let p = await open(dir.path, clock, analytics(), NEVER, 2);
+      await p.journal.append(readings.slice(0, 60));
+      clock.set(readings[59]!.arrivalTime + 30_000);
+      let cut = false;
+      const write = p.store.write.bind(p.store);
+      let n = 0;
+      p.store.write = async (ops, options) => {
+        if (ops.some((op) => op.sublevel === p.store.outbox) && ++n === 2) {
+          cut = true;
+          await p.store.close();
+          throw new Error('injected');
+        }
+        return write(ops, options);
+      };
+      await p.pipeline.step().catch(() => undefined);
+      expect(cut).toBe(true);
+      const raw = await (async () => {
+        const s = await AgentStore.open(dir.path);
+        const t = await s.meta.get('stageTail');
+        await s.close();
+        return decodeChecked<StageTail>(t!, 'tail');
+      })();
+      expect(raw.steps.at(-1)?.[2]).toBe(2);
+      p = await open(dir.path, clock, analytics(), NEVER, 2);
+      await p.pipeline.stop();
+      const stopped = await outboxContent(p);
+      await p.store.close();
+      // Against the same step taken in one batch.
+      const ref = tempDir('checkpoint-tail-chunks-ref');
+      dirs.push(ref);
+      const q = await open(ref.path, new ManualClock(readings[59]!.arrivalTime + 30_000), analytics(), NEVER);
+      await q.journal.append(readings.slice(0, 60));
+      await q.pipeline.step();
+      const once = await outboxContent(q);
+      await q.store.close();
+      expect(once.length).toBeGreaterThan(4);
+      expect(stopped).toEqual(once);
+    });
   });
 });

@@ -3,6 +3,7 @@
 // journaled reading when restarted. The stage's clock is the newest arrival time, so what it
 // computes does not depend on where a kill cut the steps. Prints `at N` after each step; once
 // every reading is through, closes the last windows and prints `done <outbox as JSON>`.
+// A step's records go in batches of a few, so a kill can also land between two batches of one step.
 import { ManualClock } from '../../../agent/core/clock.js';
 import type { StampedReading } from '../../../agent/core/reading.js';
 import { silentLogger } from '../../../agent/core/logger.js';
@@ -12,7 +13,7 @@ import { AnalyticsStage } from '../../../agent/pipeline/analytics-stage.js';
 import { Pipeline } from '../../../agent/pipeline/pipeline.js';
 import { AgentStore } from '../../../agent/store/store.js';
 
-const [dataDir, totalText, everyEventsText] = process.argv.slice(2) as [string, string, string];
+const [dataDir, totalText, everyEventsText, perBatchText] = process.argv.slice(2) as [string, string, string, string];
 const TOTAL = Number(totalText);
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -40,7 +41,7 @@ const store = await AgentStore.open(dataDir);
 const journal = new Journal(store);
 const outbox = new Outbox(store);
 const clock = new ManualClock(T0);
-const pipeline = new Pipeline(store, journal, outbox, stage, clock, silentLogger, 17, 1000, true, { everyMs: 1e12, everyEvents: Number(everyEventsText), maxSteps: 1e9 });
+const pipeline = new Pipeline(store, journal, outbox, stage, clock, silentLogger, 17, 1000, true, { everyMs: 1e12, everyEvents: Number(everyEventsText), maxSteps: 1e9 }, Number(perBatchText));
 await pipeline.init();
 await journal.init(pipeline.position);
 await outbox.init();
