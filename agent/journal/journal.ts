@@ -3,7 +3,7 @@ import { isEdgeError } from '../core/errors.js';
 import type { StampedReading } from '../core/reading.js';
 import { decodeChecked, encodeChecked, keyPosition, positionKey } from '../store/checksum.js';
 import { GroupCommit } from '../store/group-commit.js';
-import type { AgentStore } from '../store/store.js';
+import type { AgentStore, StoreOp } from '../store/store.js';
 import { META } from '../store/meta-keys.js';
 import { Signal } from '../core/signal.js';
 import { assertReadings } from './validate-reading.js';
@@ -153,6 +153,17 @@ export class Journal {
     }
     for (const [key, value] of bad) await this.store.quarantine('journal', key, value);
     return out;
+  }
+
+  /**
+   * The deletes that consume positions (`after`, `upTo`]: the journal owns its keys, its consumer
+   * commits these in the batch that records what it made of them. Positions are dense, so a range
+   * covers every entry read (a damaged one is already gone).
+   */
+  consumeOps(after: number, upTo: number): StoreOp[] {
+    const ops: StoreOp[] = [];
+    for (let p = after + 1; p <= upTo; p++) ops.push({ type: 'del', sublevel: this.store.journal, key: positionKey(p) });
+    return ops;
   }
 
   /** Position of the newest entry (0 when none was ever written). */

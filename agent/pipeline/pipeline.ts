@@ -1,16 +1,13 @@
 import type { Logger } from '../core/logger.js';
 import type { Clock } from '../core/clock.js';
-import type { Journal } from '../journal/journal.js';
+import type { Journal, JournalEntry } from '../journal/journal.js';
 import type { Outbox, RecordDraft } from '../outbox/outbox.js';
 import type { RecordStage } from './stage.js';
-import { encodeChecked, positionKey } from '../store/checksum.js';
-import type { AgentStore, Sublevel } from '../store/store.js';
+import { encodeChecked } from '../store/checksum.js';
+import type { AgentStore, StoreOp } from '../store/store.js';
 import { Signal, waitAny } from '../core/signal.js';
 import { isStoreFaultError } from '../store/store-fault.js';
 import { CURSOR_KEY, encodeState, encodeTail, loadCommitted, replayTail, STATE_KEY, TAIL_KEY, type Committed, type StageTail, type TailStep, type UnfinishedStep, readSteps } from './stage-tail.js';
-import type { JournalEntry } from '../journal/journal.js';
-
-type BatchOp = { type: 'put'; sublevel: Sublevel; key: string; value: Buffer } | { type: 'del'; sublevel: Sublevel; key: string };
 
 /**
  * When a stateful stage is checkpointed: `everyMs` of clock time after the last checkpoint once
@@ -149,8 +146,7 @@ export class Pipeline {
 
   /** A stateless stage now reads what a stateful one left: its kept entries are consumed already. */
   private async dropTail(committed: Committed): Promise<void> {
-    const ops: BatchOp[] = [{ type: 'del', sublevel: this.store.meta, key: TAIL_KEY }];
-    for (let p = committed.tail.from + 1; p <= committed.cursor; p++) ops.push({ type: 'del', sublevel: this.store.journal, key: positionKey(p) });
+    const ops: StoreOp[] = [{ type: 'del', sublevel: this.store.meta, key: TAIL_KEY }, ...this.journal.consumeOps(committed.tail.from, committed.cursor)];
     await this.store.write(ops, { sync: this.syncSteps });
   }
 
@@ -164,7 +160,7 @@ export class Pipeline {
       const output = this.run(() => this.stage.process(entries, now));
       // At most one record per entry, so a batch of entries bounds it.
       if (entries.length === 0 && output.drafts.length === 0) return 0;
-      const del = entries.map((e) => ({ type: 'del' as const, sublevel: this.store.journal, key: positionKey(e.position) }));
+      const del = this.journal.consumeOps(this.cursor, last);
       await this.commit(output.drafts, del, last, this.syncSteps);
       return entries.length;
     }
@@ -243,25 +239,25 @@ export class Pipeline {
     return made;
   }
 
-  private tailPut(tail: StageTail): BatchOp {
+  private tailPut(tail: StageTail): StoreOp {
     return { type: 'put', sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail(tail) };
   }
 
   /** Writes the stage's checkpoint and deletes the journal entries it now covers. */
   private async commitCheckpoint(drafts: RecordDraft[], last: number, sync: boolean): Promise<void> {
-    const ops: BatchOp[] = [
+    const ops: StoreOp[] = [
       { type: 'put', sublevel: this.store.meta, key: STATE_KEY, value: encodeState(this.stage.checkpoint!()) },
       { type: 'put', sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail({ from: last, steps: [] }) },
     ];
     // Positions are dense: every one in (from, last] was consumed (a damaged one is already gone).
-    for (let p = this.tail.from + 1; p <= last; p++) ops.push({ type: 'del', sublevel: this.store.journal, key: positionKey(p) });
+    ops.push(...this.journal.consumeOps(this.tail.from, last));
     await this.commit(drafts, ops, last, sync);
     this.tail = { from: last, steps: [] };
     this.tailEvents = 0;
     this.checkpointedAt = this.clock.now();
   }
 
-  private async commit(drafts: RecordDraft[], ops: BatchOp[], last: number, sync: boolean): Promise<void> {
+  private async commit(drafts: RecordDraft[], ops: StoreOp[], last: number, sync: boolean): Promise<void> {
     const staged = this.outbox.stage(drafts);
     try {
       await this.store.write([...staged.ops, { type: 'put', sublevel: this.store.meta, key: CURSOR_KEY, value: encodeChecked(last) }, ...ops], { sync });
