@@ -1,12 +1,11 @@
+import { captureLogger } from '../support/log-capture.js';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderStatus } from '../../agent/cli/commands/status.js';
 import { paint } from '../../agent/cli/format.js';
 import { parseConfig } from '../../agent/config/load.js';
 import { ManualClock } from '../../agent/core/clock.js';
-import { createRootLogger } from '../../agent/core/logger.js';
 import type { Reading } from '../../agent/core/reading.js';
 import type { ResultRecord } from '../../agent/core/wire.js';
 import { statusReport } from '../../agent/diagnostics/handlers/status.js';
@@ -32,16 +31,7 @@ describe('a running agent: a named input by source, JOINed with a reference file
     cleanups.push(data.cleanup);
     const table = join(data.path, 'thresholds.csv');
     writeFileSync(table, 'point,maxValue\ntemp,50\n');
-    const lines: Array<Record<string, unknown>> = [];
-    const logger = createRootLogger(
-      'info',
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-          cb();
-        },
-      }),
-    );
+    const { logger, lines } = captureLogger();
     // The agent's clock: the file is checked every pollMs of it, so the test says when.
     const clock = new ManualClock(Date.now());
     const config = parseConfig(
@@ -121,16 +111,7 @@ describe('a running agent: a named input by source, JOINed with a reference file
     cleanups.push(data.cleanup);
     const sitesFile = join(data.path, 'sites.csv');
     writeFileSync(sitesFile, 'source,site\nboiler-1,Hall A\n');
-    const lines: Array<Record<string, unknown>> = [];
-    const logger = createRootLogger(
-      'info',
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-          cb();
-        },
-      }),
-    );
+    const { logger, lines } = captureLogger();
     const clock = new ManualClock(Date.now());
     const configWith = (maxValue: number) =>
       parseConfig(

@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream';
+import { captureLogger } from '../support/log-capture.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../agent/config/load.js';
 import { systemClock } from '../../agent/core/clock.js';
 import type { Driver, DriverHealth, ReadingSink } from '../../agent/core/driver.js';
-import { createRootLogger } from '../../agent/core/logger.js';
 import type { Reading } from '../../agent/core/reading.js';
 import type { ReadingRecord } from '../../agent/core/wire.js';
 import { renderStatus } from '../../agent/cli/commands/status.js';
@@ -58,16 +57,7 @@ describe('a buggy driver: one bad reading among good ones', () => {
     const dev = await hub.registerDevice('gw-bad');
     const data = tempDir('bad-reading');
     cleanups.push(data.cleanup);
-    const lines: Array<Record<string, unknown>> = [];
-    const logger = createRootLogger(
-      'info',
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-          cb();
-        },
-      }),
-    );
+    const { logger, lines } = captureLogger();
     const config = parseConfig({ hub: { connectionString: dev.connectionString }, dataDir: data.path, forwarding: { lingerMs: 20, retryInitialMs: 50, retryMaxMs: 200 } }, 'test config');
     const t = 1_800_000_000_000;
     const r = (point: string, value: unknown): Reading => ({ source: 'plc-1', point, value, quality: 'good', receivedAt: t }) as Reading;

@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
+import { captureLogger } from '../../support/log-capture.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../agent/core/clock.js';
 import { isEdgeError } from '../../../agent/core/errors.js';
-import { createRootLogger } from '../../../agent/core/logger.js';
 import type { Reading } from '../../../agent/core/reading.js';
 import { Journal } from '../../../agent/journal/journal.js';
 import { ReadingGate } from '../../../agent/journal/reading-gate.js';
@@ -64,16 +63,6 @@ describe('readingProblem: what may enter the journal', () => {
   });
 });
 
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createRootLogger('info', sink), lines };
-}
 
 describe('the size bound holds for the reading as it will be journaled', () => {
   it('a reading that passes before the stamp passes after it; one byte more is refused before', () => {
@@ -89,7 +78,7 @@ describe('the size bound holds for the reading as it will be journaled', () => {
 
 describe('ReadingGate: the bad ones out, the good ones on', () => {
   it('keeps the valid readings in order, counts the others per driver and reason, logs each reason once', () => {
-    const { logger, lines } = capture();
+    const { logger, lines } = captureLogger();
     const gate = new ReadingGate(logger);
     const batch = [good, as({ value: Number.NaN }), as({ point: 'p2' }), as({ point: '' }), as({ point: 'p3', value: Number.NaN })];
     expect(gate.admit(batch, 'modbus')).toEqual([good, batch[2]]);
@@ -105,7 +94,7 @@ describe('ReadingGate: the bad ones out, the good ones on', () => {
   });
 
   it('a batch with nothing valid is refused with EDGE_READING_INVALID naming driver and point; an all-good batch passes as it is', () => {
-    const gate = new ReadingGate(capture().logger);
+    const gate = new ReadingGate(captureLogger().logger);
     const all = [good];
     expect(gate.admit(all, 'sim')).toBe(all);
     expect(gate.admit([], 'sim')).toEqual([]);
