@@ -21,6 +21,16 @@ export class ReorderBuffer<T> {
     return this.heap.length ? this.heap[0]!.t : Infinity;
   }
 
+  /** Pops every entry earlier than `t`, in order, into `f`; returns how many. */
+  releaseBefore(t: number, f: (held: Held<T>) => void): number {
+    let n = 0;
+    while (this.heap.length > 0 && this.heap[0]!.t < t) {
+      f(this.pop()!);
+      n++;
+    }
+    return n;
+  }
+
   push(t: number, seq: number, item: T): void {
     const h = this.heap;
     const e = { t, seq, item };

@@ -66,14 +66,8 @@ export class AnalyticOperator implements WindowOperator {
   }
 
   onWatermark(wm: number): void {
-    const buf = this.buf;
-    let n = 0;
     // Events at the watermark wait: another one with the same time may still come before them in arrival order.
-    while (buf.size > 0 && buf.peekTime() < wm) {
-      const h = buf.pop()!;
-      n++;
-      this.process(h.item, h.t, h.seq);
-    }
+    const n = this.buf.releaseBefore(wm, (h) => this.process(h.item, h.t, h.seq));
     if (n > 0) this.budget.give(n);
     this.sinceSweep += n;
     if (this.sinceSweep >= SWEEP_EVERY && Number.isFinite(wm)) this.sweep(wm);

@@ -141,11 +141,7 @@ export class JoinOperator implements WindowOperator {
     this.wms[side] = wm;
     // This side's watermark releases the other side's entries.
     const other = (1 - side) as 0 | 1;
-    const heap = this.expiry[other]!;
-    let n = 0;
-    while (heap.size > 0 && heap.peekTime() < wm) {
-      const h = heap.pop()!.item;
-      n++;
+    const n = this.expiry[other]!.releaseBefore(wm, ({ item: h }) => {
       const list = this.buffers[other]!.get(h.key)!;
       const i = list.indexOf(h);
       if (i >= 0) list.splice(i, 1);
@@ -153,7 +149,7 @@ export class JoinOperator implements WindowOperator {
       if (other === LEFT && this.plan.kind === 'left' && !h.matched) {
         this.inner.onEvent(this.joined(h, null), h.t + this.plan.hi, this.seq++);
       }
-    }
+    });
     if (n > 0) this.budget.give(n);
     const joined = Math.min(this.wms[0], this.wms[1]);
     if (joined > this.wm) {

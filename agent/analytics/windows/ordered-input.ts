@@ -25,13 +25,7 @@ export class OrderedInput implements WindowOperator {
   }
 
   onWatermark(wm: number): void {
-    const buf = this.buf;
-    let n = 0;
-    while (buf.size > 0 && buf.peekTime() < wm) {
-      const h = buf.pop()!;
-      n++;
-      this.inner.onEvent(h.item, h.t, h.seq);
-    }
+    const n = this.buf.releaseBefore(wm, (h) => this.inner.onEvent(h.item, h.t, h.seq));
     if (n > 0) this.budget.give(n);
     this.inner.onWatermark(wm);
   }
