@@ -1,10 +1,14 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import commonSdk from 'azure-iot-common';
+
+const { SharedAccessSignature, encodeUriComponentStrict } = commonSdk;
 
 /**
- * IoT Hub shared access signatures, as the device SDK builds them (azure-iot-common
- * `SharedAccessSignature`): `SharedAccessSignature sr=<url-encoded resource>&sig=<url-encoded
- * base64 HMAC-SHA256>&se=<expiry seconds>[&skn=<policy>]`, where the signed string is the
- * url-encoded resource, a newline, and the expiry.
+ * IoT Hub shared access signatures, signed by azure-iot-common's `SharedAccessSignature` (the
+ * device SDK's own signer, so the hub side computes exactly what devices compute):
+ * `SharedAccessSignature sr=<url-encoded resource>&sig=<url-encoded base64 HMAC-SHA256>&se=<expiry
+ * seconds>[&skn=<policy>]`, where the signed string is the url-encoded resource, a newline, and
+ * the expiry.
  */
 export interface SasToken {
   /** The resource exactly as it appears in the token (url-encoded): the signature covers this form. */
@@ -54,21 +58,14 @@ export function parseSasToken(token: string): SasToken | undefined {
 
 /** base64(HMAC-SHA256(base64-decoded key, `<url-encoded resource>\n<expiry>`)) as raw bytes. */
 function sasSignature(base64Key: string, rawResource: string, expiry: number): Buffer {
-  return createHmac('sha256', Buffer.from(base64Key, 'base64')).update(`${rawResource}\n${expiry}`).digest();
-}
-
-/** encodeURIComponent plus the characters the SDK also escapes (`!'()*`), so tokens match byte for byte. */
-function encodeUriComponentStrict(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16));
+  // As a string: the SDK refuses a falsy expiry, and a token with se=0 must still be judged (expired).
+  const sig = SharedAccessSignature.create(rawResource, '', base64Key, String(expiry)).sig;
+  return Buffer.from(decodeURIComponent(sig), 'base64');
 }
 
 /** Builds a device token the way the SDK does (for tests and service-side tools). */
 export function createSasToken(resource: string, base64Key: string, expirySeconds: number, keyName?: string): string {
-  const sr = encodeUriComponentStrict(resource);
-  const sig = encodeUriComponentStrict(sasSignature(base64Key, sr, expirySeconds).toString('base64'));
-  let token = `${PREFIX}sr=${sr}&sig=${sig}`;
-  if (keyName) token += `&skn=${encodeUriComponentStrict(keyName)}`;
-  return `${token}&se=${expirySeconds}`;
+  return SharedAccessSignature.create(encodeUriComponentStrict(resource), keyName ?? '', base64Key, String(expirySeconds)).toString();
 }
 
 /**

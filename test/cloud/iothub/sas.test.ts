@@ -19,6 +19,8 @@ describe('SAS tokens', () => {
     { name: 'host compared case-insensitively', token: createSasToken(`LOCALHOST:8883/devices/dev-1`, key, expiry), keys: [key], now: 0, expected: { ok: true } },
     { name: 'wrong key', token: createSasToken(`${host}/devices/dev-1`, other, expiry), keys: [key], now: 0, expected: { ok: false, reason: 'bad-signature' } },
     { name: 'expired at exactly se', token: createSasToken(`${host}/devices/dev-1`, key, expiry), keys: [key], now: expiry * 1000, expected: { ok: false, reason: 'expired' } },
+    // The SDK's signer refuses a falsy expiry; the hub side must still sign it and say "expired".
+    { name: 'se=0 is expired, not an error', token: createSasToken(`${host}/devices/dev-1`, key, 0), keys: [key], now: 1, expected: { ok: false, reason: 'expired' } },
     { name: 'one ms before se', token: createSasToken(`${host}/devices/dev-1`, key, expiry), keys: [key], now: expiry * 1000 - 1, expected: { ok: true } },
     { name: 'another device\'s resource', token: createSasToken(`${host}/devices/dev-2`, key, expiry), keys: [key], now: 0, expected: { ok: false, reason: 'wrong-resource' } },
     { name: 'another hub', token: createSasToken(`elsewhere:8883/devices/dev-1`, key, expiry), keys: [key], now: 0, expected: { ok: false, reason: 'wrong-resource' } },
