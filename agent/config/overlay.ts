@@ -70,7 +70,7 @@ function desiredReferenceFile(desired: JsonObject): string | undefined {
 
 /**
  * Size, depth and nulls: what must hold before the content is even looked at. A merge patch may
- * carry nulls (deletes; whether one removes a setting in force is judged elsewhere), a document not.
+ * carry nulls (deletes: the setting goes back to the file's value), a document not.
  */
 export function checkShape(desired: JsonObject, maxBytes: number, options: { patch?: boolean } = {}): Refusal | undefined {
   let bytes: number;
@@ -125,17 +125,6 @@ export function applyMergePatch(target: JsonObject, patch: JsonObject): JsonObje
     if (v === null) delete out[k];
     else if (isJsonObject(v)) out[k] = applyMergePatch(isJsonObject(out[k]) ? out[k] : {}, v);
     else out[k] = v;
-  }
-  return out;
-}
-
-/** Dot paths of every leaf (scalar or array; empty objects hold none) in a document: to notice settings that vanished. */
-export function leafPaths(doc: JsonObject, prefix = ''): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(doc)) {
-    const p = prefix ? `${prefix}.${k}` : k;
-    if (isJsonObject(v)) out.push(...leafPaths(v, p));
-    else out.push(p);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import type { AgentConfig } from '../config/schema.js';
-import { applyMergePatch, checkShape, isJsonObject, leafPaths, overlayDesired, withoutMetadata, type JsonObject, type Refusal } from '../config/overlay.js';
+import { applyMergePatch, checkShape, isJsonObject, overlayDesired, withoutMetadata, type JsonObject, type Refusal } from '../config/overlay.js';
 
 /** What to do with one desired version. */
 export type DesiredDecision =
@@ -16,10 +16,10 @@ export type DesiredDecision =
  * the agent applies it or refuses it.
  *
  * Each version is judged as a whole document (file config + desired overlay), never patch by
- * patch: a refused push followed by a fixing push applies both, as the operator meant. A setting
- * that was in force and disappears (a `null` delete) is refused until it is set again explicitly:
- * the agent never drifts back to file values silently. A `null` that takes back a setting that
- * never got into force (a refused value) is fine: that is how an operator repairs a bad push.
+ * patch: a refused push followed by a fixing push applies both, as the operator meant. A `null`
+ * deletes the key from the desired document, as the hub does, so the whole document laid over the
+ * file gives that setting the file's value again (or the default, when the file has none): the
+ * operator's one way back, and a deliberate one, since only an explicit null in a patch does it.
  */
 export class DesiredState {
   private mirror: JsonObject = {};
@@ -84,11 +84,6 @@ export class DesiredState {
 
   private judge(desired: JsonObject, version: number, maxBytes: number): DesiredDecision {
     this.decided = Math.max(this.decided, version);
-    const present = new Set(leafPaths(desired));
-    const gone = leafPaths(this.good.desired).find((p) => !present.has(p) && ![...present].some((q) => q.startsWith(`${p}.`) || p.startsWith(`${q}.`)));
-    if (gone) {
-      return { kind: 'refuse', version, reason: { path: gone, message: 'this setting was deleted (null) from the desired properties; set an explicit value instead' } };
-    }
     const result = overlayDesired(this.file, desired, { maxBytes });
     if (!result.ok) return { kind: 'refuse', version, reason: result.reason };
     return { kind: 'apply', version, config: result.config, desired };

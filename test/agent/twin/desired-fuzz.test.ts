@@ -113,19 +113,47 @@ describe('desired patches, fuzzed', () => {
     );
   });
 
-  it('a delete (null) of a setting in force is refused until it is set again', async () => {
+  it('a null takes a setting in force back to the file value (or the default), and later patches apply', async () => {
     const run = setup();
-    await run.controller.offerFull({ $version: 1, forwarding: { lingerMs: 300 } });
-    expect(run.controller.config.forwarding.lingerMs).toBe(300);
+    await run.controller.offerFull({ $version: 1, forwarding: { lingerMs: 300, maxInFlight: 2 }, log: { level: 'warn' } });
+    expect(run.controller.config.forwarding).toMatchObject({ lingerMs: 300, maxInFlight: 2 });
     await run.controller.offerPatch({ $version: 2, forwarding: { lingerMs: null } });
-    expect(run.controller.config.forwarding.lingerMs).toBe(300);
+    expect(run.controller.configStatus().version).toBe(2);
+    // The file sets no lingerMs: the default comes back; the sibling set by the twin stays.
+    expect(run.controller.config.forwarding).toMatchObject({ lingerMs: file.forwarding.lingerMs, maxInFlight: 2 });
+    expect(run.controller.config.log.level).toBe('warn');
     await run.controller.offerPatch({ $version: 3, log: { level: 'debug' } });
-    expect(run.controller.configStatus().version).toBe(1);
-    expect((run.reported.configRefused as JsonObject).v3).toMatchObject({ path: 'forwarding.lingerMs', message: expect.stringMatching(/deleted/) });
-    await run.controller.offerPatch({ $version: 4, forwarding: { lingerMs: 40 } });
-    expect(run.controller.configStatus().version).toBe(4);
-    expect(run.controller.config.forwarding.lingerMs).toBe(40);
+    expect(run.controller.configStatus().version).toBe(3);
     expect(run.controller.config.log.level).toBe('debug');
+    // A whole section deleted: every setting of it is the file's again.
+    await run.controller.offerPatch({ $version: 4, forwarding: null });
+    expect(run.controller.configStatus().version).toBe(4);
+    expect(run.controller.config.forwarding).toEqual(file.forwarding);
+    expect(run.reported.configRefused).toBeUndefined();
+  });
+
+  it('a null goes back to the value the file sets, not to the default', async () => {
+    const fileWithDrivers = parseConfig(
+      { hub: { connectionString: 'HostName=h;DeviceId=d;SharedAccessKey=AAAA' }, dataDir: '/tmp/x', drivers: [{ type: 'synthetic', name: 'sim', source: 's', points: [{ name: 'p' }] }], storage: { retentionMs: 1234 } },
+      'test',
+    );
+    const controller = new DesiredController({
+      state: new DesiredState(fileWithDrivers),
+      initial: { config: fileWithDrivers, source: 'file' },
+      apply: async () => undefined,
+      persist: async () => undefined,
+      report: () => undefined,
+      resync: () => undefined,
+      clock: new ManualClock(1000),
+      logger: silentLogger,
+    });
+    await controller.offerFull({ $version: 1, storage: { retentionMs: 99 }, drivers: [] });
+    expect(controller.config.storage.retentionMs).toBe(99);
+    expect(controller.config.drivers).toEqual([]);
+    await controller.offerPatch({ $version: 2, storage: { retentionMs: null }, drivers: null });
+    expect(controller.configStatus().version).toBe(2);
+    expect(controller.config.storage.retentionMs).toBe(1234);
+    expect(controller.config.drivers).toEqual(fileWithDrivers.drivers);
   });
 
   it('a refused push followed by a fixing push applies both, as the operator meant', async () => {
