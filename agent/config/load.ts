@@ -1,13 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { EdgeError, errorMessage, systemErrorCode } from '../core/errors.js';
+import { problemLines, zodProblems, type Problem } from './problems.js';
 import { agentConfigSchema, type AgentConfig } from './schema.js';
 
 /** Validates a config document, naming every problem by its path. */
 export function parseConfig(doc: unknown, origin: string): AgentConfig {
+  const result = checkConfig(doc);
+  if (result.ok) return result.config;
+  throw new EdgeError('EDGE_CONFIG_INVALID', `${origin} is not a valid configuration:\n  ${problemLines(result.problems).join('\n  ')}`, { cause: result.error });
+}
+
+/** The config, or every problem with its path (what `edge-agent config check` prints). */
+export function checkConfig(doc: unknown): { ok: true; config: AgentConfig } | { ok: false; problems: Problem[]; error: Error } {
   const result = agentConfigSchema.safeParse(doc);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-  throw new EdgeError('EDGE_CONFIG_INVALID', `${origin} is not a valid configuration:\n  ${problems.join('\n  ')}`, { cause: result.error });
+  if (result.success) return { ok: true, config: result.data };
+  return { ok: false, problems: zodProblems(result.error), error: result.error };
 }
 
 export function loadConfigFile(path: string): AgentConfig {

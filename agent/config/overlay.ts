@@ -1,12 +1,15 @@
+import { zodProblems, type Problem } from './problems.js';
 import { TWIN_SECTIONS, agentConfigSchema, type AgentConfig } from './schema.js';
 
 /** A JSON object as the twin carries it. */
 export type JsonObject = { [key: string]: unknown };
 
-/** Why a desired document was refused: where (dot path) and what, for the reported properties. */
-export interface Refusal {
-  path: string;
-  message: string;
+/**
+ * Why a desired document was refused, for the reported properties: the first problem (where, as
+ * a dot path, and what) and, when validation found several, all of them in `problems`.
+ */
+export interface Refusal extends Problem {
+  problems?: Problem[];
 }
 
 export type OverlayResult = { ok: true; config: AgentConfig } | { ok: false; reason: Refusal };
@@ -32,7 +35,7 @@ export function withoutMetadata(doc: JsonObject): JsonObject {
 
 /**
  * Lays a desired document over the file config and validates the result as a whole: either the
- * complete new config comes back, or the first problem with its path. Never throws for any
+ * complete new config comes back, or every problem with its path. Never throws for any
  * input, since a twin document is untrusted.
  *
  * Objects merge key by key (a desired `{forwarding: {lingerMs: 500}}` keeps the file's other
@@ -42,30 +45,33 @@ export function overlayDesired(file: AgentConfig, desiredDoc: JsonObject, limits
   const desired = withoutMetadata(desiredDoc);
   const shape = checkShape(desired, limits.maxBytes);
   if (shape) return { ok: false, reason: shape };
-  for (const key of Object.keys(desired)) {
-    if (FILE_ONLY[key]) return { ok: false, reason: { path: key, message: FILE_ONLY[key] } };
-    if (!(TWIN_SECTIONS as readonly string[]).includes(key)) {
-      return { ok: false, reason: { path: key, message: `unknown setting; the twin may set ${TWIN_SECTIONS.join(', ')}` } };
-    }
+  const problems: Problem[] = [];
+  const settable: JsonObject = {};
+  for (const [key, value] of Object.entries(desired)) {
+    if (FILE_ONLY[key]) problems.push({ path: key, message: FILE_ONLY[key] });
+    else if (!(TWIN_SECTIONS as readonly string[]).includes(key)) problems.push({ path: key, message: `unknown setting; the twin may set ${TWIN_SECTIONS.join(', ')}` });
+    else settable[key] = value;
   }
-  const readsFile = desiredReferenceFile(desired);
-  if (readsFile) return { ok: false, reason: { path: readsFile, message: 'reference files are named only in the local config file (the twin must not make the agent read files of its choosing); the twin may give a table inline as "rows"' } };
-  const merged = mergeObjects(file as unknown as JsonObject, desired);
-  const result = agentConfigSchema.safeParse(merged);
-  if (result.success) return { ok: true, config: result.data };
-  const issues = result.error.issues;
-  const first = issues[0]!;
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
-  return { ok: false, reason: { path: first.path.join('.') || '(root)', message: first.message + more } };
+  for (const path of desiredReferenceFiles(settable)) {
+    problems.push({ path, message: 'reference files are named only in the local config file (the twin must not make the agent read files of its choosing); the twin may give a table inline as "rows"' });
+  }
+  // The sections it may set are still judged, so that one refusal names everything to fix.
+  const result = agentConfigSchema.safeParse(mergeObjects(file as unknown as JsonObject, settable));
+  if (!result.success) problems.push(...zodProblems(result.error));
+  if (problems.length === 0 && result.success) return { ok: true, config: result.data };
+  const first = problems[0]!;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+  return { ok: false, reason: { path: first.path, message: first.message + more, problems } };
 }
 
-/** The path of a desired `analytics.reference.<name>.file`, if the document sets one. */
-function desiredReferenceFile(desired: JsonObject): string | undefined {
+/** The paths of every desired `analytics.reference.<name>.file`. */
+function desiredReferenceFiles(desired: JsonObject): string[] {
   const analytics = desired.analytics;
   const reference = isJsonObject(analytics) ? analytics.reference : undefined;
-  if (!isJsonObject(reference)) return undefined;
-  const name = Object.keys(reference).find((n) => isJsonObject(reference[n]) && 'file' in reference[n]);
-  return name === undefined ? undefined : `analytics.reference.${name}.file`;
+  if (!isJsonObject(reference)) return [];
+  return Object.keys(reference)
+    .filter((n) => isJsonObject(reference[n]) && 'file' in reference[n])
+    .map((n) => `analytics.reference.${n}.file`);
 }
 
 /**
@@ -87,7 +93,7 @@ function walk(value: unknown, path: string[], depth: number, nullOk: boolean): R
   const where = path.join('.') || '(root)';
   if (value === null) {
     if (nullOk) return undefined;
-    return { path: where, message: "null (the twin's delete) is not accepted: the agent never falls back silently; set an explicit value" };
+    return { path: where, message: "null is accepted only in a desired patch, as the delete of an object's key (the setting goes back to the file's value), not in an array or a whole document" };
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {

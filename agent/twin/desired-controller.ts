@@ -20,6 +20,13 @@ export interface ConfigStatus {
 /** How many refusals the reported properties keep (older ones are deleted from the twin). */
 export const REPORTED_REFUSALS = 10;
 const MAX_REASON_CHARS = 600;
+/**
+ * Problems listed in a refusal, each message cut at MAX_PROBLEM_CHARS. Only the newest refusal
+ * keeps its list (older ones keep their first problem and `problemCount`): the operator fixes the
+ * latest push, and ten full lists could pass IoT Hub's 32 KB for the reported section.
+ */
+export const REPORTED_PROBLEMS = 20;
+const MAX_PROBLEM_CHARS = 200;
 
 export interface DesiredControllerDeps {
   state: DesiredState;
@@ -46,6 +53,8 @@ export class DesiredController {
   private running: AgentConfig;
   private status: ConfigStatus;
   private readonly refusedVersions: string[] = [];
+  /** The refusal whose `problems` list is in the reported properties. */
+  private listedProblems: string | undefined;
   /** Each applied or refused version, for logs, diagnostics and tests that wait on it. */
   readonly events = new EventEmitter<{ applied: [version: number]; refused: [version: number, reason: Refusal] }>();
 
@@ -139,10 +148,19 @@ export class DesiredController {
     this.deps.logger.warn({ version, path: reason.path, reason: reason.message }, 'desired config refused; the last good config keeps running');
     const key = `v${version}`;
     // Bounded: ten refusals with a long query's error each must stay far below the 32 KB reported limit.
-    const patch: JsonObject = { [key]: { path: reason.path.slice(0, 200), message: reason.message.slice(0, MAX_REASON_CHARS), at: new Date(at).toISOString() } };
+    const patch: JsonObject = { [key]: { path: reason.path.slice(0, 200), message: reason.message.slice(0, MAX_REASON_CHARS), at: new Date(at).toISOString(), ...reportedProblems(reason) } };
+    if (this.listedProblems !== undefined && this.listedProblems !== key && this.refusedVersions.includes(this.listedProblems)) patch[this.listedProblems] = { problems: null };
+    this.listedProblems = key;
     if (!this.refusedVersions.includes(key)) this.refusedVersions.push(key);
     while (this.refusedVersions.length > REPORTED_REFUSALS) patch[this.refusedVersions.shift()!] = null;
     this.deps.report({ configRefused: patch, config: { ...(this.reportedConfig().config as JsonObject), lastRefusedVersion: version } });
     this.events.emit('refused', version, reason);
   }
+}
+
+/** Every problem of a refusal, bounded: the first {@link REPORTED_PROBLEMS}, and how many there were in all. */
+function reportedProblems(reason: Refusal): { problems: Array<{ path: string; message: string }>; problemCount: number } {
+  const all = reason.problems ?? [{ path: reason.path, message: reason.message }];
+  const problems = all.slice(0, REPORTED_PROBLEMS).map((p) => ({ path: p.path.slice(0, 200), message: p.message.length > MAX_PROBLEM_CHARS ? p.message.slice(0, MAX_PROBLEM_CHARS - 1) + '…' : p.message }));
+  return { problems, problemCount: all.length };
 }

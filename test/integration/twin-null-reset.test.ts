@@ -52,4 +52,30 @@ describe('twin: a null in a desired patch, through the emulator and the SDK', ()
     expect(run.twin.config.forwarding.lingerMs).toBe(20);
     expect(hub.getTwin('twin-null').reported.configRefused).toBeUndefined();
   });
+
+  it('a refusal lists every problem in the reported properties; the next refusal takes over the list', async () => {
+    const { hub, close } = await startHub();
+    cleanups.push(close);
+    const dev = await hub.registerDevice('twin-problems');
+    const data = tempDir('twin-problems');
+    cleanups.push(data.cleanup);
+    const run = await startTwinAgent(hub, dev.connectionString, data.path);
+    cleanups.push(() => run.agent.stop(0));
+    await next(run.reported, 'sent', (p) => p.agent !== undefined);
+    const refuse = async (patch: Record<string, unknown>): Promise<string> => {
+      const refused = next(run.twin.events, 'refused');
+      const { version } = await hub.updateDesired('twin-problems', patch);
+      expect((await refused)[0]).toBe(version);
+      await next(run.reported, 'sent', (p) => (p.configRefused as Record<string, unknown> | undefined)?.[`v${version}`] !== undefined);
+      return `v${version}`;
+    };
+    const first = await refuse({ colour: 'red', forwarding: { lingerMs: 'fast' }, log: { level: 'loud' } });
+    const reported = () => hub.getTwin('twin-problems').reported.configRefused as Record<string, { path: string; problems?: Array<{ path: string }>; problemCount: number }>;
+    expect(reported()[first]).toMatchObject({ path: 'colour', problemCount: 3 });
+    expect(reported()[first]!.problems!.map((p) => p.path)).toEqual(['colour', 'forwarding.lingerMs', 'log.level']);
+    const second = await refuse({ colour: null, forwarding: { maxInFlight: 0 } });
+    expect(reported()[second]!.problems!.map((p) => p.path)).toEqual(['forwarding.lingerMs', 'forwarding.maxInFlight', 'log.level']);
+    expect(reported()[first]).toMatchObject({ path: 'colour', problemCount: 3 });
+    expect(reported()[first]!.problems).toBeUndefined();
+  });
 });
