@@ -34,7 +34,7 @@ describe('edge-agent CLI: faces and bad input', () => {
 
   it('a missing config file is named', async () => {
     const run = await runCli(['run', '--config', '/nonexistent/edge.json']);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(78);
     expectCleanError(run.stderr, /config file \/nonexistent\/edge\.json does not exist .*\[EDGE_CONFIG_NOT_FOUND\]/);
   });
 
@@ -44,7 +44,7 @@ describe('edge-agent CLI: faces and bad input', () => {
     const file = join(dir.path, 'config.json');
     writeFileSync(file, JSON.stringify({ hub: { connectionString: 'x' }, dataDir: dir.path, forwarding: { maxInFlight: 0 }, typo: 1 }));
     const run = await runCli(['run', '--config', file]);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(78);
     expectCleanError(run.stderr, /forwarding\.maxInFlight/);
     expect(run.stderr).toMatch(/typo/);
     expect(run.stderr).toMatch(/EDGE_CONFIG_INVALID/);
