@@ -46,6 +46,7 @@ const connectionSchema = z
     reconnectInitialMs: z.number().int().min(10).default(1000),
     reconnectMaxMs: z.number().int().min(10).default(60_000),
   })
+  .refine((c) => c.reconnectInitialMs <= c.reconnectMaxMs, { message: 'reconnectInitialMs must not exceed reconnectMaxMs (the backoff would start above its ceiling)', path: ['reconnectInitialMs'] })
   .prefault({});
 
 const querySchema = z.strictObject({
@@ -195,6 +196,7 @@ export const forwardingSchema = z
     /** gzip message bodies; IoT Hub bills the compressed size. */
     compress: z.boolean().default(false),
   })
+  .refine((f) => f.retryInitialMs <= f.retryMaxMs, { message: 'retryInitialMs must not exceed retryMaxMs (the backoff would start above its ceiling)', path: ['retryInitialMs'] })
   .prefault({});
 
 const logSchema = z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({});
