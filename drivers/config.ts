@@ -215,3 +215,6 @@ export function parseModbusConfig(input: unknown): ModbusDriverConfig {
   if (problems.length) throw configError(`modbus config invalid: ${problems.join('; ')}`);
   return { ...parsed, devices };
 }
+
+/** The Modbus driver's settings schema, for the JSON Schema cloud tooling gets (see registry.ts). */
+export const modbusSettingsSchema = driverSchema;

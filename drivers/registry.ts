@@ -3,8 +3,8 @@ import type { Clock } from '../agent/core/clock.js';
 import type { Driver } from '../agent/core/driver.js';
 import { errorMessage } from '../agent/core/errors.js';
 import type { Logger } from '../agent/core/logger.js';
-import { parseModbusConfig } from './config.js';
-import { parseSerialLineConfig } from './serial-line/config.js';
+import { modbusSettingsSchema, parseModbusConfig } from './config.js';
+import { parseSerialLineConfig, serialLineSettingsSchema } from './serial-line/config.js';
 import { syntheticSettingsSchema } from './synthetic/config.js';
 
 /**
@@ -47,6 +47,13 @@ export const driverSectionSchema = z.discriminatedUnion('type', [syntheticSectio
 export type DriverSection = z.infer<typeof driverSectionSchema>;
 export type DriverType = DriverSection['type'];
 type SectionOf<T extends DriverType> = Extract<DriverSection, { type: T }>;
+
+/**
+ * Each type's settings (its section without `type`) as its parser checks them. The section
+ * schemas above show JSON Schema only `type`; agent/config/json-schema.ts describes the sections
+ * with these instead, so the schema cloud tooling gets has every field the parsers know.
+ */
+export const driverSettingsSchemas: { readonly [T in DriverType]: z.ZodType } = { synthetic: syntheticSettingsSchema, modbus: modbusSettingsSchema, 'serial-line': serialLineSettingsSchema };
 
 const loaders: { [T in DriverType]: (section: SectionOf<T>, deps: DriverDeps) => Promise<Driver> } = {
   synthetic: async (section, { clock }) => {

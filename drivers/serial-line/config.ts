@@ -114,3 +114,6 @@ export function parseSerialLineConfig(input: unknown): SerialLineDriverConfig & 
   if (problems.length) throw configError(`serial-line config invalid: ${problems.join('; ')}`);
   return { ...cfg, parsers };
 }
+
+/** The serial-line driver's settings schema, for the JSON Schema cloud tooling gets (see ../registry.ts). */
+export const serialLineSettingsSchema = schema;

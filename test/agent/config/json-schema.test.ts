@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configJsonSchemas } from '../../../agent/config/json-schema.js';
+import { configJsonSchemas, resolve } from '../../../agent/config/json-schema.js';
+import type { JsonSchema } from '../../../agent/config/json-schema-rules.js';
+import { compileSchema } from './ajv.js';
 
 describe('config JSON Schema', () => {
   it('the committed documents in config/ are what the schema generates (run `npm run gen:schema`)', () => {
@@ -15,8 +17,30 @@ describe('config JSON Schema', () => {
 
   it('describes every twin-settable section and refuses unknown keys', () => {
     const desired = JSON.parse(configJsonSchemas()['twin-desired.schema.json']!) as { properties: Record<string, unknown>; additionalProperties: boolean };
-    expect(Object.keys(desired.properties).sort()).toEqual(['analytics', 'connection', 'drivers', 'forwarding', 'log', 'storage', 'twin']);
+    expect(Object.keys(desired.properties).sort()).toEqual(['$metadata', '$version', 'analytics', 'connection', 'drivers', 'forwarding', 'log', 'storage', 'twin']);
     expect(desired.additionalProperties).toBe(false);
+  });
+
+  it('describes each driver type by every field its parser knows, unknown keys refused', () => {
+    const desired = JSON.parse(configJsonSchemas()['twin-desired.schema.json']!) as JsonSchema;
+    const byType = Object.fromEntries(['synthetic', 'modbus', 'serial-line'].map((t) => [t, resolve(desired, `drivers[${t}]`)[0]!]));
+    expect(Object.keys(byType.modbus!.properties as object).sort()).toEqual(['breaker', 'devices', 'name', 'reopen', 'type']);
+    expect(byType.modbus!.required).toEqual(['type', 'devices']);
+    const device = resolve(desired, 'drivers[modbus].devices[]')[0]!;
+    expect(Object.keys(device.properties as object)).toEqual(expect.arrayContaining(['transport', 'unitId', 'pollMs', 'cron', 'timeoutMs', 'retries', 'maxGap', 'maxRegisters', 'maxBits', 'points']));
+    expect(resolve(desired, 'drivers[modbus].devices[].points[].table')[0]).toMatchObject({ enum: ['coil', 'discrete', 'holding', 'input'] });
+    expect(Object.keys(resolve(desired, 'drivers[serial-line].sensors[]')[0]!.properties as object)).toEqual(expect.arrayContaining(['path', 'baudRate', 'parity', 'delimiter', 'maxLineLength', 'parser']));
+    for (const section of Object.values(byType)) expect(section.additionalProperties).toBe(false);
+  });
+});
+
+describe('config/agent-config.schema.json', () => {
+  it('passes the shipped configs, as the agent does', () => {
+    const validate = compileSchema(JSON.parse(configJsonSchemas()['agent-config.schema.json']!) as JsonSchema);
+    for (const name of ['example.json', 'edge-agent.json']) {
+      const doc = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'config', name), 'utf8')) as unknown;
+      expect(validate(doc), `${name}: ${JSON.stringify(validate.errors)}`).toBe(true);
+    }
   });
 });
 

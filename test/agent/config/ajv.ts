@@ -1,0 +1,10 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+
+/**
+ * A validator as cloud tooling would build one from our schema. Strict, so that a keyword ajv
+ * does not know or a type it cannot check fails the compile; `required` names inside if/not need
+ * no local `properties` (strictRequired off).
+ */
+export function compileSchema(schema: object): ValidateFunction {
+  return new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true, allErrors: true }).compile(schema);
+}

@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../agent/config/load.js';
+import { resolve } from '../../../agent/config/json-schema.js';
+import type { JsonSchema } from '../../../agent/config/json-schema-rules.js';
+import { compileSchema } from './ajv.js';
+import { DesiredState } from '../../../agent/twin/desired-state.js';
+import { CORPUS } from './schema-corpus.js';
+
+const schema = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'config', 'twin-desired.schema.json'), 'utf8')) as JsonSchema;
+const validate = compileSchema(schema);
+
+const file = parseConfig({ hub: { connectionString: 'HostName=h;DeviceId=d;SharedAccessKey=AAAA' }, dataDir: '/tmp/x' }, 'corpus file config');
+
+/** The agent's own verdict, by its real path: the twin at version 1, then this pushed as version 2. */
+function agentVerdict(doc: Record<string, unknown>): { accepted: boolean; problems: string } {
+  const state = new DesiredState(file);
+  state.offerFull({ $version: 1 }, file.twin.maxDesiredBytes);
+  const decision = state.offerPatch({ ...doc, $version: 2 }, file.twin.maxDesiredBytes);
+  if (decision.kind === 'apply') return { accepted: true, problems: '' };
+  if (decision.kind !== 'refuse') throw new Error(`unexpected decision ${decision.kind}`);
+  return { accepted: false, problems: JSON.stringify(decision.reason.problems ?? decision.reason) };
+}
+
+describe('config/twin-desired.schema.json against the agent, on a corpus of desired documents', () => {
+  for (const c of CORPUS) {
+    it(c.name, () => {
+      const agent = agentVerdict(c.doc);
+      expect(agent.accepted, `agent: ${agent.problems}`).toBe(c.accepted);
+      const byAjv = validate(c.doc);
+      if (c.cannot) {
+        // JSON Schema cannot say this rule: the schema passes the document, its description says why the agent will not.
+        expect(agent.problems).toMatch(c.cannot.says);
+        expect(byAjv, JSON.stringify(validate.errors)).toBe(true);
+        const descriptions = resolve(schema, c.cannot.at).map((n) => String(n.description ?? ''));
+        expect(descriptions.some((d) => d.includes(c.cannot!.note)), `${c.cannot.at}'s description: ${descriptions.join(' | ')}`).toBe(true);
+      } else {
+        expect(byAjv, `schema and agent disagree (agent ${c.accepted ? 'accepts' : 'refuses'}): ${JSON.stringify(validate.errors)}`).toBe(c.accepted);
+      }
+    });
+  }
+
+  it('covers every rule the schema states in a description with at least one case', () => {
+    const covered = new Set(CORPUS.flatMap((c) => (c.cannot ? [c.cannot.note] : [])));
+    expect(covered.size).toBeGreaterThanOrEqual(12);
+  });
+});
