@@ -12,6 +12,7 @@ import { registerStatus } from './commands/status.js';
 import { registerSensors } from './commands/sensors.js';
 import { registerBuffer } from './commands/buffer.js';
 import { registerConfig } from './commands/config.js';
+import { registerConfigCheck } from './commands/config-check.js';
 import { registerTwin } from './commands/twin.js';
 import { registerLogs } from './commands/logs.js';
 import { registerSendTest } from './commands/send-test.js';
@@ -21,7 +22,7 @@ import { registerSendTest } from './commands/send-test.js';
  * a command loads its implementation with `await import()` when its action runs, so `run` does
  * not pay memory for the hub emulator, the reconciler or the demo.
  */
-const registrations: Array<(program: Command) => void> = [registerRun, registerDemo, registerReplay, registerModbus, registerHub, registerCloud, registerStatus, registerSensors, registerBuffer, registerConfig, registerTwin, registerLogs, registerSendTest];
+const registrations: Array<(program: Command) => void> = [registerRun, registerDemo, registerReplay, registerModbus, registerHub, registerCloud, registerStatus, registerSensors, registerBuffer, registerConfig, registerConfigCheck, registerTwin, registerLogs, registerSendTest];
 
 export function buildProgram(): Command {
   const program = new Command('edge-agent')

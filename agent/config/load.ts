@@ -18,20 +18,23 @@ export function checkConfig(doc: unknown): { ok: true; config: AgentConfig } | {
 }
 
 export function loadConfigFile(path: string): AgentConfig {
+  return parseConfig(readConfigDocument(path), `config file ${path}`);
+}
+
+/** A config (or, `what`, desired) document read as JSON; a missing, unreadable or non-JSON file is named. */
+export function readConfigDocument(path: string, what = 'config file'): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
     if (systemErrorCode(cause) === 'ENOENT') {
-      throw new EdgeError('EDGE_CONFIG_NOT_FOUND', `config file ${path} does not exist (give another with --config)`, { cause });
+      throw new EdgeError('EDGE_CONFIG_NOT_FOUND', `${what} ${path} does not exist${what === 'config file' ? ' (give another with --config)' : ''}`, { cause });
     }
-    throw new EdgeError('EDGE_CONFIG_NOT_FOUND', `config file ${path} cannot be read: ${errorMessage(cause)}`, { cause });
+    throw new EdgeError('EDGE_CONFIG_NOT_FOUND', `${what} ${path} cannot be read: ${errorMessage(cause)}`, { cause });
   }
-  let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (cause) {
-    throw new EdgeError('EDGE_CONFIG_INVALID', `config file ${path} is not valid JSON: ${errorMessage(cause)}`, { cause });
+    throw new EdgeError('EDGE_CONFIG_INVALID', `${what} ${path} is not valid JSON: ${errorMessage(cause)}`, { cause });
   }
-  return parseConfig(doc, `config file ${path}`);
 }

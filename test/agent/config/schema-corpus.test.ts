@@ -5,7 +5,7 @@ import { parseConfig } from '../../../agent/config/load.js';
 import { resolve } from '../../../agent/config/json-schema.js';
 import type { JsonSchema } from '../../../agent/config/json-schema-rules.js';
 import { compileSchema } from './ajv.js';
-import { DesiredState } from '../../../agent/twin/desired-state.js';
+import { checkDesired } from '../../../agent/twin/check-desired.js';
 import { CORPUS } from './schema-corpus.js';
 
 const schema = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'config', 'twin-desired.schema.json'), 'utf8')) as JsonSchema;
@@ -13,14 +13,10 @@ const validate = compileSchema(schema);
 
 const file = parseConfig({ hub: { connectionString: 'HostName=h;DeviceId=d;SharedAccessKey=AAAA' }, dataDir: '/tmp/x' }, 'corpus file config');
 
-/** The agent's own verdict, by its real path: the twin at version 1, then this pushed as version 2. */
+/** The agent's own verdict, by its real path (the desired state machine, as `config check --desired` runs it). */
 function agentVerdict(doc: Record<string, unknown>): { accepted: boolean; problems: string } {
-  const state = new DesiredState(file);
-  state.offerFull({ $version: 1 }, file.twin.maxDesiredBytes);
-  const decision = state.offerPatch({ ...doc, $version: 2 }, file.twin.maxDesiredBytes);
-  if (decision.kind === 'apply') return { accepted: true, problems: '' };
-  if (decision.kind !== 'refuse') throw new Error(`unexpected decision ${decision.kind}`);
-  return { accepted: false, problems: JSON.stringify(decision.reason.problems ?? decision.reason) };
+  const r = checkDesired(file, doc);
+  return r.ok ? { accepted: true, problems: '' } : { accepted: false, problems: JSON.stringify(r.problems) };
 }
 
 describe('config/twin-desired.schema.json against the agent, on a corpus of desired documents', () => {
