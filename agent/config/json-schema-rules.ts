@@ -51,7 +51,9 @@ export const SCHEMA_RULES: readonly SchemaRule[] = [
   { at: 'analytics.queries', note: 'Query names must be unique, and each query must compile (ASA-style SQL, JOINs only on configured reference tables).' },
   { at: 'analytics.inputs', keywords: { propertyNames: { pattern: SQL_IDENTIFIER } } },
   { at: 'analytics.reference', keywords: { propertyNames: { pattern: SQL_IDENTIFIER } } },
-  { at: 'analytics.inputs.*', allOf: [{ anyOf: [{ required: ['drivers'] }, { required: ['sources'] }, { required: ['points'] }] }] },
+  { at: 'analytics.inputs.*', only: 'file', allOf: [{ anyOf: [{ required: ['drivers'] }, { required: ['sources'] }, { required: ['points'] }] }] },
+  // A desired object merges over the file's: what it lacks the file may give, so nothing outside an array is required.
+  { at: 'analytics.inputs.*', only: 'desired', note: "With the file's values laid under it, an input selects readings by at least one of drivers, sources and points." },
   {
     at: 'analytics.reference.*',
     only: 'file',
@@ -65,8 +67,8 @@ export const SCHEMA_RULES: readonly SchemaRule[] = [
   {
     at: 'analytics.reference.*',
     only: 'desired',
-    allOf: [{ required: ['rows'] }, { not: { anyOf: [{ required: ['file'] }, { required: ['format'] }] } }],
-    note: 'From the twin a reference table is given inline as rows; a file to read is named only in the local config file.',
+    allOf: [{ not: { required: ['file'] } }],
+    note: "From the twin a reference table is given inline as rows, or adjusts one the local file names: a file to read is named only there. With the file's values laid under it, a table has exactly one of file and rows.",
   },
   { at: 'drivers[modbus]', note: 'Device names must be unique; devices on one serial line (path) must agree on baudRate, parity, dataBits and stopBits, and may not share a unitId.' },
   {

@@ -6,6 +6,8 @@
 export interface CorpusCase {
   name: string;
   doc: Record<string, unknown>;
+  /** Settings of the local config file the document is laid over (default: none beyond hub and dataDir). */
+  file?: Record<string, unknown>;
   accepted: boolean;
   /** `says`: the agent's refusal, to be sure it refuses for this rule. */
   cannot?: { at: string; note: string; says: RegExp };
@@ -130,7 +132,27 @@ export const CORPUS: readonly CorpusCase[] = [
   { name: 'an unknown parser kind', doc: sensor({ parser: { kind: 'xml' } }), accepted: false },
   { name: 'a line length below 16', doc: sensor({ maxLineLength: 8 }), accepted: false },
   { name: 'a reference file named by the twin', doc: { analytics: { reference: { secrets: { file: '/etc/shadow', format: 'csv' } } } }, accepted: false },
-  { name: 'an input that selects nothing', doc: { analytics: { inputs: { boilers: {} } } }, accepted: false },
+  {
+    name: 'an input that selects nothing',
+    doc: { analytics: { inputs: { boilers: {} } } },
+    accepted: false,
+    cannot: { at: 'analytics.inputs.*', note: 'an input selects readings by at least one of drivers, sources and points', says: /give at least one/ },
+  },
+  // Objects merge over the file's: what the document lacks the file may give.
+  { name: 'an input the file selects, adjusted from the twin', doc: { analytics: { inputs: { boilers: { points: ['temp'] } } } }, file: { analytics: { inputs: { boilers: { sources: ['b1'] } } } }, accepted: true },
+  { name: 'an empty input over one the file selects', doc: { analytics: { inputs: { boilers: {} } } }, file: { analytics: { inputs: { boilers: { sources: ['b1'] } } } }, accepted: true },
+  {
+    name: "a reference file's poll period and format set from the twin",
+    doc: { analytics: { reference: { limits: { pollMs: 1000, format: 'csv' } } } },
+    file: { analytics: { reference: { limits: { file: '/etc/edge-agent/limits.txt', format: 'json' } } } },
+    accepted: true,
+  },
+  {
+    name: 'a reference table with neither file nor rows',
+    doc: { analytics: { reference: { limits: { pollMs: 1000 } } } },
+    accepted: false,
+    cannot: { at: 'analytics.reference.*', note: 'a table has exactly one of file and rows', says: /give exactly one/ },
+  },
   { name: 'an input name that is no SQL identifier', doc: { analytics: { inputs: { 'boiler-room': { sources: ['b'] } } } }, accepted: false },
   { name: 'an unknown late policy', doc: { analytics: { tolerances: { policy: 'ignore' } } }, accepted: false },
 
