@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { configJsonSchemas, resolve } from '../../../agent/config/json-schema.js';
 import type { JsonSchema } from '../../../agent/config/json-schema-rules.js';
 import { compileSchema } from './ajv.js';
+import { checkConfig } from '../../../agent/config/load.js';
 
 describe('config JSON Schema', () => {
   it('the committed documents in config/ are what the schema generates (run `npm run gen:schema`)', () => {
@@ -35,8 +36,27 @@ describe('config JSON Schema', () => {
 });
 
 describe('config/agent-config.schema.json', () => {
+  const validate = compileSchema(JSON.parse(configJsonSchemas()['agent-config.schema.json']!) as JsonSchema);
+  const base = { hub: { connectionString: 'HostName=h;DeviceId=d;SharedAccessKey=a2V5' }, dataDir: '/var/lib/edge-agent' };
+  const reference = (r: Record<string, unknown>) => ({ ...base, analytics: { reference: { t: r } } });
+  it.each([
+    ['a file table', reference({ file: '/etc/edge-agent/t.CSV' }), true],
+    ['a file table with its format', reference({ file: '/etc/edge-agent/t.txt', format: 'json' }), true],
+    ['inline rows', reference({ rows: [{ a: 1 }] }), true],
+    ['a relative path', reference({ file: 't.csv' }), false],
+    ['a file whose format cannot be told', reference({ file: '/etc/edge-agent/t.txt' }), false],
+    ['both file and rows', reference({ file: '/t.csv', rows: [] }), false],
+    ['neither file nor rows', reference({ pollMs: 1000 }), false],
+    ['a format for inline rows', reference({ rows: [], format: 'csv' }), false],
+    ['an input that selects nothing', { ...base, analytics: { inputs: { i: {} } } }, false],
+    ['the journal on an interval', { ...base, journal: { sync: 'interval', intervalMs: 100 } }, true],
+    ['no dataDir', { hub: base.hub }, false],
+  ])('%s: the schema and the agent agree', (_name, doc, valid) => {
+    expect(checkConfig(doc).ok).toBe(valid);
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(valid);
+  });
+
   it('passes the shipped configs, as the agent does', () => {
-    const validate = compileSchema(JSON.parse(configJsonSchemas()['agent-config.schema.json']!) as JsonSchema);
     for (const name of ['example.json', 'edge-agent.json']) {
       const doc = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'config', name), 'utf8')) as unknown;
       expect(validate(doc), `${name}: ${JSON.stringify(validate.errors)}`).toBe(true);
