@@ -29,6 +29,8 @@ export interface PointWriteResult {
 export interface WriteRecord {
   at: number;
   by: string;
+  /** Set where records of several drivers are listed together. */
+  driver?: string;
   device: string;
   point: string;
   requested: unknown;

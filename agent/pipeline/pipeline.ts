@@ -144,6 +144,21 @@ export class Pipeline {
     return run;
   }
 
+  /**
+   * Commits records made outside the stage (an audit event) to the outbox, durably (fsynced),
+   * in turn with the steps: a step stages seqs it commits later, so records staged beside it
+   * would take the same seqs.
+   */
+  append(drafts: RecordDraft[]): Promise<void> {
+    const run = this.stepping.then(async () => {
+      const staged = this.outbox.stage(drafts);
+      await this.store.write(staged.ops, { sync: true });
+      staged.commit();
+    });
+    this.stepping = run.catch(() => undefined);
+    return run;
+  }
+
   /** A stateless stage now reads what a stateful one left: its kept entries are consumed already. */
   private async dropTail(committed: Committed): Promise<void> {
     const ops: StoreOp[] = [{ type: 'del', sublevel: this.store.meta, key: TAIL_KEY }, ...this.journal.consumeOps(committed.tail.from, committed.cursor)];

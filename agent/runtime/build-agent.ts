@@ -16,6 +16,7 @@ import { TwinSync } from '../twin/twin-sync.js';
 import { healthSummary } from '../twin/health-summary.js';
 import { methodHandlers } from '../methods/handlers.js';
 import { bindMethods } from '../methods/bind-methods.js';
+import { writePointMethod } from '../methods/write-point.js';
 import { agentVersion } from '../core/version.js';
 import { createDrivers } from './drivers.js';
 import { EdgeAgent } from './edge-agent.js';
@@ -127,6 +128,17 @@ export async function startAgentFromConfig(
         await agent.reconfigure(controller.config, await driversFor(controller.config.drivers, name));
         return agent.stats().drivers[name];
       },
+    }),
+    logger.child({ module: 'methods' }),
+  );
+  bindMethods(
+    transport,
+    writePointMethod({
+      clock,
+      logger: logger.child({ module: 'methods' }),
+      driver: (name) => [...running.keys()].find((d) => d.name === name),
+      driverNames: () => [...running.keys()].map((d) => d.name),
+      audit: (name, t, data) => agent.recordEvent(name, t, data),
     }),
     logger.child({ module: 'methods' }),
   );
