@@ -17,6 +17,7 @@ import { healthSummary } from '../twin/health-summary.js';
 import { methodHandlers } from '../methods/handlers.js';
 import { bindMethods } from '../methods/bind-methods.js';
 import { writePointMethod } from '../methods/write-point.js';
+import { sendSpooledAudits } from '../methods/audit-spool.js';
 import { agentVersion } from '../core/version.js';
 import { createDrivers } from './drivers.js';
 import { EdgeAgent } from './edge-agent.js';
@@ -71,6 +72,8 @@ export async function startAgentFromConfig(
   };
 
   const agent = await EdgeAgent.start({ config, deviceId, drivers: await driversFor(config.drivers), transport, clock, logger });
+  // Writes made with `edge-agent modbus write` while no agent ran: their audit records go out now.
+  await sendSpooledAudits(fileConfig.dataDir, (r) => agent.recordEvent(r.name, r.t, r.data), logger).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'audit spool not sent; it is tried again at the next start'));
 
   const reported = new EventEmitter<{ sent: [JsonObject] }>();
   const throttle: ReportThrottle = new ReportThrottle({

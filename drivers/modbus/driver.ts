@@ -5,14 +5,14 @@ import type { PointWriter, PointWriteRequest, PointWriteResult, WriteRecord } fr
 import { silentLogger, type Logger } from '../../agent/core/logger.js';
 import type { Reading } from '../../agent/core/reading.js';
 import { parseModbusConfig, type DeviceConfig, type ModbusDriverConfig, type PointConfig, type TransportConfig } from '../config.js';
-import { DeviceError, exceptionError, unavailableError } from '../errors.js';
+import { DeviceError, unavailableError } from '../errors.js';
 import { badReadings, blockReadings } from './block-readings.js';
 import { Bus } from './bus.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { CronSchedule } from './cron-schedule.js';
 import { readRequest, readResponseData } from './pdu.js';
 import { planReads, type ReadBlock } from './planner.js';
-import { writeAndVerify } from './point-write.js';
+import { writeAndVerify, writeError } from './point-write.js';
 import { RtuTransport } from './rtu-transport.js';
 import { TcpTransport } from './tcp-transport.js';
 import type { ModbusTransport, ReopenOptions, TransportStats } from './transport.js';
@@ -344,24 +344,6 @@ export class ModbusDriver implements Driver, PointWriter {
     this.state = 'stopped';
   }
 
-}
-
-/** A write's failure as the caller reads it: an exception named first, then where and how. */
-function writeError(err: unknown, where: string): EdgeError {
-  if (err instanceof DeviceError && err.exception) {
-    const { code, name } = err.exception;
-    const e = exceptionError(0, 0, code, name);
-    e.message = `the device refused the write: ${name} (${code}), ${where}`;
-    e.cause = err;
-    return e;
-  }
-  if (err instanceof DeviceError && err.timeout) {
-    const e = new DeviceError(err.code, `${err.message}; the write may or may not have been applied (${where})`, { cause: err });
-    e.timeout = true;
-    return e;
-  }
-  if (err instanceof EdgeError) return err;
-  return unavailableError(`${where}: ${errorMessage(err)}`, err);
 }
 
 function toDeviceError(err: unknown, device: DeviceConfig): DeviceError {

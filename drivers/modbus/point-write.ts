@@ -1,6 +1,7 @@
-import { EdgeError } from '../../agent/core/errors.js';
+import { EdgeError, errorMessage } from '../../agent/core/errors.js';
 import type { PointValue } from '../../agent/core/reading.js';
 import type { PointConfig } from '../config.js';
+import { DeviceError, exceptionError, unavailableError } from '../errors.js';
 import { decodePoint, encodePoint } from './codec.js';
 import { checkWriteResponse, readRequest, readResponseData, unpackBits, writeRequest } from './pdu.js';
 
@@ -64,4 +65,32 @@ function hexWords(b: Buffer): string {
   const out: string[] = [];
   for (let i = 0; i + 1 < b.length; i += 2) out.push('0x' + b.readUInt16BE(i).toString(16).padStart(4, '0'));
   return out.join(' ');
+}
+
+/** A write's failure as the caller reads it: an exception named first, then where; a timeout warns. */
+export function writeError(err: unknown, where: string): EdgeError {
+  if (err instanceof DeviceError && err.exception) {
+    const { code, name } = err.exception;
+    const e = exceptionError(0, 0, code, name);
+    e.message = `the device refused the write: ${name} (${code}), ${where}`;
+    e.cause = err;
+    return e;
+  }
+  if (err instanceof DeviceError && err.timeout) {
+    const e = new DeviceError(err.code, `${err.message}; the write may or may not have been applied (${where})`, { cause: err });
+    e.timeout = true;
+    return e;
+  }
+  if (err instanceof EdgeError) return err;
+  return unavailableError(`${where}: ${errorMessage(err)}`, err);
+}
+
+/** A value typed on a command line, as the point's type reads it (a bad one is refused later). */
+export function valueFromText(point: PointConfig, text: string): unknown {
+  if (point.table === 'coil' || point.type === 'bool') {
+    const t = text.trim().toLowerCase();
+    return t === 'true' || t === '1' || t === 'on' ? true : t === 'false' || t === '0' || t === 'off' ? false : text;
+  }
+  if (point.type === 'string') return text;
+  return /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(text) ? Number(text) : text;
 }
