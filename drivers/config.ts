@@ -169,7 +169,7 @@ function describeIssue(input: unknown, issue: z.core.$ZodIssue): string {
 function writeProblems(pat: string, p: Parsed['devices'][number]['points'][number], type: ValueType): string[] {
   const out: string[] = [];
   const numeric = type !== 'bool' && type !== 'string';
-  if (p.writable && p.table !== 'coil' && p.table !== 'holding') out.push(`${pat}: a ${p.table} is read-only in Modbus; only coil and holding points can be writable`);
+  if (p.writable && p.table !== 'coil' && p.table !== 'holding') out.push(`${pat}: the ${p.table} table is read-only in Modbus; only coil and holding points can be writable`);
   if ((p.min !== undefined || p.max !== undefined) && !numeric) out.push(`${pat}: min/max apply to numbers, not to a ${type}`);
   if (p.min !== undefined && p.max !== undefined && p.min > p.max) out.push(`${pat}: min ${p.min} is above max ${p.max}`);
   if (p.writable && numeric && p.scale === 0) out.push(`${pat}: a writable point needs a non-zero scale (a write divides by it)`);
