@@ -167,7 +167,7 @@ export function encodePoint(value: unknown, p: PointLayout): EncodedPoint {
   const exact = (value - p.offset) / p.scale;
   const range = INT_RANGE[p.type];
   if (range) {
-    const raw = Math.round(exact);
+    const raw = Math.round(exact) + 0; // + 0: no -0 in an answer
     if (raw < range[0] || raw > range[1]) return { ok: false, reason: `${value} is raw ${raw} after scale ${p.scale} and offset ${p.offset}, outside ${p.type} (${range[0]}..${range[1]})` };
     return { ok: true, wire: encodeValue(raw, p.type, p.order), raw };
   }
