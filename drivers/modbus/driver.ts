@@ -12,7 +12,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { CronSchedule } from './cron-schedule.js';
 import { readRequest, readResponseData } from './pdu.js';
 import { planReads, type ReadBlock } from './planner.js';
-import { writeAndVerify, writeError } from './point-write.js';
+import { planWrite, writeAndVerify, writeError } from './point-write.js';
 import { RtuTransport } from './rtu-transport.js';
 import { TcpTransport } from './tcp-transport.js';
 import type { ModbusTransport, ReopenOptions, TransportStats } from './transport.js';
@@ -285,6 +285,7 @@ export class ModbusDriver implements Driver, PointWriter {
     };
     const send = (pdu: Buffer): Promise<Buffer> => line.transport.request(device.unitId, pdu, device.timeoutMs);
     try {
+      planWrite(where, point, value); // a refusal answers at once, without waiting for the line
       // Write and read-back in one turn: another write to the point between them would make the read-back lie.
       const done = await line.bus.run(device.name, () => writeAndVerify(send, device.unitId, where, point, value));
       record({ outcome: 'done', readBack: done.readBack });
