@@ -1,6 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { registerModbus } from '../../agent/cli/commands/modbus.js';
+import { reportError } from '../../agent/cli/exit.js';
 import type { EventRecord } from '../../agent/core/wire.js';
 import { AUDIT_SPOOL } from '../../agent/methods/audit-spool.js';
 import { SlaveModel } from '../../drivers/simulators/slave-model.js';
@@ -9,6 +12,27 @@ import { startTwinAgent } from '../agent/twin/support.js';
 import { runCli } from '../support/cli.js';
 import { recordsOf, startHub, untilTelemetry } from '../support/hub.js';
 import { tempDir } from '../support/tmp.js';
+
+/** `edge-agent modbus …` in this process (the real CLI is spawned once below): stdout and the error line. */
+async function inProcess(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  const program = new Command('edge-agent').exitOverride();
+  registerModbus(program);
+  let stdout = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    stdout += String(s);
+    return true;
+  });
+  try {
+    await program.parseAsync(['node', 'edge-agent', 'modbus', ...args]);
+    return { stdout, stderr: '', code: 0 };
+  } catch (e) {
+    let stderr = '';
+    const code = reportError(e, (s) => (stderr += s));
+    return { stdout, stderr, code };
+  } finally {
+    vi.mocked(process.stdout.write).mockRestore();
+  }
+}
 
 describe('edge-agent modbus write (no running agent)', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -48,9 +72,9 @@ describe('edge-agent modbus write (no running agent)', () => {
     ];
     const configFile = join(dir.path, 'config.json');
     writeFileSync(configFile, JSON.stringify({ hub: { connectionString: dev.connectionString }, dataDir, drivers }));
-    const write = (...args: string[]) => runCli(['modbus', 'write', '--config', configFile, ...args]);
+    const write = (...args: string[]) => inProcess('write', '--config', configFile, ...args);
 
-    const done = await write('--device', 'boiler', '--point', 'setpoint', '--value', '21.5', '--by', 'tech-anna');
+    const done = await runCli(['modbus', 'write', '--config', configFile, '--device', 'boiler', '--point', 'setpoint', '--value', '21.5', '--by', 'tech-anna']);
     expect(done.stderr).toBe('');
     expect(done.stdout).toBe('boiler setpoint: wrote 21.5, read back 21.5 degC (function 6)\n');
     expect(model.holding[10]).toBe(43);
@@ -85,5 +109,5 @@ describe('edge-agent modbus write (no running agent)', () => {
     expect(trail[0]!.data).toMatchObject({ driver: 'plc', device: 'boiler', requested: 21.5, written: 43, readBack: 21.5, id: expect.any(String) });
     expect(trail[4]!.data).toMatchObject({ requested: '30', error: { code: 'EDGE_DEVICE_EXCEPTION' } });
     expect(existsSync(join(dataDir, AUDIT_SPOOL))).toBe(false);
-  });
+  }, 60_000); // child processes (the CLI, the agent) under a loaded suite
 });

@@ -53,5 +53,5 @@ describe('edge-agent sensors shows the last write of each point', () => {
       ['level', 'refused', 'direct method'],
       ['setpoint', 'done', 'ops'],
     ]);
-  });
+  }, 60_000); // child processes (the CLI, the agent) under a loaded suite
 });
