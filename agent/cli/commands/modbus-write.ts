@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
 import { EdgeError, errorMessage, isEdgeError } from '../../core/errors.js';
-import { loadConfigFile } from '../../config/load.js';
-import { spoolAudit } from '../../methods/audit-spool.js';
-import { WRITE_AUDIT_EVENT } from '../../methods/write-point.js';
 import { DEFAULT_CONFIG_PATH } from './run.js';
 
 interface WriteFlags {
@@ -25,7 +22,7 @@ export function registerModbusWrite(modbus: Command): void {
   modbus
     .command('write')
     .description('write one configured, writable point (read back and audited), without a running agent')
-    .option('-c, --config <path>', 'config file', process.env.EDGE_AGENT_CONFIG ?? DEFAULT_CONFIG_PATH)
+    .option('-c, --config <path>', 'config file', process.env.EDGE_AGENT_CONFIG ?? (process.env.CONFIGURATION_DIRECTORY ? `${process.env.CONFIGURATION_DIRECTORY}/config.json` : DEFAULT_CONFIG_PATH))
     .option('--driver <name>', 'Modbus driver name in the config (default: the only one)')
     .requiredOption('--device <name>', 'device name in the config')
     .requiredOption('--point <name>', 'point name in the config')
@@ -33,6 +30,10 @@ export function registerModbusWrite(modbus: Command): void {
     .option('--by <who>', 'who is writing, for the audit record (default: cli)')
     .option('--json', 'print JSON instead of text')
     .action(async (f: WriteFlags) => {
+      // Loaded here, not with the command: the config schema brings every driver's settings.
+      const { loadConfigFile } = await import('../../config/load.js');
+      const { spoolAudit } = await import('../../methods/audit-spool.js');
+      const { WRITE_AUDIT_EVENT } = await import('../../methods/write-point.js');
       const config = loadConfigFile(f.config);
       const modbusDrivers = config.drivers.filter((d) => d.type === 'modbus');
       const nameOf = (d: (typeof modbusDrivers)[number]): string => (d as { name?: string }).name ?? 'modbus';
