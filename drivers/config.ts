@@ -18,6 +18,15 @@ const serialTransport = z
     parity: z.enum(['none', 'even', 'odd']).default('none'),
     dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
     stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+    /** Quiet time between any two requests on this line (Telegraf's `pause_between_requests`). */
+    pauseBetweenRequestsMs: z.number().int().min(0).max(10_000).default(0),
+    /**
+     * After a request that got no reply, the line stays quiet until this long after that request
+     * was sent. A libmodbus RTU slave (3.1.x) that saw a request for another unit takes the next
+     * frame on the line for that unit's reply and ignores it, for up to its response timeout
+     * (500 ms by default): a request sent sooner after a dead unit's is swallowed. See drivers/README.md.
+     */
+    quietAfterNoReplyMs: z.number().int().min(0).max(10_000).default(600),
   })
   .strict();
 
@@ -28,6 +37,13 @@ const tcpTransport = z
     port: z.number().int().min(1).max(65535).default(502),
     /** Requests in flight at once on this connection (per host:port). */
     maxInFlight: z.number().int().min(1).max(16).default(1),
+    /** Quiet time between any two requests on this connection (Telegraf's `pause_between_requests`). */
+    pauseBetweenRequestsMs: z.number().int().min(0).max(10_000).default(0),
+    /**
+     * As on a serial line; off by default on TCP. Set it for a TCP-to-RTU gateway in front of
+     * libmodbus slaves.
+     */
+    quietAfterNoReplyMs: z.number().int().min(0).max(10_000).default(0),
   })
   .strict();
 
@@ -43,6 +59,13 @@ const point = z
     scale: z.number().finite().default(1),
     offset: z.number().finite().default(0),
     unit: z.string().optional(),
+    /** Whether `writePoint` may write it (coils and holding registers only); off unless said. */
+    writable: z.boolean().default(false),
+    /** Bounds a write must stay within, in engineering units (after scale and offset). */
+    min: z.number().finite().optional(),
+    max: z.number().finite().optional(),
+    /** Write with FC15/FC16 even a single coil or register (devices without FC05/FC06). */
+    writeMultiple: z.boolean().default(false),
   })
   .strict();
 
@@ -142,6 +165,17 @@ function describeIssue(input: unknown, issue: z.core.$ZodIssue): string {
   return at ? `${at}: ${msg}` : msg;
 }
 
+/** What makes a point's write settings unusable (writable is for coils and holding registers). */
+function writeProblems(pat: string, p: Parsed['devices'][number]['points'][number], type: ValueType): string[] {
+  const out: string[] = [];
+  const numeric = type !== 'bool' && type !== 'string';
+  if (p.writable && p.table !== 'coil' && p.table !== 'holding') out.push(`${pat}: the ${p.table} table is read-only in Modbus; only coil and holding points can be writable`);
+  if ((p.min !== undefined || p.max !== undefined) && !numeric) out.push(`${pat}: min/max apply to numbers, not to a ${type}`);
+  if (p.min !== undefined && p.max !== undefined && p.min > p.max) out.push(`${pat}: min ${p.min} is above max ${p.max}`);
+  if (p.writable && numeric && p.scale === 0) out.push(`${pat}: a writable point needs a non-zero scale (a write divides by it)`);
+  return out;
+}
+
 /** Validates with `schema`; throws EDGE_CONFIG_INVALID naming every offending device/point. */
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const res = schema.safeParse(input);
@@ -171,7 +205,7 @@ export function parseModbusConfig(input: unknown): ModbusDriverConfig {
     const t = dev.transport;
     if (t.kind === 'rtu') {
       if (dev.unitId < 1 || dev.unitId > 247) problems.push(`${at}: unitId ${dev.unitId} must be 1..247 on a serial line`);
-      const key = `${t.baudRate}/${t.parity}/${t.dataBits}/${t.stopBits}`;
+      const key = `${t.baudRate}/${t.parity}/${t.dataBits}/${t.stopBits}, pause ${t.pauseBetweenRequestsMs} ms, quiet after no reply ${t.quietAfterNoReplyMs} ms`;
       const prev = lines.get(t.path);
       if (prev && prev.key !== key) problems.push(`${at}: serial line ${t.path} settings ${key} differ from device "${prev.dev}" (${prev.key})`);
       if (!prev) lines.set(t.path, { dev: dev.name, key });
@@ -196,6 +230,7 @@ export function parseModbusConfig(input: unknown): ModbusDriverConfig {
       if (!bits && count > MAX_READ_REGISTERS) problems.push(`${pat}: count ${count} is over the Modbus limit of ${MAX_READ_REGISTERS} registers per read`);
       if (!bits && count > dev.maxRegisters) problems.push(`${pat}: count ${count} is over this device's maxRegisters ${dev.maxRegisters}`);
       if (p.address + count > 65536) problems.push(`${pat}: address ${p.address} + count ${count} runs past 65535`);
+      problems.push(...writeProblems(pat, p, type));
       return { ...p, type, order: p.order as PointConfig['order'], count };
     });
     const byTable = new Map<string, PointConfig[]>();

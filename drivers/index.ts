@@ -15,6 +15,7 @@ export { RtuSlaveSimulator } from './simulators/rtu-slave.js';
 export { TcpSlaveSimulator } from './simulators/tcp-slave.js';
 export { openPtyPair, type PtyPair } from './simulators/socat-pty.js';
 export { startTcpDemoSimulator, startRtuDemoSimulator, startLineSensorDemo, demoSignal, type DemoSimulator } from './simulators/demo.js';
+export { probeWritePoint, type ProbeWriteOptions } from './probe-write.js';
 export { probeRead, probeScan, probeTransport, type ProbeTarget, type ProbeReadOptions, type ProbeReadResult, type ProbeScanOptions, type ScanAnswer } from './probe.js';
 export { SerialLineDriver, type SerialLineDriverOptions } from './serial-line/driver.js';
 export { parseSerialLineConfig, type SerialLineDriverInput, type SerialLineDriverConfig } from './serial-line/config.js';

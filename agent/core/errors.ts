@@ -32,7 +32,9 @@ export type EdgeErrorCode =
   | 'EDGE_AGENT_NOT_RUNNING'
   | 'EDGE_DIAGNOSTICS_DENIED'
   | 'EDGE_USAGE'
-  | 'EDGE_QUERY_RESERVED_NAME';
+  | 'EDGE_QUERY_RESERVED_NAME'
+  | 'EDGE_WRITE_REFUSED'
+  | 'EDGE_WRITE_UNVERIFIED';
 
 export class EdgeError extends Error {
   readonly code: EdgeErrorCode;

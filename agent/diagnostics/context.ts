@@ -16,7 +16,7 @@ export interface TwinView {
 
 /** Everything the handlers read from the running agent. */
 export interface DiagnosticsContext {
-  agent: Pick<EdgeAgent, 'stats' | 'latestReadings' | 'inject' | 'drain' | 'onAccepted'>;
+  agent: Pick<EdgeAgent, 'stats' | 'latestReadings' | 'inject' | 'drain' | 'onAccepted'> & Partial<Pick<EdgeAgent, 'lastWrites'>>;
   version: string;
   clock: Clock;
   /** The config as validated from the file (before any twin overlay). */

@@ -1,3 +1,4 @@
+import { EdgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Clock } from '../core/clock.js';
 import type { Journal, JournalEntry } from '../journal/journal.js';
@@ -140,6 +141,23 @@ export class Pipeline {
    */
   step(): Promise<number> {
     const run = this.stepping.then(() => this.stepOnce());
+    this.stepping = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Commits records made outside the stage (an audit event) to the outbox, durably (fsynced),
+   * in turn with the steps: a step stages seqs it commits later, so records staged beside it
+   * would take the same seqs. Refused while stopped: a pipeline replacing this one (reconfigure,
+   * store recovery) would step beside it.
+   */
+  append(drafts: RecordDraft[]): Promise<void> {
+    if (!this.running) return Promise.reject(new EdgeError('EDGE_STORE_UNAVAILABLE', 'the pipeline is stopped (the configuration is being applied or the buffer healed); try again'));
+    const run = this.stepping.then(async () => {
+      const staged = this.outbox.stage(drafts);
+      await this.store.write(staged.ops, { sync: true });
+      staged.commit();
+    });
     this.stepping = run.catch(() => undefined);
     return run;
   }

@@ -16,6 +16,8 @@ import { TwinSync } from '../twin/twin-sync.js';
 import { healthSummary } from '../twin/health-summary.js';
 import { methodHandlers } from '../methods/handlers.js';
 import { bindMethods } from '../methods/bind-methods.js';
+import { writePointMethod } from '../methods/write-point.js';
+import { sendSpooledAudits } from '../methods/audit-spool.js';
 import { agentVersion } from '../core/version.js';
 import { createDrivers } from './drivers.js';
 import { EdgeAgent } from './edge-agent.js';
@@ -70,6 +72,8 @@ export async function startAgentFromConfig(
   };
 
   const agent = await EdgeAgent.start({ config, deviceId, drivers: await driversFor(config.drivers), transport, clock, logger });
+  // Writes made with `edge-agent modbus write` while no agent ran: their audit records go out now.
+  await sendSpooledAudits(fileConfig.dataDir, (r) => agent.recordEvent(r.name, r.t, r.data), logger).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'audit spool not sent; it is tried again at the next start'));
 
   const reported = new EventEmitter<{ sent: [JsonObject] }>();
   const throttle: ReportThrottle = new ReportThrottle({
@@ -127,6 +131,17 @@ export async function startAgentFromConfig(
         await agent.reconfigure(controller.config, await driversFor(controller.config.drivers, name));
         return agent.stats().drivers[name];
       },
+    }),
+    logger.child({ module: 'methods' }),
+  );
+  bindMethods(
+    transport,
+    writePointMethod({
+      clock,
+      logger: logger.child({ module: 'methods' }),
+      driver: (name) => [...running.keys()].find((d) => d.name === name),
+      driverNames: () => [...running.keys()].map((d) => d.name),
+      audit: (name, t, data) => agent.recordEvent(name, t, data),
     }),
     logger.child({ module: 'methods' }),
   );

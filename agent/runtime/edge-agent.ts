@@ -4,6 +4,7 @@ import type { Driver } from '../core/driver.js';
 import { EdgeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Reading } from '../core/reading.js';
+import { isPointWriter, type WriteRecord } from '../core/point-write.js';
 import type { Transport } from '../core/transport.js';
 import type { AgentConfig } from '../config/schema.js';
 import { Forwarder } from '../forwarder/forwarder.js';
@@ -164,6 +165,19 @@ export class EdgeAgent {
   /** The latest accepted reading of every point (diagnostics: `edge-agent sensors`). */
   latestReadings(): Reading[] {
     return this.intake.latestReadings();
+  }
+
+  /**
+   * Sends an `event` record (an audit of a write, …) to the cloud: durable in the outbox, with
+   * its own seq, once this resolves. Rejects while the store is being healed or is full.
+   */
+  recordEvent(name: string, t: number, data: Record<string, unknown>): Promise<void> {
+    return this.pipeline.append([{ kind: 'event', t, name, data }]);
+  }
+
+  /** The last write of each point, from the drivers that write (diagnostics: `edge-agent sensors`). */
+  lastWrites(): WriteRecord[] {
+    return this.parts.drivers.flatMap((d) => (isPointWriter(d) ? d.lastWrites().map((w) => ({ ...w, driver: d.name })) : []));
   }
 
   /** Calls `listener` after every accepted batch (diagnostics: `status --follow`); returns the unsubscribe. */

@@ -1,6 +1,6 @@
 import type { Reading } from '../../agent/core/reading.js';
 import type { PointConfig } from '../config.js';
-import { decodeValue } from './codec.js';
+import { decodePoint } from './codec.js';
 import { isBitTable, unpackBits } from './pdu.js';
 import type { ReadBlock } from './planner.js';
 
@@ -13,8 +13,7 @@ export function blockReadings(source: string, block: ReadBlock<PointConfig>, dat
     if (bits) {
       value = bits[rel]!;
     } else {
-      value = decodeValue(data.subarray(rel * 2, (rel + p.count) * 2), p.type, p.order);
-      if (typeof value === 'number' && (p.scale !== 1 || p.offset !== 0)) value = value * p.scale + p.offset;
+      value = decodePoint(data.subarray(rel * 2, (rel + p.count) * 2), p);
     }
     const r: Reading = { source, point: p.name, value, quality: 'good', receivedAt };
     if (p.unit !== undefined) r.unit = p.unit;

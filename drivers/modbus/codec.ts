@@ -117,3 +117,61 @@ function clampInt(v: number, min: number, max: number): number {
   if (!Number.isFinite(v)) return 0;
   return Math.min(max, Math.max(min, Math.round(v)));
 }
+
+/** What the codec needs of a configured point: its layout and its linear scaling. */
+export interface PointLayout {
+  type: ValueType;
+  order: WordOrder;
+  /** Registers the value spans. */
+  count: number;
+  scale: number;
+  offset: number;
+}
+
+/** Registers' wire bytes → engineering value: raw × scale + offset (numbers only). */
+export function decodePoint(wire: Uint8Array, p: PointLayout): number | boolean | string {
+  const raw = decodeValue(wire, p.type, p.order);
+  return typeof raw === 'number' && (p.scale !== 1 || p.offset !== 0) ? raw * p.scale + p.offset : raw;
+}
+
+export type EncodedPoint = { ok: true; wire: Buffer; raw: number | boolean | string } | { ok: false; reason: string };
+
+const INT_RANGE: Partial<Record<ValueType, [number, number]>> = {
+  int16: [-0x8000, 0x7fff],
+  uint16: [0, 0xffff],
+  int32: [-0x80000000, 0x7fffffff],
+  uint32: [0, 0xffffffff],
+};
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Engineering value → wire bytes, the inverse of `decodePoint`: (value − offset) / scale, then
+ * the type and order. Unlike `encodeValue` (which a simulator may clamp), a value the registers
+ * cannot hold is refused with a reason, never clamped: a setpoint must not silently change.
+ * Integers are rounded to the nearest raw step (the device's resolution); the caller reports
+ * what was actually written.
+ */
+export function encodePoint(value: unknown, p: PointLayout): EncodedPoint {
+  if (p.type === 'string') {
+    if (typeof value !== 'string') return { ok: false, reason: `a string point takes a string, not ${JSON.stringify(value)}` };
+    if (!/^[\x20-\x7e\xa0-\xff]*$/.test(value)) return { ok: false, reason: 'a string point takes printable Latin-1 characters only' };
+    if (value.length > p.count * 2) return { ok: false, reason: `"${value}" is ${value.length} characters; the point holds ${p.count * 2}` };
+    return { ok: true, wire: encodeValue(value, 'string', p.order, p.count), raw: value };
+  }
+  if (p.type === 'bool') {
+    const b = typeof value === 'boolean' ? value : value === 0 || value === 1 ? value === 1 : undefined;
+    if (b === undefined) return { ok: false, reason: `a bool point takes true/false (or 1/0), not ${JSON.stringify(value)}` };
+    return { ok: true, wire: encodeValue(b, 'bool', p.order), raw: b };
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value)) return { ok: false, reason: `a ${p.type} point takes a finite number, not ${JSON.stringify(value)}` };
+  const exact = (value - p.offset) / p.scale;
+  const range = INT_RANGE[p.type];
+  if (range) {
+    const raw = Math.round(exact) + 0; // + 0: no -0 in an answer
+    if (raw < range[0] || raw > range[1]) return { ok: false, reason: `${value} is raw ${raw} after scale ${p.scale} and offset ${p.offset}, outside ${p.type} (${range[0]}..${range[1]})` };
+    return { ok: true, wire: encodeValue(raw, p.type, p.order), raw };
+  }
+  if (p.type === 'float32' && Math.abs(exact) > FLOAT32_MAX) return { ok: false, reason: `${value} does not fit a float32` };
+  const raw = p.type === 'float32' ? Math.fround(exact) : exact;
+  return { ok: true, wire: encodeValue(raw, p.type, p.order), raw };
+}

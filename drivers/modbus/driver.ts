@@ -1,6 +1,7 @@
 import { systemClock, type Clock, type TimerHandle } from '../../agent/core/clock.js';
 import type { Driver, DriverHealth, DriverState, ReadingSink, SourceHealth } from '../../agent/core/driver.js';
-import { errorMessage } from '../../agent/core/errors.js';
+import { EdgeError, errorMessage } from '../../agent/core/errors.js';
+import type { PointWriter, PointWriteRequest, PointWriteResult, WriteRecord } from '../../agent/core/point-write.js';
 import { silentLogger, type Logger } from '../../agent/core/logger.js';
 import type { Reading } from '../../agent/core/reading.js';
 import { parseModbusConfig, type DeviceConfig, type ModbusDriverConfig, type PointConfig, type TransportConfig } from '../config.js';
@@ -11,6 +12,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { CronSchedule } from './cron-schedule.js';
 import { readRequest, readResponseData } from './pdu.js';
 import { planReads, type ReadBlock } from './planner.js';
+import { planWrite, writeAndVerify, writeError } from './point-write.js';
 import { RtuTransport } from './rtu-transport.js';
 import { TcpTransport } from './tcp-transport.js';
 import type { ModbusTransport, ReopenOptions, TransportStats } from './transport.js';
@@ -57,7 +59,7 @@ interface Slave {
  * breaker, so a dead slave costs at most one timeout per cycle until its breaker opens, and
  * then nothing but a probe now and then. Faults become bad-quality readings, never throws.
  */
-export class ModbusDriver implements Driver {
+export class ModbusDriver implements Driver, PointWriter {
   readonly name: string;
   readonly config: ModbusDriverConfig;
   private readonly clock: Clock;
@@ -69,6 +71,8 @@ export class ModbusDriver implements Driver {
   private running = false;
   private stopping = false;
   private sink: ReadingSink | undefined;
+  /** The last write of each point, by `device/point`. */
+  private readonly writes = new Map<string, WriteRecord>();
 
   /** Validates `config` eagerly: throws EDGE_CONFIG_INVALID naming the device and point. */
   constructor(config: unknown, options: ModbusDriverOptions = {}) {
@@ -83,7 +87,13 @@ export class ModbusDriver implements Driver {
       let line = this.lines.get(key);
       if (!line) {
         const concurrency = t.kind === 'tcp' ? Math.min(...this.config.devices.map((d) => (d.transport.kind === 'tcp' && `tcp:${d.transport.host}:${d.transport.port}` === key ? d.transport.maxInFlight : 16))) : 1;
-        line = { key, transport: factory(t, { clock: this.clock, reopen: this.config.reopen }), bus: new Bus(concurrency) };
+        const sharing = this.config.devices.map((d) => d.transport).filter((x) => (x.kind === 'rtu' ? `rtu:${x.path}` : `tcp:${x.host}:${x.port}`) === key);
+        const timing = {
+          pauseMs: Math.max(...sharing.map((x) => x.pauseBetweenRequestsMs)),
+          quietAfterNoReplyMs: Math.max(...sharing.map((x) => x.quietAfterNoReplyMs)),
+          isTimeout: (err: unknown) => err instanceof DeviceError && err.timeout === true,
+        };
+        line = { key, transport: factory(t, { clock: this.clock, reopen: this.config.reopen }), bus: new Bus(concurrency, { timing, clock: this.clock }) };
         this.lines.set(key, line);
       }
       this.slaves.push({
@@ -257,6 +267,42 @@ export class ModbusDriver implements Driver {
     return out;
   }
 
+  /**
+   * Writes one point through its line's bus (so it takes its turn with the polls, never
+   * colliding with them) and reads it back; see `writeAndVerify`. No retries: a write that
+   * timed out may have been applied. Every attempt, refused or done, is kept for `lastWrites`.
+   */
+  async writePoint(request: PointWriteRequest): Promise<PointWriteResult> {
+    const { device: deviceName, point: pointName, value, by } = request;
+    const s = this.slaves.find((x) => x.device.name === deviceName);
+    if (!s) throw new EdgeError('EDGE_USAGE', `driver "${this.name}" has no device "${deviceName}" (devices: ${this.slaves.map((x) => x.device.name).join(', ')})`);
+    const point = s.device.points.find((p) => p.name === pointName);
+    if (!point) throw new EdgeError('EDGE_USAGE', `device "${deviceName}" has no point "${pointName}" (points: ${s.device.points.map((p) => p.name).join(', ')})`);
+    const { device, line } = s;
+    const where = `device "${device.name}" point "${point.name}" (${point.table} ${point.address}, unit ${device.unitId} on ${line.transport.description})`;
+    const record = (r: Omit<WriteRecord, 'at' | 'by' | 'device' | 'point' | 'requested'>): void => {
+      this.writes.set(`${device.name}/${point.name}`, { at: this.clock.now(), by, device: device.name, point: point.name, requested: value, ...r });
+    };
+    const send = (pdu: Buffer): Promise<Buffer> => line.transport.request(device.unitId, pdu, device.timeoutMs);
+    try {
+      planWrite(where, point, value); // a refusal answers at once, without waiting for the line
+      // Write and read-back in one turn: another write to the point between them would make the read-back lie.
+      const done = await line.bus.run(device.name, () => writeAndVerify(send, device.unitId, where, point, value));
+      record({ outcome: 'done', readBack: done.readBack });
+      this.log.info({ device: device.name, point: point.name, by, requested: value, written: done.written, readBack: done.readBack }, 'point written');
+      return { device: device.name, point: point.name, requested: value, written: done.written, readBack: done.readBack, function: done.function, at: this.clock.now(), ...(point.unit !== undefined ? { unit: point.unit } : {}) };
+    } catch (err) {
+      const e = writeError(err, where);
+      record({ outcome: e.code === 'EDGE_WRITE_REFUSED' ? 'refused' : 'failed', error: { code: e.code, message: e.message } });
+      this.log.warn({ device: device.name, point: point.name, by, requested: value, code: e.code, err: e.message }, 'point not written');
+      throw e;
+    }
+  }
+
+  lastWrites(): WriteRecord[] {
+    return [...this.writes.values()].map((w) => ({ ...w }));
+  }
+
   private countError(s: Slave, e: DeviceError): void {
     s.health.errors++;
     s.health.errorsByCode[e.code] = (s.health.errorsByCode[e.code] ?? 0) + 1;
@@ -293,6 +339,7 @@ export class ModbusDriver implements Driver {
     // Closing the lines aborts requests in flight (a dead slave's timeout need not run out);
     // readings already gathered still reach the sink, and we wait for that call to settle.
     await Promise.all([...this.lines.values()].map((l) => l.transport.close()));
+    for (const l of this.lines.values()) l.bus.release(); // queued requests fail now, not after a quiet time
     while (this.inflight.size) await Promise.allSettled([...this.inflight]);
     this.stopping = false;
     this.state = 'stopped';

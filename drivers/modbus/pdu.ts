@@ -81,3 +81,61 @@ export function packBits(bits: readonly boolean[]): Buffer {
   });
   return out;
 }
+
+/** Protocol limits for one write request (§6.11, §6.12). */
+export const MAX_WRITE_REGISTERS = 123;
+export const MAX_WRITE_BITS = 1968;
+
+/**
+ * The request that writes one point: FC05/FC06 for a single coil or register unless `multiple`
+ * (a device that only takes FC15/FC16), FC15/FC16 otherwise. `wire` holds the registers'
+ * bytes as they go on the wire; `bit` the coil's value.
+ */
+export function writeRequest(target: { table: 'coil'; bit: boolean } | { table: 'holding'; wire: Buffer }, address: number, multiple = false): Buffer {
+  if (target.table === 'coil') {
+    if (!multiple) {
+      const pdu = Buffer.alloc(5);
+      pdu[0] = FC.writeSingleCoil;
+      pdu.writeUInt16BE(address, 1);
+      pdu.writeUInt16BE(target.bit ? 0xff00 : 0x0000, 3);
+      return pdu;
+    }
+    const pdu = Buffer.alloc(7);
+    pdu[0] = FC.writeMultipleCoils;
+    pdu.writeUInt16BE(address, 1);
+    pdu.writeUInt16BE(1, 3);
+    pdu[5] = 1;
+    pdu[6] = target.bit ? 1 : 0;
+    return pdu;
+  }
+  const words = target.wire.length >> 1;
+  if (words === 0 || words > MAX_WRITE_REGISTERS || target.wire.length % 2 !== 0) throw new TypeError(`a register write carries 1..${MAX_WRITE_REGISTERS} whole registers`);
+  if (words === 1 && !multiple) {
+    const pdu = Buffer.alloc(5);
+    pdu[0] = FC.writeSingleRegister;
+    pdu.writeUInt16BE(address, 1);
+    target.wire.copy(pdu, 3);
+    return pdu;
+  }
+  const pdu = Buffer.alloc(6 + target.wire.length);
+  pdu[0] = FC.writeMultipleRegisters;
+  pdu.writeUInt16BE(address, 1);
+  pdu.writeUInt16BE(words, 3);
+  pdu[5] = target.wire.length;
+  target.wire.copy(pdu, 6);
+  return pdu;
+}
+
+/**
+ * Checks a write's reply: an exception becomes a `DeviceError` naming it; FC05/FC06 must echo
+ * the request, FC15/FC16 its address and quantity (§6.5, §6.6, §6.11, §6.12).
+ */
+export function checkWriteResponse(unit: number, request: Buffer, response: Buffer): void {
+  const fc = request[0]!;
+  if (response.length >= 2 && response[0] === (fc | 0x80)) {
+    throw exceptionError(unit, fc, response[1]!, exceptionName(response[1]!));
+  }
+  if (response.length !== 5 || !response.equals(request.subarray(0, 5))) {
+    throw frameError(`unit ${unit}: reply to function ${fc} (${response.toString('hex')}) does not echo the request (${request.subarray(0, 5).toString('hex')})`);
+  }
+}

@@ -51,4 +51,32 @@ describe('Modbus config refusals name the device and the point', () => {
     expect(d).toMatchObject({ pollMs: 1000, timeoutMs: 1000, retries: 1, maxGap: 10, transport: { baudRate: 9600, parity: 'none' } });
     expect(d.points[0]).toMatchObject({ count: 2, order: 'CDAB', scale: 0.5, offset: 0 });
   });
+
+  it('write settings: writable only where Modbus writes, sane bounds, a scale a write can divide by', () => {
+    expect(refusal(dev([{ name: 'flow', table: 'input', address: 0, writable: true }]))).toContain('point "flow": the input table is read-only in Modbus');
+    expect(refusal(dev([{ name: 'alarm', table: 'discrete', address: 0, writable: true }]))).toContain('only coil and holding points can be writable');
+    expect(refusal(dev([{ name: 'sp', table: 'holding', address: 0, writable: true, min: 10, max: 5 }]))).toContain('point "sp": min 10 is above max 5');
+    expect(refusal(dev([{ name: 'run', table: 'coil', address: 0, writable: true, max: 1 }]))).toContain('point "run": min/max apply to numbers, not to a bool');
+    expect(refusal(dev([{ name: 'sp', table: 'holding', address: 0, writable: true, scale: 0 }]))).toContain('point "sp": a writable point needs a non-zero scale');
+    const ok = parseModbusConfig(dev([{ name: 'sp', table: 'holding', address: 0, writable: true, min: -5, max: 80 }, { name: 'ro', table: 'holding', address: 1 }]));
+    expect(ok.devices[0]!.points.map((p) => [p.name, p.writable, p.writeMultiple, p.min, p.max])).toEqual([
+      ['sp', true, false, -5, 80],
+      ['ro', false, false, undefined, undefined],
+    ]);
+  });
+
+  it('line quiet times: safe for libmodbus slaves on a serial line, off on TCP, and one value per line', () => {
+    const rtu = parseModbusConfig(dev([{ name: 'x', table: 'holding', address: 0 }])).devices[0]!.transport;
+    expect(rtu).toMatchObject({ pauseBetweenRequestsMs: 0, quietAfterNoReplyMs: 600 });
+    const tcp = parseModbusConfig({ devices: [{ name: 't', transport: { kind: 'tcp', host: 'plc' }, unitId: 1, points: [{ name: 'x', table: 'holding', address: 0 }] }] }).devices[0]!.transport;
+    expect(tcp).toMatchObject({ pauseBetweenRequestsMs: 0, quietAfterNoReplyMs: 0 });
+    const two = (b: Record<string, unknown>) => ({
+      devices: [
+        { name: 'a', transport: { kind: 'rtu', path: '/dev/x' }, unitId: 1, points: [{ name: 'p', table: 'input', address: 0 }] },
+        { name: 'b', transport: { kind: 'rtu', path: '/dev/x', ...b }, unitId: 2, points: [{ name: 'p', table: 'input', address: 0 }] },
+      ],
+    });
+    expect(refusal(two({ quietAfterNoReplyMs: 100 }))).toMatch(/device "b": serial line \/dev\/x settings .*quiet after no reply 100 ms differ from device "a"/);
+    expect(refusal(two({ pauseBetweenRequestsMs: -1 }))).toContain('pauseBetweenRequestsMs');
+  });
 });

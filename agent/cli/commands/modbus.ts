@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ProbeReadOptions, ProbeScanOptions, ProbeTarget } from '../../../drivers/index.js';
 import { usageError } from '../exit.js';
+import { registerModbusWrite } from './modbus-write.js';
 
 interface TargetFlags {
   port?: string;
@@ -65,7 +66,7 @@ function withTarget(cmd: Command, defaultTimeout: string): Command {
  * or lists the unit ids that answer on a bus, without a running agent.
  */
 export function registerModbus(program: Command): void {
-  const modbus = program.command('modbus').description('commissioning probe: read a Modbus device (RTU or TCP) without a running agent');
+  const modbus = program.command('modbus').description('commissioning probe: read (or write a configured point of) a Modbus device, RTU or TCP, without a running agent');
 
   withTarget(
     modbus
@@ -122,4 +123,6 @@ export function registerModbus(program: Command): void {
     for (const a of found) process.stdout.write(`unit ${a.unit}: ${a.reply === 'ok' ? 'answers' : `answers with exception ${a.reply.exception} (${a.reply.name})`}\n`);
     process.stdout.write(found.length ? `${found.length} unit${found.length > 1 ? 's' : ''} answer\n` : 'no unit answered\n');
   });
+
+  registerModbusWrite(modbus);
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
-import type { SensorRow } from '../../diagnostics/handlers/sensors.js';
+import type { SensorRow, WriteRow } from '../../diagnostics/handlers/sensors.js';
 import { usageError } from '../exit.js';
 import { age, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
@@ -16,13 +16,13 @@ export function registerSensors(program: Command): void {
     if (!(Number.isInteger(interval) && interval >= 100)) throw usageError(`--interval '${opts.interval}' must be at least 100 (ms)`);
     const p = paint();
     const show = async (first: boolean) => {
-      const r = (await request(opts.socket, 'sensors', {}, { timeoutMs: 10_000 })) as { now: number; points: SensorRow[] };
+      const r = (await request(opts.socket, 'sensors', {}, { timeoutMs: 10_000 })) as { now: number; points: SensorRow[]; writes?: WriteRow[] };
       if (opts.json) {
         if (opts.watch) process.stdout.write(JSON.stringify(r) + '\n');
         else printJson(r);
         return;
       }
-      const text = renderSensors(r.points, p);
+      const text = renderSensors(r.points, p) + (r.writes?.length ? '\n\n' + renderWrites(r.writes, p) : '');
       if (opts.watch && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J' + `${new Date(r.now).toISOString()}  (Ctrl-C to stop)\n` + text + '\n');
       else process.stdout.write((first ? '' : '\n') + text + '\n');
     };
@@ -57,6 +57,17 @@ export function renderSensors(points: SensorRow[], p: Paint): string {
     rows.push([r.source, r.point, value, r.unit ?? '', quality, stale, r.error ? `${r.error.code}: ${r.error.message}` : '']);
   }
   return table(rows, { right: [2] });
+}
+
+/** The last write of each written point: who, what was asked, what was read back, how long ago. */
+export function renderWrites(writes: WriteRow[], p: Paint): string {
+  const rows: string[][] = [['last writes', 'point', 'requested', 'read back', 'outcome', 'by', 'age', '']];
+  for (const w of writes) {
+    const outcome = w.outcome === 'done' ? p.ok('done') : w.outcome === 'refused' ? p.warn('refused') : p.bad('failed');
+    const readBack = w.readBack === undefined || w.readBack === null ? '—' : typeof w.readBack === 'number' ? formatNumber(w.readBack) : String(w.readBack);
+    rows.push([`${w.driver ? `${w.driver}/` : ''}${w.device}`, w.point, JSON.stringify(w.requested) ?? '—', readBack, outcome, w.by, age(w.ageMs), w.error ? `${w.error.code}: ${w.error.message}` : '']);
+  }
+  return table(rows, { right: [2, 3] });
 }
 
 function formatNumber(v: number): string {

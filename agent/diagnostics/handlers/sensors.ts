@@ -1,5 +1,6 @@
 import type { DiagnosticsContext } from '../context.js';
 import type { PointValue, Quality } from '../../core/reading.js';
+import type { WriteRecord } from '../../core/point-write.js';
 
 export interface SensorRow {
   source: string;
@@ -13,8 +14,13 @@ export interface SensorRow {
   receivedAt: number;
 }
 
-/** `edge-agent sensors`: the latest value of every point, with quality and age. */
-export function sensors(ctx: DiagnosticsContext): Promise<{ now: number; points: SensorRow[] }> {
+/** The last write of one point (direct method `writePoint`), with its age. */
+export interface WriteRow extends WriteRecord {
+  ageMs: number;
+}
+
+/** `edge-agent sensors`: the latest value of every point, with quality and age, and the last write of each written point. */
+export function sensors(ctx: DiagnosticsContext): Promise<{ now: number; points: SensorRow[]; writes: WriteRow[] }> {
   const now = ctx.clock.now();
   const points = ctx.agent
     .latestReadings()
@@ -29,5 +35,8 @@ export function sensors(ctx: DiagnosticsContext): Promise<{ now: number; points:
       receivedAt: r.receivedAt,
     }))
     .sort((a, b) => a.source.localeCompare(b.source) || a.point.localeCompare(b.point));
-  return Promise.resolve({ now, points });
+  const writes = (ctx.agent.lastWrites?.() ?? [])
+    .map((w) => ({ ...w, ageMs: Math.max(0, now - w.at) }))
+    .sort((a, b) => (a.driver ?? '').localeCompare(b.driver ?? '') || a.device.localeCompare(b.device) || a.point.localeCompare(b.point));
+  return Promise.resolve({ now, points, writes });
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeValue, encodeValue, reorder } from '../../../drivers/modbus/codec.js';
+import { decodePoint, decodeValue, encodePoint, encodeValue, reorder, type PointLayout } from '../../../drivers/modbus/codec.js';
 
 describe('register codec', () => {
   // 123456.0 as float32 is 0x47F12000: A=47 B=F1 C=20 D=00.
@@ -52,5 +52,40 @@ describe('register codec', () => {
         },
       ),
     );
+  });
+
+  it('encodePoint undoes decodePoint (scale and offset included) for every integer type and order', () => {
+    const ranges = { int16: [-32768, 32767], uint16: [0, 65535], int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1] } as const;
+    fc.assert(
+      fc.property(
+        fc.constantFrom('int16' as const, 'uint16' as const, 'int32' as const, 'uint32' as const),
+        fc.constantFrom('ABCD' as const, 'CDAB' as const, 'BADC' as const, 'DCBA' as const),
+        fc.constantFrom(1, 0.1, 0.5, -2, 10),
+        fc.integer({ min: -1000, max: 1000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (type, order, scale, offset, at) => {
+          const [lo, hi] = ranges[type];
+          const raw = Math.round(lo + (hi - lo) * at);
+          const p: PointLayout = { type, order, count: type.endsWith('16') ? 1 : 2, scale, offset };
+          const wire = encodeValue(raw, type, order);
+          const value = decodePoint(wire, p) as number;
+          const back = encodePoint(value, p);
+          expect(back.ok && back.raw).toBe(raw);
+          expect(back.ok && back.wire.equals(wire)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('encodePoint refuses what the registers cannot hold instead of clamping', () => {
+    const p = (type: PointLayout['type'], extra: Partial<PointLayout> = {}): PointLayout => ({ type, order: 'ABCD', count: type === 'string' ? 2 : 1, scale: 1, offset: 0, ...extra });
+    expect(encodePoint(70000, p('uint16'))).toMatchObject({ ok: false, reason: expect.stringContaining('outside uint16') });
+    expect(encodePoint(40, p('int16', { scale: 0.001 }))).toMatchObject({ ok: false, reason: expect.stringContaining('raw 40000') });
+    expect(encodePoint(1e39, p('float32', { count: 2 }))).toMatchObject({ ok: false, reason: expect.stringContaining('float32') });
+    expect(encodePoint(Number.NaN, p('float64', { count: 4 }))).toMatchObject({ ok: false });
+    expect(encodePoint('TOO-LONG', p('string'))).toMatchObject({ ok: false, reason: expect.stringContaining('holds 4') });
+    expect(encodePoint('é\u2603', p('string'))).toMatchObject({ ok: false, reason: expect.stringContaining('Latin-1') });
+    expect(encodePoint(2, p('bool'))).toMatchObject({ ok: false });
+    expect(encodePoint(21.56, p('int16', { scale: 0.1 }))).toMatchObject({ ok: true, raw: 216 }); // rounded to the device's resolution
   });
 });

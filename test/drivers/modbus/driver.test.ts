@@ -120,7 +120,8 @@ describe('ModbusDriver on a shared RTU bus', () => {
     const sim = await RtuSlaveSimulator.open({ path: pair.b, baudRate: 19200, slaves: new Map([[1, live]]) });
     cleanups.push(() => sim.close());
     const pollMs = 100;
-    const transport = { kind: 'rtu' as const, path: pair.a, baudRate: 19200 };
+    // Our simulator's slaves do not wait out a neighbour's reply (libmodbus does: libmodbus-rtu.test.ts).
+    const transport = { kind: 'rtu' as const, path: pair.a, baudRate: 19200, quietAfterNoReplyMs: 0 };
     const driver = new ModbusDriver({
       devices: [
         { name: 'live', transport, unitId: 1, pollMs, timeoutMs: 1000, points: [{ name: 'v', table: 'holding', address: 0 }] },
