@@ -32,7 +32,8 @@ export type EdgeErrorCode =
   | 'EDGE_AGENT_NOT_RUNNING'
   | 'EDGE_DIAGNOSTICS_DENIED'
   | 'EDGE_USAGE'
-  | 'EDGE_QUERY_RESERVED_NAME';
+  | 'EDGE_QUERY_RESERVED_NAME'
+  | 'EDGE_FILE_UPLOAD_FAILED';
 
 export class EdgeError extends Error {
   readonly code: EdgeErrorCode;

@@ -1,0 +1,21 @@
+import type { TLSSocket } from 'node:tls';
+
+/**
+ * Devices reach IoT Hub's MQTT and HTTPS faces on one host name. The SDK's HTTP calls (file
+ * upload) go to the connection string's `HostName`, which for this emulator carries the MQTT
+ * port, so both protocols arrive on one TLS port and are told apart by the first byte the
+ * client sends: an MQTT CONNECT is 0x10, an HTTP request starts with its method's letters.
+ * The byte is put back before the socket is handed on.
+ */
+export function routeByFirstByte(socket: TLSSocket, routes: { mqtt: (s: TLSSocket) => void; http: (s: TLSSocket) => void }): void {
+  const onReadable = (): void => {
+    const chunk = socket.read() as Buffer | null;
+    if (chunk === null || chunk.length === 0) return;
+    socket.off('readable', onReadable);
+    socket.unshift(chunk);
+    const first = chunk[0]!;
+    if (first >= 0x41 && first <= 0x5a) routes.http(socket);
+    else routes.mqtt(socket);
+  };
+  socket.on('readable', onReadable);
+}
