@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startCliAgent, type RunningCliAgent } from '../agent/diagnostics/running-agent.js';
 import { execFileLimited } from '../support/child.js';
 import { untilTelemetry } from '../support/hub.js';
-import { untilOutput } from '../support/cli.js';
+import { runCli, untilOutput } from '../support/cli.js';
 
 /**
  * `edge-agent run` against the emulator; the cloud asks for a support bundle and for logs by
@@ -81,6 +81,17 @@ describe('support bundle and logs by direct method, through IoT Hub file upload'
     expect(recent.length).toBeGreaterThan(0);
     expect(recent.every((l) => l.time >= cut)).toBe(true);
     expect(recent.length).toBeLessThan((await logs({ since: '1h' })).length);
+
+    // The hub CLI lists and fetches what arrived.
+    const listed = await runCli(['hub', 'files', 'list', '--data-dir', hub.dataDir, '--device', deviceId]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout.split('\n').filter((l) => l.endsWith('\tnotified'))).toHaveLength(6);
+    expect(listed.stdout).toContain(`${blobName}\t${upload!.bytes}\t`);
+    const copy = join(a.dir, 'fetched.tar.gz');
+    const got = await runCli(['hub', 'files', 'get', blobName, '--out', copy, '--data-dir', hub.dataDir]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(readFileSync(copy).equals(readFileSync(upload!.path!))).toBe(true);
+    expect((await runCli(['hub', 'files', 'get', 'nope', '--out', copy, '--data-dir', hub.dataDir])).stderr).toMatch(/no uploaded file nope/);
 
     expect(await hub.invokeMethod(deviceId, 'uploadLogs', { level: 'loud' })).toMatchObject({ status: 400, payload: { error: { code: 'EDGE_USAGE' } } });
     expect(await hub.invokeMethod(deviceId, 'uploadLogs', { since: 'yesterday-ish' })).toMatchObject({ status: 400 });
