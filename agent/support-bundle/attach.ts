@@ -5,11 +5,11 @@ import { buffer } from '../diagnostics/handlers/buffer.js';
 import { config } from '../diagnostics/handlers/config.js';
 import { statusReport } from '../diagnostics/handlers/status.js';
 import { bindMethodsNowAndLater, supportMethodHandlers } from '../methods/support-methods.js';
-import { parseDeviceConnectionString } from '../transport/connection-string.js';
 import { HubFileUpload } from '../transport/file-upload.js';
 import type { HubLink } from '../transport/hub-link.js';
 import { buildLogsFile, buildSupportBundle, type BundleSources } from './bundle.js';
 import { parseLogFilter } from './log-filter.js';
+import { secretsIn } from './redact.js';
 
 /** Under the 30 s a caller's direct method waits by default, so the answer is ours, not a timeout. */
 const UPLOAD_TIMEOUT_MS = 25_000;
@@ -21,7 +21,9 @@ const UPLOAD_TIMEOUT_MS = 25_000;
 export function attachSupportMethods(o: { ctx: DiagnosticsContext; link: HubLink; logger: Logger }): void {
   const { ctx } = o;
   const hub = ctx.fileConfig.hub;
-  const { deviceId, sharedAccessKey } = parseDeviceConnectionString(hub.connectionString);
+  const deviceId = ctx.agent.stats().deviceId;
+  // The file's and the twin's config alike: a secret set through either is masked.
+  const secrets = () => [...new Set([...secretsIn(ctx.fileConfig), ...secretsIn(ctx.twin?.config)])];
   const sources: BundleSources = {
     deviceId,
     agentVersion: ctx.version,
@@ -32,7 +34,7 @@ export function attachSupportMethods(o: { ctx: DiagnosticsContext; link: HubLink
     status: () => Promise.resolve(statusReport(ctx)),
     buffer: () => buffer(ctx),
     config: () => config(ctx),
-    secrets: () => (sharedAccessKey ? [sharedAccessKey] : []),
+    secrets,
   };
   const uploader = new HubFileUpload({
     link: o.link,

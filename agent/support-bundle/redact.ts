@@ -37,3 +37,22 @@ export function redactText(text: string, secrets: readonly string[]): string {
   }
   return out;
 }
+
+/**
+ * Every literal secret a config holds: the key of each connection string, and each string under
+ * a secret-named field (device keys, group keys, passphrases…), whatever section adds them.
+ */
+export function secretsIn(config: unknown): string[] {
+  const out = new Set<string>();
+  const walk = (v: unknown, key: string): void => {
+    if (typeof v === 'string') {
+      if (/connectionString$/i.test(key)) for (const m of v.matchAll(/SharedAccessKey=([^;]+)/gi)) out.add(m[1]!.trim());
+      else if (SECRET_FIELD.test(key)) out.add(v);
+      return;
+    }
+    if (Array.isArray(v)) for (const x of v) walk(x, key);
+    else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, k);
+  };
+  walk(config, '');
+  return [...out];
+}

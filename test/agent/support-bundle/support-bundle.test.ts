@@ -6,7 +6,7 @@ import { ManualClock } from '../../../agent/core/clock.js';
 import { LogControl } from '../../../agent/diagnostics/log-control.js';
 import { buildLogsFile, buildSupportBundle, type BundleSources } from '../../../agent/support-bundle/bundle.js';
 import { matchesFilter, parseLogFilter } from '../../../agent/support-bundle/log-filter.js';
-import { maskPatterns, redactFields } from '../../../agent/support-bundle/redact.js';
+import { maskPatterns, redactFields, secretsIn } from '../../../agent/support-bundle/redact.js';
 import { tarGz } from '../../../agent/support-bundle/tar.js';
 import { execFileLimited } from '../../support/child.js';
 import { tempDir } from '../../support/tmp.js';
@@ -50,6 +50,7 @@ describe('support bundle parts', () => {
       n: 1,
     });
     expect(maskPatterns(`auth ${SAS} then https://s/c/b?sv=1&sig=abc%3D&se=2`)).toBe('auth SharedAccessSignature *** then https://s/c/b?sv=1&sig=***&se=2');
+    expect(secretsIn({ hub: { connectionString: `HostName=h;DeviceId=d;SharedAccessKey=${KEY}`, caFile: '/ca.pem' }, provisioning: { attestation: { symmetricKey: 'group-derived-key-1234' } }, list: [{ passphrase: 'pass-phrase-5678' }] }).sort()).toEqual([KEY, 'group-derived-key-1234', 'pass-phrase-5678'].sort());
     expect(maskPatterns('-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----')).toBe('-----BEGIN PRIVATE KEY-----***-----END PRIVATE KEY-----');
   });
 
