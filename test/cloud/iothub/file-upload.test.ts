@@ -4,9 +4,9 @@ import { request } from 'node:https';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from 'azure-iot-device';
-import { createSasToken } from '../../../cloud/iothub/index.js';
+import { IotHubEmulator, createSasToken, openFileStoreReader } from '../../../cloud/iothub/index.js';
 import { HostPortAgent, trustForBlobStorage } from '../../../agent/transport/file-upload.js';
-import { closeQuietly, connectDevice, startHub } from './helpers.js';
+import { closeQuietly, connectDevice, nextEvent, startHub } from './helpers.js';
 
 type Hub = Awaited<ReturnType<typeof startHub>>;
 let env: Hub | undefined;
@@ -46,7 +46,9 @@ describe('IoT Hub file upload (emulator, through the real SDK)', () => {
     const client = await device('fu-1');
     // 5 MiB: the storage client stages it as two blocks (4 MiB at most each), then commits the list.
     const data = randomBytes(5 * 1024 * 1024);
+    const notified = nextEvent(env.hub, 'fileUploaded');
     await client.uploadToBlob('bundles/big.bin', Readable.from([data]), data.length);
+    expect((await notified)[0]).toMatchObject({ blobName: 'fu-1/bundles/big.bin', notification: { isSuccess: true } });
     const [upload] = env.hub.fileUploads();
     expect(upload).toMatchObject({ deviceId: 'fu-1', blobName: 'fu-1/bundles/big.bin', bytes: data.length, notification: { isSuccess: true, statusCode: 201 } });
     expect(readFileSync(upload!.path!).equals(data)).toBe(true);
@@ -103,5 +105,27 @@ describe('IoT Hub file upload (emulator, through the real SDK)', () => {
     const client = await device('fu-6');
     await client.sendEvent(new (await import('azure-iot-device')).Message('still MQTT'));
     expect(env.hub.messageCount()).toBe(1);
+  });
+
+  it('uploads and the SAS key survive a restart; the reader sees stored blobs with the emulator stopped', async () => {
+    env = await startHub();
+    const client = await device('fu-7');
+    await client.uploadToBlob('before.txt', Readable.from([Buffer.from('kept')]), 4);
+    const old = await client.getBlobSharedAccessSignature('after-restart.txt');
+    await closeQuietly(clients.pop());
+    await env.hub.stop();
+    const reader = await openFileStoreReader(env.dir);
+    expect(reader.list().map((u) => u.blobName)).toEqual(['fu-7/before.txt']);
+    expect(readFileSync(reader.blobPath(reader.list()[0]!), 'utf8')).toBe('kept');
+
+    const { dir, close } = env;
+    const again = await IotHubEmulator.start({ dataDir: dir });
+    env = { hub: again, dir, close: async () => { await again.stop(); await close(); } };
+    expect(again.fileUploads().map((u) => u.blobName)).toEqual(['fu-7/before.txt', 'fu-7/after-restart.txt']);
+    // The blob endpoint has a new port; the SAS issued before the restart still opens its blob.
+    const { hostName } = await (await device('fu-7')).getBlobSharedAccessSignature('probe.txt');
+    const put = await send(`https://${hostName}/${old.containerName}/${old.blobName}${old.sasToken}`, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob', 'content-length': '5' }, body: 'later' });
+    expect(put.status).toBe(201);
+    expect(again.fileUploads().find((u) => u.blobName === 'fu-7/after-restart.txt')).toMatchObject({ bytes: 5 });
   });
 });
