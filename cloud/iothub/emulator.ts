@@ -166,6 +166,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
       hub.fileFace = await FileUploadFace.start({
         dataDir, registry, clock, log, certPem: tls.serverCertPem, keyPem: tls.serverKeyPem, listenHost: options.listenHost ?? '127.0.0.1',
         hostNames: () => hub!.acceptedHostNames(), onNotified: (record) => hub!.emit('fileUploaded', record),
+        unavailable: () => hub!.faults.refusing() !== undefined,
       });
       await hub.startBroker(tls.serverCertPem, tls.serverKeyPem, options.port ?? 0, options.listenHost ?? '127.0.0.1');
       if (options.servicePort !== undefined && options.servicePort !== null) {

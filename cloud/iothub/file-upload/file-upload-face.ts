@@ -17,6 +17,7 @@ export interface FileUploadOptions {
   listenHost: string;
   hostNames: () => readonly string[];
   onNotified: (record: UploadRecord) => void;
+  unavailable: () => boolean;
   /** How long a blob SAS is valid (default 1 hour, IoT Hub's default). */
   sasTtlMs?: number;
 }
@@ -39,7 +40,7 @@ export class FileUploadFace {
     // The certificate names localhost, 127.0.0.1 and ::1.
     const blobHost = `${o.listenHost === '127.0.0.1' ? '127.0.0.1' : 'localhost'}:${blobs.port}`;
     const http = createServer(
-      hubFilesHandler({ registry: o.registry, store, clock: o.clock, log, hostNames: o.hostNames, blobHost: () => blobHost, sasTtlMs: o.sasTtlMs ?? 3_600_000, onNotified: o.onNotified }),
+      hubFilesHandler({ registry: o.registry, store, clock: o.clock, log, hostNames: o.hostNames, blobHost: () => blobHost, sasTtlMs: o.sasTtlMs ?? 3_600_000, onNotified: o.onNotified, unavailable: o.unavailable }),
     );
     return new FileUploadFace(store, http, blobs);
   }

@@ -20,6 +20,8 @@ export interface HubFilesDeps {
   /** How long a blob SAS lets its device write (IoT Hub: 1 hour by default). */
   sasTtlMs: number;
   onNotified: (record: UploadRecord) => void;
+  /** The hub refuses service (fault injection): every request is a 503, as in an outage. */
+  unavailable: () => boolean;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -47,6 +49,10 @@ async function handle(deps: HubFilesDeps, req: IncomingMessage, res: ServerRespo
   const files = FILES.exec(url.pathname);
   const notification = NOTIFICATIONS.exec(url.pathname);
   if (req.method !== 'POST' || (!files && !notification)) return hubError(res, 404, 'NotFound', `${req.method} ${url.pathname} is not an IoT Hub device endpoint this emulator serves`);
+  if (deps.unavailable()) {
+    req.resume();
+    return hubError(res, 503, 'ServerBusy', 'the hub is not available');
+  }
   const deviceId = decodeURIComponent((files ?? notification)![1]!);
   const refusal = authorize(deps, req, deviceId);
   if (refusal) {

@@ -37,6 +37,13 @@ describe('HubFileUpload (the SDK uploadToBlob on the supervisor link, against th
     expect(readFileSync(first!.path!).equals(data)).toBe(true);
     expect(readFileSync(second!.path!, 'utf8')).toBe('second');
 
+    // A hub that refuses service answers the file endpoints 503; the upload fails, then works again.
+    hub.faults.refuseConnections({ mode: 'server-unavailable' });
+    await expect(up.upload('outage.bin', Buffer.from('x'))).rejects.toMatchObject({ code: 'EDGE_FILE_UPLOAD_FAILED' });
+    hub.faults.acceptConnections();
+    await up.upload('outage.bin', Buffer.from('after'));
+    expect(hub.fileUploads().filter((u) => u.blobName === 'up-sas/outage.bin')).toMatchObject([{ bytes: 5 }]);
+
     await expect(up.upload('../escape', Buffer.from('x'))).rejects.toMatchObject({ code: 'EDGE_FILE_UPLOAD_FAILED', message: expect.stringMatching(/shared access signature/i) });
     await s.close();
     await expect(up.upload('late.bin', Buffer.from('x'))).rejects.toMatchObject({ code: 'EDGE_TRANSPORT_UNAVAILABLE' });
