@@ -34,7 +34,9 @@ export type EdgeErrorCode =
   | 'EDGE_USAGE'
   | 'EDGE_QUERY_RESERVED_NAME'
   | 'EDGE_WRITE_REFUSED'
-  | 'EDGE_WRITE_UNVERIFIED';
+  | 'EDGE_WRITE_UNVERIFIED'
+
+  | 'EDGE_FILE_UPLOAD_FAILED';
 
 export class EdgeError extends Error {
   readonly code: EdgeErrorCode;

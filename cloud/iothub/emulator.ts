@@ -28,6 +28,9 @@ export type { DeviceInfo, RegisteredDevice } from './service-face.js';
 import { claimDataDir, releaseDataDir, type RuntimeInfo } from './runtime-file.js';
 import { listen } from './listen.js';
 import { SessionStore } from './session-store.js';
+import { FileUploadFace } from './file-upload/file-upload-face.js';
+import { routeByFirstByte } from './file-upload/first-byte-router.js';
+import type { UploadRecord } from './file-upload/file-store.js';
 
 /**
  * A local IoT Hub: TLS MQTT on loopback for devices (the real azure-iot-device SDK connects to it
@@ -75,6 +78,8 @@ export interface EmulatorEvents {
   refused: [deviceId: string, reason: string];
   /** A device's connection subscribed to more topics (see `subscriptions`); tests wait on it. */
   subscribed: [deviceId: string];
+  /** A device notified the outcome of a file upload (its blob, if any, is stored by then). */
+  fileUploaded: [UploadRecord];
 }
 
 export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements ServiceFace {
@@ -94,6 +99,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
   private broker: Aedes | undefined;
   private server: TlsServer | undefined;
   private http: HttpService | undefined;
+  private fileFace: FileUploadFace | undefined;
   private readonly sockets = new Set<Socket>();
   private mqttPort = 0;
   private stopped = false;
@@ -157,6 +163,11 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
       messages = await MessageLog.open(dataDir, openOptions);
       for (const r of messages.recovered) log.warn(r, 'message log: torn tail truncated');
       hub = new IotHubEmulator({ dataDir, caPem: tls.caPem, clock, log, registry, twinStore, messages, mqttSessions });
+      hub.fileFace = await FileUploadFace.start({
+        dataDir, registry, clock, log, certPem: tls.serverCertPem, keyPem: tls.serverKeyPem, listenHost: options.listenHost ?? '127.0.0.1',
+        hostNames: () => hub!.acceptedHostNames(), onNotified: (record) => hub!.emit('fileUploaded', record),
+        unavailable: () => hub!.faults.refusing() !== undefined,
+      });
       await hub.startBroker(tls.serverCertPem, tls.serverKeyPem, options.port ?? 0, options.listenHost ?? '127.0.0.1');
       if (options.servicePort !== undefined && options.servicePort !== null) {
         hub.http = await startHttpService(hub, options.servicePort, options.listenHost ?? '127.0.0.1');
@@ -278,6 +289,13 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
     return this.c2d.send(deviceId, body, options);
   }
 
+  /** File uploads devices asked for (IoT Hub file upload), with where each stored blob is on disk. */
+  fileUploads(): Array<UploadRecord & { path?: string }> {
+    const face = this.fileFace;
+    if (!face) return [];
+    return face.list().map((r) => (r.storedAt !== undefined ? { ...r, path: face.blobPath(r) } : r));
+  }
+
   /** Total telemetry messages stored, over all partitions. */
   messageCount(): number {
     return this.messages.count();
@@ -296,6 +314,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
     if (broker) await new Promise<void>((r) => broker.close(() => r()));
     await closed;
     await this.http?.close();
+    await this.fileFace?.close();
     this.sessions.clear();
     await Promise.all([this.messages.close(), this.registry.settled(), this.twins.settled(), this.mqttSessions.settled()]);
     await releaseDataDir(this.dataDir);
@@ -304,6 +323,11 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
 
   private requireDevice(deviceId: string): void {
     if (!this.registry.get(deviceId)) throw new EdgeError('EDGE_HUB_DEVICE_UNKNOWN', `device ${deviceId} is not registered`);
+  }
+
+  /** A connection string may name the hub by loopback IP, or without a port when on 8883. */
+  private acceptedHostNames(): string[] {
+    return [this.hostName, `127.0.0.1:${this.mqttPort}`, ...(this.mqttPort === 8883 ? ['localhost', '127.0.0.1'] : [])];
   }
 
   private async startBroker(certPem: string, keyPem: string, port: number, listenHost: string): Promise<void> {
@@ -324,8 +348,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
       twin: this.twins,
       methods: this.methods,
       log: this.log,
-      // A connection string may name the hub by loopback IP, or without a port when on 8883.
-      hostNames: () => [this.hostName, `127.0.0.1:${this.mqttPort}`, ...(this.mqttPort === 8883 ? ['localhost', '127.0.0.1'] : [])],
+      hostNames: () => this.acceptedHostNames(),
       onRefused: (deviceId, reason) => this.emit('refused', deviceId, reason),
     });
     // keepaliveLimit: IoT Hub's maximum; aedes itself drops a client after 1.5× its keep-alive.
@@ -377,7 +400,10 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
 
     // Client certificates are asked for but not required: X.509 devices send one, SAS devices none.
     const server = createTlsServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false }, (socket: TLSSocket) => {
-      broker.handle(new FaultConnection(socket));
+      // The SDK's HTTPS calls (file upload) come to the same host and port as MQTT.
+      const files = this.fileFace;
+      if (!files) broker.handle(new FaultConnection(socket));
+      else routeByFirstByte(socket, { mqtt: (s) => broker.handle(new FaultConnection(s)), http: (s) => files.handleSocket(s) });
     });
     server.on('connection', (raw: Socket) => {
       this.sockets.add(raw);

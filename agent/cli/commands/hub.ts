@@ -176,6 +176,33 @@ export function registerHub(program: Command): void {
       const r = await client.invokeMethod(deviceId, method, payload, { responseTimeoutMs: int('--timeout', flags.timeout, 30_000) });
       process.stdout.write(JSON.stringify(r) + '\n');
     });
+
+  const files = hub.command('files').description('files devices uploaded through IoT Hub file upload (read from the data dir, emulator running or not)');
+  dirOption(files.command('list'))
+    .description('list stored uploads, oldest first: blob name, bytes, when stored, the device\'s notification')
+    .option('--device <id>', 'only this device\'s')
+    .option('--json', 'one JSON object per line')
+    .action(async (flags: DirFlags & { device?: string; json?: boolean }) => {
+      const { openFileStoreReader } = await iothub();
+      const store = await openFileStoreReader(flags.dataDir);
+      const uploads = store.list().filter((u) => flags.device === undefined || u.deviceId === flags.device);
+      if (!flags.json && uploads.length === 0) process.stdout.write('no files uploaded\n');
+      for (const u of uploads) {
+        const notified = u.notification ? (u.notification.isSuccess ? 'notified' : `failed ${u.notification.statusCode}`) : 'not notified';
+        process.stdout.write(flags.json ? JSON.stringify(u) + '\n' : `${u.blobName}\t${u.bytes ?? 0}\t${new Date(u.storedAt ?? 0).toISOString()}\t${notified}\n`);
+      }
+    });
+  dirOption(files.command('get <blobName>'))
+    .description('copy an uploaded file (its name as `files list` shows it, <deviceId>/…) to --out')
+    .requiredOption('--out <file>', 'where to write it')
+    .action(async (blobName: string, flags: DirFlags & { out: string }) => {
+      const [{ openFileStoreReader }, { copyFile }] = await Promise.all([iothub(), import('node:fs/promises')]);
+      const store = await openFileStoreReader(flags.dataDir);
+      const upload = store.list().filter((u) => u.blobName === blobName).pop();
+      if (!upload) throw new EdgeError('EDGE_USAGE', `no uploaded file ${blobName} in ${flags.dataDir} (see: edge-agent hub files list --data-dir ${flags.dataDir})`);
+      await copyFile(store.blobPath(upload), flags.out);
+      process.stdout.write(`${flags.out}: ${upload.bytes ?? 0} bytes from ${upload.deviceId}\n`);
+    });
 }
 
 function dataDirError(dataDir: string): (cause: unknown) => never {

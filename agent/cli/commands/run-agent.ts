@@ -12,6 +12,7 @@ import { PipelineHealth } from '../../systemd/health.js';
 import { SystemdNotifier } from '../../systemd/notify.js';
 import { agentVersion } from '../../core/version.js';
 import { untilShutdownSignal } from '../shutdown.js';
+import { attachSupportMethods } from '../../support-bundle/attach.js';
 
 /** Beyond the flush timeout, how long a start may still take once SIGTERM has come. */
 const START_AFTER_SIGTERM_MS = 2000;
@@ -63,6 +64,7 @@ export async function runAgent(opts: RunOptions): Promise<void> {
       logs,
       health: () => health.check(),
     };
+    attachSupportMethods({ ctx, link: started.transport, logger });
     await startFaces(config, ctx, opts.socket, logger, stopFaces);
   } catch (err) {
     await agent.stop(0);
