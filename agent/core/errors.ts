@@ -35,7 +35,6 @@ export type EdgeErrorCode =
   | 'EDGE_QUERY_RESERVED_NAME'
   | 'EDGE_WRITE_REFUSED'
   | 'EDGE_WRITE_UNVERIFIED'
-
   | 'EDGE_FILE_UPLOAD_FAILED';
 
 export class EdgeError extends Error {
