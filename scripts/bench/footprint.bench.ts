@@ -1,5 +1,7 @@
 // What the real `edge-agent run` loads and what it holds: the module list (ES and CommonJS) and
-// RSS with no drivers and with 500 points/s of pass-through, under the unit's environment.
+// RSS with no drivers and with 500 points/s of pass-through, under the unit's environment; and
+// beside them the floor: the same traffic through the agent's parts alone (SDK, LevelDB, libraries)
+// with none of the agent's code, to show what any agent built on them must hold.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -8,6 +10,7 @@ import { IotHubEmulator } from '../../cloud/iothub/index.js';
 import { tempDir } from '../../test/support/tmp.js';
 import type { BenchRow, BenchSuite } from './harness.js';
 import { PHASES } from './support/plant-config.js';
+import { runFloor } from './support/floor-run.js';
 import { runPhase } from './support/plant-run.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -43,6 +46,18 @@ export const suite: BenchSuite = {
       const list = [...packages.entries()].sort((a, b) => b[1] - a[1]);
       log(`packages (modules): ${list.map(([p, n]) => `${p} (${n})`).join(', ')}`);
       log(`project files by folder: ${JSON.stringify(Object.fromEntries(countBy(files)))}`);
+      const floors: Array<[string, string[]]> = [
+        ['bare node, idle', []],
+        ['azure-iot-device client sending 500 readings/s (5 gzip messages/s)', ['sdk']],
+        ['… + LevelDB taking each reading, synced', ['sdk', 'level']],
+        ['… + pino and zod loaded', ['sdk', 'level', 'libs']],
+      ];
+      const floorRows: BenchRow[] = [];
+      for (const [label, layers] of floors) {
+        const f = await runFloor({ root: ROOT, hub, layers, warmupS: 5, measureS: 20 });
+        log(`floor, ${label}: ${JSON.stringify(f)}`);
+        floorRows.push({ name: `floor: ${label}: RSS median / peak`, value: f.rssMedianMb, unit: 'MB', baseline: { name: 'edge-agent run, 500 points/s pass-through, RSS median', value: busy.rssMedianMb }, note: `peak ${f.rssPeakMb.toFixed(1)} MB; ${f.anonMedianMb.toFixed(0)} anonymous + ${f.fileMedianMb.toFixed(0)} file-backed` });
+      }
       const strays = list.filter(([p]) => NOT_GATEWAY.includes(p)).map(([p]) => p);
       const cloud = files.filter((f) => f.startsWith('dist/cloud/'));
       return [
@@ -54,6 +69,7 @@ export const suite: BenchSuite = {
         { name: 'modules loaded: files from npm packages', value: list.reduce((a, [, n]) => a + n, 0), unit: 'files' },
         { name: 'modules loaded: project files', value: files.length, unit: 'files' },
         { name: 'cloud-side or non-gateway modules loaded', value: strays.length + cloud.length, unit: 'modules', note: [...strays, ...cloud].join(' ') || 'none' },
+        ...floorRows,
       ] satisfies BenchRow[];
     } finally {
       await hub.stop();
