@@ -194,9 +194,9 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
     return this.messages;
   }
 
-  /** Registers a device (or returns the existing one) with its connection string. */
-  async registerDevice(deviceId: string): Promise<RegisteredDevice> {
-    const identity = await this.registry.register(deviceId, this.clock.now());
+  /** Registers a device (or returns the existing one) with its connection string; `primaryKey` sets its key (as DPS does). */
+  async registerDevice(deviceId: string, primaryKey?: string): Promise<RegisteredDevice> {
+    const identity = await this.registry.register(deviceId, this.clock.now(), primaryKey);
     return { ...identity, connectionString: deviceConnectionString(this.hostName, identity.deviceId, identity.primaryKey) };
   }
 
