@@ -32,7 +32,9 @@ export type EdgeErrorCode =
   | 'EDGE_AGENT_NOT_RUNNING'
   | 'EDGE_DIAGNOSTICS_DENIED'
   | 'EDGE_USAGE'
-  | 'EDGE_QUERY_RESERVED_NAME';
+  | 'EDGE_QUERY_RESERVED_NAME'
+  | 'EDGE_PROVISIONING_REFUSED'
+  | 'EDGE_PROVISIONING_UNAVAILABLE';
 
 export class EdgeError extends Error {
   readonly code: EdgeErrorCode;

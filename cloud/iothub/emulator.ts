@@ -214,7 +214,10 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
     this.faults.dropConnection(deviceId);
     await this.twins.remove(deviceId);
     await this.mqttSessions.discard(deviceId);
-    return this.registry.remove(deviceId);
+    const existed = await this.registry.remove(deviceId);
+    // A device that reconnected while the removal was written would otherwise stay connected.
+    this.faults.dropConnection(deviceId);
+    return existed;
   }
 
   getDevice(deviceId: string): RegisteredDevice | undefined {
