@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IotHubEmulator } from '../../cloud/iothub/index.js';
+import { openMessageLogReader, type IotHubEmulator } from '../../cloud/iothub/index.js';
+import { decodeWireMessage } from '../../agent/core/wire.js';
 import { deriveDeviceKey } from '../../cloud/iothub/dps/index.js';
 import type { ProvisioningStatus } from '../../agent/transport/hub-target.js';
 import type { StatusReport } from '../../agent/diagnostics/handlers/status.js';
@@ -20,7 +21,7 @@ describe('zero-touch provisioning (DPS) with the real agent process', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function site(fleet: DpsFleet, attestation: Record<string, unknown>, registrationId: string): Promise<{ configPath: string; socketPath: string; dataDir: string; dir: string; run: () => Promise<FieldRun> }> {
+  async function site(fleet: DpsFleet, attestation: Record<string, unknown>, registrationId: string, extra: Record<string, unknown> = {}): Promise<{ configPath: string; socketPath: string; dataDir: string; dir: string; run: () => Promise<FieldRun> }> {
     const dir = tempDir('dps-site');
     cleanups.push(dir.cleanup);
     const caFile = join(dir.path, 'ca.pem');
@@ -31,7 +32,7 @@ describe('zero-touch provisioning (DPS) with the real agent process', () => {
     writeFileSync(
       configPath,
       JSON.stringify({
-        provisioning: { idScope: fleet.dps.idScope, registrationId, globalEndpoint: fleet.dps.host, caFile, timeoutMs: 20_000, ...attestation },
+        provisioning: { idScope: fleet.dps.idScope, registrationId, globalEndpoint: fleet.dps.host, caFile, timeoutMs: 20_000, ...attestation, ...extra },
         dataDir,
         forwarding: { lingerMs: 20, retryInitialMs: 50, retryMaxMs: 200, maxMessageBytes: 16 * 1024 },
         connection: { reconnectInitialMs: 50, reconnectMaxMs: 300 },
@@ -115,6 +116,38 @@ describe('zero-touch provisioning (DPS) with the real agent process', () => {
     expect((await seqsIn(hubA, 'gw-1')).size).toBeGreaterThan(onHubB.size);
     await run.stop();
   }, 90_000);
+
+  it('a hub that is gone (connection refused for hubGoneAfterMs) sends the agent back to DPS, which assigns the other hub', async () => {
+    const fleet = await startDpsFleet(2);
+    cleanups.push(fleet.close);
+    const [hubA, hubB] = fleet.hubs as [IotHubEmulator, IotHubEmulator];
+    const key = randomBytes(32).toString('base64');
+    await fleet.dps.enrollments.enrollDevice({ registrationId: 'gw-gone', attestation: { type: 'symmetricKey', primaryKey: key } }, Date.now());
+    const s = await site(fleet, { symmetricKey: key }, 'gw-gone', { hubGoneAfterMs: 1000, minIntervalMs: 0 });
+    const run = await s.run();
+    await untilSeqOnHub(hubA, 'gw-gone', 1);
+    fleet.dps.faults.moveOnReprovision = true;
+    const stoppedAt = Date.now();
+    await hubA.stop();
+    const reader = await openMessageLogReader(hubA.dataDir);
+    const seqsOnA = new Set<number>();
+    for (let part = 0; part < reader.partitionCount; part++) {
+      for (const e of await reader.read(part, 0, Number.MAX_SAFE_INTEGER)) if (e.deviceId === 'gw-gone') for (const r of decodeWireMessage(e.body, e.systemProperties['content-encoding']).records) seqsOnA.add(r.seq);
+    }
+    await reader.close();
+    const sentToA = Math.max(...seqsOnA);
+    await untilSeqOnHub(hubB, 'gw-gone', 1);
+    // Not before the rule's second of refused connects.
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(1000);
+    const st = provisioningOf(await run.status());
+    expect(st).toMatchObject({ assignedHub: hubB.hostName, registrations: 2 }); // first boot, then the move
+    expect(st.last?.reason).toMatch(/^the hub has been unreachable for \d+ s$/);
+    // Nothing lost across the move: hub B's first seq follows hub A's last acknowledged ones without a gap.
+    await untilSeqOnHub(hubB, 'gw-gone', sentToA + 5);
+    const both = new Set([...seqsOnA, ...(await seqsIn(hubB, 'gw-gone'))]);
+    for (let q = 1; q <= sentToA + 5; q++) expect(both.has(q), `seq ${q}`).toBe(true);
+    await run.stop();
+  }, 60_000);
 
   it('a group enrollment member boots with only the group key (its device key derived) and sends', async () => {
     const fleet = await startDpsFleet(2);
