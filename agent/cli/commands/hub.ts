@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { EdgeError } from '../../core/errors.js';
 import { usageError } from '../exit.js';
+import { registerHubDps } from './hub-dps.js';
 import type { HubEvent, HubServiceClient, RuntimeInfo } from '../../../cloud/iothub/index.js';
 
 /**
@@ -176,6 +177,8 @@ export function registerHub(program: Command): void {
       const r = await client.invokeMethod(deviceId, method, payload, { responseTimeoutMs: int('--timeout', flags.timeout, 30_000) });
       process.stdout.write(JSON.stringify(r) + '\n');
     });
+
+  registerHubDps(hub);
 }
 
 function dataDirError(dataDir: string): (cause: unknown) => never {

@@ -1,5 +1,6 @@
 import { createHmac, X509Certificate } from 'node:crypto';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { EdgeError } from '../../../agent/core/errors.js';
 import { readJsonFile, writeFileAtomic } from '../atomic-file.js';
 import { normalizeThumbprint } from '../device-registry.js';
@@ -56,6 +57,11 @@ export class EnrollmentStore {
     this.path = join(dataDir, 'enrollments.json');
   }
 
+  private async write(doc: EnrollmentFile): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true });
+    await writeFileAtomic(this.path, JSON.stringify(doc, null, 2) + '\n');
+  }
+
   async read(): Promise<EnrollmentFile> {
     const doc = (await readJsonFile(this.path)) as Partial<EnrollmentFile> | undefined;
     if (doc === undefined) return { version: 1, individual: [], groups: [] };
@@ -69,7 +75,7 @@ export class EnrollmentStore {
     const doc = await this.read();
     const entry: IndividualEnrollment = { ...e, ...(e.attestation.type === 'x509' ? { attestation: { type: 'x509', thumbprint: normalizeThumbprint(e.attestation.thumbprint) } } : {}), createdAt: now };
     doc.individual = [...doc.individual.filter((x) => x.registrationId !== e.registrationId), entry];
-    await writeFileAtomic(this.path, JSON.stringify(doc, null, 2) + '\n');
+    await this.write(doc);
     return entry;
   }
 
@@ -79,7 +85,7 @@ export class EnrollmentStore {
     const doc = await this.read();
     const entry: GroupEnrollment = { ...e, createdAt: now };
     doc.groups = [...doc.groups.filter((x) => x.groupId !== e.groupId), entry];
-    await writeFileAtomic(this.path, JSON.stringify(doc, null, 2) + '\n');
+    await this.write(doc);
     return entry;
   }
 
@@ -90,7 +96,7 @@ export class EnrollmentStore {
     doc.individual = doc.individual.filter((x) => x.registrationId !== id);
     doc.groups = doc.groups.filter((x) => x.groupId !== id);
     if (doc.individual.length + doc.groups.length === before) return false;
-    await writeFileAtomic(this.path, JSON.stringify(doc, null, 2) + '\n');
+    await this.write(doc);
     return true;
   }
 
