@@ -123,7 +123,7 @@ export class ConnectionSupervisor implements Transport, HubLink {
       ...this.current,
       generation: this.generation,
       since: this.since,
-      auth: this.x509 ? 'x509' : 'sas',
+      auth: this.x509 || this.options.target?.status().attestation === 'x509' ? 'x509' : 'sas',
       ...(this.tokenExpiresAt !== undefined ? { tokenExpiresAt: this.tokenExpiresAt } : {}),
       totals: { ...this.history.totals },
       recent: this.history.list().slice(-10),
