@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import provisioningSdk from 'azure-iot-provisioning-device';
 import provisioningMqtt from 'azure-iot-provisioning-device-mqtt';
 import symmetricKeySdk from 'azure-iot-security-symmetric-key';
@@ -16,12 +15,19 @@ interface SdkRegistrationClient {
 }
 
 /**
- * The provisioning transport reads its TLS trust only from the `MqttBase` it is built on (its own
- * options carry the polling interval alone), so a private CA is given through an `MqttBase` of
- * the very copy the transport depends on, found from the transport's own location.
+ * The provisioning transport takes its TLS trust only from the `MqttBase` it builds in its
+ * constructor (its own options carry the polling interval alone), so a private CA goes to that
+ * instance. Reaching it beats importing `azure-iot-mqtt-base` ourselves: that package is not ours
+ * to depend on, the transport ships its own copy of it, and the packaged single executable (one
+ * esbuild bundle, no node_modules) must resolve nothing at run time.
  */
-const requireFromTransport = createRequire(createRequire(import.meta.url).resolve('azure-iot-provisioning-device-mqtt'));
-const { MqttBase } = requireFromTransport('azure-iot-mqtt-base') as { MqttBase: new () => { setOptions(o: { ca?: string }): void } };
+function trustCa(transport: InstanceType<typeof Mqtt>, ca: string): void {
+  const base = (transport as unknown as { _mqttBase?: { setOptions?: (o: { ca: string }) => void } })._mqttBase;
+  if (typeof base?.setOptions !== 'function') {
+    throw new EdgeError('EDGE_CONFIG_INVALID', 'this azure-iot-provisioning-device-mqtt version offers no way to trust provisioning.caFile');
+  }
+  base.setOptions({ ca });
+}
 
 export type DpsCredentials = { symmetricKey: string } | { x509: { cert: string; key: string; passphrase?: string } };
 
@@ -50,9 +56,8 @@ export interface DpsAssignment {
  * everything else, timeouts included, EDGE_PROVISIONING_UNAVAILABLE.
  */
 export async function registerWithDps(req: DpsRequest, setTimer: (fn: () => void, ms: number) => () => void): Promise<DpsAssignment> {
-  const base = new MqttBase();
-  if (req.ca) base.setOptions({ ca: req.ca });
-  const transport = new Mqtt(base as never);
+  const transport = new Mqtt();
+  if (req.ca) trustCa(transport, req.ca);
   const security =
     'symmetricKey' in req.credentials
       ? new SymmetricKeySecurityClient(req.registrationId, req.credentials.symmetricKey)
