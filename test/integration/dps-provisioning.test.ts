@@ -13,6 +13,7 @@ import { startDpsFleet, type DpsFleet } from '../support/dps.js';
 import { selfSignedDeviceCert } from '../agent/transport/self-signed.js';
 import { tempDir } from '../support/tmp.js';
 import { request } from '../../agent/diagnostics/client.js';
+import { runCli } from '../support/cli.js';
 
 /** The real `edge-agent run` with nothing but `provisioning` to find its hub, against the DPS emulator and two hubs. */
 describe('zero-touch provisioning (DPS) with the real agent process', () => {
@@ -149,18 +150,26 @@ describe('zero-touch provisioning (DPS) with the real agent process', () => {
     await run.stop();
   }, 60_000);
 
-  it('a group enrollment member boots with only the group key (its device key derived) and sends', async () => {
+  it('a group enrollment member boots with only the group key (its device key derived), waits out DPS throttling, and sends', async () => {
     const fleet = await startDpsFleet(2);
     cleanups.push(fleet.close);
     const groupKey = randomBytes(32).toString('base64');
     await fleet.dps.enrollments.enrollGroup({ groupId: 'plant-7', attestation: { type: 'symmetricKey', primaryKey: groupKey } }, Date.now());
     const s = await site(fleet, { groupKey }, 'gw-group-3');
+    // DPS throttles the first two attempts (429, retry-after): the SDK waits them out.
+    fleet.dps.faults.throttle(2, 0.2);
+    const throttled: string[] = [];
+    fleet.dps.on('refused', (id, reason) => throttled.push(`${id} ${reason}`));
     const run = await s.run();
     const hub = fleet.hubs[0]!;
     await untilSeqOnHub(hub, 'gw-group-3', 1);
-    expect(fleet.dps.registrations.get('gw-group-3')).toMatchObject({ enrollment: 'group:plant-7', assignedHub: hub.hostName });
+    expect(fleet.dps.registrations.get('gw-group-3')).toMatchObject({ enrollment: 'group:plant-7', assignedHub: hub.hostName, count: 1 });
+    expect(throttled).toEqual(['gw-group-3 fault: 429 throttled', 'gw-group-3 fault: 429 throttled']);
     expect(hub.getDevice('gw-group-3')?.primaryKey).toBe(deriveDeviceKey(groupKey, 'gw-group-3'));
     expect(provisioningOf(await run.status())).toMatchObject({ attestation: 'groupKey', assignedHub: hub.hostName });
+    // What a technician reads on the box.
+    const screen = await runCli(['status', '--socket', s.socketPath]);
+    expect(screen.stdout).toMatch(new RegExp(`provisioning +DPS ${fleet.dps.idScope}/gw-group-3 → ${hub.hostName} \\(first boot, `));
     // The config view never shows the group key.
     const shown = JSON.stringify(await request(s.socketPath, 'config'));
     expect(shown).toContain('gw-group-3');
@@ -168,7 +177,7 @@ describe('zero-touch provisioning (DPS) with the real agent process', () => {
     await run.stop();
   });
 
-  it('X.509: registers with its certificate and uses it at the hub', async () => {
+  it('X.509: a first boot while DPS refuses buffers, then registers with its certificate and uses it at the hub', async () => {
     const fleet = await startDpsFleet(1);
     cleanups.push(fleet.close);
     const cert = selfSignedDeviceCert('gw-x509');
@@ -180,9 +189,20 @@ describe('zero-touch provisioning (DPS) with the real agent process', () => {
     writeFileSync(certFile, cert.cert);
     writeFileSync(keyFile, cert.key, { mode: 0o600 });
     const s = await site(fleet, { x509: { certFile, keyFile } }, 'gw-x509');
+    // A first boot while DPS refuses: nothing to connect to yet, readings are buffered, DPS is asked again with backoff.
+    fleet.dps.faults.refuse(401, 'enrollment disabled');
     const run = await s.run();
+    const waiting = await untilStatus(run, (st) => st.connection.lastError?.code === 'EDGE_PROVISIONING_REFUSED' && st.buffer.unsentRecords > 0);
+    expect(provisioningOf(waiting)).toMatchObject({ pending: 'first boot', registrations: 0, lastError: { code: 'EDGE_PROVISIONING_REFUSED' } });
+    fleet.dps.faults.accept();
     const hub = fleet.hubs[0]!;
     await untilSeqOnHub(hub, 'gw-x509', 1);
+    // What was read before the hub was known went out too, from seq 1 on.
+    await untilTelemetry(hub, async () => {
+      const got = await seqsIn(hub, 'gw-x509');
+      for (let q = 1; q <= waiting.buffer.nextSeq - 1; q++) if (!got.has(q)) return false;
+      return true;
+    });
     const st = await run.status();
     expect(st.connection).toMatchObject({ state: 'connected', auth: 'x509' });
     expect(provisioningOf(st)).toMatchObject({ attestation: 'x509', deviceId: 'gw-x509', registrations: 1 });
