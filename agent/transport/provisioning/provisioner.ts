@@ -48,6 +48,8 @@ export class Provisioner implements HubTargetSource {
   private registrations = 0;
   private lastError: ProvisioningStatus['lastError'];
   private readonly startedAs: string;
+  /** The last registration attempt of this run, whatever came of it: automatic ones are spaced from it. */
+  private lastAttemptAt: number | undefined;
 
   private constructor(
     private readonly options: ProvisionerOptions,
@@ -94,12 +96,11 @@ export class Provisioner implements HubTargetSource {
   connectFailed(kind: ConnectFailure, err: EdgeError): void {
     const now = this.options.clock.now();
     if (this.pending !== undefined || !this.assignment) return;
-    const sinceLast = now - this.assignment.at;
+    const attemptedRecently = this.lastAttemptAt !== undefined && now - this.lastAttemptAt < this.options.minIntervalMs;
     if (kind === 'unauthorized') {
       this.unreachableSince = undefined;
-      if (this.connectedSinceProvisioning || this.registrations === 0 || sinceLast >= this.options.minIntervalMs) {
-        this.schedule('the hub refused the credentials', err);
-      }
+      // Accepted since the last attempt: the refusal is news (a revoked key, a moved device).
+      if (this.connectedSinceProvisioning || !attemptedRecently) this.schedule('the hub refused the credentials', err);
       return;
     }
     if (!HUB_GONE.test(err.message)) {
@@ -108,7 +109,7 @@ export class Provisioner implements HubTargetSource {
     }
     this.unreachableSince ??= now;
     const downFor = now - this.unreachableSince;
-    if (downFor >= this.options.hubGoneAfterMs && (this.registrations === 0 || sinceLast >= this.options.minIntervalMs)) {
+    if (downFor >= this.options.hubGoneAfterMs && !attemptedRecently) {
       this.schedule(`the hub has been unreachable for ${Math.round(downFor / 1000)} s`, err);
     }
   }
@@ -136,6 +137,8 @@ export class Provisioner implements HubTargetSource {
   private async provision(reason: string): Promise<void> {
     const o = this.options;
     const req: DpsRequest = { globalEndpoint: o.globalEndpoint, idScope: o.idScope, registrationId: o.registrationId, credentials: o.credentials, timeoutMs: o.timeoutMs, ...(o.ca ? { ca: o.ca } : {}) };
+    this.lastAttemptAt = o.clock.now();
+    this.connectedSinceProvisioning = false;
     let result: DpsAssignment;
     try {
       result = await registerWithDps(req, (fn, ms) => {
@@ -150,15 +153,20 @@ export class Provisioner implements HubTargetSource {
       this.pending = undefined;
       return;
     }
+    this.lastError = undefined;
     const previous = this.assignment;
     const next: StoredAssignment = { version: 1, idScope: o.idScope, registrationId: o.registrationId, assignedHub: result.assignedHub, deviceId: result.deviceId, ...(result.substatus ? { substatus: result.substatus } : {}), at: o.clock.now(), reason };
-    await saveAssignment(o.dataDir, next);
+    try {
+      await saveAssignment(o.dataDir, next);
+    } catch (err) {
+      // Sending matters more than remembering: use it now, the next boot registers again.
+      this.lastError = { code: 'EDGE_DATA_DIR_UNUSABLE', message: `the DPS assignment could not be saved: ${errorMessage(err)}`, at: o.clock.now() };
+      o.logger.error({ err: errorMessage(err) }, 'the DPS assignment could not be saved; using it for this run only');
+    }
     this.assignment = next;
     this.pending = undefined;
     this.registrations++;
-    this.connectedSinceProvisioning = false;
     this.unreachableSince = undefined;
-    this.lastError = undefined;
     o.logger.info({ reason, assignedHub: next.assignedHub, deviceId: next.deviceId, previousHub: previous?.assignedHub, substatus: next.substatus }, 'provisioned by DPS');
     if (next.deviceId !== this.startedAs) {
       o.logger.error({ was: this.startedAs, now: next.deviceId }, 'DPS assigned another device id; records keep the id this run started with until the agent restarts');

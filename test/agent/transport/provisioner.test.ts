@@ -116,8 +116,8 @@ describe('Provisioner: when to ask DPS, and when not', () => {
     expect(p.status().pending).toBe('the hub has been unreachable for 600 s');
   });
 
-  it('DPS unreachable or refusing: the first boot fails (and retries); with a stored hub the agent keeps it', async () => {
-    const { fleet, options } = await setup();
+  it('DPS unreachable or refusing: the first boot fails (and retries); with a stored hub the agent keeps it, without hammering DPS', async () => {
+    const { fleet, options, clock } = await setup();
     const down = await Provisioner.open({ ...options, globalEndpoint: '127.0.0.1:1' });
     await expect(down.resolve()).rejects.toMatchObject({ code: 'EDGE_PROVISIONING_UNAVAILABLE' });
     expect(down.status()).toMatchObject({ pending: 'first boot', lastError: { code: 'EDGE_PROVISIONING_UNAVAILABLE' } });
@@ -129,6 +129,20 @@ describe('Provisioner: when to ask DPS, and when not', () => {
     expect(await p.resolve()).toEqual(first);
     expect(p.status()).toMatchObject({ assignedHub: fleet.hubs[0]!.hostName, registrations: 1, lastError: { code: 'EDGE_PROVISIONING_REFUSED' } });
     expect(p.status().pending).toBeUndefined();
+    // The hub refuses too (it had accepted before): one attempt, then DPS is not asked again for minIntervalMs.
+    p.connected();
+    p.connectFailed('unauthorized', refused);
+    expect(p.status().pending).toBe('the hub refused the credentials');
+    await p.resolve();
+    expect(fleet.dps.connections('gw-p')).toBe(3);
+    p.connectFailed('unauthorized', refused);
+    expect(p.status().pending).toBeUndefined();
+    clock.advance(5 * MIN);
+    fleet.dps.faults.accept();
+    p.connectFailed('unauthorized', refused);
+    await p.resolve();
+    expect(p.status()).toMatchObject({ registrations: 2, last: { reason: 'the hub refused the credentials' } });
+    expect(p.status().lastError).toBeUndefined();
   });
 
   it('derives a group member key exactly as DPS does', () => {
