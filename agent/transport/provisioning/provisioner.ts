@@ -31,13 +31,13 @@ const HUB_GONE = /ENOTFOUND|ECONNREFUSED/;
  * Zero-touch provisioning as the supervisor's {@link HubTargetSource}. The first boot registers
  * with DPS and stores the assignment; later boots use it without asking DPS. It registers
  * again when:
- * - the hub refuses the credentials after it had accepted them (key revoked, device deleted or
- *   moved), or a fresh assignment has been refused for `minIntervalMs`;
+ * - the hub refuses the credentials: at once when it had accepted them since the last attempt
+ *   (key revoked, device deleted or moved), else once `minIntervalMs` has passed since it;
  * - the hub looks gone: every connect for `hubGoneAfterMs` failed with ENOTFOUND/ECONNREFUSED.
  *   Timeouts, resets, CONNACK "server unavailable" and DNS's EAI_AGAIN are an ordinary outage
  *   (a hub that answers, or a network that is down) and restart that clock;
  * - a `reprovision` direct method asks.
- * Automatic registrations are at most one per `minIntervalMs`. When DPS cannot be reached or
+ * Other automatic registrations are spaced `minIntervalMs` from the last attempt. When DPS cannot be reached or
  * refuses while an assignment is stored, the agent keeps the stored hub: losing DPS must never
  * cut off a box that can still reach its hub. Only the first boot waits for DPS.
  */
