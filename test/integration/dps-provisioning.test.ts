@@ -150,7 +150,7 @@ describe('zero-touch provisioning (DPS) with the real agent process', () => {
     await run.stop();
   }, 60_000);
 
-  it('a group enrollment member boots with only the group key (its device key derived), waits out DPS throttling, and sends', async () => {
+  it('a group enrollment member boots with only the group key (its device key derived), waits out DPS throttling, sends, and boots again with DPS down', async () => {
     const fleet = await startDpsFleet(2);
     cleanups.push(fleet.close);
     const groupKey = randomBytes(32).toString('base64');
@@ -174,7 +174,14 @@ describe('zero-touch provisioning (DPS) with the real agent process', () => {
     const shown = JSON.stringify(await request(s.socketPath, 'config'));
     expect(shown).toContain('gw-group-3');
     expect(shown).not.toContain(groupKey);
-    await run.stop();
+    const stopped = await run.stop();
+
+    // With DPS gone altogether, the next boot still reaches its hub from the stored assignment.
+    await fleet.dps.stop();
+    const again = await s.run();
+    await untilSeqOnHub(hub, 'gw-group-3', stopped.stopped.nextSeq);
+    expect(provisioningOf(await again.status())).toMatchObject({ assignedHub: hub.hostName, registrations: 0 });
+    await again.stop();
   });
 
   it('X.509: a first boot while DPS refuses buffers, then registers with its certificate and uses it at the hub', async () => {

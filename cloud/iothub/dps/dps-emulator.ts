@@ -83,6 +83,7 @@ export class DpsEmulator extends EventEmitter<DpsEvents> {
   private broker: Aedes | undefined;
   private server: TlsServer | undefined;
   private mqttPort = 0;
+  private stopped = false;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly pollAfterSeconds: number;
@@ -130,7 +131,10 @@ export class DpsEmulator extends EventEmitter<DpsEvents> {
     return this.connectionCounts.get(registrationId) ?? 0;
   }
 
+  /** Stops listening and drops every connection (idempotent). */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     const server = this.server;
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     for (const s of this.sockets) s.destroy();
