@@ -9,7 +9,7 @@ import type { ProvisioningStatus } from '../../agent/transport/hub-target.js';
 import type { StatusReport } from '../../agent/diagnostics/handlers/status.js';
 import { runField, untilStatus, type FieldRun } from '../fault/support/field-agent.js';
 import { recordsOf, untilTelemetry } from '../support/hub.js';
-import { startDpsFleet, type DpsFleet } from '../support/dps.js';
+import { deviceCertFrom, startDpsFleet, testCa, type DpsFleet } from '../support/dps.js';
 import { selfSignedDeviceCert } from '../agent/transport/self-signed.js';
 import { tempDir } from '../support/tmp.js';
 import { request } from '../../agent/diagnostics/client.js';
@@ -213,6 +213,27 @@ describe('zero-touch provisioning (DPS) with the real agent process', () => {
     const st = await run.status();
     expect(st.connection).toMatchObject({ state: 'connected', auth: 'x509' });
     expect(provisioningOf(st)).toMatchObject({ attestation: 'x509', deviceId: 'gw-x509', registrations: 1 });
+    await run.stop();
+  });
+
+  it('X.509 group: a certificate the group CA issued registers (CN = registration id) and connects to the hub with its chain', async () => {
+    const fleet = await startDpsFleet(1);
+    cleanups.push(fleet.close);
+    const ca = testCa();
+    await fleet.dps.enrollments.enrollGroup({ groupId: 'x509-line', attestation: { type: 'x509CA', caPem: ca.cert } }, Date.now());
+    const cert = deviceCertFrom(ca, 'gw-chain');
+    const dir = tempDir('dps-chain');
+    cleanups.push(dir.cleanup);
+    const certFile = join(dir.path, 'device.pem');
+    const keyFile = join(dir.path, 'device.key');
+    writeFileSync(certFile, cert.cert);
+    writeFileSync(keyFile, cert.key, { mode: 0o600 });
+    const s = await site(fleet, { x509: { certFile, keyFile } }, 'gw-chain');
+    const run = await s.run();
+    const hub = fleet.hubs[0]!;
+    await untilSeqOnHub(hub, 'gw-chain', 1);
+    expect(fleet.dps.registrations.get('gw-chain')).toMatchObject({ enrollment: 'group:x509-line', deviceId: 'gw-chain' });
+    expect(hub.getDevice('gw-chain')?.x509Thumbprint).toBe(cert.thumbprint.replace(/:/g, ''));
     await run.stop();
   });
 });
