@@ -16,7 +16,8 @@ const durationMs = z.number().int().min(0);
 
 /** IoT Hub connection. File-only: a twin push must never be able to cut the box off its hub. */
 const hubSchema = z.strictObject({
-  connectionString: z.string().min(1),
+  /** The device's connection string; absent when `provisioning` (DPS) assigns the hub. */
+  connectionString: z.string().min(1).optional(),
   /** PEM file of a CA to trust besides the system's (the local emulator's). */
   caFile: z.string().optional(),
   /**
@@ -32,7 +33,34 @@ const hubSchema = z.strictObject({
     .prefault({}),
   /** X.509 client certificate instead of SAS (connection string with `x509=true`). */
   x509: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), passphrase: z.string().optional() }).optional(),
-});
+}).prefault({});
+
+/**
+ * Zero-touch provisioning through the Device Provisioning Service, instead of a connection
+ * string. File-only, like `hub`. Exactly one attestation: the device's own `symmetricKey`
+ * (individual enrollment), the enrollment group's `groupKey` (the device key is derived from
+ * it), or an `x509` certificate (CN = registrationId), which then also authenticates to the hub.
+ */
+const provisioningSchema = z
+  .strictObject({
+    idScope: z.string().min(1),
+    registrationId: z.string().regex(/^[A-Za-z0-9.\-_]{1,128}$/, 'a registration id is up to 128 letters, digits, ".", "-" or "_"'),
+    globalEndpoint: z.string().min(1).default('global.azure-devices-provisioning.net'),
+    symmetricKey: z.string().min(1).optional(),
+    groupKey: z.string().min(1).optional(),
+    x509: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), passphrase: z.string().optional() }).optional(),
+    /** PEM file of a CA to trust for DPS (and for the assigned hub when `hub.caFile` is not given). */
+    caFile: z.string().optional(),
+    /** Bound on one registration, polls and throttling waits included. */
+    timeoutMs: z.number().int().min(1000).default(120_000),
+    /** Every connect failing with "no such host"/"connection refused" this long means the hub is gone: register again. */
+    hubGoneAfterMs: z.number().int().min(1000).default(30 * 60_000),
+    /** Least spacing of registrations the agent decides on itself (a `reprovision` method is not held back). */
+    minIntervalMs: z.number().int().min(0).default(5 * 60_000),
+  })
+  .refine((p) => [p.symmetricKey, p.groupKey, p.x509].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of "symmetricKey" (individual enrollment), "groupKey" (enrollment group) or "x509" {certFile, keyFile}',
+  });
 
 /**
  * The connection supervisor. The SDK's own keep-alive can take 1.5× keepAliveSeconds to notice a
@@ -223,6 +251,7 @@ export type TwinSection = (typeof TWIN_SECTIONS)[number];
 
 export const agentConfigSchema = z.strictObject({
   hub: hubSchema,
+  provisioning: provisioningSchema.optional(),
   dataDir: z.string().min(1),
   /**
    * When an accepted reading is on disk. `commit` (default): fsync per group commit, so nothing
@@ -245,6 +274,11 @@ export const agentConfigSchema = z.strictObject({
   twin: twinSchema,
   log: logSchema,
   diagnostics: diagnosticsSchema,
+}).superRefine((c, ctx) => {
+  if ((c.hub.connectionString === undefined) === (c.provisioning === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['hub', 'connectionString'], message: 'give exactly one of "hub.connectionString" and "provisioning" (DPS)' });
+  }
+  if (c.provisioning && c.hub.x509) ctx.addIssue({ code: 'custom', path: ['hub', 'x509'], message: 'with "provisioning", the certificate goes in "provisioning.x509" (DPS and the hub use the same one)' });
 });
 
 /**

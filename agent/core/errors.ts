@@ -35,7 +35,9 @@ export type EdgeErrorCode =
   | 'EDGE_QUERY_RESERVED_NAME'
   | 'EDGE_WRITE_REFUSED'
   | 'EDGE_WRITE_UNVERIFIED'
-  | 'EDGE_FILE_UPLOAD_FAILED';
+  | 'EDGE_FILE_UPLOAD_FAILED'
+  | 'EDGE_PROVISIONING_REFUSED'
+  | 'EDGE_PROVISIONING_UNAVAILABLE';
 
 export class EdgeError extends Error {
   readonly code: EdgeErrorCode;

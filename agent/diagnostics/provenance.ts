@@ -30,12 +30,12 @@ export function configProvenance(o: { effective: AgentConfig; fileConfig: AgentC
 
 const SECRET = /(SharedAccessKey=)[^;]+/g;
 
-/** A copy safe to print: keys in connection strings and passphrases are hidden. */
+/** A copy safe to print: keys in connection strings, DPS keys and passphrases are hidden. */
 export function redact<T>(config: T): T {
   return JSON.parse(
     JSON.stringify(config, (key, value: unknown) => {
       if (typeof value === 'string' && key === 'connectionString') return value.replace(SECRET, '$1***');
-      if (key === 'passphrase' && typeof value === 'string') return '***';
+      if ((key === 'passphrase' || key === 'symmetricKey' || key === 'groupKey') && typeof value === 'string') return '***';
       return value;
     }),
   ) as T;

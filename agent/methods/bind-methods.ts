@@ -1,7 +1,7 @@
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { HubLink } from '../transport/hub-link.js';
-import type { MethodHandler } from './handlers.js';
+import type { MethodHandler, MethodResult } from './handlers.js';
 
 /**
  * Registers the handlers on every fresh client the supervisor connects (each reconnect builds a
@@ -16,7 +16,13 @@ export function bindMethods(supervisor: HubLink, handlers: Record<string, Method
         logger.info({ method: name }, 'direct method called');
         handler(request.payload as unknown)
           .catch((err: unknown) => ({ status: 500, payload: { error: { code: 'EDGE_INTERNAL', message: errorMessage(err) } } }))
-          .then((result) => response.send(result.status, result.payload))
+          .then(async (result: MethodResult) => {
+            try {
+              await response.send(result.status, result.payload);
+            } finally {
+              result.after?.();
+            }
+          })
           .catch((err: unknown) => logger.warn({ method: name, err: errorMessage(err) }, 'direct method answer not sent'));
       });
     }

@@ -5,6 +5,8 @@ import type { Clock } from '../core/clock.js';
 export interface MethodResult {
   status: number;
   payload: unknown;
+  /** Runs once the answer is sent (a handler whose work would cut the link the answer travels on). */
+  after?: () => void;
 }
 
 export type MethodHandler = (payload: unknown) => Promise<MethodResult>;

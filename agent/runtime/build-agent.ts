@@ -18,6 +18,8 @@ import { methodHandlers } from '../methods/handlers.js';
 import { bindMethods } from '../methods/bind-methods.js';
 import { writePointMethod } from '../methods/write-point.js';
 import { sendSpooledAudits } from '../methods/audit-spool.js';
+import { reprovisionHandler } from '../methods/reprovision.js';
+import { openProvisioner } from './provisioning.js';
 import { agentVersion } from '../core/version.js';
 import { createDrivers } from './drivers.js';
 import { EdgeAgent } from './edge-agent.js';
@@ -41,11 +43,13 @@ export async function startAgentFromConfig(
   deps: { clock: Clock; logger: Logger; extraDrivers?: Driver[] },
 ): Promise<RunningAgent> {
   const { clock, logger } = deps;
-  const { deviceId } = parseDeviceConnectionString(fileConfig.hub.connectionString);
+  // DPS provisioning (instead of a connection string) says where to connect, before every connect.
+  const provisioner = await openProvisioner(fileConfig, deps);
+  const deviceId = provisioner ? provisioner.deviceId : parseDeviceConnectionString(fileConfig.hub.connectionString!).deviceId;
   const { config, source, lastGood } = await bootConfig(fileConfig, logger);
 
   const transport = new ConnectionSupervisor({
-    connectionString: fileConfig.hub.connectionString,
+    ...(provisioner ? { target: provisioner } : { connectionString: fileConfig.hub.connectionString! }),
     ...readCredentials(fileConfig),
     sas: fileConfig.hub.sas,
     sendTimeoutMs: config.forwarding.sendTimeoutMs,
@@ -145,6 +149,14 @@ export async function startAgentFromConfig(
     }),
     logger.child({ module: 'methods' }),
   );
+  const reprovision = reprovisionHandler({
+    request: (reason) => {
+      provisioner?.request(reason);
+      return provisioner?.status();
+    },
+    reconnect: () => transport.reconnect('reprovisioning'),
+  });
+  bindMethods(transport, { reprovision }, logger.child({ module: 'methods' }));
   transport.start();
   return { agent, transport, twin: controller, reported };
 }
@@ -171,7 +183,8 @@ function readCredentials(config: AgentConfig): { ca?: string; x509?: { cert: str
       throw new EdgeError('EDGE_CONFIG_INVALID', `${what} ${path} cannot be read: ${errorMessage(cause)}`, { cause });
     }
   };
-  const { caFile, x509 } = config.hub;
+  const { x509 } = config.hub;
+  const caFile = config.hub.caFile ?? config.provisioning?.caFile;
   return {
     ...(caFile ? { ca: read(caFile, 'hub.caFile') } : {}),
     ...(x509 ? { x509: { cert: read(x509.certFile, 'hub.x509.certFile'), key: read(x509.keyFile, 'hub.x509.keyFile'), ...(x509.passphrase ? { passphrase: x509.passphrase } : {}) } } : {}),

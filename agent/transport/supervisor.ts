@@ -14,6 +14,7 @@ import { parseDeviceConnectionString } from './connection-string.js';
 import { deviceSasToken } from './sas-token.js';
 import { disableMqttNumberCache } from './mqtt-number-cache.js';
 import type { DeviceClient, HubLink } from './hub-link.js';
+import type { HubTargetSource, ProvisioningStatus } from './hub-target.js';
 
 
 const { Client, Message } = deviceSdk;
@@ -22,7 +23,10 @@ const { NoRetry } = commonSdk;
 
 
 export interface SupervisorOptions {
-  connectionString: string;
+  /** The hub and device; not needed when `target` says where to connect. */
+  connectionString?: string;
+  /** Asked before every connect where to go (DPS provisioning); replaces `connectionString` and `x509`. */
+  target?: HubTargetSource;
   /** PEM of a CA to trust besides the system's (the local emulator's). */
   ca?: string;
   /** X.509 client certificate (PEM); used instead of SAS when given. */
@@ -46,6 +50,8 @@ export interface SupervisorStatus extends TransportStatus {
   totals: ConnectionHistory['totals'];
   /** The last few connection events, newest last (the whole ring: `history.list()`). */
   recent: ConnectionEvent[];
+  /** Zero-touch provisioning, when the hub comes from DPS. */
+  provisioning?: ProvisioningStatus;
 }
 
 interface SupervisorEvents {
@@ -90,20 +96,26 @@ export class ConnectionSupervisor implements Transport, HubLink {
   private readonly inFlight = new Set<Promise<unknown>>();
   private lastHeardAt = 0;
   private readonly backoff: Backoff;
-  private readonly device: ReturnType<typeof parseDeviceConnectionString>;
+  private device: ReturnType<typeof parseDeviceConnectionString> | undefined;
+  private x509: SupervisorOptions['x509'];
 
   constructor(private readonly options: SupervisorOptions) {
     disableMqttNumberCache();
-    this.device = parseDeviceConnectionString(options.connectionString);
-    if (!options.x509 && !this.device.sharedAccessKey) {
-      throw new EdgeError('EDGE_CONFIG_INVALID', 'the connection string says x509=true but hub.x509 (certFile, keyFile) is not configured');
+    this.x509 = options.x509;
+    if (!options.target) {
+      if (options.connectionString === undefined) throw new TypeError('a supervisor needs a connection string or a target source');
+      this.device = parseDeviceConnectionString(options.connectionString);
+      if (!options.x509 && !this.device.sharedAccessKey) {
+        throw new EdgeError('EDGE_CONFIG_INVALID', 'the connection string says x509=true but hub.x509 (certFile, keyFile) is not configured');
+      }
     }
     this.backoff = new Backoff(options.connection.reconnectInitialMs, options.connection.reconnectMaxMs, options.random);
     this.since = options.clock.now();
   }
 
+  /** The device id of the last target ('' before a provisioned agent's first connect). */
   get deviceId(): string {
-    return this.device.deviceId;
+    return this.device?.deviceId ?? '';
   }
 
   status(): SupervisorStatus {
@@ -111,10 +123,11 @@ export class ConnectionSupervisor implements Transport, HubLink {
       ...this.current,
       generation: this.generation,
       since: this.since,
-      auth: this.options.x509 ? 'x509' : 'sas',
+      auth: this.x509 || this.options.target?.status().attestation === 'x509' ? 'x509' : 'sas',
       ...(this.tokenExpiresAt !== undefined ? { tokenExpiresAt: this.tokenExpiresAt } : {}),
       totals: { ...this.history.totals },
       recent: this.history.list().slice(-10),
+      ...(this.options.target ? { provisioning: this.options.target.status() } : {}),
     };
   }
 
@@ -187,9 +200,10 @@ export class ConnectionSupervisor implements Transport, HubLink {
     this.options.connection = { ...next.connection };
   }
 
-  /** Drops the current client and reconnects at once (tests, diagnostics). */
+  /** Drops the current client and reconnects at once (tests, diagnostics, re-provisioning); cuts a backoff wait short. */
   reconnect(reason: string): void {
     if (this.client) this.lose(this.client, new EdgeError('EDGE_TRANSPORT_UNAVAILABLE', reason));
+    else this.wake.notify();
   }
 
   async close(): Promise<void> {
@@ -219,6 +233,7 @@ export class ConnectionSupervisor implements Transport, HubLink {
         const e = connectError(err);
         const kind = classifyConnectError(e);
         this.record({ event: 'failed', code: e.code, reason: e.message });
+        this.options.target?.connectFailed(kind, e);
         this.setState({ ...this.current, state: kind === 'unauthorized' ? 'unauthorized' : 'disconnected', lastError: { code: e.code, message: e.message, at: clock.now() } });
         if (this.backoff.consecutiveFailures === 0) logger.warn({ code: e.code, err: e.message }, 'cannot connect to IoT Hub; retrying with backoff, for as long as it takes');
         this.renewing = false;
@@ -230,6 +245,7 @@ export class ConnectionSupervisor implements Transport, HubLink {
         break;
       }
       this.backoff.reset();
+      this.options.target?.connected();
       this.client = client;
       this.generation++;
       this.renewing = false;
@@ -237,7 +253,7 @@ export class ConnectionSupervisor implements Transport, HubLink {
       const ended = new Promise<void>((resolve) => (this.endSession = resolve));
       this.setState({ state: 'connected', connectedAt: clock.now(), ...(this.current.lastError ? { lastError: this.current.lastError } : {}) });
       this.record({ event: 'connected' });
-      logger.info({ generation: this.generation, auth: this.options.x509 ? 'x509' : 'sas' }, 'connected to IoT Hub');
+      logger.info({ generation: this.generation, auth: this.x509 ? 'x509' : 'sas' }, 'connected to IoT Hub');
       this.scheduleRenewal(client);
       this.scheduleLiveness(client);
       this.connectedSignal.notify();
@@ -248,8 +264,14 @@ export class ConnectionSupervisor implements Transport, HubLink {
   }
 
   private async open(): Promise<DeviceClient> {
-    const { clock, ca, x509, keepAliveSeconds, sas } = this.options;
-    const { hostName, deviceId, sharedAccessKey } = this.device;
+    const { clock, ca, keepAliveSeconds, sas, target } = this.options;
+    if (target) {
+      const next = await target.resolve();
+      this.device = parseDeviceConnectionString(next.connectionString);
+      this.x509 = next.x509;
+    }
+    const x509 = this.x509;
+    const { hostName, deviceId, sharedAccessKey } = this.device!;
     let client: DeviceClient;
     if (x509) {
       client = Client.fromConnectionString(`HostName=${hostName};DeviceId=${deviceId};x509=true`, Mqtt);

@@ -72,15 +72,21 @@ export class DeviceRegistry {
    * Registers a device with fresh keys, or returns the existing identity unchanged (registering
    * twice is harmless: scripts may re-run). Resolves once the registry file is durable.
    */
-  async register(deviceId: string, now: number): Promise<DeviceIdentity> {
+  async register(deviceId: string, now: number, primaryKey?: string): Promise<DeviceIdentity> {
     if (!isValidDeviceId(deviceId)) {
       throw new EdgeError('EDGE_USAGE', `invalid device id "${deviceId}": use up to 128 letters, digits or -.%_*?!(),:=@$'`);
     }
     const existing = this.devices.get(deviceId);
-    if (existing) return existing;
+    // A given key (DPS provisioning the enrollment's key) replaces the one on record.
+    if (existing && (primaryKey === undefined || existing.primaryKey === primaryKey)) return existing;
+    if (existing) {
+      existing.primaryKey = primaryKey!;
+      await this.writer.save();
+      return existing;
+    }
     const identity: DeviceIdentity = {
       deviceId,
-      primaryKey: randomBytes(32).toString('base64'),
+      primaryKey: primaryKey ?? randomBytes(32).toString('base64'),
       secondaryKey: randomBytes(32).toString('base64'),
       createdAt: now,
     };

@@ -205,9 +205,9 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
     return this.messages;
   }
 
-  /** Registers a device (or returns the existing one) with its connection string. */
-  async registerDevice(deviceId: string): Promise<RegisteredDevice> {
-    const identity = await this.registry.register(deviceId, this.clock.now());
+  /** Registers a device (or returns the existing one) with its connection string; `primaryKey` sets its key (as DPS does). */
+  async registerDevice(deviceId: string, primaryKey?: string): Promise<RegisteredDevice> {
+    const identity = await this.registry.register(deviceId, this.clock.now(), primaryKey);
     return { ...identity, connectionString: deviceConnectionString(this.hostName, identity.deviceId, identity.primaryKey) };
   }
 
@@ -225,7 +225,10 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
     this.faults.dropConnection(deviceId);
     await this.twins.remove(deviceId);
     await this.mqttSessions.discard(deviceId);
-    return this.registry.remove(deviceId);
+    const existed = await this.registry.remove(deviceId);
+    // A device that reconnected while the removal was written would otherwise stay connected.
+    this.faults.dropConnection(deviceId);
+    return existed;
   }
 
   getDevice(deviceId: string): RegisteredDevice | undefined {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { EdgeError } from '../../core/errors.js';
 import { usageError } from '../exit.js';
+import { registerHubDps } from './hub-dps.js';
 import type { HubEvent, HubServiceClient, RuntimeInfo } from '../../../cloud/iothub/index.js';
 
 /**
@@ -203,6 +204,7 @@ export function registerHub(program: Command): void {
       await copyFile(store.blobPath(upload), flags.out);
       process.stdout.write(`${flags.out}: ${upload.bytes ?? 0} bytes from ${upload.deviceId}\n`);
     });
+  registerHubDps(hub);
 }
 
 function dataDirError(dataDir: string): (cause: unknown) => never {

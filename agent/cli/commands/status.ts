@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
 import type { StatusReport } from '../../diagnostics/handlers/status.js';
+import type { ProvisioningStatus } from '../../transport/hub-target.js';
 import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerStatus(program: Command): void {
@@ -31,6 +32,8 @@ export function renderStatus(s: StatusReport, p: Paint): string {
     ['connection', `${connState}${conn.connectedAt ? ` since ${age(s.now - conn.connectedAt)}` : ''}`],
   ];
   if (conn.lastError) top.push(['  last error', `${conn.lastError.code}: ${conn.lastError.message} (${age(s.now - conn.lastError.at)} ago)`]);
+  const prov = (conn as { provisioning?: ProvisioningStatus }).provisioning;
+  if (prov) top.push(['provisioning', `DPS ${prov.idScope}/${prov.registrationId} → ${prov.assignedHub ?? 'not yet assigned'}${prov.last ? ` (${prov.last.reason}, ${age(s.now - prov.last.at)} ago)` : ''}${prov.pending ? '  ' + p.warn(`registering: ${prov.pending}`) : ''}`]);
   top.push(['twin', s.twin ? `$version ${s.twin.version} (${s.twin.source})${s.twin.lastRefusal ? '  ' + p.warn('a later version was refused: see edge-agent twin') : ''}` : p.dim('not in use')]);
   if (s.health) top.push(['pipeline', s.health.healthy ? p.ok('healthy') : p.bad(`UNHEALTHY: ${s.health.reason ?? ''}`)]);
   top.push(['readings', `${s.readings} accepted since start`]);
