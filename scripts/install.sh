@@ -68,7 +68,11 @@ if [ -n "$root" ]; then
   exit 0
 fi
 
-# The service user and groups, with whatever this system has (shadow's useradd or busybox adduser).
+# The service user and groups: from the sysusers.d file as the .deb does, or, without
+# systemd-sysusers, with whatever this system has (shadow's useradd or busybox adduser).
+if command -v systemd-sysusers >/dev/null; then
+  systemd-sysusers edge-agent.conf
+fi
 if ! getent group edge-agent >/dev/null 2>&1; then
   if command -v groupadd >/dev/null; then groupadd --system edge-agent; else addgroup -S edge-agent; fi
 fi

@@ -246,6 +246,7 @@ describe('npm run package: gateway bundle, single executables, .debs for amd64 a
     const socket = join(dir, 'diag.sock');
     const config = () => join(sr.path, 'etc/edge-agent/config.json');
     const agentArgs = () => ['run', '--config', config(), '--socket', socket, '--flush-timeout', '1000'];
+    let nextDeb = '';
     beforeAll(() => {
       mkdirSync(dir, { recursive: true });
       sr = scratchRoot(dir);
@@ -289,7 +290,7 @@ describe('npm run package: gateway bundle, single executables, .debs for amd64 a
       execFileSync('dpkg-deb', ['-R', DEB.amd64, tree], childLimit());
       const controlFile = join(tree, 'DEBIAN/control');
       writeFileSync(controlFile, readFileSync(controlFile, 'utf8').replace(/^Version: .*$/m, `Version: ${next}`));
-      const nextDeb = join(dir, `edge-agent_${next}_amd64.deb`);
+      nextDeb = join(dir, `edge-agent_${next}_amd64.deb`);
       execFileSync('dpkg-deb', ['--root-owner-group', '-Znone', '--build', tree, nextDeb], { ...childLimit(), stdio: 'ignore' });
 
       const upgrade = await sr.dpkg(['--force-depends', '--install', nextDeb]);
@@ -318,6 +319,20 @@ describe('npm run package: gateway bundle, single executables, .debs for amd64 a
       }
       expect(await fresh.exited, fresh.output()).toBe(0);
     }, 90_000);
+
+    it('where policy-rc.d forbids it (a container, an image build), an upgrade restarts nothing', async () => {
+      const policy = join(sr.path, 'usr/sbin/policy-rc.d');
+      writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+      try {
+        const n = sr.systemctlCalls().length;
+        // A reinstall of the same version is an upgrade to the maintainer scripts (configure <old>).
+        const r = await sr.dpkg(['--force-depends', '--install', nextDeb]);
+        expect(r.stderr).toMatch(/policy-rc\.d returned 101, not running 'try-restart edge-agent\.service'/);
+        expect(sr.systemctlCalls().slice(n)).toEqual(['systemctl --system daemon-reload']);
+      } finally {
+        rmSync(policy);
+      }
+    });
 
     it('remove stops the service and keeps the buffer; purge takes config and buffer away', async () => {
       const agent = await startAgent(join(sr.path, 'usr/bin/edge-agent'), agentArgs(), dir);
