@@ -445,6 +445,16 @@ describe('npm run package: gateway bundle, single executables, .debs for amd64 a
       // An override that matched nothing would be an explanation of nothing.
       expect(tags.filter((l) => /unused-override|mismatched-override|malformed-override/.test(l)), r.arch).toEqual([]);
     }
+    // The check is real: a package without copyright, changelog or md5sums is not clean.
+    const bare = join(tmp.path, 'lintian-bare');
+    mkdirSync(join(bare, 'DEBIAN'), { recursive: true });
+    mkdirSync(join(bare, 'usr/share/edge-agent-bare'), { recursive: true });
+    writeFileSync(join(bare, 'usr/share/edge-agent-bare/note'), 'x\n');
+    writeFileSync(join(bare, 'DEBIAN/control'), 'Package: edge-agent-bare\nVersion: 1.0-1\nArchitecture: all\nMaintainer: a <a@b.example>\nDescription: package lintian must find fault with\n It lacks a copyright file and a changelog.\n');
+    execFileSync('dpkg-deb', ['--root-owner-group', '--build', bare, `${bare}.deb`], { ...childLimit(), stdio: 'ignore' });
+    const faulty = await execFileLimited('lintian', ['--fail-on', 'none', `${bare}.deb`], { timeout: 120_000 });
+    expect(faulty.stdout).toMatch(/^E: edge-agent-bare: no-copyright-file$/m);
+    expect(faulty.stdout).toMatch(/^E: edge-agent-bare: no-changelog /m);
     // Each override comes after a comment that says why.
     const groups = overrides.trimEnd().split(/(?<=^edge-agent: .*)\n(?=# )/m);
     expect(groups.length).toBeGreaterThan(5);
