@@ -72,5 +72,7 @@ export function checkGatewayBundle(metafile, root, readPackageJson) {
     if (!m || packages.has(m[1])) continue;
     packages.set(m[1], readPackageJson(join(root, m[1], 'package.json')));
   }
-  return [...packages.entries()].map(([dir, json]) => ({ dir, name: json.name, version: json.version, license: json.license })).sort((a, b) => a.dir.localeCompare(b.dir));
+  // Old packages list `licenses: [{ type }]` (each one a choice) instead of an SPDX `license`.
+  const licenseOf = (json) => json.license ?? (Array.isArray(json.licenses) ? json.licenses.map((l) => l.type).join(' OR ') : undefined);
+  return [...packages.entries()].map(([dir, json]) => ({ dir, name: json.name, version: json.version, license: licenseOf(json) })).sort((a, b) => a.dir.localeCompare(b.dir));
 }
