@@ -18,6 +18,10 @@ const needs = [
   { what: 'arm64 glibc', pkg: 'libc6-arm64-cross', present: () => existsSync('/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1') },
   { what: 'arm64 libstdc++', pkg: 'libstdc++6-arm64-cross', present: () => existsSync('/usr/aarch64-linux-gnu/lib/libstdc++.so.6') },
   { what: 'arm64 libgcc_s', pkg: 'libgcc-s1-arm64-cross', present: () => existsSync('/usr/aarch64-linux-gnu/lib/libgcc_s.so.1') },
+  // npm run package strips the arm64 node binary (the host's strip reads x86 only); the packaging
+  // test checks both .debs with lintian (which brings dpkg-dev, man-db and binutils).
+  { what: 'aarch64-linux-gnu-strip (npm run package)', pkg: 'binutils-aarch64-linux-gnu', present: () => onPath('aarch64-linux-gnu-strip') },
+  { what: 'lintian (checks the .debs)', pkg: 'lintian', present: () => onPath('lintian') },
 ];
 
 function onPath(cmd) {

@@ -6,6 +6,10 @@
 #
 # Options: --from DIR (default: dist/package/linux-<arch> next to this script).
 # DESTDIR=/some/root installs into a staging root instead (files only: no user, no systemctl).
+#
+# Over an installed edge-agent, every file is written beside its target and renamed over it: a
+# running agent keeps the inode it executes (writing into it would fail with "Text file busy"),
+# and a restart at any moment finds either the old file or the new one, never half of one.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 case "$(uname -m)" in
@@ -17,7 +21,7 @@ from=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --from) from=$2; shift 2 ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -31,10 +35,27 @@ config="$repo/config/edge-agent.json"
 root=${DESTDIR:-}
 if [ -z "$root" ] && [ "$(id -u)" != 0 ]; then echo "install.sh: run as root (or set DESTDIR to stage into a directory)" >&2; exit 1; fi
 
-install -d -m 0755 "$root/usr/lib/edge-agent" "$root/usr/bin" "$root/lib/systemd/system"
-cp -R "$from/." "$root/usr/lib/edge-agent/"
-ln -sf ../lib/edge-agent/edge-agent "$root/usr/bin/edge-agent"
-install -m 0644 "$unit" "$root/lib/systemd/system/edge-agent.service"
+# put MODE SRC DEST: SRC to DEST.install-new beside it, then rename(2) over DEST.
+put() {
+  install -d -m 0755 "$(dirname "$3")"
+  install -m "$1" "$2" "$3.install-new"
+  mv -f "$3.install-new" "$3"
+}
+lib="$root/usr/lib/edge-agent"
+install -d -m 0755 "$lib" "$root/usr/bin" "$root/lib/systemd/system"
+(cd "$from" && find . -type f) | while IFS= read -r f; do
+  f=${f#./}
+  if [ "$f" = edge-agent ]; then mode=0755; else mode=0644; fi
+  put "$mode" "$from/$f" "$lib/$f"
+done
+# What the previous version had and this one has not (an addon for a libc we no longer ship).
+(cd "$lib" && find . -type f) | while IFS= read -r f; do
+  [ -e "$from/${f#./}" ] || rm -f "$lib/${f#./}"
+done
+ln -sfn ../lib/edge-agent/edge-agent "$root/usr/bin/edge-agent.install-new"
+mv -f "$root/usr/bin/edge-agent.install-new" "$root/usr/bin/edge-agent"
+put 0644 "$unit" "$root/lib/systemd/system/edge-agent.service"
+put 0644 "$repo/scripts/debian/sysusers.conf" "$root/usr/lib/sysusers.d/edge-agent.conf"
 install -d -m 0750 "$root/etc/edge-agent"
 if [ -e "$root/etc/edge-agent/config.json" ]; then
   echo "install.sh: keeping the existing /etc/edge-agent/config.json"
@@ -47,7 +68,11 @@ if [ -n "$root" ]; then
   exit 0
 fi
 
-# The service user and groups, with whatever this system has (shadow's useradd or busybox adduser).
+# The service user and groups: from the sysusers.d file as the .deb does, or, without
+# systemd-sysusers, with whatever this system has (shadow's useradd or busybox adduser).
+if command -v systemd-sysusers >/dev/null; then
+  systemd-sysusers edge-agent.conf
+fi
 if ! getent group edge-agent >/dev/null 2>&1; then
   if command -v groupadd >/dev/null; then groupadd --system edge-agent; else addgroup -S edge-agent; fi
 fi
@@ -62,5 +87,13 @@ if getent group dialout >/dev/null 2>&1; then
   if command -v usermod >/dev/null; then usermod -aG dialout edge-agent; else addgroup edge-agent dialout; fi
 fi
 chgrp edge-agent /etc/edge-agent /etc/edge-agent/config.json
-if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+if [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+  # As the .deb's upgrade does: a running agent moves onto the new binary, a stopped one stays stopped.
+  if systemctl --quiet is-active edge-agent.service; then
+    systemctl try-restart edge-agent.service
+    echo "install.sh: upgraded and restarted edge-agent"
+    exit 0
+  fi
+fi
 echo "install.sh: installed. Edit /etc/edge-agent/config.json, then: systemctl enable --now edge-agent"

