@@ -4,7 +4,7 @@ import { EdgeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { AgentConfig } from '../config/schema.js';
 import { deriveDeviceKey } from '../transport/provisioning/derive-key.js';
-import { Provisioner } from '../transport/provisioning/provisioner.js';
+import type { Provisioner } from '../transport/provisioning/provisioner.js';
 
 function read(path: string, what: string): string {
   try {
@@ -18,6 +18,9 @@ function read(path: string, what: string): string {
 export async function openProvisioner(config: AgentConfig, deps: { clock: Clock; logger: Logger }): Promise<Provisioner | undefined> {
   const p = config.provisioning;
   if (!p) return undefined;
+  // Only a provisioned gateway loads the DPS SDK (its transport, security clients and their
+  // dependencies): one with a connection string never needs them.
+  const { Provisioner } = await import('../transport/provisioning/provisioner.js');
   const credentials = p.x509
     ? { x509: { cert: read(p.x509.certFile, 'provisioning.x509.certFile'), key: read(p.x509.keyFile, 'provisioning.x509.keyFile'), ...(p.x509.passphrase ? { passphrase: p.x509.passphrase } : {}) } }
     : { symmetricKey: p.symmetricKey ?? deriveDeviceKey(p.groupKey!, p.registrationId) };

@@ -29,13 +29,13 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-async function loadedBy(args: string[]): Promise<Loaded> {
+async function loadedBy(args: string[], entry = 'agent/cli/main.ts'): Promise<Loaded> {
   const dir = tempDir('lazy-load');
   cleanups.push(dir.cleanup);
   const log = join(dir.path, 'modules.txt');
   const hooks = pathToFileURL(join(ROOT, 'test/support/import-log.mjs')).href;
   const register = `import { register } from 'node:module'; register(${JSON.stringify(hooks)}, { data: { file: ${JSON.stringify(log)} } });`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(register)}`, 'agent/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', `data:text/javascript,${encodeURIComponent(register)}`, entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, NODE_OPTIONS: '' },
     ...childLimit(),
@@ -92,5 +92,14 @@ describe('edge-agent loads a command’s implementation only when it runs', () =
     } finally {
       if (saved !== undefined) process.env.EDGE_RECONCILER_STORE = saved;
     }
+  });
+});
+
+describe('the gateway loads the DPS SDK only when it provisions', () => {
+  it('composing an agent (build-agent) pulls in the device SDK but not azure-iot-provisioning-device and its security clients', async () => {
+    const r = await loadedBy([], 'agent/runtime/build-agent.ts');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.packages).toContain('azure-iot-device');
+    expect(r.packages.filter((p) => p.startsWith('azure-iot-provisioning') || p.startsWith('azure-iot-security'))).toEqual([]);
   });
 });
