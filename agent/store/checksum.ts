@@ -6,10 +6,11 @@ import { EdgeError } from '../core/errors.js';
  * passes over some damage (a torn value in a log it replays); the checksum lets us notice.
  */
 export function encodeChecked(value: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(value), 'utf8');
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out.writeUInt32BE(crc32(body), 0);
-  body.copy(out, 4);
+  // One buffer per record, not a body and a copy: every journal entry and outbox record comes here.
+  const json = JSON.stringify(value);
+  const out = Buffer.allocUnsafe(4 + Buffer.byteLength(json));
+  out.write(json, 4, 'utf8');
+  out.writeUInt32BE(crc32(out.subarray(4)), 0);
   return out;
 }
 

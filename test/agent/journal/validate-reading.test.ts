@@ -57,7 +57,17 @@ describe('readingProblem: what may enter the journal', () => {
     ['an error without code', as({ error: { code: '', message: 'x' } }), `error.code is not a non-empty string of at most ${READING_LIMITS.errorCodeBytes} bytes`],
     ['an error without message', as({ error: { code: 'E' } }), `error.message is not a string of at most ${READING_LIMITS.errorMessageBytes} bytes`],
     ['a value too big for a message', as({ value: 'x'.repeat(READING_LIMITS.encodedBytes) }), `encodes to more than ${READING_LIMITS.encodedBytes} bytes`],
+    // Fields the checks do not know are measured, not assumed small.
+    ['a small reading carrying a big unknown field', { ...as({ value: 1 }), tags: 'x'.repeat(READING_LIMITS.encodedBytes) } as unknown as Reading, `encodes to more than ${READING_LIMITS.encodedBytes} bytes`],
   ];
+  it('takes a reading at every field bound without encoding it, because its encoding provably fits', () => {
+    // Every name, unit and error at its bound in characters JSON escapes to 6 bytes, and the
+    // longest string value the shortcut takes: the shortcut's claim, checked by encoding.
+    const x = '\u0001';
+    const widest = as({ source: x.repeat(READING_LIMITS.nameBytes), point: x.repeat(READING_LIMITS.nameBytes), unit: x.repeat(READING_LIMITS.unitBytes), error: { code: x.repeat(READING_LIMITS.errorCodeBytes), message: x.repeat(READING_LIMITS.errorMessageBytes) }, value: x.repeat(4096) });
+    expect(readingProblem(widest)).toBeUndefined();
+    expect(Buffer.byteLength(JSON.stringify(widest)) + STAMP_BYTES).toBeLessThan(READING_LIMITS.encodedBytes);
+  });
   it.each(invalid)('refuses %s', (_, r, reason) => {
     expect(readingProblem(r)).toBe(reason);
   });
