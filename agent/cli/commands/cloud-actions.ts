@@ -2,6 +2,7 @@
 // this file only when one of them runs: it brings the reconciler's stores (better-sqlite3, pg).
 import { EdgeError } from '../../core/errors.js';
 import { createRootLogger } from '../../core/logger.js';
+import { parseDuration } from '../duration.js';
 import { openMessageLogReader } from '../../../cloud/iothub/index.js';
 import {
   EventHubsSource,
@@ -61,9 +62,9 @@ export async function runService(flags: RunFlags): Promise<void> {
   }
   const httpPort = intFlag(flags.httpPort, '--http-port', 0);
   const batchSize = intFlag(flags.batchSize, '--batch-size', 1)!;
-  const graceMs = intFlag(flags.resendGraceMs, '--resend-grace-ms', 0)!;
-  const skewThresholdMs = intFlag(flags.skewThresholdMs, '--skew-threshold-ms', 0)!;
-  const pollMs = intFlag(flags.pollMs, '--poll-ms', 1)!;
+  const graceMs = parseDuration(flags.resendGraceMs ?? '60s', '--resend-grace-ms');
+  const skewThresholdMs = parseDuration(flags.skewThresholdMs ?? '5m', '--skew-threshold-ms');
+  const pollMs = parseDuration(flags.pollMs ?? '1s', '--poll-ms', { min: 1 });
 
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -109,9 +110,9 @@ export async function runService(flags: RunFlags): Promise<void> {
     }
 
     if (httpPort !== undefined) {
-      const api = await startHttpApi(store, { port: httpPort });
+      const api = await startHttpApi(store, { port: httpPort, counters: () => reconciler.counters() });
       closers.push(() => api.close());
-      process.stderr.write(`edge-agent cloud: HTTP API on ${api.url} (/results, /gaps, /devices)\n`);
+      process.stderr.write(`edge-agent cloud: HTTP API on ${api.url} (/results, /gaps, /devices, /metrics)\n`);
     }
     process.stderr.write(`edge-agent cloud: reconciling ${source.id} into ${store.kind} (${flags.store})\n`);
     reconciler.start();

@@ -132,8 +132,8 @@ describe('diagnostics CLI against a running agent (edge-agent run + local IoT Hu
     const res = await fetch(`http://127.0.0.1:${a.metricsPort}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
-    expect(text).toMatch(/^edge_agent_readings_accepted \d+/m);
-    expect(text).toMatch(/^edge_agent_connected 1$/m);
+    expect(text).toMatch(/^edge_agent_readings_accepted_total \d+/m);
+    expect(text).toMatch(/^edge_agent_hub_connected 1$/m);
     expect(text).toMatch(/^edge_agent_source_up\{driver="sim",source="boiler-1"\} 1$/m);
     expect(text).toMatch(/^edge_agent_buffer_quota_bytes 1073741824$/m);
   });
