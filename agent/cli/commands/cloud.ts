@@ -27,9 +27,9 @@ export function registerCloud(program: Command): void {
     .option('--http-port <port>', 'serve the read-only HTTP JSON API on 127.0.0.1:PORT (0 = any free port)')
     .option('--once', 'drain what is there now, print a summary and exit')
     .option('--batch-size <n>', 'messages per transaction', '500')
-    .option('--resend-grace-ms <ms>', 'how long a gap may stay open before the device is asked to resend', '60000')
-    .option('--skew-threshold-ms <ms>', 'flag a device whose application times run this far ahead of the hub', '300000')
-    .option('--poll-ms <ms>', 'wait between passes once caught up', '1000')
+    .option('--resend-grace-ms <duration>', 'how long a gap may stay open before the device is asked to resend (30s, 5m; a bare number is ms)', '60s')
+    .option('--skew-threshold-ms <duration>', 'flag a device whose application times run this far ahead of the hub (a bare number is ms)', '5m')
+    .option('--poll-ms <duration>', 'wait between passes once caught up (a bare number is ms)', '1s')
     .action(async (flags: RunFlags) => {
       const { runService } = await import('./cloud-actions.js');
       await runService(flags);

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { EdgeError } from '../../core/errors.js';
+import { parseDuration } from '../duration.js';
 import { usageError } from '../exit.js';
 import type { HubEvent, HubServiceClient, RuntimeInfo } from '../../../cloud/iothub/index.js';
 
@@ -169,11 +170,11 @@ export function registerHub(program: Command): void {
 
   dirOption(hub.command('invoke <deviceId> <method> [json]'))
     .description('call a direct method on a connected device and print its answer')
-    .option('--timeout <ms>', 'response timeout', '30000')
+    .option('--timeout <duration>', 'response timeout (5s, 1m; a bare number is ms)', '30s')
     .action(async (deviceId: string, method: string, payloadText: string | undefined, flags: DirFlags & { timeout: string }) => {
       const payload = payloadText === undefined ? null : json('[json]', payloadText);
       const client = await requireRunning(flags.dataDir);
-      const r = await client.invokeMethod(deviceId, method, payload, { responseTimeoutMs: int('--timeout', flags.timeout, 30_000) });
+      const r = await client.invokeMethod(deviceId, method, payload, { responseTimeoutMs: parseDuration(flags.timeout, '--timeout', { min: 1 }) });
       process.stdout.write(JSON.stringify(r) + '\n');
     });
 }

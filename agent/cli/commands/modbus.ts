@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ProbeReadOptions, ProbeScanOptions, ProbeTarget } from '../../../drivers/index.js';
+import { parseDuration } from '../duration.js';
 import { usageError } from '../exit.js';
 
 interface TargetFlags {
@@ -43,7 +44,7 @@ function target(f: TargetFlags): ProbeTarget {
   if (f.dataBits !== undefined) t.dataBits = int('--data-bits', f.dataBits) as 7 | 8;
   if (f.stopBits !== undefined) t.stopBits = int('--stop-bits', f.stopBits) as 1 | 2;
   if (f.tcpPort !== undefined) t.tcpPort = int('--tcp-port', f.tcpPort)!;
-  if (f.timeout !== undefined) t.timeoutMs = int('--timeout', f.timeout)!;
+  if (f.timeout !== undefined) t.timeoutMs = parseDuration(f.timeout, '--timeout', { min: 1 });
   return t;
 }
 
@@ -56,7 +57,7 @@ function withTarget(cmd: Command, defaultTimeout: string): Command {
     .option('--stop-bits <n>', '1 | 2 (RTU, default 1)')
     .option('--host <host>', 'Modbus TCP host')
     .option('--tcp-port <n>', 'Modbus TCP port (default 502)')
-    .option('--timeout <ms>', `reply timeout per request (default ${defaultTimeout})`)
+    .option('--timeout <duration>', `reply timeout per request (default ${defaultTimeout}; 300ms, 2s; a bare number is ms)`)
     .option('--json', 'print JSON instead of text');
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
-import { EXIT_FAILURE, usageError } from '../exit.js';
+import { parseDuration } from '../duration.js';
+import { EXIT_FAILURE } from '../exit.js';
 import { age, paint, printJson, withDiagOptions, type DiagOptions } from '../format.js';
 
 export function registerSendTest(program: Command): void {
@@ -8,10 +9,9 @@ export function registerSendTest(program: Command): void {
     program
       .command('send-test')
       .description('send one marker reading through the whole pipeline to the hub and wait for its acknowledgement')
-      .option('--timeout <ms>', 'how long to wait for the hub', '10000'),
+      .option('--timeout <duration>', 'how long to wait for the hub (500ms, 10s, 2m; a bare number is ms)', '10s'),
   ).action(async (opts: DiagOptions & { timeout: string }) => {
-    const timeoutMs = Number(opts.timeout);
-    if (!(Number.isInteger(timeoutMs) && timeoutMs > 0)) throw usageError(`--timeout '${opts.timeout}' is not a number of milliseconds`);
+    const timeoutMs = parseDuration(opts.timeout, '--timeout', { min: 1, max: 600_000 });
     const r = (await request(opts.socket, 'send-test', { timeoutMs }, { timeoutMs: timeoutMs + 10_000 })) as {
       delivered: boolean;
       elapsedMs: number;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
 import type { SensorRow } from '../../diagnostics/handlers/sensors.js';
-import { usageError } from '../exit.js';
+import { parseDuration } from '../duration.js';
 import { age, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerSensors(program: Command): void {
@@ -10,10 +10,9 @@ export function registerSensors(program: Command): void {
       .command('sensors')
       .description('live point values with quality and age (from the running agent)')
       .option('-w, --watch', 'refresh until Ctrl-C')
-      .option('--interval <ms>', 'refresh period with --watch', '1000'),
+      .option('--interval <duration>', 'refresh period with --watch (at least 100ms; 2s, 1m; a bare number is ms)', '1s'),
   ).action(async (opts: DiagOptions & { watch?: boolean; interval: string }) => {
-    const interval = Number(opts.interval);
-    if (!(Number.isInteger(interval) && interval >= 100)) throw usageError(`--interval '${opts.interval}' must be at least 100 (ms)`);
+    const interval = parseDuration(opts.interval, '--interval', { min: 100 });
     const p = paint();
     const show = async (first: boolean) => {
       const r = (await request(opts.socket, 'sensors', {}, { timeoutMs: 10_000 })) as { now: number; points: SensorRow[] };
