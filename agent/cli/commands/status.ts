@@ -28,7 +28,7 @@ export function renderStatus(s: StatusReport, p: Paint): string {
   const top: Array<[string, string]> = [
     ['uptime', age(s.uptimeMs)],
     ['clock', `${s.clock.now}${s.clock.sane ? '' : '  ' + p.bad('NOT SET (before 2025): check NTP/RTC')}`],
-    ['connection', `${connState}${conn.connectedAt ? ` since ${age(s.now - conn.connectedAt)}` : ''}`],
+    ['connection', connState + connectionSince(conn, s)],
   ];
   if (conn.lastError) top.push(['  last error', `${conn.lastError.code}: ${conn.lastError.message} (${age(s.now - conn.lastError.at)} ago)`]);
   top.push(['twin', s.twin ? `$version ${s.twin.version} (${s.twin.source})${s.twin.lastRefusal ? '  ' + p.warn('a later version was refused: see edge-agent twin') : ''}` : p.dim('not in use')]);
@@ -88,6 +88,13 @@ export function renderStatus(s: StatusReport, p: Paint): string {
   lines.push('', p.bold('alarms'));
   lines.push(s.alarms.length ? s.alarms.map((a) => '  ' + p.bad(`${a.code}: ${a.message} (${age(s.now - a.since)})`)).join('\n') : '  ' + p.ok('none'));
   return lines.join('\n');
+}
+
+/** Since when the connection is in its state: connected since the connect, down since the link was lost. */
+function connectionSince(conn: StatusReport['connection'], s: StatusReport): string {
+  if (conn.state === 'connected') return conn.connectedAt !== undefined ? ` since ${age(s.now - conn.connectedAt)}` : '';
+  if (conn.disconnectedAt !== undefined) return ` since ${age(s.now - conn.disconnectedAt)} (${new Date(conn.disconnectedAt).toISOString()})`;
+  return conn.connectedAt === undefined ? ` (never connected since the start, ${age(s.uptimeMs)} ago)` : '';
 }
 
 function evictions(evicted: Record<string, unknown>, expired: Record<string, unknown>): string {
