@@ -75,7 +75,7 @@ export class ModbusDriver implements Driver {
     this.config = parseModbusConfig(config);
     this.name = this.config.name;
     this.clock = options.clock ?? systemClock;
-    this.log = (options.logger ?? silentLogger).child({ module: 'drivers.modbus', driver: this.name });
+    this.log = (options.logger ?? silentLogger).child({ driver: this.name });
     const factory = options.transportFactory ?? defaultTransportFactory;
     for (const device of this.config.devices) {
       const t = device.transport;

@@ -51,7 +51,7 @@ export class SerialLineDriver implements Driver {
     this.config = cfg;
     this.name = cfg.name;
     this.clock = options.clock ?? systemClock;
-    this.log = (options.logger ?? silentLogger).child({ module: 'drivers.serial-line', driver: this.name });
+    this.log = (options.logger ?? silentLogger).child({ driver: this.name });
     for (const s of cfg.sensors) {
       const port = new LinePort({ path: s.path, baudRate: s.baudRate, parity: s.parity, dataBits: s.dataBits, stopBits: s.stopBits, clock: this.clock, reopen: cfg.reopen });
       this.sensors.push({
