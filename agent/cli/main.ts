@@ -15,6 +15,7 @@ import { registerConfig } from './commands/config.js';
 import { registerTwin } from './commands/twin.js';
 import { registerLogs } from './commands/logs.js';
 import { registerSendTest } from './commands/send-test.js';
+import { exitQuietlyOnEpipe } from './epipe.js';
 
 /**
  * Each command lives in its own file under ./commands and adds itself here. Registering is cheap:
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+exitQuietlyOnEpipe();
 main(process.argv).then(
   (code) => {
     process.exitCode = code;
