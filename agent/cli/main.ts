@@ -16,6 +16,7 @@ import { registerTwin } from './commands/twin.js';
 import { registerLogs } from './commands/logs.js';
 import { registerSendTest } from './commands/send-test.js';
 import { exitQuietlyOnEpipe } from './epipe.js';
+import { ENVIRONMENT_HELP } from './help.js';
 
 /**
  * Each command lives in its own file under ./commands and adds itself here. Registering is cheap:
@@ -29,7 +30,8 @@ export function buildProgram(): Command {
     .description('Industrial IoT gateway agent: sensors → durable buffer → event-time analytics → Azure IoT Hub')
     .version(agentVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', ENVIRONMENT_HELP);
   for (const register of registrations) register(program);
   return program;
 }

@@ -2,12 +2,12 @@ import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
 import type { LogEntry } from '../../diagnostics/log-control.js';
 import { usageError } from '../exit.js';
+import { withExamples } from '../help.js';
 import { fields, paint, printJson, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerLogs(program: Command): void {
   withDiagOptions(
-    program
-      .command('logs')
+    withExamples(program.command('logs'), ['logs -n 20', 'logs --follow --module transport', 'logs --level debug --module drivers.modbus', 'logs --level info'])
       .description("the running agent's recent log lines; --follow for new ones; --level changes the level at run time")
       .option('-f, --follow', 'keep printing new lines until Ctrl-C')
       .option('-n, --lines <n>', 'how many recent lines', '50')

@@ -3,12 +3,12 @@ import { request } from '../../diagnostics/client.js';
 import type { SendTestAnswer } from '../../diagnostics/handlers/send-test.js';
 import { parseDuration } from '../duration.js';
 import { EXIT_FAILURE } from '../exit.js';
+import { withExamples } from '../help.js';
 import { age, paint, printJson, withDiagOptions, type DiagOptions } from '../format.js';
 
 export function registerSendTest(program: Command): void {
   withDiagOptions(
-    program
-      .command('send-test')
+    withExamples(program.command('send-test'), ['send-test', 'send-test --timeout 30s --json'])
       .description('send one marker reading through the whole pipeline to the hub and wait for its acknowledgement')
       .option('--timeout <duration>', 'how long to wait for the hub (500ms, 10s, 2m; a bare number is ms)', '10s'),
   ).action(async (opts: DiagOptions & { timeout: string }) => {

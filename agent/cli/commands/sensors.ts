@@ -2,12 +2,12 @@ import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
 import type { SensorRow } from '../../diagnostics/handlers/sensors.js';
 import { parseDuration } from '../duration.js';
+import { withExamples } from '../help.js';
 import { age, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerSensors(program: Command): void {
   withDiagOptions(
-    program
-      .command('sensors')
+    withExamples(program.command('sensors'), ['sensors', 'sensors --watch --interval 2s'])
       .description('live point values with quality and age (from the running agent)')
       .option('-w, --watch', 'refresh until Ctrl-C')
       .option('--interval <duration>', 'refresh period with --watch (at least 100ms; 2s, 1m; a bare number is ms)', '1s'),

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
+import { withExamples } from '../help.js';
 import type { StatusReport } from '../../diagnostics/handlers/status.js';
 import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerStatus(program: Command): void {
   withDiagOptions(
-    program
-      .command('status')
+    withExamples(program.command('status'), ['status', 'status --json', 'status --follow | jq .readings'])
       .description('one screen: connection, twin, drivers, buffer, analytics, alarms (from the running agent)')
       .option('-f, --follow', 'a JSON line whenever readings are accepted (at most every 100 ms, at least every second), until Ctrl-C'),
   ).action(async (opts: DiagOptions & { follow?: boolean }) => {
