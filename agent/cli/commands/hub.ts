@@ -94,17 +94,36 @@ export function registerHub(program: Command): void {
   dirOption(hub.command('register <deviceId>'))
     .description('register a device (or show an existing one) and print its connection string')
     .option('--port <n>', 'with no emulator running: the port to put in the connection string', String(DEFAULT_PORT))
-    .action(async (deviceId: string, flags: DirFlags & { port: string }) => {
+    .option('--json', 'print {deviceId, connectionString, createdAt} as JSON')
+    .action(async (deviceId: string, flags: DirFlags & { port: string; json?: boolean }) => {
+      const print = (d: { deviceId: string; connectionString: string; createdAt: number }) =>
+        process.stdout.write((flags.json ? JSON.stringify({ deviceId: d.deviceId, connectionString: d.connectionString, createdAt: d.createdAt }) : d.connectionString) + '\n');
       const live = await running(flags.dataDir);
       if (live) {
-        process.stdout.write((await live.client.registerDevice(deviceId)).connectionString + '\n');
+        print(await live.client.registerDevice(deviceId));
         return;
       }
       const { DeviceRegistry, deviceConnectionString } = await iothub();
       const registry = await DeviceRegistry.open(flags.dataDir).catch(dataDirError(flags.dataDir));
       const identity = await registry.register(deviceId, Date.now()).catch(dataDirError(flags.dataDir));
       const port = int('--port', flags.port, DEFAULT_PORT);
-      process.stdout.write(deviceConnectionString(`localhost:${port}`, identity.deviceId, identity.primaryKey) + '\n');
+      print({ ...identity, connectionString: deviceConnectionString(`localhost:${port}`, identity.deviceId, identity.primaryKey) });
+    });
+
+  dirOption(hub.command('twin <deviceId>'))
+    .description("print the device twin (desired and reported properties, each with its $version) as JSON")
+    .option('--json', 'one line instead of indented')
+    .action(async (deviceId: string, flags: DirFlags & { json?: boolean }) => {
+      const live = await running(flags.dataDir);
+      let twin: unknown;
+      if (live) twin = await live.client.getTwin(deviceId);
+      else {
+        const { DeviceRegistry, TwinStore } = await iothub();
+        const registry = await DeviceRegistry.open(flags.dataDir).catch(dataDirError(flags.dataDir));
+        if (!registry.get(deviceId)) throw new EdgeError('EDGE_HUB_DEVICE_UNKNOWN', `device ${deviceId} is not registered in ${flags.dataDir}`);
+        twin = (await TwinStore.open(flags.dataDir).catch(dataDirError(flags.dataDir))).get(deviceId);
+      }
+      process.stdout.write(JSON.stringify(twin, null, flags.json ? undefined : 2) + '\n');
     });
 
   dirOption(hub.command('devices'))
