@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
-import type { SensorRow } from '../../diagnostics/handlers/sensors.js';
+import type { SensorRow, SkippedRow } from '../../diagnostics/handlers/sensors.js';
 import { parseDuration } from '../duration.js';
 import { withExamples } from '../help.js';
 import { age, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
@@ -15,13 +15,13 @@ export function registerSensors(program: Command): void {
     const interval = parseDuration(opts.interval, '--interval', { min: 100 });
     const p = paint();
     const show = async (first: boolean) => {
-      const r = (await request(opts.socket, 'sensors', {}, { timeoutMs: 10_000 })) as { now: number; points: SensorRow[] };
+      const r = (await request(opts.socket, 'sensors', {}, { timeoutMs: 10_000 })) as { now: number; points: SensorRow[]; skipped?: SkippedRow[] };
       if (opts.json) {
         if (opts.watch) process.stdout.write(JSON.stringify(r) + '\n');
         else printJson(r);
         return;
       }
-      const text = renderSensors(r.points, p);
+      const text = renderSensors(r.points, p, r.skipped ?? []);
       if (opts.watch && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J' + `${new Date(r.now).toISOString()}  (Ctrl-C to stop)\n` + text + '\n');
       else process.stdout.write((first ? '' : '\n') + text + '\n');
     };
@@ -46,7 +46,17 @@ export function registerSensors(program: Command): void {
   });
 }
 
-export function renderSensors(points: SensorRow[], p: Paint): string {
+export function renderSensors(points: SensorRow[], p: Paint, skipped: SkippedRow[] = []): string {
+  const notes = skipped.map((s) => {
+    const counts = Object.entries(s.lines).sort(([, a], [, b]) => b - a);
+    const total = counts.reduce((n, [, c]) => n + c, 0);
+    const text = `${s.source}: ${total} line${total === 1 ? '' : 's'} skipped (${counts.map(([k, n]) => `${k} ×${n}`).join(', ')}): ${s.because}`;
+    return s.everGood ? p.dim(text) : p.warn(`${text}; no point read yet`);
+  });
+  return [renderPoints(points, p), ...notes].join('\n');
+}
+
+function renderPoints(points: SensorRow[], p: Paint): string {
   if (points.length === 0) return p.dim('no readings yet');
   const rows: string[][] = [['source', 'point', 'value', 'unit', 'quality', 'age', '']];
   for (const r of points) {

@@ -48,6 +48,7 @@ export function renderStatus(s: StatusReport, p: Paint): string {
     }
   }
   lines.push(rows.length > 1 ? table(rows, { indent: '  ', right: [3] }) : p.dim('  none configured'));
+  lines.push(...skippedLines(s.drivers, p));
   for (const [name, d] of Object.entries(s.drivers)) {
     if (!d.rejected) continue;
     const why = Object.entries(d.rejectedByReason).map(([reason, n]) => `${reason} ×${n}`).join('; ');
@@ -88,6 +89,24 @@ export function renderStatus(s: StatusReport, p: Paint): string {
   lines.push('', p.bold('alarms'));
   lines.push(s.alarms.length ? s.alarms.map((a) => '  ' + p.bad(`${a.code}: ${a.message} (${age(s.now - a.since)})`)).join('\n') : '  ' + p.ok('none'));
   return lines.join('\n');
+}
+
+/**
+ * Lines a sensor heard and left out (NMEA sentences not selected), so a sensor that hears lines
+ * but yields no point says why; a warning when nothing good came at all.
+ */
+export function skippedLines(drivers: StatusReport['drivers'], p: Paint): string[] {
+  const out: string[] = [];
+  for (const [name, d] of Object.entries(drivers)) {
+    for (const [src, h] of Object.entries(d.sources)) {
+      if (!h.skipped) continue;
+      const counts = Object.entries(h.skipped.lines).sort(([, a], [, b]) => b - a);
+      const total = counts.reduce((n, [, c]) => n + c, 0);
+      const text = `${name}/${src}: ${total} line${total === 1 ? '' : 's'} skipped (${counts.map(([k, n]) => `${k} ×${n}`).join(', ')}): ${h.skipped.because}`;
+      out.push('  ' + (h.lastGoodAt === undefined ? p.warn(`${text}; no point read yet`) : p.dim(text)));
+    }
+  }
+  return out;
 }
 
 /** Since when the connection is in its state: connected since the connect, down since the link was lost. */

@@ -13,8 +13,21 @@ export interface SensorRow {
   receivedAt: number;
 }
 
-/** `edge-agent sensors`: the latest value of every point, with quality and age. */
-export function sensors(ctx: DiagnosticsContext): Promise<{ now: number; points: SensorRow[] }> {
+export interface SkippedRow {
+  driver: string;
+  source: string;
+  /** Lines left out, by name (an NMEA address), and why. */
+  lines: Record<string, number>;
+  because: string;
+  /** Whether the source ever yielded a good reading. */
+  everGood: boolean;
+}
+
+/**
+ * `edge-agent sensors`: the latest value of every point, with quality and age, and per source
+ * the lines it heard and skipped (a sensor with no point shows why).
+ */
+export function sensors(ctx: DiagnosticsContext): Promise<{ now: number; points: SensorRow[]; skipped: SkippedRow[] }> {
   const now = ctx.clock.now();
   const points = ctx.agent
     .latestReadings()
@@ -29,5 +42,9 @@ export function sensors(ctx: DiagnosticsContext): Promise<{ now: number; points:
       receivedAt: r.receivedAt,
     }))
     .sort((a, b) => a.source.localeCompare(b.source) || a.point.localeCompare(b.point));
-  return Promise.resolve({ now, points });
+  const skipped: SkippedRow[] = [];
+  for (const [driver, d] of Object.entries(ctx.agent.stats().drivers)) {
+    for (const [source, h] of Object.entries(d.sources)) if (h.skipped) skipped.push({ driver, source, lines: { ...h.skipped.lines }, because: h.skipped.because, everGood: h.lastGoodAt !== undefined });
+  }
+  return Promise.resolve({ now, points, skipped });
 }
