@@ -22,7 +22,8 @@ describe('status and send-test while the hub goes away and freezes (edge-agent r
     await a?.cleanup();
   });
 
-  it('after the link is lost, status says disconnected since the loss (not since the connect), and --json carries the time', async () => {
+  // Several CLI runs in sequence (a tsx start each: seconds on a loaded box).
+  it('after the link is lost, status says disconnected since the loss (not since the connect), and --json carries the time', { timeout: 90_000 }, async () => {
     const connected = await statusJson();
     expect(connected.connection.state).toBe('connected');
     expect(connected.connection.disconnectedAt).toBeUndefined();
@@ -48,7 +49,7 @@ describe('status and send-test while the hub goes away and freezes (edge-agent r
     expect(Date.parse(line![3]!)).toBe(s.connection.disconnectedAt);
   });
 
-  it('send-test against a hub that takes the message but never acknowledges reports its own timeout, not the old connection error', async () => {
+  it('send-test against a hub that takes the message but never acknowledges reports its own timeout, not the old connection error', { timeout: 90_000 }, async () => {
     const back = untilOutput(a.child.stdout, /"generation":2,[^\n]*"msg":"connected to IoT Hub"/);
     a.hub.faults.acceptConnections();
     await back;
