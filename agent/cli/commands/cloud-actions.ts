@@ -28,6 +28,7 @@ export interface RunFlags extends StoreFlag {
   eventHubs?: string;
   consumerGroup?: string;
   httpPort?: string;
+  httpHost?: string;
   once?: boolean;
   batchSize?: string;
   resendGraceMs?: string;
@@ -110,7 +111,7 @@ export async function runService(flags: RunFlags): Promise<void> {
     }
 
     if (httpPort !== undefined) {
-      const api = await startHttpApi(store, { port: httpPort, counters: () => reconciler.counters() });
+      const api = await startHttpApi(store, { port: httpPort, ...(flags.httpHost ? { host: flags.httpHost } : {}), counters: () => reconciler.counters() });
       closers.push(() => api.close());
       process.stderr.write(`edge-agent cloud: HTTP API on ${api.url} (/results, /gaps, /devices, /metrics)\n`);
     }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { EdgeError } from '../../core/errors.js';
 import { parseDuration } from '../duration.js';
 import { usageError } from '../exit.js';
+import { withExamples } from '../help.js';
 import type { HubEvent, HubServiceClient, RuntimeInfo } from '../../../cloud/iothub/index.js';
 
 /**
@@ -55,7 +56,14 @@ async function requireRunning(dataDir: string): Promise<HubServiceClient> {
 const dirOption = (cmd: Command): Command => cmd.option('--data-dir <dir>', 'the emulator\'s data directory', DEFAULT_DATA_DIR);
 
 export function registerHub(program: Command): void {
-  const hub = program.command('hub').description('local IoT Hub emulator: run it, register devices, read what devices sent, call devices');
+  const hub = withExamples(program.command('hub'), [
+    'hub start --data-dir .data/hub',
+    'hub register gw-01 --json',
+    'hub twin gw-01',
+    "hub set-desired gw-01 '{\"log\":{\"level\":\"debug\"}}'",
+    'hub read --json --limit 10 | jq .body',
+    'hub invoke gw-01 ping --timeout 5s',
+  ]).description('local IoT Hub emulator: run it, register devices, read what devices sent, call devices');
 
   dirOption(hub.command('start'))
     .description('run the emulator (MQTT over TLS on loopback + HTTP service API) until Ctrl-C')

@@ -23,13 +23,14 @@ describe('edge-agent cloud run serves /metrics beside its HTTP API', () => {
   });
 
   it('counters named _total, per-device gaps and last enqueued time; values match what was reconciled', async () => {
-    const p = spawnCli(['cloud', 'run', '--hub-data-dir', log.dir, '--store', `sqlite:${join(work, 'm.db')}`, '--http-port', '0', '--poll-ms', '50ms'], { EDGE_LOG_LEVEL: 'info' });
+    const p = spawnCli(['cloud', 'run', '--hub-data-dir', log.dir, '--store', `sqlite:${join(work, 'm.db')}`, '--http-port', '0', '--http-host', '0.0.0.0', '--poll-ms', '50ms'], { EDGE_LOG_LEVEL: 'info' });
     const exited = finished(p);
     try {
       const caughtUp = untilOutput(p.stdout, /"msg":"caught up"/);
       const url = /HTTP API on (http:\/\/\S+)/.exec(await untilOutput(p.stderr, /HTTP API on http:\/\/\S+ /))![1]!;
       await caughtUp;
-      const res = await fetch(`${url}/metrics`);
+      expect(url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);
+      const res = await fetch(`${url.replace('0.0.0.0', '127.0.0.1')}/metrics`);
       expect(res.status).toBe(200);
       const f = parseExposition(await res.text());
       expect(conventionProblems(f, 'edge_reconciler_')).toEqual([]);
