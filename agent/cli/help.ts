@@ -11,7 +11,7 @@ Environment:
   EDGE_DEBUG                1: print the stack trace of an error
   NO_COLOR                  no colours, even on a terminal
 
-Durations take a unit: 500ms, 10s, 5m, 1h (a bare number is milliseconds).
+Durations: 500ms, 10s, 5m, 1h (a bare number is milliseconds).
 `;
 
 /** Adds `Examples:` to a command's --help, one `$ edge-agent …` line each. */

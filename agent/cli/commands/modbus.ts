@@ -65,7 +65,7 @@ function withTarget(cmd: Command, defaultTimeout: string): Command {
     .option('--stop-bits <n>', '1 | 2 (RTU, default 1)')
     .option('--host <host>', 'Modbus TCP host')
     .option('--tcp-port <n>', 'Modbus TCP port (default 502)')
-    .option('--timeout <duration>', `reply timeout per request (default ${defaultTimeout}; 300ms, 2s; a bare number is ms)`)
+    .option('--timeout <duration>', `reply timeout per request (default ${defaultTimeout}; e.g. 2s; a bare number is ms)`)
     .option('--json', 'print JSON instead of text');
 }
 

@@ -27,7 +27,7 @@ describe('--help: environment, examples, consistent flags', () => {
     const vars = edgeVariablesRead();
     expect(vars).toEqual(expect.arrayContaining(['EDGE_AGENT_SOCKET', 'EDGE_LOG_LEVEL']));
     for (const v of vars) expect(help.stdout, v).toMatch(new RegExp(`^  ${v}\\s+\\S`, 'm'));
-    expect(help.stdout).toMatch(/Durations take a unit: 500ms, 10s, 5m/);
+    expect(help.stdout).toMatch(/Durations: 500ms, 10s, 5m, 1h \(a bare number is milliseconds\)/);
   });
 
   it('commands show examples; modbus takes the serial path as --device (--port hidden) and scans at 300 ms', async () => {
