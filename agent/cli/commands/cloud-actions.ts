@@ -31,6 +31,10 @@ export interface RunFlags extends StoreFlag {
   httpHost?: string;
   once?: boolean;
   batchSize?: string;
+  resendGrace?: string;
+  skewThreshold?: string;
+  poll?: string;
+  /** Old names of the three above (hidden): when given, they win over the defaults. */
   resendGraceMs?: string;
   skewThresholdMs?: string;
   pollMs?: string;
@@ -63,9 +67,9 @@ export async function runService(flags: RunFlags): Promise<void> {
   }
   const httpPort = intFlag(flags.httpPort, '--http-port', 0);
   const batchSize = intFlag(flags.batchSize, '--batch-size', 1)!;
-  const graceMs = parseDuration(flags.resendGraceMs ?? '60s', '--resend-grace-ms');
-  const skewThresholdMs = parseDuration(flags.skewThresholdMs ?? '5m', '--skew-threshold-ms');
-  const pollMs = parseDuration(flags.pollMs ?? '1s', '--poll-ms', { min: 1 });
+  const graceMs = flags.resendGraceMs !== undefined ? parseDuration(flags.resendGraceMs, '--resend-grace-ms') : parseDuration(flags.resendGrace ?? '60s', '--resend-grace');
+  const skewThresholdMs = flags.skewThresholdMs !== undefined ? parseDuration(flags.skewThresholdMs, '--skew-threshold-ms') : parseDuration(flags.skewThreshold ?? '5m', '--skew-threshold');
+  const pollMs = flags.pollMs !== undefined ? parseDuration(flags.pollMs, '--poll-ms', { min: 1 }) : parseDuration(flags.poll ?? '1s', '--poll', { min: 1 });
 
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { withExamples } from '../help.js';
 import type { GapsFlags, ResultsFlags, RunFlags } from './cloud-actions.js';
 
@@ -32,9 +32,13 @@ export function registerCloud(program: Command): void {
     .option('--http-host <address>', 'address the HTTP API listens on (no authentication: loopback unless you mean it)', '127.0.0.1')
     .option('--once', 'drain what is there now, print a summary and exit')
     .option('--batch-size <n>', 'messages per transaction', '500')
-    .option('--resend-grace-ms <duration>', 'how long a gap may stay open before the device is asked to resend (30s, 5m; a bare number is ms)', '60s')
-    .option('--skew-threshold-ms <duration>', 'flag a device whose application times run this far ahead of the hub (a bare number is ms)', '5m')
-    .option('--poll-ms <duration>', 'wait between passes once caught up (a bare number is ms)', '1s')
+    .option('--resend-grace <duration>', 'how long a gap may stay open before the device is asked to resend (30s, 5m; a bare number is ms)', '60s')
+    .option('--skew-threshold <duration>', 'flag a device whose application times run this far ahead of the hub (a bare number is ms)', '5m')
+    .option('--poll <duration>', 'wait between passes once caught up (a bare number is ms)', '1s')
+    // The names these had when they took milliseconds only; kept for scripts.
+    .addOption(new Option('--resend-grace-ms <duration>').hideHelp())
+    .addOption(new Option('--skew-threshold-ms <duration>').hideHelp())
+    .addOption(new Option('--poll-ms <duration>').hideHelp())
     .action(async (flags: RunFlags) => {
       const { runService } = await import('./cloud-actions.js');
       await runService(flags);

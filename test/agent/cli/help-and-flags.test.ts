@@ -30,8 +30,12 @@ describe('--help: environment, examples, consistent flags', () => {
     expect(help.stdout).toMatch(/Durations: 500ms, 10s, 5m, 1h \(a bare number is milliseconds\)/);
   });
 
-  it('commands show examples; modbus takes the serial path as --device (--port hidden) and scans at 300 ms', async () => {
-    const [status, scan, logs] = await Promise.all([runCli(['status', '--help']), runCli(['modbus', 'scan', '--help']), runCli(['logs', '--help'])]);
+  it('commands show examples; modbus takes the serial path as --device (--port hidden) and scans at 300 ms; cloud run durations lose their -ms', async () => {
+    const [status, scan, logs, cloudRun] = await Promise.all([runCli(['status', '--help']), runCli(['modbus', 'scan', '--help']), runCli(['logs', '--help']), runCli(['cloud', 'run', '--help'])]);
+    // Duration flags are named for what they are, not for a unit they no longer require.
+    expect(cloudRun.stdout).toMatch(/^\s+--poll <duration>\s/m);
+    expect(cloudRun.stdout).toMatch(/^\s+--resend-grace <duration>\s/m);
+    expect(cloudRun.stdout).not.toMatch(/-ms\b/);
     expect(status.stdout).toMatch(/^Examples:\n {2}\$ edge-agent status\n/m);
     expect(logs.stdout).toMatch(/\$ edge-agent logs --follow --module transport/);
     expect(scan.stdout).toMatch(/^\s+--device <path>\s/m);

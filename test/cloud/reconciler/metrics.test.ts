@@ -23,7 +23,7 @@ describe('edge-agent cloud run serves /metrics beside its HTTP API', () => {
   });
 
   it('counters named _total, per-device gaps and last enqueued time; values match what was reconciled', async () => {
-    const p = spawnCli(['cloud', 'run', '--hub-data-dir', log.dir, '--store', `sqlite:${join(work, 'm.db')}`, '--http-port', '0', '--http-host', '0.0.0.0', '--poll-ms', '50ms'], { EDGE_LOG_LEVEL: 'info' });
+    const p = spawnCli(['cloud', 'run', '--hub-data-dir', log.dir, '--store', `sqlite:${join(work, 'm.db')}`, '--http-port', '0', '--http-host', '0.0.0.0', '--poll', '50ms'], { EDGE_LOG_LEVEL: 'info' });
     const exited = finished(p);
     try {
       const caughtUp = untilOutput(p.stdout, /"msg":"caught up"/);
