@@ -15,6 +15,8 @@ export class DeviceError extends EdgeError {
   disconnected?: true;
   /** Bytes that did not form a frame (stray bytes, partial frames, wrong MBAP header). */
   frame?: true;
+  /** Epoch ms before which the transport makes no new connection attempt (reconnect backoff). */
+  retryAt?: number;
 
   constructor(code: EdgeErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);

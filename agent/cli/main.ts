@@ -16,6 +16,8 @@ import { registerConfigCheck } from './commands/config-check.js';
 import { registerTwin } from './commands/twin.js';
 import { registerLogs } from './commands/logs.js';
 import { registerSendTest } from './commands/send-test.js';
+import { exitQuietlyOnEpipe } from './epipe.js';
+import { ENVIRONMENT_HELP } from './help.js';
 
 /**
  * Each command lives in its own file under ./commands and adds itself here. Registering is cheap:
@@ -29,7 +31,8 @@ export function buildProgram(): Command {
     .description('Industrial IoT gateway agent: sensors → durable buffer → event-time analytics → Azure IoT Hub')
     .version(agentVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', ENVIRONMENT_HELP);
   for (const register of registrations) register(program);
   return program;
 }
@@ -49,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+exitQuietlyOnEpipe();
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

@@ -241,7 +241,8 @@ const diagnosticsSchema = z
     /** Group that owns the socket (mode 0660); default: the service's own group. */
     group: z.string().min(1).optional(),
     /** Prometheus text exposition on 127.0.0.1; off unless a port is given. */
-    prometheus: z.strictObject({ port: z.number().int().min(0).max(65535), host: z.enum(['127.0.0.1', '::1', 'localhost']).default('127.0.0.1') }).optional(),
+    // Any address of this host (0.0.0.0, ::, a LAN address) or localhost; the endpoint has no authentication, so loopback stays the default.
+    prometheus: z.strictObject({ port: z.number().int().min(0).max(65535), host: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')]).default('127.0.0.1') }).optional(),
   })
   .prefault({});
 

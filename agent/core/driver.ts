@@ -26,6 +26,8 @@ export interface SourceHealth {
   errorsByCode: Record<string, number>;
   lastError?: { code: string; message: string; at: number };
   lastGoodAt?: number;
+  /** Lines heard and left out on purpose, by name (an NMEA address), and why: why no point came. */
+  skipped?: { lines: Record<string, number>; because: string };
 }
 
 /**

@@ -14,6 +14,10 @@ export interface TransportStatus {
   state: TransportState;
   lastError?: { code: string; message: string; at: number };
   connectedAt?: number;
+  /** When the link last went from connected to anything else; absent while connected. */
+  disconnectedAt?: number;
+  /** Connection events since start (connects, failed attempts, losses, token renewals). */
+  totals?: { connects: number; failures: number; losses: number; renewals: number };
 }
 
 /**

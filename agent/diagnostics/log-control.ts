@@ -1,5 +1,7 @@
 import type { Writable } from 'node:stream';
 import { pino, type Level, type LevelWithSilent, type Logger } from 'pino';
+import { EdgeError } from '../core/errors.js';
+import { prefixSyslogPriority, syslogPrefixWanted } from '../core/logger.js';
 
 export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -9,7 +11,8 @@ export type LogEntry = Record<string, unknown> & { level: number; time: number; 
 /**
  * The root logger plus what `edge-agent logs` needs: the last lines in memory, followers of new
  * lines, and run-time level changes for the whole agent or one module (`module` binding).
- * Lines still go to stdout as JSON (journald keeps them); the tap only copies them.
+ * Lines still go to stdout as JSON (journald keeps them, with each line's priority when stdout is
+ * the journal: see core/logger.ts); the tap only copies them.
  */
 export class LogControl {
   readonly logger: Logger;
@@ -17,15 +20,19 @@ export class LogControl {
   private readonly followers = new Set<(line: string) => void>();
   private readonly children = new Set<WeakRef<Logger>>();
   private readonly moduleLevels = new Map<string, LevelWithSilent>();
+  /** Every module name a child logger was made for, kept after the logger is collected. */
+  private readonly moduleNames = new Set<string>();
 
   constructor(
     level: LevelWithSilent,
     out: Pick<Writable, 'write'> = pino.destination(1),
     private readonly keep = 1000,
+    /** The journal's `<N>` priority before each line on `out` (not in what `logs` shows). */
+    syslogPrefix = syslogPrefixWanted(),
   ) {
     const tap = {
       write: (line: string) => {
-        out.write(line);
+        out.write(syslogPrefix ? prefixSyslogPriority(line) : line);
         this.remember(line);
         return true;
       },
@@ -37,6 +44,7 @@ export class LogControl {
         onChild: (child) => {
           this.children.add(new WeakRef(child));
           const module = moduleOf(child);
+          if (module !== undefined) this.moduleNames.add(module);
           const wanted = module !== undefined ? this.moduleLevels.get(module) : undefined;
           if (wanted) child.level = wanted;
         },
@@ -51,13 +59,19 @@ export class LogControl {
     for (const f of this.followers) f(line);
   }
 
-  /** The last `n` lines (at most the ring's size), oldest first. */
-  tail(n: number): LogEntry[] {
-    return this.recent.slice(-Math.max(0, n)).map(parse);
+  /** The last `n` lines (at most the ring's size), oldest first; with `module`, that module's only. */
+  tail(n: number, module?: string): LogEntry[] {
+    // slice(-0) would be the whole ring: `logs -n 0` asks for none.
+    if (n <= 0) return [];
+    const entries = this.recent.map(parse);
+    return (module === undefined ? entries : entries.filter((e) => e.module === module)).slice(-n);
   }
 
-  follow(onEntry: (e: LogEntry) => void): () => void {
-    const f = (line: string) => onEntry(parse(line));
+  follow(onEntry: (e: LogEntry) => void, module?: string): () => void {
+    const f = (line: string) => {
+      const e = parse(line);
+      if (module === undefined || e.module === module) onEntry(e);
+    };
     this.followers.add(f);
     return () => this.followers.delete(f);
   }
@@ -79,6 +93,19 @@ export class LogControl {
       if (module === undefined || moduleOf(child) === module) child.level = level;
     }
     return this.levels();
+  }
+
+  /** The modules a logger was made for (the names `--module` takes), sorted. */
+  modules(): string[] {
+    return [...this.moduleNames].sort();
+  }
+
+  /** `module` if it is one of {@link modules}, else a usage error naming them. */
+  knownModule(module: unknown): string | undefined {
+    if (module === undefined || module === '') return undefined;
+    const known = this.modules();
+    if (typeof module !== 'string' || !known.includes(module)) throw new EdgeError('EDGE_USAGE', `no module '${String(module)}' logs in this agent; known: ${known.join(', ')}`);
+    return module;
   }
 
   levels(): Record<string, string> {

@@ -283,7 +283,8 @@ export class ConnectionSupervisor implements Transport, HubLink {
     }
     client.setRetryPolicy(new NoRetry());
     client.on('error', (err: Error) => this.options.logger.debug({ err: errorMessage(err) }, 'IoT Hub client error'));
-    client.on('disconnect', (err?: Error) => this.lose(client, err ?? new Error('the hub closed the connection')));
+    // The SDK emits a results.Disconnected ({ transportObj: the error, reason }), not an Error.
+    client.on('disconnect', (d?: unknown) => this.lose(client, disconnectCause(d)));
     try {
       await client.setOptions({ ...(ca ? { ca } : {}), keepalive: keepAliveSeconds, ...(x509 ? { cert: x509.cert, key: x509.key, ...(x509.passphrase ? { passphrase: x509.passphrase } : {}) } : {}) });
       await this.withTimeout(client.open(), this.options.connectTimeoutMs, 'connect');
@@ -374,7 +375,11 @@ export class ConnectionSupervisor implements Transport, HubLink {
   }
 
   private setState(next: TransportStatus): void {
-    if (next.state !== this.current.state) this.since = this.options.clock.now();
+    const now = this.options.clock.now();
+    if (next.state !== this.current.state) this.since = now;
+    // The moment the link went away, kept through the retries that follow (each changes `since`).
+    if (next.state === 'connected') delete next.disconnectedAt;
+    else if (this.current.state === 'connected') next = { ...next, disconnectedAt: now };
     this.current = next;
     this.events.emit('status', { ...next });
   }
@@ -420,4 +425,15 @@ export class ConnectionSupervisor implements Transport, HubLink {
       );
     });
   }
+}
+
+/** The error inside the SDK's `disconnect` argument, so the message names it (not `[object Object]`). */
+export function disconnectCause(d: unknown): Error {
+  if (d instanceof Error) return d;
+  if (typeof d === 'object' && d !== null) {
+    const { transportObj, reason } = d as { transportObj?: unknown; reason?: unknown };
+    if (transportObj instanceof Error) return transportObj;
+    if (typeof reason === 'string' && reason) return new Error(reason);
+  }
+  return new Error('the hub closed the connection');
 }

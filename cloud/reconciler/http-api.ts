@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { EdgeError, errorMessage, isEdgeError, systemErrorCode } from '../../agent/core/errors.js';
 import { parseResultFilter } from './filters.js';
 import { contiguousSeq, openGapCount } from './gaps.js';
+import type { ReconcilerCounters } from './reconciler.js';
 import type { ReconcilerStore } from './store.js';
 
 /**
@@ -10,6 +12,7 @@ import type { ReconcilerStore } from './store.js';
  *   GET /results?device=&query=&from=&to=&limit=   → { results: ResultRow[] } (at most 10,000 unless limit says)
  *   GET /gaps                                       → { gaps: GapRow[] }
  *   GET /devices                                    → { devices: [...] } (with contiguousSeq, openGaps)
+ *   GET /metrics                                    → Prometheus text exposition (metrics.ts)
  * Loopback by default: it has no authentication, so exposing it is a deliberate choice.
  */
 const DEFAULT_LIMIT = 10_000;
@@ -20,10 +23,13 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
-export async function startHttpApi(store: ReconcilerStore, options: { port?: number; host?: string } = {}): Promise<HttpApi> {
+export async function startHttpApi(store: ReconcilerStore, options: { port?: number; host?: string; counters?: () => Promise<ReconcilerCounters> } = {}): Promise<HttpApi> {
   const host = options.host ?? '127.0.0.1';
+  // prom-client is loaded with the first scrape: an API nobody scrapes does not pay for it.
+  let registry: Promise<Registry> | undefined;
+  const metrics = () => (registry ??= import('./metrics.js').then((m) => m.reconcilerMetrics(store, options.counters)));
   const server: Server = createServer((req, res) => {
-    void handle(store, req, res);
+    void handle(store, req, res, metrics);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => {
@@ -38,7 +44,7 @@ export async function startHttpApi(store: ReconcilerStore, options: { port?: num
   const port = (server.address() as AddressInfo).port;
   return {
     port,
-    url: `http://${host}:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -47,7 +53,7 @@ export async function startHttpApi(store: ReconcilerStore, options: { port?: num
   };
 }
 
-async function handle(store: ReconcilerStore, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(store: ReconcilerStore, req: IncomingMessage, res: ServerResponse, metrics: () => Promise<Registry>): Promise<void> {
   try {
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'read-only API: use GET' });
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -66,8 +72,15 @@ async function handle(store: ReconcilerStore, req: IncomingMessage, res: ServerR
         }));
         return send(res, 200, { devices });
       }
+      case '/metrics': {
+        const r = await metrics();
+        const text = await r.metrics();
+        res.writeHead(200, { 'content-type': r.contentType, 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
       default:
-        return send(res, 404, { error: `no such resource ${url.pathname}; try /results, /gaps or /devices` });
+        return send(res, 404, { error: `no such resource ${url.pathname}; try /results, /gaps, /devices or /metrics` });
     }
   } catch (err) {
     if (isEdgeError(err, 'EDGE_USAGE')) return send(res, 400, { error: err.message });

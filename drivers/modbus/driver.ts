@@ -79,7 +79,7 @@ export class ModbusDriver implements Driver, PointWriter {
     this.config = parseModbusConfig(config);
     this.name = this.config.name;
     this.clock = options.clock ?? systemClock;
-    this.log = (options.logger ?? silentLogger).child({ module: 'drivers.modbus', driver: this.name });
+    this.log = (options.logger ?? silentLogger).child({ driver: this.name });
     const factory = options.transportFactory ?? defaultTransportFactory;
     for (const device of this.config.devices) {
       const t = device.transport;
@@ -229,8 +229,7 @@ export class ModbusDriver implements Driver, PointWriter {
       }
       const probing = s.breaker.state() === 'half-open';
       if (!s.breaker.tryAcquire()) {
-        const wait = Math.max(0, s.breaker.retryAt - this.clock.now());
-        skip = unavailableError(`device "${device.name}" (unit ${device.unitId} on ${line.transport.description}) is backed off after repeated failures; next try in ${wait} ms`);
+        skip = unavailableError(`device "${device.name}" (unit ${device.unitId} on ${line.transport.description}) is backed off after repeated failures; ${this.nextAttempt(s, s.breaker.retryAt)}`);
         out.push(...badReadings(device.name, block.points, skip, this.clock.now()));
         continue;
       }
@@ -247,7 +246,7 @@ export class ModbusDriver implements Driver, PointWriter {
           break;
         } catch (err) {
           if (this.stopping) break; // our own shutdown aborted the request: not a device fault
-          const e = toDeviceError(err, device);
+          const e = this.withRealNextAttempt(s, toDeviceError(err, device));
           this.countError(s, e);
           if (e.exception) {
             s.breaker.success(); // it answered: alive, just unhappy with this block
@@ -301,6 +300,28 @@ export class ModbusDriver implements Driver, PointWriter {
 
   lastWrites(): WriteRecord[] {
     return [...this.writes.values()].map((w) => ({ ...w }));
+  }
+
+  /**
+   * When the slave is asked again, as a time: the first poll at or after `notBefore` (the
+   * breaker's or the connection's backoff). A relative "in N ms" would be read later, in a
+   * reading's error or `status`, when it no longer holds; and the poll, not the backoff, is
+   * when the next request goes out.
+   */
+  private nextAttempt(s: Slave, notBefore: number): string {
+    if (s.device.cron !== undefined) return `no attempt before ${new Date(notBefore).toISOString()} (the next cron poll after it)`;
+    const period = s.device.pollMs!;
+    let t = s.nextAt + period;
+    if (t < notBefore) t += Math.ceil((notBefore - t) / period) * period;
+    return `next attempt at ${new Date(t).toISOString()} (the next poll after the backoff)`;
+  }
+
+  /** The transport's "unreachable, next attempt in N ms" restated as this slave's real next attempt. */
+  private withRealNextAttempt(s: Slave, e: DeviceError): DeviceError {
+    if (e.retryAt === undefined) return e;
+    const out = unavailableError(`${s.line.transport.description} unreachable (reconnecting with backoff); ${this.nextAttempt(s, e.retryAt)}`, e);
+    out.retryAt = e.retryAt;
+    return out;
   }
 
   private countError(s: Slave, e: DeviceError): void {

@@ -61,7 +61,9 @@ export class TcpTransport implements ModbusTransport {
     if (this.connecting) return this.connecting;
     const now = this.clock.now();
     if (now < this.retryAt) {
-      return Promise.reject(unavailableError(`${this.description} unreachable; next attempt in ${this.retryAt - now} ms`));
+      const err = unavailableError(`${this.description} unreachable; next attempt in ${this.retryAt - now} ms`);
+      err.retryAt = this.retryAt;
+      return Promise.reject(err);
     }
     this.connecting = new Promise<net.Socket>((resolve, reject) => {
       const sock = net.connect({ host: this.options.host, port: this.options.port ?? 502 });

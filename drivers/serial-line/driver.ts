@@ -51,7 +51,7 @@ export class SerialLineDriver implements Driver {
     this.config = cfg;
     this.name = cfg.name;
     this.clock = options.clock ?? systemClock;
-    this.log = (options.logger ?? silentLogger).child({ module: 'drivers.serial-line', driver: this.name });
+    this.log = (options.logger ?? silentLogger).child({ driver: this.name });
     for (const s of cfg.sensors) {
       const port = new LinePort({ path: s.path, baudRate: s.baudRate, parity: s.parity, dataBits: s.dataBits, stopBits: s.stopBits, clock: this.clock, reopen: cfg.reopen });
       this.sensors.push({
@@ -99,6 +99,12 @@ export class SerialLineDriver implements Driver {
     try {
       const parsed = s.parser.parse(line);
       if (!parsed) return [];
+      if ('skipped' in parsed) {
+        const skipped = (s.health.skipped ??= { lines: {}, because: parsed.because });
+        skipped.lines[parsed.skipped] = (skipped.lines[parsed.skipped] ?? 0) + 1;
+        skipped.because = parsed.because;
+        return [];
+      }
       s.lastOk = true;
       s.health.lastGoodAt = receivedAt;
       return Object.entries(parsed.values).map(([point, value]) => {
@@ -175,7 +181,7 @@ export class SerialLineDriver implements Driver {
     for (const s of this.sensors) {
       const state: SourceHealth['state'] = !s.port.isOpen && this.state !== 'stopped' && s.lastOk !== undefined ? 'down' : s.lastOk === undefined ? 'unknown' : s.lastOk ? 'ok' : 'down';
       if (state === 'down') degraded = true;
-      sources[s.config.name] = { ...s.health, errorsByCode: { ...s.health.errorsByCode }, state };
+      sources[s.config.name] = { ...s.health, errorsByCode: { ...s.health.errorsByCode }, ...(s.health.skipped ? { skipped: { lines: { ...s.health.skipped.lines }, because: s.health.skipped.because } } : {}), state };
     }
     return { state: this.state === 'running' && degraded ? 'degraded' : this.state, sources };
   }

@@ -8,15 +8,22 @@ export interface ParsedLine {
   deviceTime?: number;
 }
 
+/** A line left out on purpose, and under what name it is counted (an NMEA address: `GPGSV`). */
+export interface SkippedLine {
+  skipped: string;
+  because: string;
+}
+
 /**
  * A line parser. `parse` throws a `DeviceError` (`EDGE_DEVICE_FRAME` for a malformed line,
- * `EDGE_DEVICE_CRC` for a failed checksum) or returns `undefined` for a line it ignores on
- * purpose (another NMEA sentence, a header row). `points` lists the names it can produce, so
- * a bad line becomes a bad reading for each of them.
+ * `EDGE_DEVICE_CRC` for a failed checksum), returns `undefined` for a line it ignores on
+ * purpose (a header row), or a {@link SkippedLine} for one the health should count (another
+ * NMEA sentence). `points` lists the names it can produce, so a bad line becomes a bad reading
+ * for each of them.
  */
 export interface LineParser {
   readonly points: readonly string[];
-  parse(line: string): ParsedLine | undefined;
+  parse(line: string): ParsedLine | SkippedLine | undefined;
 }
 
 export type FieldType = 'number' | 'string' | 'bool';

@@ -71,7 +71,7 @@ describe('edge-agent modbus read', () => {
   });
 
   it('refuses bad flags with a usage error (exit 2), and a missing port in one line', async () => {
-    expect(await cli('read', '--unit', '1', '--address', '0')).toMatchObject({ code: 2, err: expect.stringContaining('give --port P') });
+    expect(await cli('read', '--unit', '1', '--address', '0')).toMatchObject({ code: 2, err: expect.stringContaining('give --device PATH') });
     expect(await cli('read', '--host', 'h', '--unit', '1', '--address', '0', '--count', '63', '--type', 'float32')).toMatchObject({
       code: 2,
       err: expect.stringContaining('needs 126 registers'),
@@ -91,5 +91,24 @@ describe('edge-agent modbus scan', () => {
     cleanups.push(() => sim.close());
     const r = await cli('scan', '--port', pair.a, '--from', '1', '--to', '6', '--timeout', '60', '--json');
     expect(JSON.parse(r.out)).toEqual({ units: [{ unit: 2, reply: 'ok' }, { unit: 5, reply: { exception: 6, name: 'SERVER DEVICE BUSY' } }] });
+  });
+
+  it('prints each unit as it answers, not at the end; --port is still taken for --device', async () => {
+    const pair = await ptyPair();
+    const sim = await RtuSlaveSimulator.open({ path: pair.b, slaves: { 2: model() } });
+    cleanups.push(() => sim.close());
+    const writes: Array<{ at: number; text: string }> = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      writes.push({ at: performance.now(), text: String(s) });
+      return true;
+    });
+    const program = new Command('edge-agent').exitOverride();
+    registerModbus(program);
+    await program.parseAsync(['node', 'edge-agent', 'modbus', 'scan', '--port', pair.a, '--from', '1', '--to', '6', '--timeout', '80ms']);
+    const end = performance.now();
+    vi.mocked(process.stdout.write).mockRestore();
+    expect(writes.map((w) => w.text)).toEqual(['unit 2: answers\n', '1 unit answer\n']);
+    // Units 3–6 were still to be asked (80 ms each, unanswered) when unit 2's line was written.
+    expect(end - writes[0]!.at).toBeGreaterThanOrEqual(4 * 80 - 20);
   });
 });

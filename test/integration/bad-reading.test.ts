@@ -99,7 +99,7 @@ describe('a buggy driver: one bad reading among good ones', () => {
     expect(report.drivers.plc!.rejected).toBe(4);
     const screen = renderStatus(report, paint({ isTTY: false } as NodeJS.WriteStream));
     expect(screen).toMatch(/^ {2}plc: 4 readings refused \[EDGE_READING_INVALID\]: value is not a finite number ×3; value has type object.* ×1$/m);
-    expect(await metricsRegistry(ctx).metrics()).toMatch(/^edge_agent_readings_rejected\{driver="plc"\} 4$/m);
+    expect(await metricsRegistry(ctx).metrics()).toMatch(/^edge_agent_readings_rejected_total\{driver="plc"\} 4$/m);
     // …and the fleet, in the twin's reported health.
     const connection = { state: 'connected', since: 0, generation: 1, totals: { connects: 1, failures: 0, losses: 0, renewals: 0 } };
     expect(healthSummary(agent.stats(), connection, Date.now())).toMatchObject({ drivers: { plc: 'running' }, readingsRejected: 4 });

@@ -2,6 +2,7 @@
 // this file only when one of them runs: it brings the reconciler's stores (better-sqlite3, pg).
 import { EdgeError } from '../../core/errors.js';
 import { createRootLogger } from '../../core/logger.js';
+import { parseDuration } from '../duration.js';
 import { openMessageLogReader } from '../../../cloud/iothub/index.js';
 import {
   EventHubsSource,
@@ -27,8 +28,13 @@ export interface RunFlags extends StoreFlag {
   eventHubs?: string;
   consumerGroup?: string;
   httpPort?: string;
+  httpHost?: string;
   once?: boolean;
   batchSize?: string;
+  resendGrace?: string;
+  skewThreshold?: string;
+  poll?: string;
+  /** Old names of the three above (hidden): when given, they win over the defaults. */
   resendGraceMs?: string;
   skewThresholdMs?: string;
   pollMs?: string;
@@ -61,9 +67,9 @@ export async function runService(flags: RunFlags): Promise<void> {
   }
   const httpPort = intFlag(flags.httpPort, '--http-port', 0);
   const batchSize = intFlag(flags.batchSize, '--batch-size', 1)!;
-  const graceMs = intFlag(flags.resendGraceMs, '--resend-grace-ms', 0)!;
-  const skewThresholdMs = intFlag(flags.skewThresholdMs, '--skew-threshold-ms', 0)!;
-  const pollMs = intFlag(flags.pollMs, '--poll-ms', 1)!;
+  const graceMs = flags.resendGraceMs !== undefined ? parseDuration(flags.resendGraceMs, '--resend-grace-ms') : parseDuration(flags.resendGrace ?? '60s', '--resend-grace');
+  const skewThresholdMs = flags.skewThresholdMs !== undefined ? parseDuration(flags.skewThresholdMs, '--skew-threshold-ms') : parseDuration(flags.skewThreshold ?? '5m', '--skew-threshold');
+  const pollMs = flags.pollMs !== undefined ? parseDuration(flags.pollMs, '--poll-ms', { min: 1 }) : parseDuration(flags.poll ?? '1s', '--poll', { min: 1 });
 
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -109,9 +115,9 @@ export async function runService(flags: RunFlags): Promise<void> {
     }
 
     if (httpPort !== undefined) {
-      const api = await startHttpApi(store, { port: httpPort });
+      const api = await startHttpApi(store, { port: httpPort, ...(flags.httpHost ? { host: flags.httpHost } : {}), counters: () => reconciler.counters() });
       closers.push(() => api.close());
-      process.stderr.write(`edge-agent cloud: HTTP API on ${api.url} (/results, /gaps, /devices)\n`);
+      process.stderr.write(`edge-agent cloud: HTTP API on ${api.url} (/results, /gaps, /devices, /metrics)\n`);
     }
     process.stderr.write(`edge-agent cloud: reconciling ${source.id} into ${store.kind} (${flags.store})\n`);
     reconciler.start();

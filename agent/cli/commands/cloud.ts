@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { withExamples } from '../help.js';
 import type { GapsFlags, ResultsFlags, RunFlags } from './cloud-actions.js';
 
 /**
@@ -17,19 +18,27 @@ export function registerCloud(program: Command): void {
   const cloud = program.command('cloud').description('cloud-side reconciliation: exactly-once results from at-least-once device traffic');
   const storeOption = ['--store <location>', 'sqlite:PATH or postgres://USER@HOST:PORT/DB', process.env.EDGE_RECONCILER_STORE ?? DEFAULT_STORE_LOCATION] as const;
 
-  cloud
-    .command('run')
+  withExamples(cloud.command('run'), [
+    'cloud run --hub-data-dir .data/hub --store sqlite:.data/reconciler.db --http-port 8090',
+    'cloud run --hub-data-dir .data/hub --once',
+    "cloud run --event-hubs 'Endpoint=sb://…;EntityPath=…' --store postgres://user@host/db --http-port 8090 --http-host 0.0.0.0",
+  ])
     .description('reconcile device messages into the store (until SIGINT/SIGTERM, or once with --once)')
     .option('--hub-data-dir <dir>', "read the local IoT Hub emulator's message log in this data dir")
     .option('--event-hubs <connection-string>', "read IoT Hub's Event Hub-compatible endpoint (Endpoint=sb://…;EntityPath=…)")
     .option('--consumer-group <name>', 'Event Hubs consumer group', '$Default')
     .option(...storeOption)
-    .option('--http-port <port>', 'serve the read-only HTTP JSON API on 127.0.0.1:PORT (0 = any free port)')
+    .option('--http-port <port>', 'serve the read-only HTTP JSON API and /metrics on PORT (0 = any free port)')
+    .option('--http-host <address>', 'address the HTTP API listens on (no authentication: loopback unless you mean it)', '127.0.0.1')
     .option('--once', 'drain what is there now, print a summary and exit')
     .option('--batch-size <n>', 'messages per transaction', '500')
-    .option('--resend-grace-ms <ms>', 'how long a gap may stay open before the device is asked to resend', '60000')
-    .option('--skew-threshold-ms <ms>', 'flag a device whose application times run this far ahead of the hub', '300000')
-    .option('--poll-ms <ms>', 'wait between passes once caught up', '1000')
+    .option('--resend-grace <duration>', 'how long a gap may stay open before the device is asked to resend (30s, 5m; a bare number is ms)', '60s')
+    .option('--skew-threshold <duration>', 'flag a device whose application times run this far ahead of the hub (a bare number is ms)', '5m')
+    .option('--poll <duration>', 'wait between passes once caught up (a bare number is ms)', '1s')
+    // The names these had when they took milliseconds only; kept for scripts.
+    .addOption(new Option('--resend-grace-ms <duration>').hideHelp())
+    .addOption(new Option('--skew-threshold-ms <duration>').hideHelp())
+    .addOption(new Option('--poll-ms <duration>').hideHelp())
     .action(async (flags: RunFlags) => {
       const { runService } = await import('./cloud-actions.js');
       await runService(flags);

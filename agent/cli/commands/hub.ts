@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { EdgeError } from '../../core/errors.js';
+import { parseDuration } from '../duration.js';
 import { usageError } from '../exit.js';
 import { registerHubDps } from './hub-dps.js';
+import { withExamples } from '../help.js';
 import type { HubEvent, HubServiceClient, RuntimeInfo } from '../../../cloud/iothub/index.js';
 
 /**
@@ -55,7 +57,14 @@ async function requireRunning(dataDir: string): Promise<HubServiceClient> {
 const dirOption = (cmd: Command): Command => cmd.option('--data-dir <dir>', 'the emulator\'s data directory', DEFAULT_DATA_DIR);
 
 export function registerHub(program: Command): void {
-  const hub = program.command('hub').description('local IoT Hub emulator: run it, register devices, read what devices sent, call devices');
+  const hub = withExamples(program.command('hub'), [
+    'hub start --data-dir .data/hub',
+    'hub register gw-01 --json',
+    'hub twin gw-01',
+    "hub set-desired gw-01 '{\"log\":{\"level\":\"debug\"}}'",
+    'hub read --json --limit 10 | jq .body',
+    'hub invoke gw-01 ping --timeout 5s',
+  ]).description('local IoT Hub emulator: run it, register devices, read what devices sent, call devices');
 
   dirOption(hub.command('start'))
     .description('run the emulator (MQTT over TLS on loopback + HTTP service API) until Ctrl-C')
@@ -94,17 +103,36 @@ export function registerHub(program: Command): void {
   dirOption(hub.command('register <deviceId>'))
     .description('register a device (or show an existing one) and print its connection string')
     .option('--port <n>', 'with no emulator running: the port to put in the connection string', String(DEFAULT_PORT))
-    .action(async (deviceId: string, flags: DirFlags & { port: string }) => {
+    .option('--json', 'print {deviceId, connectionString, createdAt} as JSON')
+    .action(async (deviceId: string, flags: DirFlags & { port: string; json?: boolean }) => {
+      const print = (d: { deviceId: string; connectionString: string; createdAt: number }) =>
+        process.stdout.write((flags.json ? JSON.stringify({ deviceId: d.deviceId, connectionString: d.connectionString, createdAt: d.createdAt }) : d.connectionString) + '\n');
       const live = await running(flags.dataDir);
       if (live) {
-        process.stdout.write((await live.client.registerDevice(deviceId)).connectionString + '\n');
+        print(await live.client.registerDevice(deviceId));
         return;
       }
       const { DeviceRegistry, deviceConnectionString } = await iothub();
       const registry = await DeviceRegistry.open(flags.dataDir).catch(dataDirError(flags.dataDir));
       const identity = await registry.register(deviceId, Date.now()).catch(dataDirError(flags.dataDir));
       const port = int('--port', flags.port, DEFAULT_PORT);
-      process.stdout.write(deviceConnectionString(`localhost:${port}`, identity.deviceId, identity.primaryKey) + '\n');
+      print({ ...identity, connectionString: deviceConnectionString(`localhost:${port}`, identity.deviceId, identity.primaryKey) });
+    });
+
+  dirOption(hub.command('twin <deviceId>'))
+    .description("print the device twin (desired and reported properties, each with its $version) as JSON")
+    .option('--json', 'one line instead of indented')
+    .action(async (deviceId: string, flags: DirFlags & { json?: boolean }) => {
+      const live = await running(flags.dataDir);
+      let twin: unknown;
+      if (live) twin = await live.client.getTwin(deviceId);
+      else {
+        const { DeviceRegistry, TwinStore } = await iothub();
+        const registry = await DeviceRegistry.open(flags.dataDir).catch(dataDirError(flags.dataDir));
+        if (!registry.get(deviceId)) throw new EdgeError('EDGE_HUB_DEVICE_UNKNOWN', `device ${deviceId} is not registered in ${flags.dataDir}`);
+        twin = (await TwinStore.open(flags.dataDir).catch(dataDirError(flags.dataDir))).get(deviceId);
+      }
+      process.stdout.write(JSON.stringify(twin, null, flags.json ? undefined : 2) + '\n');
     });
 
   dirOption(hub.command('devices'))
@@ -170,11 +198,11 @@ export function registerHub(program: Command): void {
 
   dirOption(hub.command('invoke <deviceId> <method> [json]'))
     .description('call a direct method on a connected device and print its answer')
-    .option('--timeout <ms>', 'response timeout', '30000')
+    .option('--timeout <duration>', 'response timeout (5s, 1m; a bare number is ms)', '30s')
     .action(async (deviceId: string, method: string, payloadText: string | undefined, flags: DirFlags & { timeout: string }) => {
       const payload = payloadText === undefined ? null : json('[json]', payloadText);
       const client = await requireRunning(flags.dataDir);
-      const r = await client.invokeMethod(deviceId, method, payload, { responseTimeoutMs: int('--timeout', flags.timeout, 30_000) });
+      const r = await client.invokeMethod(deviceId, method, payload, { responseTimeoutMs: parseDuration(flags.timeout, '--timeout', { min: 1 }) });
       process.stdout.write(JSON.stringify(r) + '\n');
     });
 

@@ -2,20 +2,19 @@ import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
 import type { LogEntry } from '../../diagnostics/log-control.js';
 import { usageError } from '../exit.js';
+import { withExamples } from '../help.js';
 import { fields, paint, printJson, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerLogs(program: Command): void {
   withDiagOptions(
-    program
-      .command('logs')
+    withExamples(program.command('logs'), ['logs -n 20', 'logs --follow --module transport', 'logs --level debug --module drivers.modbus', 'logs --level info'])
       .description("the running agent's recent log lines; --follow for new ones; --level changes the level at run time")
       .option('-f, --follow', 'keep printing new lines until Ctrl-C')
       .option('-n, --lines <n>', 'how many recent lines', '50')
       .option('--level <level>', 'set the log level now (fatal, error, warn, info, debug, trace, silent) until restart')
-      .option('--module <name>', 'with --level: only this module (transport, forwarder, pipeline, twin, …)'),
+      .option('--module <name>', 'only this module: its lines, or with --level its level (transport, forwarder, pipeline, twin, drivers.modbus, …; an unknown name is refused with the list)'),
   ).action(async (opts: DiagOptions & { follow?: boolean; lines: string; level?: string; module?: string }) => {
     const p = paint();
-    if (opts.module && !opts.level) throw usageError('--module goes with --level');
     if (opts.level) {
       const r = (await request(opts.socket, 'log-level', { level: opts.level, ...(opts.module ? { module: opts.module } : {}) }, { timeoutMs: 10_000 })) as { levels: Record<string, string> };
       if (opts.json) return printJson(r);
@@ -27,7 +26,7 @@ export function registerLogs(program: Command): void {
     const { levelName } = await import('../../diagnostics/log-control.js');
     const print = (e: LogEntry) => process.stdout.write((opts.json ? JSON.stringify(e) : renderEntry(e, p, levelName)) + '\n');
     if (!opts.follow) {
-      const r = (await request(opts.socket, 'logs', { lines }, { timeoutMs: 10_000 })) as { entries: LogEntry[] };
+      const r = (await request(opts.socket, 'logs', { lines, ...(opts.module ? { module: opts.module } : {}) }, { timeoutMs: 10_000 })) as { entries: LogEntry[] };
       for (const e of r.entries) print(e);
       return;
     }
@@ -36,7 +35,7 @@ export function registerLogs(program: Command): void {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-      await request(opts.socket, 'logs', { lines, follow: true }, { onEvent: (e) => print(e as LogEntry), stop: stop.signal });
+      await request(opts.socket, 'logs', { lines, follow: true, ...(opts.module ? { module: opts.module } : {}) }, { onEvent: (e) => print(e as LogEntry), stop: stop.signal });
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

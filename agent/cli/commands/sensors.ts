@@ -1,28 +1,27 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
-import type { SensorRow, WriteRow } from '../../diagnostics/handlers/sensors.js';
-import { usageError } from '../exit.js';
+import type { SensorRow, SkippedRow, WriteRow } from '../../diagnostics/handlers/sensors.js';
+import { parseDuration } from '../duration.js';
+import { withExamples } from '../help.js';
 import { age, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerSensors(program: Command): void {
   withDiagOptions(
-    program
-      .command('sensors')
+    withExamples(program.command('sensors'), ['sensors', 'sensors --watch --interval 2s'])
       .description('live point values with quality and age (from the running agent)')
       .option('-w, --watch', 'refresh until Ctrl-C')
-      .option('--interval <ms>', 'refresh period with --watch', '1000'),
+      .option('--interval <duration>', 'refresh period with --watch (at least 100ms; 2s, 1m; a bare number is ms)', '1s'),
   ).action(async (opts: DiagOptions & { watch?: boolean; interval: string }) => {
-    const interval = Number(opts.interval);
-    if (!(Number.isInteger(interval) && interval >= 100)) throw usageError(`--interval '${opts.interval}' must be at least 100 (ms)`);
+    const interval = parseDuration(opts.interval, '--interval', { min: 100 });
     const p = paint();
     const show = async (first: boolean) => {
-      const r = (await request(opts.socket, 'sensors', {}, { timeoutMs: 10_000 })) as { now: number; points: SensorRow[]; writes?: WriteRow[] };
+      const r = (await request(opts.socket, 'sensors', {}, { timeoutMs: 10_000 })) as { now: number; points: SensorRow[]; writes?: WriteRow[]; skipped?: SkippedRow[] };
       if (opts.json) {
         if (opts.watch) process.stdout.write(JSON.stringify(r) + '\n');
         else printJson(r);
         return;
       }
-      const text = renderSensors(r.points, p) + (r.writes?.length ? '\n\n' + renderWrites(r.writes, p) : '');
+      const text = renderSensors(r.points, p, r.skipped ?? []) + (r.writes?.length ? '\n\n' + renderWrites(r.writes, p) : '');
       if (opts.watch && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J' + `${new Date(r.now).toISOString()}  (Ctrl-C to stop)\n` + text + '\n');
       else process.stdout.write((first ? '' : '\n') + text + '\n');
     };
@@ -47,7 +46,17 @@ export function registerSensors(program: Command): void {
   });
 }
 
-export function renderSensors(points: SensorRow[], p: Paint): string {
+export function renderSensors(points: SensorRow[], p: Paint, skipped: SkippedRow[] = []): string {
+  const notes = skipped.map((s) => {
+    const counts = Object.entries(s.lines).sort(([, a], [, b]) => b - a);
+    const total = counts.reduce((n, [, c]) => n + c, 0);
+    const text = `${s.source}: ${total} line${total === 1 ? '' : 's'} skipped (${counts.map(([k, n]) => `${k} ×${n}`).join(', ')}): ${s.because}`;
+    return s.everGood ? p.dim(text) : p.warn(`${text}; no point read yet`);
+  });
+  return [renderPoints(points, p), ...notes].join('\n');
+}
+
+function renderPoints(points: SensorRow[], p: Paint): string {
   if (points.length === 0) return p.dim('no readings yet');
   const rows: string[][] = [['source', 'point', 'value', 'unit', 'quality', 'age', '']];
   for (const r of points) {

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
+import { withExamples } from '../help.js';
 import type { StatusReport } from '../../diagnostics/handlers/status.js';
 import type { ProvisioningStatus } from '../../transport/hub-target.js';
 import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerStatus(program: Command): void {
   withDiagOptions(
-    program
-      .command('status')
+    withExamples(program.command('status'), ['status', 'status --json', 'status --follow | jq .readings'])
       .description('one screen: connection, twin, drivers, buffer, analytics, alarms (from the running agent)')
       .option('-f, --follow', 'a JSON line whenever readings are accepted (at most every 100 ms, at least every second), until Ctrl-C'),
   ).action(async (opts: DiagOptions & { follow?: boolean }) => {
@@ -29,7 +29,7 @@ export function renderStatus(s: StatusReport, p: Paint): string {
   const top: Array<[string, string]> = [
     ['uptime', age(s.uptimeMs)],
     ['clock', `${s.clock.now}${s.clock.sane ? '' : '  ' + p.bad('NOT SET (before 2025): check NTP/RTC')}`],
-    ['connection', `${connState}${conn.connectedAt ? ` since ${age(s.now - conn.connectedAt)}` : ''}`],
+    ['connection', connState + connectionSince(conn, s)],
   ];
   if (conn.lastError) top.push(['  last error', `${conn.lastError.code}: ${conn.lastError.message} (${age(s.now - conn.lastError.at)} ago)`]);
   const prov = (conn as { provisioning?: ProvisioningStatus }).provisioning;
@@ -51,6 +51,7 @@ export function renderStatus(s: StatusReport, p: Paint): string {
     }
   }
   lines.push(rows.length > 1 ? table(rows, { indent: '  ', right: [3] }) : p.dim('  none configured'));
+  lines.push(...skippedLines(s.drivers, p));
   for (const [name, d] of Object.entries(s.drivers)) {
     if (!d.rejected) continue;
     const why = Object.entries(d.rejectedByReason).map(([reason, n]) => `${reason} ×${n}`).join('; ');
@@ -91,6 +92,31 @@ export function renderStatus(s: StatusReport, p: Paint): string {
   lines.push('', p.bold('alarms'));
   lines.push(s.alarms.length ? s.alarms.map((a) => '  ' + p.bad(`${a.code}: ${a.message} (${age(s.now - a.since)})`)).join('\n') : '  ' + p.ok('none'));
   return lines.join('\n');
+}
+
+/**
+ * Lines a sensor heard and left out (NMEA sentences not selected), so a sensor that hears lines
+ * but yields no point says why; a warning when nothing good came at all.
+ */
+export function skippedLines(drivers: StatusReport['drivers'], p: Paint): string[] {
+  const out: string[] = [];
+  for (const [name, d] of Object.entries(drivers)) {
+    for (const [src, h] of Object.entries(d.sources)) {
+      if (!h.skipped) continue;
+      const counts = Object.entries(h.skipped.lines).sort(([, a], [, b]) => b - a);
+      const total = counts.reduce((n, [, c]) => n + c, 0);
+      const text = `${name}/${src}: ${total} line${total === 1 ? '' : 's'} skipped (${counts.map(([k, n]) => `${k} ×${n}`).join(', ')}): ${h.skipped.because}`;
+      out.push('  ' + (h.lastGoodAt === undefined ? p.warn(`${text}; no point read yet`) : p.dim(text)));
+    }
+  }
+  return out;
+}
+
+/** Since when the connection is in its state: connected since the connect, down since the link was lost. */
+function connectionSince(conn: StatusReport['connection'], s: StatusReport): string {
+  if (conn.state === 'connected') return conn.connectedAt !== undefined ? ` since ${age(s.now - conn.connectedAt)}` : '';
+  if (conn.disconnectedAt !== undefined) return ` since ${age(s.now - conn.disconnectedAt)} (${new Date(conn.disconnectedAt).toISOString()})`;
+  return conn.connectedAt === undefined ? ` (never connected since the start, ${age(s.uptimeMs)} ago)` : '';
 }
 
 function evictions(evicted: Record<string, unknown>, expired: Record<string, unknown>): string {

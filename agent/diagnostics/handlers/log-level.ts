@@ -13,7 +13,7 @@ export function logLevel(ctx: DiagnosticsContext, args: Record<string, unknown>)
   if (typeof level !== 'string' || !LOG_LEVELS.includes(level as LevelWithSilent)) {
     throw new EdgeError('EDGE_USAGE', `log level must be one of ${LOG_LEVELS.join(', ')} (got '${String(level)}')`);
   }
-  const module = typeof args.module === 'string' && args.module !== '' ? args.module : undefined;
+  const module = ctx.logs.knownModule(args.module);
   const levels = ctx.logs.setLevel(level as LevelWithSilent, module);
   ctx.logs.logger.warn({ newLevel: level, ...(module ? { forModule: module } : {}) }, 'log level changed from diagnostics');
   return Promise.resolve({ levels });

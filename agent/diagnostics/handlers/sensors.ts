@@ -19,8 +19,21 @@ export interface WriteRow extends WriteRecord {
   ageMs: number;
 }
 
-/** `edge-agent sensors`: the latest value of every point, with quality and age, and the last write of each written point. */
-export function sensors(ctx: DiagnosticsContext): Promise<{ now: number; points: SensorRow[]; writes: WriteRow[] }> {
+export interface SkippedRow {
+  driver: string;
+  source: string;
+  /** Lines left out, by name (an NMEA address), and why. */
+  lines: Record<string, number>;
+  because: string;
+  /** Whether the source ever yielded a good reading. */
+  everGood: boolean;
+}
+
+/**
+ * `edge-agent sensors`: the latest value of every point, with quality and age, the last write of
+ * each written point, and per source the lines it heard and skipped (a sensor with no point shows why).
+ */
+export function sensors(ctx: DiagnosticsContext): Promise<{ now: number; points: SensorRow[]; writes: WriteRow[]; skipped: SkippedRow[] }> {
   const now = ctx.clock.now();
   const points = ctx.agent
     .latestReadings()
@@ -38,5 +51,9 @@ export function sensors(ctx: DiagnosticsContext): Promise<{ now: number; points:
   const writes = (ctx.agent.lastWrites?.() ?? [])
     .map((w) => ({ ...w, ageMs: Math.max(0, now - w.at) }))
     .sort((a, b) => (a.driver ?? '').localeCompare(b.driver ?? '') || a.device.localeCompare(b.device) || a.point.localeCompare(b.point));
-  return Promise.resolve({ now, points, writes });
+  const skipped: SkippedRow[] = [];
+  for (const [driver, d] of Object.entries(ctx.agent.stats().drivers)) {
+    for (const [source, h] of Object.entries(d.sources)) if (h.skipped) skipped.push({ driver, source, lines: { ...h.skipped.lines }, because: h.skipped.because, everGood: h.lastGoodAt !== undefined });
+  }
+  return Promise.resolve({ now, points, writes, skipped });
 }

@@ -1,5 +1,5 @@
 import { crcError, frameError } from '../../errors.js';
-import { convert, type FieldType, type LineParser, type ParsedLine } from '../parser.js';
+import { convert, type FieldType, type LineParser, type ParsedLine, type SkippedLine } from '../parser.js';
 
 /** XOR of the characters between `$` (or `!`) and `*`, as two upper-case hex digits. */
 export function nmeaChecksum(body: string): string {
@@ -15,11 +15,15 @@ export function nmeaSentence(body: string): string {
 
 export interface NmeaParserOptions {
   /**
-   * Sentence types to read (the part after the talker id: `GGA`, `RMC`, `MTW`, or any other
-   * with `fields`). Other sentences are ignored.
+   * Sentences to read, with or without the talker id: `GGA` reads it from any talker, `GPGGA`
+   * only from the GPS (as the address field reads on the wire). `GGA`, `RMC` and `MTW` are built
+   * in; any other needs `fields`. Other sentences are skipped, and counted by address.
    */
   sentences?: string[];
-  /** For sentences without built-in support: point name → field index (1 = first after the type). */
+  /**
+   * For sentences without built-in support, keyed like `sentences` (`MWV` or `WIMWV`): point
+   * name → field index (1 = first after the address).
+   */
   fields?: Record<string, Record<string, { index: number; type?: FieldType }>>;
   /** Reject sentences without a checksum (default false: the checksum is optional in 0183). */
   requireChecksum?: boolean;
@@ -57,16 +61,43 @@ const BUILT_IN: Record<string, string[]> = {
   MTW: ['waterTemp'],
 };
 
+/** An address field (`GPGGA`) or a configured name (`GGA`, `GPGGA`) as talker + type (the last three letters). */
+function address(name: string): { talker: string; type: string } {
+  return name.length > 3 ? { talker: name.slice(0, -3), type: name.slice(-3) } : { talker: '', type: name };
+}
+
+type Fields = NonNullable<NmeaParserOptions['fields']>[string];
+
+interface Selector {
+  talker: string;
+  type: string;
+  fields?: Fields;
+}
+
+function selectors(o: NmeaParserOptions): Selector[] {
+  const names = o.sentences ?? ['GGA', 'RMC', 'MTW', ...Object.keys(o.fields ?? {})];
+  return names.map((name) => {
+    if (!/^[A-Z0-9]{3,8}$/.test(name)) throw new TypeError(`sentence '${name}' is not an NMEA address: give the type (GGA) or talker and type (GPGGA), upper case`);
+    const { talker, type } = address(name);
+    const fields = o.fields?.[name] ?? o.fields?.[type] ?? (talker ? undefined : Object.entries(o.fields ?? {}).find(([k]) => address(k).type === type)?.[1]);
+    if (!fields && !BUILT_IN[type]) throw new TypeError(`sentence '${name}': ${type} is not built in (${Object.keys(BUILT_IN).join(', ')}); give its points as fields.${name} (index 1 = first field after the address)`);
+    return { talker, type, ...(fields ? { fields } : {}) };
+  });
+}
+
 /**
  * NMEA 0183 sentences with checksum. GGA, RMC and MTW are understood out of the box; RMC's
- * date and time become the device timestamp. A failed checksum is `EDGE_DEVICE_CRC`.
+ * date and time become the device timestamp. A failed checksum is `EDGE_DEVICE_CRC`. A
+ * sentence not selected is skipped by its address (`GPGSV`), so a sensor that hears lines but
+ * yields nothing says which it heard.
  */
 export function nmeaParser(o: NmeaParserOptions = {}): LineParser {
-  const wanted = new Set(o.sentences ?? ['GGA', 'RMC', 'MTW', ...Object.keys(o.fields ?? {})]);
-  const points = [...new Set([...wanted].flatMap((s) => BUILT_IN[s] ?? Object.keys(o.fields?.[s] ?? {})))];
+  const wanted = selectors(o);
+  const points = [...new Set(wanted.flatMap((s) => (s.fields ? Object.keys(s.fields) : BUILT_IN[s.type]!)))];
+  const selection = wanted.map((s) => s.talker + s.type).join(', ');
   return {
     points,
-    parse(line: string): ParsedLine | undefined {
+    parse(line: string): ParsedLine | SkippedLine {
       const s = line.trim();
       if (!/^[$!]/.test(s)) throw frameError(`not an NMEA sentence: ${s.slice(0, 40)}`);
       const star = s.lastIndexOf('*');
@@ -81,12 +112,13 @@ export function nmeaParser(o: NmeaParserOptions = {}): LineParser {
       }
       const f = body.split(',');
       const head = f[0] ?? '';
-      const type = head.length >= 5 ? head.slice(-3) : head;
-      if (!wanted.has(type)) return undefined;
+      const { talker, type } = head.length >= 5 ? address(head) : { talker: '', type: head };
+      const selected = wanted.find((w) => w.type === type && (w.talker === '' || w.talker === talker));
+      if (!selected) return { skipped: head || '(empty address)', because: `not among the sentences read (${selection})` };
       const values: ParsedLine['values'] = {};
       const out: ParsedLine = { values };
-      if (o.fields?.[type]) {
-        for (const [name, spec] of Object.entries(o.fields[type])) values[name] = f[spec.index] === undefined ? null : convert(f[spec.index]!, spec.type ?? 'number', `${type} field ${spec.index}`);
+      if (selected.fields) {
+        for (const [name, spec] of Object.entries(selected.fields)) values[name] = f[spec.index] === undefined ? null : convert(f[spec.index]!, spec.type ?? 'number', `${head} field ${spec.index}`);
         return out;
       }
       switch (type) {
@@ -103,7 +135,7 @@ export function nmeaParser(o: NmeaParserOptions = {}): LineParser {
           values.waterTemp = num(f[1]);
           return out;
         default:
-          return undefined;
+          return { skipped: head, because: `${type} is not built in` };
       }
     },
   };

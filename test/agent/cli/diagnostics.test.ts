@@ -121,6 +121,21 @@ describe('diagnostics CLI against a running agent (edge-agent run + local IoT Hu
     await diag(['logs', '--level', 'info']);
   });
 
+  it('logs -n 0 prints nothing; --module keeps one module; an unknown module is refused with the known ones', async () => {
+    const none = await diag(['logs', '-n', '0']);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toBe('');
+    const one = await diag(['logs', '-n', '1000', '--json', '--module', 'transport']);
+    const modules = one.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { module?: string }).module);
+    expect(modules.length).toBeGreaterThan(0);
+    expect(new Set(modules)).toEqual(new Set(['transport']));
+    for (const args of [['logs', '--module', 'nosuch'], ['logs', '--level', 'debug', '--module', 'driver:synthetic']]) {
+      const run = await diag(args);
+      expect(run.code).toBe(2);
+      expectCleanError(run.stderr, /no module '(nosuch|driver:synthetic)' logs in this agent; known: .*\bdrivers\.synthetic\b.*\btransport\b.* \[EDGE_USAGE\]/);
+    }
+  });
+
   it('bad log level: a usage error from the agent, one line', async () => {
     const run = await diag(['logs', '--level', 'loud']);
     expect(run.code).toBe(2);
@@ -132,8 +147,8 @@ describe('diagnostics CLI against a running agent (edge-agent run + local IoT Hu
     const res = await fetch(`http://127.0.0.1:${a.metricsPort}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
-    expect(text).toMatch(/^edge_agent_readings_accepted \d+/m);
-    expect(text).toMatch(/^edge_agent_connected 1$/m);
+    expect(text).toMatch(/^edge_agent_readings_accepted_total \d+/m);
+    expect(text).toMatch(/^edge_agent_hub_connected 1$/m);
     expect(text).toMatch(/^edge_agent_source_up\{driver="sim",source="boiler-1"\} 1$/m);
     expect(text).toMatch(/^edge_agent_buffer_quota_bytes 1073741824$/m);
   });

@@ -22,7 +22,7 @@ export interface RunningCliAgent {
 }
 
 /** `edge-agent run` as systemd starts it, against the local IoT Hub emulator. */
-export async function startCliAgent(o: { deviceId: string; config?: Record<string, unknown>; intervalMs?: number; points?: number; flushTimeoutMs?: number; env?: NodeJS.ProcessEnv; beforeStart?: (dataDir: string) => Promise<void>; whileStarting?: (child: ChildProcessWithoutNullStreams) => Promise<void> }): Promise<RunningCliAgent> {
+export async function startCliAgent(o: { deviceId: string; config?: Record<string, unknown>; prometheusHost?: string; intervalMs?: number; points?: number; flushTimeoutMs?: number; env?: NodeJS.ProcessEnv; beforeStart?: (dataDir: string) => Promise<void>; whileStarting?: (child: ChildProcessWithoutNullStreams) => Promise<void> }): Promise<RunningCliAgent> {
   const { hub, close } = await startHub();
   const dev = await hub.registerDevice(o.deviceId);
   const dir = tempDir('diag');
@@ -45,7 +45,7 @@ export async function startCliAgent(o: { deviceId: string; config?: Record<strin
           points: Array.from({ length: o.points ?? 2 }, (_, i) => ({ name: `t${i}`, unit: 'C' })),
         },
       ],
-      diagnostics: { socketPath, prometheus: { port: 0 } },
+      diagnostics: { socketPath, prometheus: { port: 0, ...(o.prometheusHost ? { host: o.prometheusHost } : {}) } },
       ...o.config,
     }),
   );

@@ -67,6 +67,10 @@ describe('ModbusDriver schedule and breaker (deterministic, ManualClock + Memory
     expect(dead).toHaveLength(21);
     expect(dead.filter((r) => r.error?.code === 'EDGE_DEVICE_TIMEOUT')).toHaveLength(5);
     expect(dead.filter((r) => r.error?.code === 'EDGE_DEVICE_UNAVAILABLE')).toHaveLength(16);
+    // A skipped poll names the real next attempt, as a time: the poll that probes (2000, 4500,
+    // 9000), not the breaker's "in N ms" (which was 600 at the poll of 1000 and 100 at 1500).
+    const nextAt = (t: number) => /next attempt at (\S+) /.exec(dead.find((r) => r.receivedAt >= t && r.receivedAt < t + 100)!.error!.message)?.[1];
+    expect([nextAt(1000), nextAt(1500), nextAt(2500), nextAt(5000), nextAt(8500)]).toEqual(['1970-01-01T00:00:02.000Z', '1970-01-01T00:00:02.000Z', '1970-01-01T00:00:04.500Z', '1970-01-01T00:00:09.000Z', '1970-01-01T00:00:09.000Z']);
     const h = driver.health().sources;
     expect(h.dead).toMatchObject({ errors: 5, errorsByCode: { EDGE_DEVICE_TIMEOUT: 5 } });
     expect(h.live).toMatchObject({ errors: 0, polls: 21 });

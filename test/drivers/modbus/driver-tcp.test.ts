@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../agent/core/clock.js';
 import { ModbusDriver } from '../../../drivers/modbus/driver.js';
 import { SlaveModel } from '../../../drivers/simulators/slave-model.js';
 import { TcpSlaveSimulator } from '../../../drivers/simulators/tcp-slave.js';
@@ -77,6 +78,39 @@ describe('ModbusDriver over TCP', () => {
     await driver.start(async () => undefined);
     await done.promise;
     expect(events.slice(0, 4)).toEqual(['req1', 'rep1', 'req2', 'rep2']);
+  });
+
+  it('a dead server: a poll inside the reconnect backoff names the real next attempt (the next poll after it), as a time', async () => {
+    const port = await freePort();
+    const clock = new ManualClock(0);
+    const driver = new ModbusDriver(
+      {
+        devices: [{ name: 'dead', transport: { kind: 'tcp', host: '127.0.0.1', port }, unitId: 1, pollMs: 1000, timeoutMs: 200, points: point }],
+        reopen: { baseMs: 1500, maxMs: 1500 },
+        breaker: { failureThreshold: 1000, baseBackoffMs: 10, maxBackoffMs: 10 },
+      },
+      { clock },
+    );
+    cleanups.push(() => driver.stop());
+    // The next poll's timer (1000 ms) is set once the first cycle is over: advance only then.
+    const pollTimerSet = new Promise<void>((resolve) => {
+      const setTimer = clock.setTimeout.bind(clock);
+      clock.setTimeout = (fn, ms) => {
+        if (ms === 1000) resolve(); // not the 3 s connect timeout
+        return setTimer(fn, ms);
+      };
+    });
+    const rec = new RecordingSink();
+    const first = rec.next();
+    await driver.start(rec.sink);
+    // The open at start may have failed before the first poll (then the poll is already inside the backoff).
+    expect((await first)[0]!.error!.message).toMatch(/cannot connect|next attempt at 1970-01-01T00:00:02\.000Z/);
+    const second = rec.next();
+    await pollTimerSet;
+    clock.advance(1000);
+    // The transport would allow a new connection at 1500 ("next attempt in 500 ms"); the next
+    // request goes out with the poll at 2000.
+    expect((await second)[0]!.error!.message).toBe(`127.0.0.1:${port} unreachable (reconnecting with backoff); next attempt at 1970-01-01T00:00:02.000Z (the next poll after the backoff)`);
   });
 
   it('reports an unreachable server as bad readings and connects once it comes up', async () => {

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../agent/core/clock.js';
 import { isEdgeError } from '../../../agent/core/errors.js';
 import { SerialLineDriver } from '../../../drivers/serial-line/driver.js';
+import { nmeaSentence } from '../../../drivers/serial-line/parsers/nmea.js';
 import { LineSensorSimulator, lines } from '../../../drivers/simulators/line-sensor.js';
 import { usePtyPairs } from '../support/pty.js';
 import { RecordingSink } from '../support/sink.js';
@@ -164,6 +165,27 @@ describe('SerialLineDriver over a pty', () => {
     expect(driver.health().sources.v!.errorsByCode.EDGE_DEVICE_UNAVAILABLE).toBeGreaterThan(0);
   });
 
+  it('NMEA named as on the wire (GPGGA, WIMWV) yields points; sentences it skips are counted by address in its health', async () => {
+    const driver = new SerialLineDriver(
+      { sensors: [{ name: 'mast', path: '/dev/edge-unused', parser: { kind: 'nmea', sentences: ['GPGGA', 'WIMWV'], fields: { WIMWV: { windAngle: { index: 1 }, windSpeed: { index: 3 } } } } }] },
+      { clock: new ManualClock(1_800_000_000_000) },
+    );
+    const rec = new RecordingSink();
+    const wire = (body: string) => Buffer.from(`${nmeaSentence(body)}\r\n`);
+    const got = rec.next();
+    await driver.start(rec.sink).catch(() => undefined); // no port: lines come by inject
+    cleanups.push(() => driver.stop());
+    for (const body of ['GPGSV,3,1,11', 'GPGSV,3,2,11', 'GPRMC,123519,A,4807.038,N,01131.000,W,022.4,084.4,230394,003.1,W', 'WIMWV,214.8,R,0.1,K,A']) driver.inject('mast', wire(body));
+    expect(await got).toMatchObject([
+      { point: 'windAngle', value: 214.8, quality: 'good' },
+      { point: 'windSpeed', value: 0.1, quality: 'good' },
+    ]);
+    const h = driver.health().sources.mast!;
+    expect(h.skipped).toEqual({ lines: { GPGSV: 2, GPRMC: 1 }, because: 'not among the sentences read (GPGGA, WIMWV)' });
+    expect(h.polls).toBe(4);
+    expect(h.errorsByCode.EDGE_DEVICE_FRAME).toBeUndefined();
+  });
+
   it('refuses bad config naming the sensor', () => {
     try {
       new SerialLineDriver({ sensors: [{ name: 'th', path: '/dev/x', parser: { kind: 'regex', pattern: '(\\d+)' } }] });
@@ -173,5 +195,6 @@ describe('SerialLineDriver over a pty', () => {
       expect((err as Error).message).toContain('sensor "th" parser: regular expression (\\d+) has no named groups');
     }
     expect(() => new SerialLineDriver({ sensors: [{ name: 'x', path: '/dev/x', parser: { kind: 'xml' } }] })).toThrow(/sensor "x"/);
+    expect(() => new SerialLineDriver({ sensors: [{ name: 'mast', path: '/dev/x', parser: { kind: 'nmea', sentences: ['GPGGA', 'WIMWV'] } }] })).toThrow(/sensor "mast" parser: sentence 'WIMWV': MWV is not built in .*; give its points as fields\.WIMWV/);
   });
 });

@@ -4,7 +4,7 @@ import { csvParser } from '../../../drivers/serial-line/parsers/csv.js';
 import { jsonParser } from '../../../drivers/serial-line/parsers/json.js';
 import { nmeaChecksum, nmeaParser, nmeaSentence } from '../../../drivers/serial-line/parsers/nmea.js';
 import { regexParser } from '../../../drivers/serial-line/parsers/regex.js';
-import type { LineParser } from '../../../drivers/serial-line/parser.js';
+import type { LineParser, ParsedLine, SkippedLine } from '../../../drivers/serial-line/parser.js';
 
 function fails(p: LineParser, line: string): DeviceError {
   try {
@@ -53,33 +53,62 @@ describe('JSON lines', () => {
   });
 });
 
+/** The values of a line the parser read (not skipped). */
+function read(r: ParsedLine | SkippedLine | undefined): ParsedLine {
+  if (!r || 'skipped' in r) throw new Error(`expected values, got ${JSON.stringify(r)}`);
+  return r;
+}
+
 describe('NMEA 0183', () => {
   const p = nmeaParser();
   it('computes checksums as the standard does', () => {
     expect(nmeaChecksum('GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,')).toBe('47');
   });
   it('reads GGA position, fix and altitude', () => {
-    const r = p.parse('$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47');
-    expect(r!.values.latitude).toBeCloseTo(48.1173, 4);
-    expect(r!.values.longitude).toBeCloseTo(11.516667, 5);
-    expect(r!.values).toMatchObject({ fixQuality: 1, satellites: 8, hdop: 0.9, altitude: 545.4 });
+    const r = read(p.parse('$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47'));
+    expect(r.values.latitude).toBeCloseTo(48.1173, 4);
+    expect(r.values.longitude).toBeCloseTo(11.516667, 5);
+    expect(r.values).toMatchObject({ fixQuality: 1, satellites: 8, hdop: 0.9, altitude: 545.4 });
   });
   it('takes RMC date and time as the device timestamp', () => {
-    const r = p.parse('$GPRMC,123519,A,4807.038,N,01131.000,W,022.4,084.4,230394,003.1,W*7E'.replace('*7E', '*' + nmeaChecksum('GPRMC,123519,A,4807.038,N,01131.000,W,022.4,084.4,230394,003.1,W')));
-    expect(r!.deviceTime).toBe(Date.UTC(1994, 2, 23, 12, 35, 19));
-    expect(r!.values).toMatchObject({ valid: true, speedKnots: 22.4, course: 84.4 });
-    expect(r!.values.longitude as number).toBeLessThan(0);
+    const r = read(p.parse('$GPRMC,123519,A,4807.038,N,01131.000,W,022.4,084.4,230394,003.1,W*7E'.replace('*7E', '*' + nmeaChecksum('GPRMC,123519,A,4807.038,N,01131.000,W,022.4,084.4,230394,003.1,W'))));
+    expect(r.deviceTime).toBe(Date.UTC(1994, 2, 23, 12, 35, 19));
+    expect(r.values).toMatchObject({ valid: true, speedKnots: 22.4, course: 84.4 });
+    expect(r.values.longitude as number).toBeLessThan(0);
   });
   it('refuses a wrong checksum with EDGE_DEVICE_CRC and ignores unwanted sentences', () => {
     const e = fails(p, '$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*48');
     expect(e.code).toBe('EDGE_DEVICE_CRC');
     expect(e.crc).toBe(true);
-    expect(p.parse(nmeaSentence('GPGSV,3,1,11'))).toBeUndefined();
+    expect(p.parse(nmeaSentence('GPGSV,3,1,11'))).toEqual({ skipped: 'GPGSV', because: 'not among the sentences read (GGA, RMC, MTW)' });
     expect(fails(p, 'garbage').code).toBe('EDGE_DEVICE_FRAME');
   });
   it('reads any sentence by field index when told how', () => {
     const x = nmeaParser({ sentences: ['XDR'], fields: { XDR: { pressure: { index: 2 }, units: { index: 3, type: 'string' } } }, requireChecksum: true });
-    expect(x.parse(nmeaSentence('IIXDR,P,1.0132,B,BARO'))!.values).toEqual({ pressure: 1.0132, units: 'B' });
+    expect(read(x.parse(nmeaSentence('IIXDR,P,1.0132,B,BARO'))).values).toEqual({ pressure: 1.0132, units: 'B' });
     expect(fails(x, '$IIXDR,P,1.0132,B,BARO').message).toContain('without checksum');
+  });
+  it('takes sentence names with the talker id as on the wire (GPGGA, WIMWV) or without it (GGA, MWV)', () => {
+    const gga = '$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47';
+    const mwv = nmeaSentence('WIMWV,214.8,R,0.1,K,A');
+    const fields = { speed: { index: 3 }, angle: { index: 1 } };
+    for (const [sentences, key] of [
+      [['GPGGA', 'WIMWV'], 'WIMWV'],
+      [['GGA', 'MWV'], 'MWV'],
+      [['GGA', 'WIMWV'], 'MWV'],
+    ] as const) {
+      const x = nmeaParser({ sentences: [...sentences], fields: { [key]: fields } });
+      expect(x.points).toEqual(['latitude', 'longitude', 'fixQuality', 'satellites', 'hdop', 'altitude', 'speed', 'angle']);
+      expect(read(x.parse(gga)).values).toMatchObject({ satellites: 8, altitude: 545.4 });
+      expect(read(x.parse(mwv)).values).toEqual({ speed: 0.1, angle: 214.8 });
+    }
+    // With the talker id, only that talker: a GLONASS fix is not the GPS one.
+    const gpsOnly = nmeaParser({ sentences: ['GPGGA'] });
+    expect(gpsOnly.parse(nmeaSentence('GLGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,'))).toEqual({ skipped: 'GLGGA', because: 'not among the sentences read (GPGGA)' });
+    expect(nmeaParser({ sentences: ['GGA'] }).parse(nmeaSentence('GLGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,'))).toHaveProperty('values');
+  });
+  it('refuses a sentence it cannot read, naming the fix', () => {
+    expect(() => nmeaParser({ sentences: ['WIMWV'] })).toThrow("sentence 'WIMWV': MWV is not built in (GGA, RMC, MTW); give its points as fields.WIMWV (index 1 = first field after the address)");
+    expect(() => nmeaParser({ sentences: ['gpgga'] })).toThrow(/'gpgga' is not an NMEA address: give the type \(GGA\) or talker and type \(GPGGA\), upper case/);
   });
 });
