@@ -80,7 +80,7 @@ export const CORPUS: readonly CorpusCase[] = [
           reopen: { baseMs: 200, maxMs: 2000 },
           highWater: 500,
           sensors: [
-            { name: 'wind', path: '/dev/ttyS1', baudRate: 4800, parser: { kind: 'nmea', sentences: ['MWV'], requireChecksum: true } },
+            { name: 'wind', path: '/dev/ttyS1', baudRate: 4800, parser: { kind: 'nmea', sentences: ['WIMWV'], fields: { WIMWV: { angle: { index: 1 }, speed: { index: 3 } } }, requireChecksum: true } },
             { name: 'probe', path: '/dev/ttyS2', delimiter: '\r\n', maxLineLength: 256, clockOffsetMs: -20, units: { temp: 'C' }, parser: { kind: 'regex', pattern: '^T=(?<temp>[-0-9.]+)$', types: { temp: 'number' }, onMismatch: 'ignore' } },
             { name: 'meter', path: '/dev/ttyS3', parser: { kind: 'json', fields: { kwh: 'energy.total' }, timestamp: { path: 'ts', format: 'epoch-ms' } } },
           ],
