@@ -16,3 +16,4 @@ export { DeviceRegistry, deviceConnectionString, type DeviceIdentity } from './d
 export { HubServiceClient } from './service-client.js';
 export { readRuntimeInfo, type RuntimeInfo } from './runtime-file.js';
 export { loadTlsMaterial, type TlsMaterial } from './tls-certs.js';
+export { readEventHubsInfo, loadPolicies, eventHubsConnectionString, type EventHubsRuntimeInfo, type SharedAccessPolicy } from './amqp/index.js';

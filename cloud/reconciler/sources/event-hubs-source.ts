@@ -135,7 +135,15 @@ export class EventHubsSource implements ReconcilerSource {
 /** Maps a received IoT Hub event to the reconciler's shape (body as raw bytes, properties as strings). */
 export function toSourceEvent(e: ReceivedEventData, partitionId: string): SourceEvent {
   const sys: Record<string, string> = {};
-  for (const [k, v] of Object.entries(e.systemProperties ?? {})) if (v !== undefined && v !== null) sys[k] = v instanceof Date ? v.toISOString() : String(v);
+  for (const [k, v] of Object.entries(e.systemProperties ?? {})) {
+    if (v === undefined || v === null) continue;
+    // The SDK names AMQP message properties in camelCase (messageId, contentEncoding, …); IoT Hub
+    // and the reconciler's rules name them as the MQTT property bag does (message-id, …).
+    const key = /^[a-z]+[A-Z]/.test(k) ? k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()) : k;
+    // Timestamps arrive as Dates, or as epoch ms once the SDK has flattened annotations.
+    const time = v instanceof Date ? v : key === 'iothub-enqueuedtime' && typeof v === 'number' ? new Date(v) : undefined;
+    sys[key] = time ? time.toISOString() : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  }
   const raw = e.getRawAmqpMessage().properties;
   if (raw?.contentEncoding && !sys['content-encoding']) sys['content-encoding'] = raw.contentEncoding;
   const props: Record<string, string> = {};
