@@ -279,6 +279,7 @@ export class Reconciler {
             devices: [...out.changed].map((d) => this.devices.get(d)!),
           });
           this.checkpoints.set(partitionId, batch.next);
+          this.source.release?.(partitionId, batch.next);
           for (const r of out.rejected) this.log.warn(r, 'message rejected');
           logRejectedRecords(this.log, out.rejectedRecords);
           summary.events += batch.events.length;

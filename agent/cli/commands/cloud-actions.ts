@@ -10,6 +10,7 @@ import {
   contiguousSeq,
   dataDirMethodInvoker,
   openStore,
+  ownershipFor,
   parseResultFilter,
   startHttpApi,
   type GapRow,
@@ -79,7 +80,8 @@ export async function runService(flags: RunFlags): Promise<void> {
       methods = dataDirMethodInvoker(flags.hubDataDir);
     } else {
       // Resend through Azure needs the azure-iothub service client, which this build does not carry: gaps are listed, not requested.
-      source = new EventHubsSource({ connectionString: flags.eventHubs!, consumerGroup: flags.consumerGroup });
+      // Ownership beside the rows: instances on one PostgreSQL share the partitions.
+      source = new EventHubsSource({ connectionString: flags.eventHubs!, consumerGroup: flags.consumerGroup, ownership: ownershipFor(flags.store) });
     }
     closers.push(() => source.close());
     const store = openStore(flags.store);
