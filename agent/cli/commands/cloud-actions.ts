@@ -16,6 +16,7 @@ import {
   type GapRow,
   type MethodInvoker,
   type ReconcilerSource,
+  type ReconcilerStore,
   type ResultRow,
 } from '../../../cloud/reconciler/index.js';
 
@@ -33,6 +34,7 @@ export interface RunFlags extends StoreFlag {
   resendGraceMs?: string;
   skewThresholdMs?: string;
   pollMs?: string;
+  allowedLatenessMs?: string;
 }
 
 export interface ResultsFlags extends StoreFlag {
@@ -42,6 +44,8 @@ export interface ResultsFlags extends StoreFlag {
   to?: string;
   limit?: string;
   json?: boolean;
+  view?: boolean;
+  out?: string;
 }
 
 export interface GapsFlags extends StoreFlag {
@@ -65,6 +69,7 @@ export async function runService(flags: RunFlags): Promise<void> {
   const graceMs = intFlag(flags.resendGraceMs, '--resend-grace-ms', 0)!;
   const skewThresholdMs = intFlag(flags.skewThresholdMs, '--skew-threshold-ms', 0)!;
   const pollMs = intFlag(flags.pollMs, '--poll-ms', 1)!;
+  const allowedLatenessMs = intFlag(flags.allowedLatenessMs, '--allowed-lateness-ms', 0) ?? 0;
 
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -95,6 +100,7 @@ export async function runService(flags: RunFlags): Promise<void> {
       batchSize,
       skewThresholdMs,
       pollMs,
+      allowedLatenessMs,
       resend: { graceMs },
       // JSON lines on stdout for the service (journald); with --once stdout carries the summary, so logs go to stderr.
       logger: createRootLogger(logLevel(process.env.EDGE_LOG_LEVEL), flags.once ? process.stderr : undefined).child({ module: 'reconciler' }),
@@ -134,6 +140,7 @@ export async function printResults(flags: ResultsFlags): Promise<void> {
   const store = openStore(flags.store, { mustExist: true });
   try {
     await store.migrate();
+    if (flags.view) return await printView(store, flags);
     const rows = await store.results(filter);
     if (flags.json) return write(JSON.stringify(rows) + '\n');
     write(
@@ -145,6 +152,25 @@ export async function printResults(flags: ResultsFlags): Promise<void> {
   } finally {
     await store.close();
   }
+}
+
+/** `results --query Q --view`: the query's SQL view, as a table (ISO times) or JSON. */
+async function printView(store: ReconcilerStore, flags: ResultsFlags): Promise<void> {
+  if (flags.query === undefined) throw new EdgeError('EDGE_USAGE', '--view needs --query NAME');
+  const outs = ((await store.viewSpecs?.()) ?? []).filter((v) => v.query === flags.query).map((v) => v.out);
+  const out = flags.out ?? (outs.length === 1 ? outs[0] : undefined);
+  if (out === undefined) {
+    throw new EdgeError('EDGE_USAGE', outs.length === 0 ? `no view for query '${flags.query}' yet (no results reconciled)` : `query '${flags.query}' has several outputs; pick one with --out: ${outs.join(', ')}`);
+  }
+  const filter: { device?: string; limit?: number } = {};
+  if (flags.device !== undefined) filter.device = flags.device;
+  const limit = intFlag(flags.limit, '--limit', 0);
+  if (limit !== undefined) filter.limit = limit;
+  const view = await store.viewRows?.(flags.query, out, filter);
+  if (!view) throw new EdgeError('EDGE_USAGE', `no view for query '${flags.query}' output '${out}'`);
+  const cell = (v: unknown): string => (v === null || v === undefined ? '-' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  if (flags.json) return write(JSON.stringify(view.rows.map((r) => Object.fromEntries(view.columns.map((c) => [c, r[c] instanceof Date ? (r[c] as Date).toISOString() : r[c]])))) + '\n');
+  write(table(view.columns.map((c) => c.toUpperCase()), view.rows.map((r) => view.columns.map((c) => cell(r[c])))));
 }
 
 export async function printGaps(flags: GapsFlags): Promise<void> {

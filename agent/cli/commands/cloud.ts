@@ -30,6 +30,7 @@ export function registerCloud(program: Command): void {
     .option('--resend-grace-ms <ms>', 'how long a gap may stay open before the device is asked to resend', '60000')
     .option('--skew-threshold-ms <ms>', 'flag a device whose application times run this far ahead of the hub', '300000')
     .option('--poll-ms <ms>', 'wait between passes once caught up', '1000')
+    .option('--allowed-lateness-ms <ms>', "how long after a window's end it may still be revised: the views' complete flag waits for it", '0')
     .action(async (flags: RunFlags) => {
       const { runService } = await import('./cloud-actions.js');
       await runService(flags);
@@ -45,6 +46,8 @@ export function registerCloud(program: Command): void {
     .option('--to <time>', 'window end at or before (ISO 8601 or epoch ms)')
     .option('--limit <n>', 'at most this many rows')
     .option('--json', 'a JSON array instead of a table')
+    .option('--view', "with --query: print the query's SQL view (a column per SELECT alias, ISO times, keys, complete)")
+    .option('--out <name>', 'with --view: the INTO output, when the query has several')
     .action(async (flags: ResultsFlags) => {
       const { printResults } = await import('./cloud-actions.js');
       await printResults(flags);

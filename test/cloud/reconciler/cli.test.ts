@@ -77,6 +77,28 @@ describe('edge-agent cloud (CLI)', () => {
     expect(gaps.stdout).toMatch(/\bopen\b/);
   });
 
+  it('results --query Q --view prints the query view: a column per alias, ISO times, keys, complete', async () => {
+    const s = new SqliteStore(store);
+    await s.migrate();
+    const view = await s.viewRows('avg_temp', 'out');
+    await s.close();
+    const base = ['cloud', 'results', '--store', `sqlite:${store}`, '--query', 'avg_temp', '--view'];
+    const [json, text, bad] = await Promise.all([cli([...base, '--json']), cli([...base, '--device', 'dev-001', '--limit', '3']), cli(['cloud', 'results', '--store', `sqlite:${store}`, '--view'])]);
+    const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    expect(rows).toEqual(view!.rows);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(Object.keys(rows[0]!)).toEqual(['device', 'window_start', 'window_end', 'avg', 'n', 'rev', 'seq', 'complete']);
+    expect(rows.every((r) => typeof r.window_end === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(r.window_end))).toBe(true);
+    // Open gaps are listed for this store (evicted drops, nobody asked): some rows cannot be complete.
+    expect(rows.some((r) => r.complete === false)).toBe(true);
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^DEVICE\s+WINDOW_START\s+WINDOW_END\s+AVG\s+N\s+REV\s+SEQ\s+COMPLETE$/);
+    expect(lines).toHaveLength(4);
+    expect(lines.slice(1).every((l) => l.startsWith('dev-001 '))).toBe(true);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--view needs --query NAME \[EDGE_USAGE\]/);
+  });
+
   it('bad input ends in one clear line with its code and exit status, never a stack', async () => {
     const runs = await Promise.all([
       cli(['cloud', 'results', '--store', `sqlite:${store}`, '--from', 'yesterday-ish']),
