@@ -96,6 +96,24 @@ export class ViewCatalog {
   }
 }
 
+/**
+ * A stored shape and a new one together: every column either knows, the wider key, `number`
+ * where one saw a time and the other a number, `text` where they disagree otherwise. Instances
+ * sharing a database each learn from their own partitions, so one must never narrow a view
+ * another widened.
+ */
+export function mergeSpec(stored: ViewSpec | undefined, incoming: ViewSpec): ViewSpec {
+  if (!stored) return incoming;
+  const columns = stored.columns.map((c) => ({ ...c }));
+  for (const c of incoming.columns) {
+    const have = columns.find((x) => x.alias === c.alias);
+    if (!have) columns.push({ ...c });
+    // A time is a number that always equalled a window bound: seen otherwise elsewhere, a number.
+    else if (have.type !== c.type) have.type = [have.type, c.type].every((t) => t === 'time' || t === 'number') ? 'number' : 'text';
+  }
+  return { query: incoming.query, out: incoming.out, keyCount: Math.max(stored.keyCount, incoming.keyCount), columns };
+}
+
 function keyArity(key: string): number {
   try {
     const parsed: unknown = JSON.parse(key);

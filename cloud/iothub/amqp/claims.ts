@@ -18,7 +18,12 @@ export class ConnectionClaims {
   /** Verifies a put-token token and, when good, records its claim. */
   putToken(token: string): ClaimVerdict {
     const verdict = checkToken(token, this.policies, this.hosts(), this.now());
-    if (verdict.ok) this.claims.push({ path: verdict.resourcePath.toLowerCase(), expiresAtMs: verdict.expiresAtMs });
+    if (verdict.ok) {
+      // The SDK renews its tokens on a timer: drop the expired claims rather than keep them all.
+      const now = this.now();
+      for (let i = this.claims.length - 1; i >= 0; i--) if (this.claims[i]!.expiresAtMs <= now) this.claims.splice(i, 1);
+      this.claims.push({ path: verdict.resourcePath.toLowerCase(), expiresAtMs: verdict.expiresAtMs });
+    }
     return verdict;
   }
 

@@ -15,7 +15,7 @@ import {
   type StoreState,
   type ViewRows,
 } from '../store.js';
-import { viewCatalogSql, viewName, viewSql, type ViewSpec } from '../views.js';
+import { mergeSpec, viewCatalogSql, viewName, viewSql, type ViewSpec } from '../views.js';
 import { checkExpected, checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
 
 const INT8_OID = 20;
@@ -237,7 +237,9 @@ export class PostgresStore implements ReconcilerStore {
       // Instances sharing the database recreate views too: one at a time.
       await c.query('SELECT pg_advisory_xact_lock(7318251)');
       await c.query(viewCatalogSql('postgres'));
-      for (const spec of specs) {
+      for (const incoming of specs) {
+        const { rows } = await c.query('SELECT spec FROM result_views WHERE query = $1 AND out = $2', [incoming.query, incoming.out]);
+        const spec = mergeSpec(rows[0]?.spec as ViewSpec | undefined, incoming);
         await c.query(
           'INSERT INTO result_views (query, out, spec) VALUES ($1, $2, $3::jsonb) ON CONFLICT (query, out) DO UPDATE SET spec = excluded.spec',
           [spec.query, spec.out, JSON.stringify(spec)],

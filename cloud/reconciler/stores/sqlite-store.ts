@@ -17,7 +17,7 @@ import {
   type StoreState,
   type ViewRows,
 } from '../store.js';
-import { viewCatalogSql, viewName, viewSql, type ViewSpec } from '../views.js';
+import { mergeSpec, viewCatalogSql, viewName, viewSql, type ViewSpec } from '../views.js';
 import { checkExpected, checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
 
 const parse = (v: unknown): unknown => JSON.parse(String(v));
@@ -199,8 +199,11 @@ export class SqliteStore implements ReconcilerStore {
   async writeViews(specs: readonly ViewSpec[], latenessMs: (query: string) => number): Promise<void> {
     this.db.exec(viewCatalogSql('sqlite'));
     const save = this.db.prepare('INSERT INTO result_views (query, out, spec) VALUES (?, ?, ?) ON CONFLICT (query, out) DO UPDATE SET spec = excluded.spec');
+    const stored = this.db.prepare('SELECT spec FROM result_views WHERE query = ? AND out = ?');
     this.db.transaction(() => {
-      for (const spec of specs) {
+      for (const incoming of specs) {
+        const row = stored.get(incoming.query, incoming.out) as { spec: string } | undefined;
+        const spec = mergeSpec(row ? (JSON.parse(row.spec) as ViewSpec) : undefined, incoming);
         save.run(spec.query, spec.out, JSON.stringify(spec));
         for (const sql of viewSql(spec, 'sqlite', latenessMs(spec.query))) this.db.exec(sql);
       }

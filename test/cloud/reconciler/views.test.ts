@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../agent/core/clock.js';
 import { Reconciler } from '../../../cloud/reconciler/reconciler.js';
 import { MessageLogSource } from '../../../cloud/reconciler/sources/message-log-source.js';
-import { ViewCatalog, viewName } from '../../../cloud/reconciler/views.js';
+import { ViewCatalog, mergeSpec, viewName } from '../../../cloud/reconciler/views.js';
 import { openTestLog } from './support/real-log.js';
 import { allStores } from './support/stores.js';
 import { AgentScript, packMessage, toTelemetry, type Telemetry } from './support/wire-builder.js';
@@ -87,5 +87,12 @@ describe('ViewCatalog', () => {
     // A restarted reconciler starts from the stored shapes.
     expect(new ViewCatalog(c.specs()).observe([row({ ts: 7, v: 'x' })])).toBe(false);
     expect(viewName('Avg Temp!', 'out-1')).toBe('results_avg_temp__out_1');
+  });
+
+  it('instances sharing a database widen a view together, never narrow it', () => {
+    const a = { query: 'q', out: 'o', keyCount: 1, columns: [{ alias: 'x', type: 'number' as const }, { alias: 'y', type: 'time' as const }] };
+    const b = { query: 'q', out: 'o', keyCount: 2, columns: [{ alias: 'x', type: 'text' as const }, { alias: 'y', type: 'number' as const }, { alias: 'z', type: 'boolean' as const }] };
+    expect(mergeSpec(a, b)).toEqual({ query: 'q', out: 'o', keyCount: 2, columns: [{ alias: 'x', type: 'text' }, { alias: 'y', type: 'number' }, { alias: 'z', type: 'boolean' }] });
+    expect(mergeSpec(undefined, b)).toEqual(b);
   });
 });
