@@ -144,6 +144,21 @@ export class Reconciler {
     });
   }
 
+  /**
+   * Passes until every partition of `ends` (partitionId → end sequence number) is committed up
+   * to its end: `runOnce` for a push source, whose client delivers over time. Between passes
+   * that found nothing it waits for `arrived` (bounded by `pollMs` on the clock).
+   */
+  async drainTo(ends: ReadonlyMap<string, number>, arrived: Signal): Promise<RunSummary> {
+    const total: RunSummary = { events: 0, accepted: 0, duplicates: 0, rejected: 0, rejectedRecords: 0, resendRequests: 0 };
+    for (;;) {
+      const s = await this.runOnce();
+      for (const k of Object.keys(total) as Array<keyof RunSummary>) total[k] += s[k];
+      if ([...ends].every(([p, end]) => (this.checkpoints.get(p) ?? 0) >= end)) return total;
+      if (s.events === 0) await waitAny([arrived], { clock: this.clock, ms: this.pollMs });
+    }
+  }
+
   /** Passes never overlap: a second caller waits for the first. */
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.running.then(fn);

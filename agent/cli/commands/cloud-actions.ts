@@ -107,7 +107,8 @@ export async function runService(flags: RunFlags): Promise<void> {
     });
 
     if (flags.once) {
-      const summary = await reconciler.runOnce();
+      // A push source delivers over time: drain up to where the hub's partitions end now.
+      const summary = source instanceof EventHubsSource ? await reconciler.drainTo(await source.ends(), source.arrived) : await reconciler.runOnce();
       const c = await reconciler.counters();
       process.stdout.write(
         `events=${summary.events} accepted=${summary.accepted} duplicates=${summary.duplicates} rejected=${summary.rejected} rejectedRecords=${summary.rejectedRecords} ` +

@@ -151,6 +151,23 @@ export class EventHubsSource implements ReconcilerSource {
     if (buf.events.length < (this.options.maxBuffered ?? 2000)) for (const wake of buf.drained.splice(0)) wake();
   }
 
+  /**
+   * Where each partition ends now (partitionId → the sequence number the next event will get),
+   * from the hub's `$management` node: what "drain what is there" means for a push source.
+   */
+  async ends(): Promise<Map<string, number>> {
+    const client = new EventHubConsumerClient(this.consumerGroup, this.options.connectionString);
+    try {
+      const out = new Map<string, number>();
+      for (const p of await client.getPartitionIds()) out.set(p, (await client.getPartitionProperties(p)).lastEnqueuedSequenceNumber + 1);
+      return out;
+    } catch (cause) {
+      throw new EdgeError('EDGE_TRANSPORT_UNAVAILABLE', `Event Hubs: ${errorMessage(cause)}`, { cause });
+    } finally {
+      await client.close();
+    }
+  }
+
   /** Events received and not yet read, over the partitions owned now. */
   buffered(): number {
     let n = 0;

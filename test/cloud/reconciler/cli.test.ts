@@ -99,6 +99,36 @@ describe('edge-agent cloud (CLI)', () => {
     expect(bad.stderr).toMatch(/--view needs --query NAME \[EDGE_USAGE\]/);
   });
 
+  it('run --event-hubs --once reads the emulator over AMQP (the real consumer client): the same tables as --hub-data-dir', async () => {
+    const amqpLog = await openTestLog(scenario.deliveries);
+    await amqpLog.log.close();
+    const hub = await IotHubEmulator.start({ dataDir: amqpLog.dir, amqpPort: 0 });
+    try {
+      const [fromFiles, overAmqp] = [join(work, 'files.db'), join(work, 'amqp.db')];
+      const files = await cli(['cloud', 'run', '--hub-data-dir', amqpLog.dir, '--store', `sqlite:${fromFiles}`, '--once']);
+      const amqp = await cli(['cloud', 'run', '--event-hubs', hub.eventHubsConnectionString()!, '--store', `sqlite:${overAmqp}`, '--once']);
+      expect(amqp).toMatchObject({ code: 0, stderr: '' });
+      expect(amqp.stdout).toMatch(new RegExp(`^events=${scenario.deliveries.length} `));
+      // Resends aside (none asked here), the summary lines agree too.
+      expect(amqp.stdout).toBe(files.stdout);
+      const [a, b] = [new SqliteStore(fromFiles), new SqliteStore(overAmqp)];
+      try {
+        await Promise.all([a.migrate(), b.migrate()]);
+        expect(await b.results()).toEqual(await a.results());
+        expect(await b.readings()).toEqual(await a.readings());
+        expect(await b.events()).toEqual(await a.events());
+        // Gaps open at the reconciler's own clock; everything else about them must agree.
+        const gaps = async (s: SqliteStore) => (await s.gaps()).map((g) => ({ ...g, openedAt: 0 }));
+        expect(await gaps(b)).toEqual(await gaps(a));
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    } finally {
+      await hub.stop();
+      await rm(amqpLog.dir, { recursive: true, force: true });
+    }
+  });
+
   it('bad input ends in one clear line with its code and exit status, never a stack', async () => {
     const runs = await Promise.all([
       cli(['cloud', 'results', '--store', `sqlite:${store}`, '--from', 'yesterday-ish']),
