@@ -36,6 +36,7 @@ const CBS = '$cbs';
 const MANAGEMENT = '$management';
 const SELECTOR = 'apache.org:selector-filter:string';
 const EPOCH = 'com.microsoft:epoch';
+const RUNTIME_METRIC = 'com.microsoft:enable-receiver-runtime-metric';
 const PARTITION_ADDRESS = /^\/?([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i;
 
 interface ConnectionState {
@@ -194,7 +195,9 @@ export class AmqpEventHubEndpoint extends EventEmitter<EndpointEvents> {
         set.delete(s);
       }
     }
-    const stream = new PartitionStream(link, partition, epoch, start, this.options.log, this.options.logger);
+    const desired = ([] as string[]).concat(link.desired_capabilities ?? []);
+    const metric = desired.includes(RUNTIME_METRIC) ? { now: () => this.options.clock.now() } : undefined;
+    const stream = new PartitionStream(link, partition, epoch, start, this.options.log, this.options.logger, metric);
     set.add(stream);
     this.streams.set(key, set);
     this.byLink.set(link, stream);

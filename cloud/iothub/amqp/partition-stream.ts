@@ -1,4 +1,4 @@
-import type { Sender } from 'rhea';
+import rhea, { type Sender } from 'rhea';
 import type { Logger } from '../../../agent/core/logger.js';
 import type { HubEvent, MessageLogReader } from '../hub-event.js';
 import { toAmqpMessage } from './event-message.js';
@@ -25,6 +25,12 @@ export class PartitionStream {
     private next: number,
     private readonly log: MessageLogReader,
     private readonly logger: Logger,
+    /**
+     * Set when the client asked for `com.microsoft:enable-receiver-runtime-metric`: each delivery
+     * then carries the partition's last enqueued event (what the SDK's
+     * trackLastEnqueuedEventProperties reports), read once per batch, with this clock's time.
+     */
+    private readonly runtimeMetric?: { now: () => number },
   ) {}
 
   /** Sends what the credit allows; safe to call any time (credit arrived, the log grew). */
@@ -57,6 +63,13 @@ export class PartitionStream {
     if (error && this.link.is_open()) this.link.close(error);
   }
 
+  private last: HubEvent | undefined;
+
+  private async lastEnqueued(): Promise<HubEvent | undefined> {
+    const end = await this.log.endOf(this.partition);
+    return end > 0 ? (await this.log.read(this.partition, end - 1, 1))[0] : undefined;
+  }
+
   private async pump(): Promise<void> {
     do {
       this.again = false;
@@ -64,9 +77,19 @@ export class PartitionStream {
         if (this.pending.length === 0) {
           this.pending = await this.log.read(this.partition, this.next, READ_BATCH);
           if (this.pending.length === 0 || this.closed) break;
+          if (this.runtimeMetric) this.last = await this.lastEnqueued();
         }
         const e = this.pending.shift()!;
-        this.link.send(toAmqpMessage(e));
+        const message = toAmqpMessage(e);
+        if (this.runtimeMetric && this.last) {
+          message.delivery_annotations = {
+            last_enqueued_sequence_number: rhea.types.wrap_long(this.last.sequenceNumber),
+            last_enqueued_offset: String(this.last.offset),
+            last_enqueued_time_utc: new Date(this.last.enqueuedTime),
+            runtime_info_retrieval_time_utc: new Date(this.runtimeMetric.now()),
+          };
+        }
+        this.link.send(message);
         this.next = e.sequenceNumber + 1;
       }
     } while (this.again && !this.closed);

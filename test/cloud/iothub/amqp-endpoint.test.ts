@@ -198,6 +198,30 @@ describe('AMQP Event Hub-compatible endpoint, read by the real EventHubConsumerC
     }
   }, 60_000);
 
+  it('tracks the last enqueued event when asked (the runtime metric): the partition’s last entry in the log', async () => {
+    const p = 1;
+    const mine = (await logContents(hub.messageLog)).filter((e) => e.partition === p);
+    const last = mine.at(-1)!;
+    const seen = await new Promise<{ sequenceNumber?: number; offset?: string; enqueuedOn?: Date; retrievedOn?: Date }>((resolve, reject) => {
+      const sub = consumer().subscribe(
+        String(p),
+        {
+          processEvents: async (_events, ctx) => {
+            await sub.close();
+            resolve({ ...ctx.lastEnqueuedEventProperties });
+          },
+          processError: async (err) => reject(err),
+        },
+        { startPosition: earliestEventPosition, trackLastEnqueuedEventProperties: true, maxBatchSize: 5, maxWaitTimeInSeconds: 1 },
+      );
+    });
+    expect(seen.sequenceNumber).toBe(last.sequenceNumber);
+    expect(seen.offset).toBe(String(last.offset));
+    expect(seen.enqueuedOn?.getTime()).toBe(last.enqueuedTime);
+    // By the hub's clock (the emulator runs on a manual one here).
+    expect(seen.retrievedOn?.getTime()).toBe(hub.clock.now());
+  }, 60_000);
+
   it('exclusive (epoch) receivers: a higher owner level takes the partition, the old receiver is told', async () => {
     const endpoint = hub.eventHubs!;
     const attachedOnce = () => new Promise<void>((resolve) => endpoint.once('attached', () => resolve()));
