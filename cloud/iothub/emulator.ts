@@ -31,6 +31,7 @@ import { SessionStore } from './session-store.js';
 import { FileUploadFace } from './file-upload/file-upload-face.js';
 import { routeByFirstByte } from './file-upload/first-byte-router.js';
 import type { UploadRecord } from './file-upload/file-store.js';
+import { startEventHubsEndpoint, stopEventHubsEndpoint, type AmqpEventHubEndpoint } from './amqp/index.js';
 
 /**
  * A local IoT Hub: TLS MQTT on loopback for devices (the real azure-iot-device SDK connects to it
@@ -53,6 +54,8 @@ export interface EmulatorOptions {
   listenHost?: string;
   /** Port for the HTTP service API; omitted or null = no HTTP service; 0 = a free port. */
   servicePort?: number | null;
+  /** Port for the AMQP Event Hub-compatible endpoint (see amqp/README.md); omitted or null = none; 0 = a free port. */
+  amqpPort?: number | null;
   /** Partitions of a new message log (default 4); an existing log keeps its own. */
   partitionCount?: number;
   /** TLS material to install in a data dir that has none, instead of generating it. */
@@ -100,6 +103,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
   private server: TlsServer | undefined;
   private http: HttpService | undefined;
   private fileFace: FileUploadFace | undefined;
+  private amqp: AmqpEventHubEndpoint | undefined;
   private readonly sockets = new Set<Socket>();
   private mqttPort = 0;
   private stopped = false;
@@ -172,6 +176,11 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
       if (options.servicePort !== undefined && options.servicePort !== null) {
         hub.http = await startHttpService(hub, options.servicePort, options.listenHost ?? '127.0.0.1');
       }
+      if (options.amqpPort !== undefined && options.amqpPort !== null) {
+        const amqp = await startEventHubsEndpoint({ dataDir, log: messages, port: options.amqpPort, host: options.listenHost ?? '127.0.0.1', clock, logger: log });
+        hub.amqp = amqp;
+        hub.on('telemetry', (e) => amqp.wake(e.partition));
+      }
       await hub.writeRuntimeInfo();
       log.info({ port: hub.port, servicePort: hub.servicePort }, 'IoT Hub emulator started');
       return hub;
@@ -198,6 +207,16 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
   /** The HTTP service API's port, when it was started. */
   get servicePort(): number | undefined {
     return this.http?.port;
+  }
+
+  /** The AMQP Event Hub-compatible endpoint's connection string (policy `service` by default), when it runs. */
+  eventHubsConnectionString(keyName?: string): string | undefined {
+    return this.amqp?.connectionString(keyName);
+  }
+
+  /** The AMQP endpoint itself (events, open links), when it runs. */
+  get eventHubs(): AmqpEventHubEndpoint | undefined {
+    return this.amqp;
   }
 
   /** The Event Hub-compatible read side: what the reconciler consumes. */
@@ -318,6 +337,7 @@ export class IotHubEmulator extends EventEmitter<EmulatorEvents> implements Serv
     await closed;
     await this.http?.close();
     await this.fileFace?.close();
+    if (this.amqp) await stopEventHubsEndpoint(this.amqp, this.dataDir);
     this.sessions.clear();
     await Promise.all([this.messages.close(), this.registry.settled(), this.twins.settled(), this.mqttSessions.settled()]);
     await releaseDataDir(this.dataDir);

@@ -17,3 +17,4 @@ export { HubServiceClient } from './service-client.js';
 export { readRuntimeInfo, type RuntimeInfo } from './runtime-file.js';
 export { loadTlsMaterial, type TlsMaterial } from './tls-certs.js';
 export { openFileStoreReader, type UploadRecord } from './file-upload/file-store.js';
+export { readEventHubsInfo, loadPolicies, eventHubsConnectionString, type EventHubsRuntimeInfo, type SharedAccessPolicy } from './amqp/index.js';

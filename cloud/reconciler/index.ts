@@ -5,6 +5,7 @@ export { Reconciler, type ReconcilerOptions, type ReconcilerCounters, type RunSu
 export type { ReconcilerSource, SourceBatch, SourceEvent, CommittedPositions, CommittedPosition } from './source.js';
 export { MessageLogSource } from './sources/message-log-source.js';
 export { EventHubsSource, type EventHubsSourceOptions } from './sources/event-hubs-source.js';
+export { PostgresOwnership, ownershipFor, type OwnershipStore } from './checkpoint-store/postgres-ownership.js';
 export type {
   ReconcilerStore,
   ResultRow,

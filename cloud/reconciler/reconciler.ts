@@ -17,6 +17,7 @@ import {
 import { DEFAULT_SKEW_THRESHOLD_MS } from './skew.js';
 import type { ReconcilerSource } from './source.js';
 import type { DeviceState, ReconcilerStore } from './store.js';
+import { ViewCatalog } from './views.js';
 
 export interface ReconcilerOptions {
   source: ReconcilerSource;
@@ -35,6 +36,11 @@ export interface ReconcilerOptions {
   pollMs?: number;
   /** Called when a pass fails inside `start()`; the loop reloads state and carries on. */
   onError?: (err: unknown) => void;
+  /**
+   * How long after its end a window may still be revised, per query name (or one figure for
+   * all): the per-query views' `complete` flag waits for it (views.ts). Default 0.
+   */
+  allowedLatenessMs?: number | Readonly<Record<string, number>>;
 }
 
 export interface RunSummary {
@@ -81,6 +87,9 @@ export class Reconciler {
   private readonly policy: ResendPolicy;
   private readonly pollMs: number;
   private readonly onError: ((err: unknown) => void) | undefined;
+  private readonly lateness: (query: string) => number;
+  /** The per-query views' shapes, when the store keeps views. */
+  private views: ViewCatalog | undefined;
 
   private devices = new Map<string, DeviceState>();
   private checkpoints = new Map<string, number>();
@@ -118,6 +127,8 @@ export class Reconciler {
     if (!Number.isSafeInteger(this.reconcileOptions.firstSeq)) throw new TypeError(`firstSeq must be an integer, got ${this.reconcileOptions.firstSeq}`);
     this.pollMs = positiveInt(options.pollMs ?? 1000, 'pollMs');
     this.onError = options.onError;
+    const lateness = options.allowedLatenessMs ?? 0;
+    this.lateness = typeof lateness === 'number' ? () => lateness : (query) => lateness[query] ?? 0;
   }
 
   /**
@@ -131,6 +142,21 @@ export class Reconciler {
       await this.applyAnswers();
       return summary;
     });
+  }
+
+  /**
+   * Passes until every partition of `ends` (partitionId → end sequence number) is committed up
+   * to its end: `runOnce` for a push source, whose client delivers over time. Between passes
+   * that found nothing it waits for `arrived` (bounded by `pollMs` on the clock).
+   */
+  async drainTo(ends: ReadonlyMap<string, number>, arrived: Signal): Promise<RunSummary> {
+    const total: RunSummary = { events: 0, accepted: 0, duplicates: 0, rejected: 0, rejectedRecords: 0, resendRequests: 0 };
+    for (;;) {
+      const s = await this.runOnce();
+      for (const k of Object.keys(total) as Array<keyof RunSummary>) total[k] += s[k];
+      if ([...ends].every(([p, end]) => (this.checkpoints.get(p) ?? 0) >= end)) return total;
+      if (s.events === 0) await waitAny([arrived], { clock: this.clock, ms: this.pollMs });
+    }
   }
 
   /** Passes never overlap: a second caller waits for the first. */
@@ -233,6 +259,7 @@ export class Reconciler {
     const state = await this.store.load(this.source.id);
     this.devices = new Map(state.devices.map((d) => [d.device, d]));
     this.checkpoints = state.checkpoints;
+    if (this.store.viewSpecs) this.views = new ViewCatalog(await this.store.viewSpecs());
     if (!this.sourceOpened) {
       await this.source.open(async () => {
         const { checkpoints, lastOffsets } = await this.store.loadCheckpoints(this.source.id);
@@ -261,6 +288,7 @@ export class Reconciler {
       // Round robin, one batch per partition per turn: a partition with a multi-day backlog
       // must not keep the others' fresh data waiting until it is drained.
       let active = partitions;
+      let viewsChanged = false;
       while (active.length > 0) {
         const stillBusy: string[] = [];
         for (const partitionId of active) {
@@ -279,6 +307,8 @@ export class Reconciler {
             devices: [...out.changed].map((d) => this.devices.get(d)!),
           });
           this.checkpoints.set(partitionId, batch.next);
+          this.source.release?.(partitionId, batch.next);
+          if (this.views?.observe(out.results.values())) viewsChanged = true;
           for (const r of out.rejected) this.log.warn(r, 'message rejected');
           logRejectedRecords(this.log, out.rejectedRecords);
           summary.events += batch.events.length;
@@ -293,6 +323,8 @@ export class Reconciler {
         }
         active = stillBusy;
       }
+      // After the rows: a view never names a column before a committed row has it.
+      if (viewsChanged && this.views && this.store.writeViews) await this.store.writeViews(this.views.specs(), this.lateness);
     } catch (err) {
       // Memory may hold changes the store refused: start again from what is durable.
       this.ready = false;

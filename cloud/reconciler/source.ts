@@ -60,5 +60,11 @@ export interface ReconcilerSource {
   open(committed: CommittedPositions): Promise<void>;
   partitionIds(): Promise<string[]>;
   read(partitionId: string, from: number, max: number): Promise<SourceBatch>;
+  /**
+   * Everything of the partition below `next` is committed (the reconciler calls this after each
+   * commit): a push source may forget it. Until then it must be able to give it again, because a
+   * commit that failed is retried from the same position.
+   */
+  release?(partitionId: string, next: number): void;
   close(): Promise<void>;
 }

@@ -153,7 +153,35 @@ export interface ReconcilerStore {
   gaps(): Promise<GapRow[]>;
   devices(): Promise<DeviceState[]>;
   rowCounts(): Promise<RowCounts>;
+  /** The per-query views' shapes as last written (views.ts). */
+  viewSpecs?(): Promise<ViewSpec[]>;
+  /** Records the shapes and (re)creates those views, in one transaction. */
+  writeViews?(specs: readonly ViewSpec[], latenessMs: (query: string) => number): Promise<void>;
+  /** A view's rows, ordered by device, window end and keys; undefined when it does not exist. */
+  viewRows?(query: string, out: string, filter?: { device?: string; limit?: number }): Promise<ViewRows | undefined>;
   close(): Promise<void>;
+}
+
+/** The shape of one query output's view (built by views.ts). */
+export type ColumnType = 'number' | 'boolean' | 'text' | 'time';
+
+export interface ViewColumn {
+  alias: string;
+  type: ColumnType;
+}
+
+export interface ViewSpec {
+  query: string;
+  out: string;
+  /** GROUP BY values per key (key_1 … key_n). */
+  keyCount: number;
+  columns: ViewColumn[];
+}
+
+export interface ViewRows {
+  name: string;
+  columns: string[];
+  rows: Array<Record<string, unknown>>;
 }
 
 /** Storage key for a window start: SQL unique indexes treat NULLs as distinct, so snapshot windows get a sentinel. */

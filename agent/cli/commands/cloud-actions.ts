@@ -11,11 +11,13 @@ import {
   contiguousSeq,
   dataDirMethodInvoker,
   openStore,
+  ownershipFor,
   parseResultFilter,
   startHttpApi,
   type GapRow,
   type MethodInvoker,
   type ReconcilerSource,
+  type ReconcilerStore,
   type ResultRow,
 } from '../../../cloud/reconciler/index.js';
 
@@ -34,10 +36,13 @@ export interface RunFlags extends StoreFlag {
   resendGrace?: string;
   skewThreshold?: string;
   poll?: string;
+  allowedLateness?: string;
   /** Old names of the three above (hidden): when given, they win over the defaults. */
   resendGraceMs?: string;
   skewThresholdMs?: string;
   pollMs?: string;
+  /** The name `--allowed-lateness` had when it took milliseconds only (hidden). */
+  allowedLatenessMs?: string;
 }
 
 export interface ResultsFlags extends StoreFlag {
@@ -47,6 +52,8 @@ export interface ResultsFlags extends StoreFlag {
   to?: string;
   limit?: string;
   json?: boolean;
+  view?: boolean;
+  out?: string;
 }
 
 export interface GapsFlags extends StoreFlag {
@@ -70,6 +77,7 @@ export async function runService(flags: RunFlags): Promise<void> {
   const graceMs = flags.resendGraceMs !== undefined ? parseDuration(flags.resendGraceMs, '--resend-grace-ms') : parseDuration(flags.resendGrace ?? '60s', '--resend-grace');
   const skewThresholdMs = flags.skewThresholdMs !== undefined ? parseDuration(flags.skewThresholdMs, '--skew-threshold-ms') : parseDuration(flags.skewThreshold ?? '5m', '--skew-threshold');
   const pollMs = flags.pollMs !== undefined ? parseDuration(flags.pollMs, '--poll-ms', { min: 1 }) : parseDuration(flags.poll ?? '1s', '--poll', { min: 1 });
+  const allowedLatenessMs = flags.allowedLatenessMs !== undefined ? parseDuration(flags.allowedLatenessMs, '--allowed-lateness-ms') : parseDuration(flags.allowedLateness ?? '0', '--allowed-lateness');
 
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -85,7 +93,8 @@ export async function runService(flags: RunFlags): Promise<void> {
       methods = dataDirMethodInvoker(flags.hubDataDir);
     } else {
       // Resend through Azure needs the azure-iothub service client, which this build does not carry: gaps are listed, not requested.
-      source = new EventHubsSource({ connectionString: flags.eventHubs!, consumerGroup: flags.consumerGroup });
+      // Ownership beside the rows: instances on one PostgreSQL share the partitions.
+      source = new EventHubsSource({ connectionString: flags.eventHubs!, consumerGroup: flags.consumerGroup, ownership: ownershipFor(flags.store) });
     }
     closers.push(() => source.close());
     const store = openStore(flags.store);
@@ -99,13 +108,15 @@ export async function runService(flags: RunFlags): Promise<void> {
       batchSize,
       skewThresholdMs,
       pollMs,
+      allowedLatenessMs,
       resend: { graceMs },
       // JSON lines on stdout for the service (journald); with --once stdout carries the summary, so logs go to stderr.
       logger: createRootLogger(logLevel(process.env.EDGE_LOG_LEVEL), flags.once ? process.stderr : undefined).child({ module: 'reconciler' }),
     });
 
     if (flags.once) {
-      const summary = await reconciler.runOnce();
+      // A push source delivers over time: drain up to where the hub's partitions end now.
+      const summary = source instanceof EventHubsSource ? await reconciler.drainTo(await source.ends(), source.arrived) : await reconciler.runOnce();
       const c = await reconciler.counters();
       process.stdout.write(
         `events=${summary.events} accepted=${summary.accepted} duplicates=${summary.duplicates} rejected=${summary.rejected} rejectedRecords=${summary.rejectedRecords} ` +
@@ -138,6 +149,7 @@ export async function printResults(flags: ResultsFlags): Promise<void> {
   const store = openStore(flags.store, { mustExist: true });
   try {
     await store.migrate();
+    if (flags.view) return await printView(store, flags);
     const rows = await store.results(filter);
     if (flags.json) return write(JSON.stringify(rows) + '\n');
     write(
@@ -149,6 +161,25 @@ export async function printResults(flags: ResultsFlags): Promise<void> {
   } finally {
     await store.close();
   }
+}
+
+/** `results --query Q --view`: the query's SQL view, as a table (ISO times) or JSON. */
+async function printView(store: ReconcilerStore, flags: ResultsFlags): Promise<void> {
+  if (flags.query === undefined) throw new EdgeError('EDGE_USAGE', '--view needs --query NAME');
+  const outs = ((await store.viewSpecs?.()) ?? []).filter((v) => v.query === flags.query).map((v) => v.out);
+  const out = flags.out ?? (outs.length === 1 ? outs[0] : undefined);
+  if (out === undefined) {
+    throw new EdgeError('EDGE_USAGE', outs.length === 0 ? `no view for query '${flags.query}' yet (no results reconciled)` : `query '${flags.query}' has several outputs; pick one with --out: ${outs.join(', ')}`);
+  }
+  const filter: { device?: string; limit?: number } = {};
+  if (flags.device !== undefined) filter.device = flags.device;
+  const limit = intFlag(flags.limit, '--limit', 0);
+  if (limit !== undefined) filter.limit = limit;
+  const view = await store.viewRows?.(flags.query, out, filter);
+  if (!view) throw new EdgeError('EDGE_USAGE', `no view for query '${flags.query}' output '${out}'`);
+  const cell = (v: unknown): string => (v === null || v === undefined ? '-' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  if (flags.json) return write(JSON.stringify(view.rows.map((r) => Object.fromEntries(view.columns.map((c) => [c, r[c] instanceof Date ? (r[c] as Date).toISOString() : r[c]])))) + '\n');
+  write(table(view.columns.map((c) => c.toUpperCase()), view.rows.map((r) => view.columns.map((c) => cell(r[c])))));
 }
 
 export async function printGaps(flags: GapsFlags): Promise<void> {

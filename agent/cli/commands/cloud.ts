@@ -39,6 +39,8 @@ export function registerCloud(program: Command): void {
     .addOption(new Option('--resend-grace-ms <duration>').hideHelp())
     .addOption(new Option('--skew-threshold-ms <duration>').hideHelp())
     .addOption(new Option('--poll-ms <duration>').hideHelp())
+    .option('--allowed-lateness <duration>', "how long after a window's end it may still be revised: the views' complete flag waits for it (a bare number is ms)")
+    .addOption(new Option('--allowed-lateness-ms <duration>').hideHelp())
     .action(async (flags: RunFlags) => {
       const { runService } = await import('./cloud-actions.js');
       await runService(flags);
@@ -54,6 +56,8 @@ export function registerCloud(program: Command): void {
     .option('--to <time>', 'window end at or before (ISO 8601 or epoch ms)')
     .option('--limit <n>', 'at most this many rows')
     .option('--json', 'a JSON array instead of a table')
+    .option('--view', "with --query: print the query's SQL view (a column per SELECT alias, ISO times, keys, complete)")
+    .option('--out <name>', 'with --view: the INTO output, when the query has several')
     .action(async (flags: ResultsFlags) => {
       const { printResults } = await import('./cloud-actions.js');
       await printResults(flags);

@@ -16,6 +16,8 @@ import type { HubEvent, HubServiceClient, RuntimeInfo } from '../../../cloud/iot
 const DEFAULT_DATA_DIR = join('.data', 'hub');
 const DEFAULT_PORT = 8883;
 const DEFAULT_SERVICE_PORT = 8884;
+/** AMQP's registered port, as the official Event Hubs emulator uses. */
+const DEFAULT_AMQP_PORT = 5672;
 
 /** The emulator side (aedes, node-forge, …), loaded by the action that needs it. */
 const iothub = () => import('../../../cloud/iothub/index.js');
@@ -70,9 +72,10 @@ export function registerHub(program: Command): void {
     .description('run the emulator (MQTT over TLS on loopback + HTTP service API) until Ctrl-C')
     .option('--port <n>', `MQTT/TLS port (0 = any free port)`, String(DEFAULT_PORT))
     .option('--service-port <n>', `HTTP service API port (0 = any free port)`, String(DEFAULT_SERVICE_PORT))
+    .option('--amqp-port <n>', `AMQP Event Hub-compatible endpoint port (0 = any free port)`, String(DEFAULT_AMQP_PORT))
     .option('--partitions <n>', 'partitions of a new message log (2..32)', '4')
     .option('--log-level <level>', 'emulator log level on stderr: silent, error, warn, info, debug', 'silent')
-    .action(async (flags: DirFlags & { port: string; servicePort: string; partitions: string; logLevel: string }) => {
+    .action(async (flags: DirFlags & { port: string; servicePort: string; amqpPort: string; partitions: string; logLevel: string }) => {
       const levels = ['silent', 'error', 'warn', 'info', 'debug'];
       if (!levels.includes(flags.logLevel)) throw usageError(`--log-level must be one of ${levels.join(', ')}`);
       const [{ IotHubEmulator }, { createRootLogger }] = await Promise.all([iothub(), import('../../core/logger.js')]);
@@ -80,12 +83,14 @@ export function registerHub(program: Command): void {
         dataDir: flags.dataDir,
         port: int('--port', flags.port, DEFAULT_PORT),
         servicePort: int('--service-port', flags.servicePort, DEFAULT_SERVICE_PORT),
+        amqpPort: int('--amqp-port', flags.amqpPort, DEFAULT_AMQP_PORT),
         partitionCount: int('--partitions', flags.partitions, 4),
         logger: createRootLogger(flags.logLevel as 'info', process.stderr),
       });
       process.stdout.write(
         `IoT Hub emulator: devices mqtts://${emulator.hostName}, service http://127.0.0.1:${emulator.servicePort}, ` +
-          `data ${emulator.dataDir}, CA ${join(emulator.dataDir, 'tls', 'ca.pem')} (Ctrl-C stops)\n`,
+          `data ${emulator.dataDir}, CA ${join(emulator.dataDir, 'tls', 'ca.pem')} (Ctrl-C stops)\n` +
+          `Event Hub-compatible endpoint (AMQP): ${emulator.eventHubsConnectionString()}\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = (): void => {
@@ -98,6 +103,26 @@ export function registerHub(program: Command): void {
       });
       await emulator.stop();
       process.stdout.write(`IoT Hub emulator stopped; ${emulator.messageCount()} messages in its log\n`);
+    });
+
+  dirOption(hub.command('connection-string'))
+    .description('print the running emulator\'s connection string for a shared access policy')
+    .option('--events', 'the Event Hub-compatible endpoint (AMQP), as @azure/event-hubs takes it')
+    .option('--policy <name>', 'iothubowner, service or registryRead', 'service')
+    .action(async (flags: DirFlags & { events?: boolean; policy: string }) => {
+      const { readRuntimeInfo, readEventHubsInfo, loadPolicies, eventHubsConnectionString } = await iothub();
+      const info = await readRuntimeInfo(flags.dataDir);
+      if (!info) throw new EdgeError('EDGE_TRANSPORT_UNAVAILABLE', `no IoT Hub emulator is running on ${flags.dataDir} (start one with: edge-agent hub start --data-dir ${flags.dataDir})`);
+      const { policies } = await loadPolicies(flags.dataDir, Date.now()).catch(dataDirError(flags.dataDir));
+      const policy = policies.find((p) => p.keyName === flags.policy);
+      if (!policy) throw usageError(`--policy must be one of ${policies.map((p) => p.keyName).join(', ')}, not '${flags.policy}'`);
+      if (!flags.events) {
+        process.stdout.write(`HostName=${info.hostName};SharedAccessKeyName=${policy.keyName};SharedAccessKey=${policy.primaryKey}\n`);
+        return;
+      }
+      const events = await readEventHubsInfo(flags.dataDir);
+      if (!events) throw new EdgeError('EDGE_TRANSPORT_UNAVAILABLE', `the emulator on ${flags.dataDir} runs without its AMQP endpoint (start it with --amqp-port)`);
+      process.stdout.write(eventHubsConnectionString(`127.0.0.1:${events.port}`, events.hubName, policy) + '\n');
     });
 
   dirOption(hub.command('register <deviceId>'))

@@ -1,6 +1,8 @@
 import {
   EventHubConsumerClient,
+  earliestEventPosition,
   parseEventHubConnectionString,
+  type LoadBalancingOptions,
   type Checkpoint,
   type CheckpointStore,
   type PartitionOwnership,
@@ -10,6 +12,7 @@ import {
 import { EdgeError, errorMessage } from '../../../agent/core/errors.js';
 import { Signal } from '../../../agent/core/signal.js';
 import type { CommittedPositions, ReconcilerSource, SourceBatch, SourceEvent } from '../source.js';
+import type { OwnershipStore } from '../checkpoint-store/postgres-ownership.js';
 
 /**
  * IoT Hub's Event Hub-compatible endpoint through `EventHubConsumerClient` with a checkpoint
@@ -18,26 +21,39 @@ import type { CommittedPositions, ReconcilerSource, SourceBatch, SourceEvent } f
  *
  * The checkpoint store given to the client is an adapter: checkpoints are *read* from the
  * reconciler's own store (where they were committed with the data) and never written by the
- * client, so there is exactly one place positions live. Ownership goes to `ownership`: any
- * shared CheckpointStore (e.g. a Blob checkpoint store) when running several instances; the
+ * client, so there is exactly one place positions live. Ownership goes to `ownership`: a shared
+ * store (PostgresOwnership on the reconciler's database) when running several instances; the
  * default keeps it in memory, which is right for a single instance only.
  *
- * The client pushes events; this class buffers them per partition and holds the client's
- * handler until `read` has taken them (backpressure), so memory stays bounded.
+ * The client pushes events; this class buffers them per partition until the reconciler releases
+ * them as committed, and holds the client's handler while the buffer is full (backpressure), so
+ * memory stays bounded.
  *
- * Cannot be exercised on machines without an Event Hubs namespace; see README.
+ * Tested against the emulator's AMQP endpoint (cloud/iothub/amqp) and, given a namespace, Azure; see README.
  */
 export interface EventHubsSourceOptions {
   /** `Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=<hub>` */
   connectionString: string;
   consumerGroup?: string;
-  ownership?: Pick<CheckpointStore, 'listOwnership' | 'claimOwnership'>;
+  /**
+   * Where partition ownership lives: shared by every instance reading the hub (PostgresOwnership
+   * on the reconciler's database); in memory by default, right for one instance only. The source
+   * closes it on `close()`.
+   */
+  ownership?: OwnershipStore;
+  /** The SDK's load balancing: how often to claim/renew, when an owner that stopped renewing loses its partitions. */
+  loadBalancing?: LoadBalancingOptions;
+  /** Names this instance in the ownership rows (the SDK picks a random one otherwise). */
+  instanceId?: string;
   /** Events buffered per partition before the client is made to wait. */
   maxBuffered?: number;
 }
 
 interface PartitionBuffer {
+  /** Received and not yet released (committed), in partition order. */
   events: SourceEvent[];
+  /** Everything below this sequence number was released. */
+  released: number;
   /** Resolves the client's pending processEvents once `read` drained the buffer below the limit. */
   drained: Array<() => void>;
 }
@@ -68,11 +84,17 @@ export class EventHubsSource implements ReconcilerSource {
 
   async open(committed: CommittedPositions): Promise<void> {
     const checkpointStore = storeBackedCheckpoints(committed, this.options.ownership ?? inMemoryOwnership());
-    this.client = new EventHubConsumerClient(this.consumerGroup, this.options.connectionString, checkpointStore);
+    const clientOptions: { loadBalancingOptions?: LoadBalancingOptions; identifier?: string } = {};
+    // Alone (ownership in memory) there is nobody to balance with: take every partition in the
+    // first cycle instead of one per 10 s cycle, the SDK's balanced pace.
+    const alone: LoadBalancingOptions = { strategy: 'greedy' };
+    clientOptions.loadBalancingOptions = this.options.loadBalancing ?? (this.options.ownership ? {} : alone);
+    if (this.options.instanceId) clientOptions.identifier = this.options.instanceId;
+    this.client = new EventHubConsumerClient(this.consumerGroup, this.options.connectionString, checkpointStore, clientOptions);
     this.subscription = this.client.subscribe(
       {
         processInitialize: async (ctx) => {
-          this.owned.set(ctx.partitionId, { events: [], drained: [] });
+          this.owned.set(ctx.partitionId, { events: [], released: 0, drained: [] });
         },
         processClose: async (_reason, ctx) => {
           const buf = this.owned.get(ctx.partitionId);
@@ -90,7 +112,8 @@ export class EventHubsSource implements ReconcilerSource {
           this.failure = err;
         },
       },
-      { skipParsingBodyAsJson: true, maxBatchSize: 500, maxWaitTimeInSeconds: 1 },
+      // Without a checkpoint the SDK starts at the *latest* event; the reconciler wants everything.
+      { skipParsingBodyAsJson: true, maxBatchSize: 500, maxWaitTimeInSeconds: 1, startPosition: earliestEventPosition },
     );
   }
 
@@ -103,12 +126,46 @@ export class EventHubsSource implements ReconcilerSource {
     this.throwIfFailed();
     const buf = this.owned.get(partitionId);
     if (!buf) return { partitionId, events: [], next: from, lastOffset: null };
-    // Events before `from` were committed already (a replay after a restart or an ownership move).
-    while (buf.events.length > 0 && buf.events[0]!.sequenceNumber < from) buf.events.shift();
-    const events = buf.events.splice(0, max);
-    if (buf.events.length < (this.options.maxBuffered ?? 2000)) for (const wake of buf.drained.splice(0)) wake();
+    const first = buf.events[0];
+    if (first && from < first.sequenceNumber && buf.released > 0 && from < buf.released) {
+      // Released means committed; asking for it again means the caller lost its place.
+      throw new EdgeError('EDGE_USAGE', `Event Hubs partition ${partitionId}: sequence number ${from} was released as committed (up to ${buf.released})`);
+    }
+    // Nothing is taken out here: a failed commit is retried from the same `from` and must see
+    // the same events. Events before `from` stay until `release` (an ownership move or a restart
+    // can start the client a little behind the store).
+    let start = 0;
+    while (start < buf.events.length && buf.events[start]!.sequenceNumber < from) start++;
+    const events = buf.events.slice(start, start + max);
     const last = events.at(-1);
     return { partitionId, events, next: last ? last.sequenceNumber + 1 : from, lastOffset: last ? last.offset : null };
+  }
+
+  release(partitionId: string, next: number): void {
+    const buf = this.owned.get(partitionId);
+    if (!buf) return;
+    let n = 0;
+    while (n < buf.events.length && buf.events[n]!.sequenceNumber < next) n++;
+    buf.events.splice(0, n);
+    buf.released = Math.max(buf.released, next);
+    if (buf.events.length < (this.options.maxBuffered ?? 2000)) for (const wake of buf.drained.splice(0)) wake();
+  }
+
+  /**
+   * Where each partition ends now (partitionId → the sequence number the next event will get),
+   * from the hub's `$management` node: what "drain what is there" means for a push source.
+   */
+  async ends(): Promise<Map<string, number>> {
+    const client = new EventHubConsumerClient(this.consumerGroup, this.options.connectionString);
+    try {
+      const out = new Map<string, number>();
+      for (const p of await client.getPartitionIds()) out.set(p, (await client.getPartitionProperties(p)).lastEnqueuedSequenceNumber + 1);
+      return out;
+    } catch (cause) {
+      throw new EdgeError('EDGE_TRANSPORT_UNAVAILABLE', `Event Hubs: ${errorMessage(cause)}`, { cause });
+    } finally {
+      await client.close();
+    }
   }
 
   /** Events received and not yet read, over the partitions owned now. */
@@ -122,6 +179,7 @@ export class EventHubsSource implements ReconcilerSource {
     for (const buf of this.owned.values()) for (const wake of buf.drained.splice(0)) wake();
     await this.subscription?.close();
     await this.client?.close();
+    await this.options.ownership?.close?.();
   }
 
   private throwIfFailed(): void {
@@ -135,7 +193,15 @@ export class EventHubsSource implements ReconcilerSource {
 /** Maps a received IoT Hub event to the reconciler's shape (body as raw bytes, properties as strings). */
 export function toSourceEvent(e: ReceivedEventData, partitionId: string): SourceEvent {
   const sys: Record<string, string> = {};
-  for (const [k, v] of Object.entries(e.systemProperties ?? {})) if (v !== undefined && v !== null) sys[k] = v instanceof Date ? v.toISOString() : String(v);
+  for (const [k, v] of Object.entries(e.systemProperties ?? {})) {
+    if (v === undefined || v === null) continue;
+    // The SDK names AMQP message properties in camelCase (messageId, contentEncoding, …); IoT Hub
+    // and the reconciler's rules name them as the MQTT property bag does (message-id, …).
+    const key = /^[a-z]+[A-Z]/.test(k) ? k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()) : k;
+    // Timestamps arrive as Dates, or as epoch ms once the SDK has flattened annotations.
+    const time = v instanceof Date ? v : key === 'iothub-enqueuedtime' && typeof v === 'number' ? new Date(v) : undefined;
+    sys[key] = time ? time.toISOString() : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  }
   const raw = e.getRawAmqpMessage().properties;
   if (raw?.contentEncoding && !sys['content-encoding']) sys['content-encoding'] = raw.contentEncoding;
   const props: Record<string, string> = {};
@@ -160,7 +226,7 @@ export function toSourceEvent(e: ReceivedEventData, partitionId: string): Source
  * (where they were committed with the data) and never written by the client; ownership is
  * delegated. The client resumes *after* a checkpoint's offset, i.e. at `next`.
  */
-export function storeBackedCheckpoints(committed: CommittedPositions, ownership: Pick<CheckpointStore, 'listOwnership' | 'claimOwnership'>): CheckpointStore {
+export function storeBackedCheckpoints(committed: CommittedPositions, ownership: OwnershipStore): CheckpointStore {
   return {
     listOwnership: (ns, hub, group) => ownership.listOwnership(ns, hub, group),
     claimOwnership: (claims) => ownership.claimOwnership(claims),

@@ -13,7 +13,9 @@ import {
   type ResultRow,
   type RowCounts,
   type StoreState,
+  type ViewRows,
 } from '../store.js';
+import { mergeSpec, viewCatalogSql, viewName, viewSql, type ViewSpec } from '../views.js';
 import { checkExpected, checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
 
 const INT8_OID = 20;
@@ -223,6 +225,40 @@ export class PostgresStore implements ReconcilerStore {
     );
     const r = rows[0]!;
     return { results: Number(r.results), readings: Number(r.readings), events: Number(r.events) };
+  }
+
+  async viewSpecs(): Promise<ViewSpec[]> {
+    await this.query(viewCatalogSql('postgres'));
+    return (await this.query('SELECT spec FROM result_views ORDER BY query, out')).rows.map((r) => r.spec as ViewSpec);
+  }
+
+  async writeViews(specs: readonly ViewSpec[], latenessMs: (query: string) => number): Promise<void> {
+    await this.tx(async (c) => {
+      // Instances sharing the database recreate views too: one at a time.
+      await c.query('SELECT pg_advisory_xact_lock(7318251)');
+      await c.query(viewCatalogSql('postgres'));
+      for (const incoming of specs) {
+        const { rows } = await c.query('SELECT spec FROM result_views WHERE query = $1 AND out = $2', [incoming.query, incoming.out]);
+        const spec = mergeSpec(rows[0]?.spec as ViewSpec | undefined, incoming);
+        await c.query(
+          'INSERT INTO result_views (query, out, spec) VALUES ($1, $2, $3::jsonb) ON CONFLICT (query, out) DO UPDATE SET spec = excluded.spec',
+          [spec.query, spec.out, JSON.stringify(spec)],
+        );
+        for (const sql of viewSql(spec, 'postgres', latenessMs(spec.query))) await c.query(sql);
+      }
+    });
+  }
+
+  async viewRows(query: string, out: string, filter: { device?: string; limit?: number } = {}): Promise<ViewRows | undefined> {
+    const name = viewName(query, out);
+    const exists = await this.query("SELECT 1 FROM pg_views WHERE viewname = $1 AND schemaname = current_schema()", [name]);
+    if (exists.rows.length === 0) return undefined;
+    const result = await this.query(
+      `SELECT * FROM "${name}"${filter.device !== undefined ? ' WHERE device = $1' : ''} ORDER BY device, window_end` +
+        (filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(filter.limit))}` : ''),
+      filter.device !== undefined ? [filter.device] : [],
+    );
+    return { name, columns: result.fields.map((f) => f.name), rows: result.rows };
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,9 @@ import {
   type ResultRow,
   type RowCounts,
   type StoreState,
+  type ViewRows,
 } from '../store.js';
+import { mergeSpec, viewCatalogSql, viewName, viewSql, type ViewSpec } from '../views.js';
 import { checkExpected, checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
 
 const parse = (v: unknown): unknown => JSON.parse(String(v));
@@ -187,6 +189,40 @@ export class SqliteStore implements ReconcilerStore {
   async rowCounts(): Promise<RowCounts> {
     const count = (table: string) => Number((this.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n);
     return { results: count('results'), readings: count('readings'), events: count('events') };
+  }
+
+  async viewSpecs(): Promise<ViewSpec[]> {
+    this.db.exec(viewCatalogSql('sqlite'));
+    return (this.db.prepare('SELECT spec FROM result_views ORDER BY query, out').all() as Array<{ spec: string }>).map((r) => JSON.parse(r.spec) as ViewSpec);
+  }
+
+  async writeViews(specs: readonly ViewSpec[], latenessMs: (query: string) => number): Promise<void> {
+    this.db.exec(viewCatalogSql('sqlite'));
+    const save = this.db.prepare('INSERT INTO result_views (query, out, spec) VALUES (?, ?, ?) ON CONFLICT (query, out) DO UPDATE SET spec = excluded.spec');
+    const stored = this.db.prepare('SELECT spec FROM result_views WHERE query = ? AND out = ?');
+    this.db.transaction(() => {
+      for (const incoming of specs) {
+        const row = stored.get(incoming.query, incoming.out) as { spec: string } | undefined;
+        const spec = mergeSpec(row ? (JSON.parse(row.spec) as ViewSpec) : undefined, incoming);
+        save.run(spec.query, spec.out, JSON.stringify(spec));
+        for (const sql of viewSql(spec, 'sqlite', latenessMs(spec.query))) this.db.exec(sql);
+      }
+    })();
+  }
+
+  async viewRows(query: string, out: string, filter: { device?: string; limit?: number } = {}): Promise<ViewRows | undefined> {
+    const name = viewName(query, out);
+    const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = ?").get(name);
+    if (!exists) return undefined;
+    const stmt = this.db.prepare(
+      `SELECT * FROM "${name}"${filter.device !== undefined ? ' WHERE device = ?' : ''} ORDER BY device, window_end` +
+        (filter.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(filter.limit))}` : ''),
+    );
+    const rows = (filter.device !== undefined ? stmt.all(filter.device) : stmt.all()) as Array<Record<string, unknown>>;
+    const columns = stmt.columns().map((c) => c.name);
+    // SQLite has no boolean: the view's 0/1 `complete` reads back as what it means.
+    for (const r of rows) r.complete = r.complete === 1;
+    return { name, columns, rows };
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import deviceSdk from 'azure-iot-device';
+import { EventHubConsumerClient } from '@azure/event-hubs';
 import { IotHubEmulator } from '../../../cloud/iothub/index.js';
 import { closeQuietly, deviceClient, tempDir } from './helpers.js';
 import { runCli, spawnCli } from '../../support/cli.js';
@@ -51,7 +52,7 @@ describe('edge-agent hub (CLI)', () => {
   it('start serves until SIGINT; register and invoke go through its service API', async () => {
     const { dir, cleanup } = await tempDir('hub-cli-');
     cleanups.push(cleanup);
-    const child = spawnCli(['hub', 'start', '--data-dir', dir, '--port', '0', '--service-port', '0']);
+    const child = spawnCli(['hub', 'start', '--data-dir', dir, '--port', '0', '--service-port', '0', '--amqp-port', '0']);
     let out = '';
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     cleanups.push(async () => {
@@ -68,6 +69,17 @@ describe('edge-agent hub (CLI)', () => {
     });
     const reg = await cli(['register', 'live-dev', '--data-dir', dir]);
     expect(reg.stdout).toMatch(new RegExp(`^HostName=localhost:${port};DeviceId=live-dev;SharedAccessKey=`));
+    // The Event Hubs connection string: shown by start, printed alone by connection-string --events,
+    // and good for the real consumer client (it reads the hub's properties over AMQP with it).
+    const shown = /Event Hub-compatible endpoint \(AMQP\): (\S+)\n/.exec(out)?.[1];
+    const events = await cli(['connection-string', '--events', '--data-dir', dir]);
+    expect(events).toMatchObject({ code: 0, stderr: '', stdout: `${shown}\n` });
+    const consumer = new EventHubConsumerClient('$Default', events.stdout.trim());
+    try {
+      expect((await consumer.getEventHubProperties()).partitionIds).toEqual(['0', '1', '2', '3']);
+    } finally {
+      await consumer.close();
+    }
     const devices = await cli(['devices', '--data-dir', dir]);
     expect(devices.stdout).toBe('live-dev\toffline\n');
     const invoke = await cli(['invoke', 'live-dev', 'ping', '{"x":1}', '--data-dir', dir]);

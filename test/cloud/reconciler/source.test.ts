@@ -87,6 +87,40 @@ const emulatorService: SourceFactory = {
 };
 
 /**
+ * The emulator's AMQP Event Hub-compatible endpoint: SDK devices publish over MQTT, the
+ * EventHubsSource reads with the real EventHubConsumerClient over AMQP, as against IoT Hub.
+ */
+const emulatorAmqp: SourceFactory = {
+  name: 'emulator Event Hub-compatible endpoint (EventHubConsumerClient over AMQP)',
+  setupTimeoutMs: 30_000,
+  async create() {
+    const dir = await mkdtemp(join(tmpdir(), 'reconciler-src-'));
+    const hub = await IotHubEmulator.start({ dataDir: dir, amqpPort: 0 });
+    const source = new EventHubsSource({ connectionString: hub.eventHubsConnectionString()! });
+    const clients = new Map<string, Client>();
+    return {
+      source,
+      publish: async (messages: Telemetry[]) => {
+        for (const m of messages) {
+          let client = clients.get(m.deviceId);
+          if (!client) clients.set(m.deviceId, (client = await connectSdkDevice(hub, m.deviceId)));
+          await sendTelemetry(client, m);
+        }
+      },
+      readable: async (count: number) => {
+        while (source.buffered() < count) await source.arrived.wait();
+      },
+      close: async () => {
+        for (const c of clients.values()) await c.close().catch(() => undefined);
+        await source.close();
+        await hub.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+/**
  * IoT Hub's Event Hub-compatible endpoint needs a real Event Hubs namespace. Given
  * EDGE_RECONCILER_EVENTHUBS (a connection string with EntityPath, to a hub this test may write
  * to), the same suite runs against it; publishing uses a producer with the device id as
@@ -126,9 +160,9 @@ function eventHubs(connectionString: string): SourceFactory {
   };
 }
 
-// The sources that can run here, explicitly. Event Hubs joins only when a namespace is given:
+// The sources that can run here, explicitly. Azure Event Hubs joins only when a namespace is given:
 // no Azure on these machines, and a skipped test would claim coverage we do not have.
-const sources: SourceFactory[] = [inProcessLog, dataDirLog, emulatorService];
+const sources: SourceFactory[] = [inProcessLog, dataDirLog, emulatorService, emulatorAmqp];
 if (process.env.EDGE_RECONCILER_EVENTHUBS) sources.push(eventHubs(process.env.EDGE_RECONCILER_EVENTHUBS));
 
 for (const factory of sources) sourceConformance(factory);
