@@ -19,9 +19,28 @@ export interface CheckpointPolicy {
   everyMs: number;
   everyEvents: number;
   maxSteps: number;
+  /**
+   * What checkpoints may write, on average, in bytes per second of `everyMs`: a bigger state
+   * stretches `everyMs` and `everyEvents` (at most `maxStretch` times) so that writing it stays
+   * within this budget. Without it the interval is fixed.
+   */
+  bytesPerSecond?: number;
+  maxStretch?: number;
 }
 
-export const DEFAULT_CHECKPOINTS: CheckpointPolicy = { everyMs: 10_000, everyEvents: 50_000, maxSteps: 256 };
+/**
+ * A large gateway's state (10 queries × 5,000 groups: ~15 MB) written every 10 s cost a tenth of
+ * a core and as much flash as the readings (BENCHMARKS.md, plant): at 256 KB/s it goes out every
+ * 60 s, and a restart replays at most a minute of the journal.
+ */
+export const DEFAULT_CHECKPOINTS: CheckpointPolicy = { everyMs: 10_000, everyEvents: 50_000, maxSteps: 256, bytesPerSecond: 256 * 1024, maxStretch: 6 };
+
+/** How many times the interval grows for a checkpoint of `bytes` under `policy`'s budget. */
+export function checkpointStretch(policy: CheckpointPolicy, bytes: number): number {
+  if (policy.bytesPerSecond === undefined) return 1;
+  const budget = (policy.bytesPerSecond * policy.everyMs) / 1000;
+  return Math.min(policy.maxStretch ?? 1, Math.max(1, bytes / budget));
+}
 
 /**
  * Moves data from the journal to the outbox. Each step commits, in one atomic (and, in
@@ -45,6 +64,8 @@ export class Pipeline {
   private tail: StageTail = { from: 0, steps: [] };
   private tailEvents = 0;
   private checkpointedAt = 0;
+  /** The last checkpoint's size stretched the interval this many times (`checkpointStretch`). */
+  private stretch = 1;
   /** A failed batch left the stage ahead of the store: rebuild it from the store first. */
   private stale = false;
   /** The rest of a step that a crash cut between two of its batches, made again by the replay. */
@@ -242,7 +263,8 @@ export class Pipeline {
     }
     const steps = before.length + 1;
     // Steps that only moved the clock make a short tail: they need no checkpoint on a timer (an idle box would fsync for nothing).
-    const due = steps >= this.checkpoints.maxSteps || this.tailEvents >= this.checkpoints.everyEvents || (this.tailEvents > 0 && now - this.checkpointedAt >= this.checkpoints.everyMs);
+    const c = this.checkpoints;
+    const due = steps >= c.maxSteps || this.tailEvents >= c.everyEvents * this.stretch || (this.tailEvents > 0 && now - this.checkpointedAt >= c.everyMs * this.stretch);
     if (due) {
       await this.commitCheckpoint(held, last, this.syncSteps);
       return made;
@@ -263,8 +285,9 @@ export class Pipeline {
 
   /** Writes the stage's checkpoint and deletes the journal entries it now covers. */
   private async commitCheckpoint(drafts: RecordDraft[], last: number, sync: boolean): Promise<void> {
+    const state = encodeState(this.stage.checkpoint!());
     const ops: StoreOp[] = [
-      { type: 'put', sublevel: this.store.meta, key: STATE_KEY, value: encodeState(this.stage.checkpoint!()) },
+      { type: 'put', sublevel: this.store.meta, key: STATE_KEY, value: state },
       { type: 'put', sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail({ from: last, steps: [] }) },
     ];
     // Positions are dense: every one in (from, last] was consumed (a damaged one is already gone).
@@ -273,6 +296,7 @@ export class Pipeline {
     this.tail = { from: last, steps: [] };
     this.tailEvents = 0;
     this.checkpointedAt = this.clock.now();
+    this.stretch = checkpointStretch(this.checkpoints, state.length);
   }
 
   private async commit(drafts: RecordDraft[], ops: StoreOp[], last: number, sync: boolean): Promise<void> {
