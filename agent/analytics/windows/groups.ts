@@ -27,7 +27,7 @@ export class Grouping {
   private readonly single: Eval | null;
   /** The accepted event's key values and aggregate arguments, computed once in accept(). */
   private key0: unknown = null;
-  private keyValues: unknown[] = [];
+  private readonly keyValues: unknown[] = [];
   private readonly argValues: unknown[];
 
   constructor(
@@ -60,7 +60,11 @@ export class Grouping {
       if (this.where !== null && !isTrue(this.where(env))) return false;
       const keys = this.keys;
       if (keys.length === 1) this.key0 = keys[0]!(env);
-      else if (keys.length > 1) this.keyValues = keys.map((k) => k(env));
+      else if (keys.length > 1) {
+        // One array per grouping, refilled per event (newGroup copies it): two of these per event and query were a visible share of the plant run's garbage.
+        const kv = this.keyValues;
+        for (let i = 0; i < keys.length; i++) kv[i] = keys[i]!(env);
+      }
       const args = this.args;
       for (let i = 0; i < args.length; i++) {
         const f = args[i];
@@ -86,7 +90,8 @@ export class Grouping {
       return v instanceof Date ? 'd' + v.getTime() : v;
     }
     if (this.keys.length === 0) return '';
-    return JSON.stringify(this.keyValues.map((v) => v ?? null));
+    // JSON.stringify writes an undefined array element as null, as newGroup stores it.
+    return JSON.stringify(this.keyValues);
   }
 
   newGroup(): GroupState {
