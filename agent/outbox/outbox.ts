@@ -63,6 +63,8 @@ export class Outbox {
   private nextSeq = 1;
   private readonly unsent = new Map<RecordKind, KindFigures>();
   private readonly unsentClass = new Map<RecordClass, number>();
+  /** Per class, the highest seq ever put in line: a lane past it has nothing live to read. */
+  private readonly newest = new Map<RecordClass, number>();
   private readonly sentFigures: KindFigures = { records: 0, bytes: 0 };
   /** Seqs in a message on its way to the hub: never evicted, since they may be delivered. */
   private readonly pinned = new Set<number>();
@@ -108,6 +110,7 @@ export class Outbox {
     for await (const [key, value] of this.store.outbox.iterator()) {
       const { cls, seq } = parseOutboxKey(key);
       this.tally(kindOf(checkedText(value, `outbox ${key}`) ?? ''), cls, 1, value.length);
+      this.lined(cls, seq);
       hold(seq);
     }
     for await (const [key, value] of this.store.sent.iterator()) {
@@ -156,7 +159,10 @@ export class Outbox {
       ops,
       commit: () => {
         this.nextSeq = next;
-        drafts.forEach((d, i) => this.tally(d.kind, classes[i]!, 1, values[i]!.length));
+        drafts.forEach((d, i) => {
+          this.tally(d.kind, classes[i]!, 1, values[i]!.length);
+          this.lined(classes[i]!, first + i);
+        });
         if (drafts.length > 0) this.added.notify();
       },
     };
@@ -186,6 +192,11 @@ export class Outbox {
       await this.evictedRanges.add(bad.map(([key]) => parseOutboxKey(key).seq));
     }
     return out;
+  }
+
+  /** The highest seq of class `cls` put in line since `init` (0: none). */
+  newestIn(cls: RecordClass): number {
+    return this.newest.get(cls) ?? 0;
   }
 
   /** Unsent records of class `cls` (those in flight included). */
@@ -273,6 +284,7 @@ export class Outbox {
         this.sentFigures.records--;
         this.sentFigures.bytes -= stored.length;
         this.tally(kindOf(json), cls, 1, value.length);
+        this.lined(cls, keyPosition(key));
         resent++;
       }
     }
@@ -393,6 +405,10 @@ export class Outbox {
   /** The seq the next record will get. */
   get upcomingSeq(): number {
     return this.nextSeq;
+  }
+
+  private lined(cls: RecordClass, seq: number): void {
+    if (seq > (this.newest.get(cls) ?? 0)) this.newest.set(cls, seq);
   }
 
   private tally(kind: RecordKind, cls: RecordClass, records: number, bytes: number): void {
