@@ -224,6 +224,9 @@ export class Forwarder {
         continue;
       }
       if (!next) continue;
+      // A higher class came in while this one was read and packed: it goes first. Checked in the
+      // same turn as the hand-over to the transport, so nothing committed before can be overtaken.
+      if (RECORD_CLASSES.slice(0, RECORD_CLASSES.indexOf(next.cls)).some((c) => this.waiting(c))) continue;
       this.lanes.get(next.cls)!.sent(next.lane, next.message.seqTo);
       this.lingerSince = undefined;
       // Only seq, kind and class ride along to the PUBACK: the message body carries the data.
