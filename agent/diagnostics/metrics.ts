@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { EdgeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { DiagnosticsContext } from './context.js';
+import type { TrafficCell, TrafficFigures } from '../core/traffic-meter.js';
 import { statusReport } from './handlers/status.js';
 
 /**
@@ -53,6 +54,7 @@ export function metricsRegistry(ctx: DiagnosticsContext): Registry {
   g('alarms', 'Alarms raised (store damage, disk full)', ['code'], (m) => {
     for (const a of now().alarms) m.inc({ code: a.code }, 1);
   });
+  trafficCounters(registry, () => now().forwarder.traffic);
   return registry;
 }
 
@@ -84,4 +86,23 @@ export async function startMetricsServer(ctx: DiagnosticsContext, o: { host: str
   const port = (server.address() as { port: number }).port;
   o.logger.info({ host: o.host, port }, 'Prometheus metrics on /metrics');
   return { server, port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** What the hub bills, per path and record class since start, as counters read at each scrape. */
+function trafficCounters(registry: Registry, traffic: () => TrafficFigures | undefined): void {
+  const c = (name: string, help: string, pick: (cell: TrafficCell) => number) =>
+    new Counter({
+      name: `edge_agent_${name}`,
+      help,
+      labelNames: ['path', 'class'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [path, byClass] of Object.entries(traffic()?.sinceStart ?? {})) {
+          for (const [cls, cell] of Object.entries(byClass)) this.inc({ path, class: cls }, pick(cell));
+        }
+      },
+    });
+  c('hub_billed_units_total', 'Billed 4 KB units the hub acknowledged since start, per path and class', (cell) => cell.units);
+  c('hub_sent_bytes_total', 'Bytes (as billed: compressed body) the hub acknowledged since start, per path and class', (cell) => cell.bytes);
 }
