@@ -50,6 +50,8 @@ interface NextMessage {
   records: PendingRecord[];
   cls: RecordClass;
   lane: Lane;
+  /** Per class, the newest seq in line when the choice began (see the check before sending). */
+  seen: Map<RecordClass, number>;
 }
 
 /**
@@ -89,7 +91,8 @@ export class Forwarder {
    */
   private unmarked: AckedRecord[][] = [];
   private holding = false;
-  private lingerSince: number | undefined;
+  /** Per class, since when a live message that is not full has waited for more records. */
+  private readonly lingerSince = new Map<RecordClass, number>();
   private flushing = false;
   private backoff: Backoff;
   private readonly counters: ForwarderStats = {
@@ -226,9 +229,10 @@ export class Forwarder {
       if (!next) continue;
       // A higher class came in while this one was read and packed: it goes first. Checked in the
       // same turn as the hand-over to the transport, so nothing committed before can be overtaken.
-      if (RECORD_CLASSES.slice(0, RECORD_CLASSES.indexOf(next.cls)).some((c) => this.waiting(c))) continue;
+      const seen = next.seen;
+      if (RECORD_CLASSES.slice(0, RECORD_CLASSES.indexOf(next.cls)).some((c) => this.outbox.newestIn(c) > seen.get(c)!)) continue;
       this.lanes.get(next.cls)!.sent(next.lane, next.message.seqTo);
-      this.lingerSince = undefined;
+      this.lingerSince.delete(next.cls);
       // Only seq, kind and class ride along to the PUBACK: the message body carries the data.
       this.track(this.send(next.message, next.cls, next.records.map(({ seq, kind, cls }) => ({ seq, kind, cls }))));
     }
@@ -240,33 +244,36 @@ export class Forwarder {
    */
   private async nextMessage(classes: readonly RecordClass[]): Promise<NextMessage | undefined> {
     const { clock, lingerMs } = this.options;
-    const limit = this.readLimit;
-    let found: { cls: RecordClass; lane: Lane; records: PendingRecord[] } | undefined;
+    const seen = new Map(RECORD_CLASSES.map((c) => [c, this.outbox.newestIn(c)]));
+    let lingerUntil = Infinity;
     for (const cls of classes) {
       if (!this.waiting(cls)) continue;
-      found = await this.readClass(cls, limit);
-      if (found) break;
+      const limit = this.readLimit;
+      const found = await this.readClass(cls, limit);
+      if (!found) continue;
+      const { lane, records } = found;
+      const message = this.pack(records);
+      const taken = records.slice(0, message.seqs.length);
+      // All that was read fitted and there may be more: the next read takes twice as many, and
+      // this message goes as it is (a message is billed per 4 KB, so a smaller one costs nothing).
+      const cut = records.length === limit && taken.length === records.length;
+      if (message.full) this.readLimit = Math.min(READ_AHEAD, Math.max(MIN_READ, Math.ceil(taken.length * 1.25) + 16));
+      else if (cut) this.readLimit = Math.min(READ_AHEAD, limit * 2);
+      // Alarms never linger: a few bytes saved are not worth their delay.
+      if (cls === 'alarm' || lane === 'backlog' || message.full || cut || this.flushing || !this.running) return { message, records: taken, cls, lane, seen };
+      // Live and not full yet: wait a little for more records, so units are filled rather than
+      // wasted; meanwhile a lower class may send (the link would otherwise idle for the linger).
+      const since = this.lingerSince.get(cls) ?? clock.now();
+      this.lingerSince.set(cls, since);
+      if (since + lingerMs <= clock.now()) return { message, records: taken, cls, lane, seen };
+      lingerUntil = Math.min(lingerUntil, since + lingerMs);
     }
-    if (!found) {
-      this.lingerSince = undefined;
+    if (lingerUntil === Infinity) {
+      this.lingerSince.clear();
       await waitAny([this.outbox.added, this.wake]);
       return undefined;
     }
-    const { cls, lane, records } = found;
-    const message = this.pack(records);
-    const taken = records.slice(0, message.seqs.length);
-    // All that was read fitted and there may be more: the next read takes twice as many, and
-    // this message goes as it is (a message is billed per 4 KB, so a smaller one costs nothing).
-    const cut = records.length === limit && taken.length === records.length;
-    if (message.full) this.readLimit = Math.min(READ_AHEAD, Math.max(MIN_READ, Math.ceil(taken.length * 1.25) + 16));
-    else if (cut) this.readLimit = Math.min(READ_AHEAD, limit * 2);
-    // Alarms never linger: a few bytes saved are not worth their delay.
-    if (cls === 'alarm' || lane === 'backlog' || message.full || cut || this.flushing || !this.running) return { message, records: taken, cls, lane };
-    // Live and not full yet: wait a little for more records, so units are filled rather than wasted.
-    this.lingerSince ??= clock.now();
-    const left = this.lingerSince + lingerMs - clock.now();
-    if (left <= 0) return { message, records: taken, cls, lane };
-    await this.sleep(left, this.outbox.added, this.wake);
+    await this.sleep(lingerUntil - clock.now(), this.outbox.added, this.wake);
     return undefined;
   }
 

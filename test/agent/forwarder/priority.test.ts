@@ -103,6 +103,21 @@ describe('Forwarder priority classes (fake hub, real outbox)', () => {
     expect(hub.offered.slice(4).map((m) => m.properties.class)).toEqual(hub.offered.slice(4).map(() => 'reading'));
   });
 
+  it('a live result lingering to fill its message does not hold the readings back meanwhile', async () => {
+    const { outbox, stage, clock, hub, forwarder } = await setup({ lingerMs: 1000, maxInFlight: 4 });
+    forwarder.start();
+    // All live: the result is far from filling a message, the readings fill four and a bit.
+    await stage([result(1), ...Array.from({ length: 100 }, (_, i) => reading(i))]);
+    await until(() => hub.offered.length >= 4, 'the full reading messages sent');
+    expect(hub.offered.map((m) => m.properties.class)).toEqual(['reading', 'reading', 'reading', 'reading']);
+    clock.advance(1000); // the result's linger ends (the clock has not moved before)
+    await until(() => outbox.unsentIn('result') === 0, 'the result sent');
+    expect(hub.offered[4]!.properties.class).toBe('result');
+    clock.advance(1000); // the last, partial reading message lingered from when it was first seen
+    await until(() => outbox.depth === 0, 'the last readings sent');
+    expect(hub.offered.slice(5).map((m) => m.properties.class)).toEqual(['reading']);
+  });
+
   it('counts billed units and bytes per class and path, since start and for the UTC day', async () => {
     const { outbox, stage, hub, forwarder, clock } = await setup({});
     await stage([...Array.from({ length: 200 }, (_, i) => reading(i)), result(1), alarm(1)]);
