@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Outbox, type RecordDraft } from '../../../agent/outbox/outbox.js';
 import { outboxKey } from '../../../agent/outbox/class-keys.js';
+import { EvictedRanges, mergeRanges } from '../../../agent/outbox/evicted-ranges.js';
 import { AgentStore } from '../../../agent/store/store.js';
 import { encodeChecked, positionKey } from '../../../agent/store/checksum.js';
 import { tempDir } from '../../support/tmp.js';
@@ -76,5 +77,34 @@ describe('Outbox classes: one key range per class, the public API unchanged', ()
     expect(got.map((r) => [r.seq, r.kind])).toEqual([[1, 'event'], [2, 'reading']]);
     await outbox.markSent(got.map(({ seq, kind, cls }) => ({ seq, kind, cls })), 1000, false);
     expect(outbox.depth).toBe(0);
+  });
+});
+
+describe('EvictedRanges out of seq order (classes deliver results before the readings between them)', () => {
+  it('merges seqs that come below the newest range into the same ranges a sorted merge gives', async () => {
+    const dir = tempDir('ranges-order');
+    const store = await AgentStore.open(dir.path);
+    try {
+      const ranges = new EvictedRanges(store, 'testRanges');
+      await ranges.init();
+      // Results (every fifth seq) first, then the readings in between in shuffled batches.
+      const results = Array.from({ length: 200 }, (_, i) => i * 5 + 5);
+      ranges.stage(results);
+      expect(ranges.list()).toHaveLength(200);
+      const rest = Array.from({ length: 1000 }, (_, i) => i + 1).filter((s) => s % 5 !== 0);
+      let x = 7;
+      const shuffled = rest.map((s) => ({ s, k: (x = (x * 1103515245 + 12345) % 2 ** 31) })).sort((a, b) => a.k - b.k).map((e) => e.s);
+      const seen = new Set(results);
+      for (let i = 0; i < shuffled.length; i += 37) {
+        const batch = shuffled.slice(i, i + 37);
+        ranges.stage(batch);
+        for (const s of batch) seen.add(s);
+        expect(ranges.list()).toEqual(mergeRanges([...seen].map((s) => ({ fromSeq: s, toSeq: s }))));
+      }
+      expect(ranges.list()).toEqual([{ fromSeq: 1, toSeq: 1000 }]);
+    } finally {
+      await store.close();
+      dir.cleanup();
+    }
   });
 });
