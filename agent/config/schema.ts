@@ -81,6 +81,8 @@ const querySchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'a query name is a letter or _ then up to 63 letters, digits, _ or -'),
   /** ASA-style SQL; it must compile here (with the configured reference inputs), so a query that does not parse is refused up front. */
   query: z.string().min(1).max(16 * 1024),
+  /** The sending class of this query's results: `alarm` goes before everything, `reading` after other results. Default `result`. */
+  priority: z.enum(['alarm', 'result', 'reading']).optional(),
 });
 
 /** Input and reference names are written in FROM/JOIN, so they must be plain SQL identifiers. */

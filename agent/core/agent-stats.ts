@@ -1,6 +1,7 @@
 import type { DriverHealth } from './driver.js';
 import type { TransportStatus } from './transport.js';
 import type { RecordKind } from './wire.js';
+import type { TrafficFigures } from './traffic-meter.js';
 
 /**
  * The agent's figures as the faces show them (status, health, the twin's summary, metrics): one
@@ -57,6 +58,8 @@ export interface ForwarderStats {
   inFlight: number;
   /** First seq of the live lane: older unsent records are the backlog. */
   liveFrom: number;
+  /** Billed units and bytes per path and class, since start and per UTC day. */
+  traffic: TrafficFigures;
   lastError?: { code: string; message: string; at: number };
 }
 

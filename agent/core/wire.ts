@@ -9,6 +9,19 @@ export const WIRE_VERSION = 1;
 
 export type RecordKind = 'result' | 'reading' | 'event' | 'health';
 
+/**
+ * Sending priority, highest first: alarms and events never wait behind results, results never
+ * behind raw readings. A message holds records of one class only.
+ */
+export const RECORD_CLASSES = ['alarm', 'result', 'reading'] as const;
+export type RecordClass = (typeof RECORD_CLASSES)[number];
+
+/** A record's class: its own `cls` (a query's `priority`), else its kind's. */
+export function classOf(kind: RecordKind, cls?: RecordClass): RecordClass {
+  if (cls !== undefined) return cls;
+  return kind === 'reading' ? 'reading' : kind === 'result' ? 'result' : 'alarm';
+}
+
 interface RecordBase {
   /** Per-device sequence number; never goes back, across restarts. */
   seq: number;
@@ -41,6 +54,8 @@ export interface ResultRecord extends RecordBase {
   key: string;
   rev: number;
   row: Record<string, unknown>;
+  /** Set only when the query's `priority` differs from the kind's class (`result`). */
+  cls?: RecordClass;
 }
 
 export interface EventRecord extends RecordBase {
@@ -66,6 +81,8 @@ export interface WireProperties {
   seqFrom: string;
   seqTo: string;
   count: string;
+  /** The records' class, so hub routes can favour alarms. */
+  class?: RecordClass;
 }
 
 export function wireProperties(message: WireMessage): WireProperties {
@@ -75,8 +92,8 @@ export function wireProperties(message: WireMessage): WireProperties {
 }
 
 /** The properties of a message holding `count` records of `kind`, seqs `seqFrom`..`seqTo`. */
-export function propertiesFor(kind: WireProperties['kind'], seqFrom: number, seqTo: number, count: number): WireProperties {
-  return { v: String(WIRE_VERSION), kind, seqFrom: String(seqFrom), seqTo: String(seqTo), count: String(count) };
+export function propertiesFor(kind: WireProperties['kind'], seqFrom: number, seqTo: number, count: number, cls?: RecordClass): WireProperties {
+  return { v: String(WIRE_VERSION), kind, seqFrom: String(seqFrom), seqTo: String(seqTo), count: String(count), ...(cls ? { class: cls } : {}) };
 }
 
 /** Decodes a message body as the cloud receives it; throws EDGE_USAGE-free EdgeErrors on damage. */

@@ -4,6 +4,7 @@ import { EdgeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { DiagnosticsContext } from './context.js';
 import { statusReport, type StatusReport } from './handlers/status.js';
+import type { TrafficCell, TrafficFigures } from '../core/traffic-meter.js';
 import { snapshotMetrics, type Sample } from './prom-snapshot.js';
 
 /**
@@ -87,6 +88,8 @@ export function metricsRegistry(ctx: DiagnosticsContext, registry = new Registry
   m.gauge('alarm_active', 'Alarms in force (store damage, disk full), 1 per code', ['code'], () =>
     [...new Set(now().alarms.map((a) => a.code))].map((code) => ({ labels: { code }, value: 1 })),
   );
+  m.counter('hub_billed_units_total', 'Billed 4 KB units the hub acknowledged since start, per path (messages, files) and class', ['path', 'class'], () => trafficSamples(now().forwarder.traffic, (c) => c.units));
+  m.counter('hub_sent_bytes_total', 'Bytes (as billed: compressed body) the hub acknowledged since start, per path and class', ['path', 'class'], () => trafficSamples(now().forwarder.traffic, (c) => c.bytes));
   return registry;
 }
 
@@ -151,4 +154,13 @@ export async function startMetricsServer(ctx: DiagnosticsContext, o: { host: str
         server.closeAllConnections();
       }),
   };
+}
+
+/** What the hub bills, per path and record class since start, as counters read at each scrape. */
+function trafficSamples(traffic: TrafficFigures | undefined, pick: (cell: TrafficCell) => number): Sample[] {
+  const out: Sample[] = [];
+  for (const [path, byClass] of Object.entries(traffic?.sinceStart ?? {})) {
+    for (const [cls, cell] of Object.entries(byClass)) out.push({ labels: { path, class: cls }, value: pick(cell) });
+  }
+  return out;
 }

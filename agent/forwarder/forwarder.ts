@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { errorMessage, isEdgeError } from '../core/errors.js';
-import { propertiesFor } from '../core/wire.js';
+import { propertiesFor, RECORD_CLASSES, type RecordClass } from '../core/wire.js';
+import { TrafficMeter } from '../core/traffic-meter.js';
 import type { Logger } from '../core/logger.js';
 import type { Transport } from '../core/transport.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -31,6 +32,8 @@ export interface ForwarderOptions {
   clock: Clock;
   logger: Logger;
   random?: () => number;
+  /** Where acknowledged sends are counted; shared with other paths to the hub (backlog files). */
+  traffic?: TrafficMeter;
 }
 
 /** What `update` may change while running. */
@@ -41,14 +44,32 @@ const READ_AHEAD = 4096;
 const MIN_READ = 64;
 
 
+type Lane = 'live' | 'backlog';
+interface NextMessage {
+  message: PackedMessage;
+  records: PendingRecord[];
+  cls: RecordClass;
+  lane: Lane;
+  /** Per class, the newest seq in line when the choice began (see the check before sending). */
+  seen: Map<RecordClass, number>;
+}
+
 /**
  * Sends outbox records to the hub, packed into messages, and removes them from the outbox only
  * once the message holding them is acknowledged (PUBACK). On any failure it lets the in-flight
  * messages settle, backs off with jitter, and starts again from the oldest unacknowledged
- * record: delivery is at-least-once, in seq order.
+ * record: delivery is at-least-once, in seq order per class and lane.
+ *
+ * Classes go strictly by priority (alarm, result, reading): a lower class is read only when no
+ * higher one has records waiting, and a message holds one class. An alarm may take one message
+ * slot beyond a full window, so it never waits for a PUBACK of the backlog.
  */
 export class Forwarder {
-  private readonly lanes: Lanes;
+  /** Per class: live-first lanes over that class's key range. */
+  private readonly lanes: Map<RecordClass, Lanes>;
+  /** Records and messages in flight per class: what of `outbox.unsentIn` is not waiting. */
+  private readonly flying = new Map<RecordClass, { records: number; messages: number }>();
+  readonly traffic: TrafficMeter;
   /** `connectedAt` of the transport's link as last seen: a new value means it reconnected. */
   private linkSeen: number | undefined;
   private ratio = 4;
@@ -70,7 +91,8 @@ export class Forwarder {
    */
   private unmarked: AckedRecord[][] = [];
   private holding = false;
-  private lingerSince: number | undefined;
+  /** Per class, since when a live message that is not full has waited for more records. */
+  private readonly lingerSince = new Map<RecordClass, number>();
   private flushing = false;
   private backoff: Backoff;
   private readonly counters: ForwarderStats = {
@@ -81,6 +103,7 @@ export class Forwarder {
     sendFailures: 0,
     inFlight: 0,
     liveFrom: 1,
+    traffic: { sinceStart: {}, days: [] },
   };
 
   constructor(
@@ -89,7 +112,19 @@ export class Forwarder {
     private options: ForwarderOptions,
   ) {
     this.backoff = new Backoff(options.retryInitialMs, options.retryMaxMs, options.random);
-    this.lanes = new Lanes(options.backlogShare);
+    this.lanes = new Map(RECORD_CLASSES.map((c) => [c, new Lanes(options.backlogShare)]));
+    for (const c of RECORD_CLASSES) this.flying.set(c, { records: 0, messages: 0 });
+    this.traffic = options.traffic ?? new TrafficMeter();
+  }
+
+  /** Everything unsent becomes backlog in every class; what is staged from here on is live. */
+  private restartLanes(): void {
+    for (const l of this.lanes.values()) l.restart(this.outbox.upcomingSeq);
+  }
+
+  /** Records of `cls` waiting to be sent (not in a message on its way). */
+  private waiting(cls: RecordClass): boolean {
+    return this.outbox.unsentIn(cls) > this.flying.get(cls)!.records;
   }
 
   /** Settings that may change live (from the twin); they take effect from the next message. */
@@ -98,14 +133,14 @@ export class Forwarder {
     if (next.retryInitialMs !== undefined || next.retryMaxMs !== undefined) {
       this.backoff = new Backoff(this.options.retryInitialMs, this.options.retryMaxMs, this.options.random);
     }
-    if (next.backlogShare !== undefined) this.lanes.setBacklogShare(next.backlogShare);
+    if (next.backlogShare !== undefined) for (const l of this.lanes.values()) l.setBacklogShare(next.backlogShare);
     this.wake.notify();
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.lanes.restart(this.outbox.upcomingSeq);
+    this.restartLanes();
     this.loopDone = this.loop();
   }
 
@@ -135,7 +170,7 @@ export class Forwarder {
   }
 
   stats(): ForwarderStats {
-    return { ...this.counters, inFlight: this.inFlight.size, liveFrom: this.lanes.liveFrom };
+    return { ...this.counters, inFlight: this.inFlight.size, liveFrom: this.lanes.get('reading')!.liveFrom, traffic: this.traffic.figures() };
   }
 
   private async loop(): Promise<void> {
@@ -152,7 +187,7 @@ export class Forwarder {
         await Promise.allSettled([...this.inFlight]);
         this.failed = false;
         // Everything still unsent is backlog now; what arrives from here on is live.
-        this.lanes.restart(this.outbox.upcomingSeq);
+        this.restartLanes();
         const delay = this.backoff.next();
         logger.debug({ delay }, 'forwarder backing off');
         await this.sleep(delay, this.wake);
@@ -166,19 +201,24 @@ export class Forwarder {
         // an outage instead of failing sends): what waited is backlog now, and fresh records
         // go first. Rescan once the messages in flight have settled.
         await Promise.allSettled([...this.inFlight]);
-        this.lanes.restart(this.outbox.upcomingSeq);
+        this.restartLanes();
       }
       // While the link is down one message waits for it, not a window's worth: each holds up to
       // maxMessageBytes of body, and the backlog belongs on disk. A send that completes (the link
       // is back) wakes this loop through `settled`, and the window opens again.
       const window = this.transport.status().state === 'connected' ? this.options.maxInFlight : 1;
+      let classes: readonly RecordClass[] = RECORD_CLASSES;
       if (this.inFlight.size >= window) {
-        await waitAny([this.settled, this.wake]);
-        continue;
+        // The one slot beyond the window is the alarms': they never wait behind a backlog's PUBACKs.
+        if (this.inFlight.size === window && this.flying.get('alarm')!.messages === 0 && this.waiting('alarm')) classes = ['alarm'];
+        else {
+          await waitAny([this.settled, this.wake, this.outbox.added]);
+          continue;
+        }
       }
-      let next: { message: PackedMessage; records: PendingRecord[]; lane: 'live' | 'backlog' } | undefined;
+      let next: NextMessage | undefined;
       try {
-        next = await this.nextMessage();
+        next = await this.nextMessage(classes);
       } catch (err) {
         // A store fault is reported once, by the recovery; the loop waits for the store above.
         if (isStoreFaultError(this.outbox.notice(err))) continue;
@@ -187,56 +227,78 @@ export class Forwarder {
         continue;
       }
       if (!next) continue;
-      this.lanes.sent(next.lane, next.message.seqTo);
-      this.lingerSince = undefined;
-      // Only seq and kind ride along to the PUBACK: the message body carries the data.
-      this.track(this.send(next.message, next.records.map(({ seq, kind }) => ({ seq, kind }))));
+      // A higher class came in while this one was read and packed: it goes first. Checked in the
+      // same turn as the hand-over to the transport, so nothing committed before can be overtaken.
+      const seen = next.seen;
+      if (RECORD_CLASSES.slice(0, RECORD_CLASSES.indexOf(next.cls)).some((c) => this.outbox.newestIn(c) > seen.get(c)!)) continue;
+      this.lanes.get(next.cls)!.sent(next.lane, next.message.seqTo);
+      this.lingerSince.delete(next.cls);
+      // Only seq, kind and class ride along to the PUBACK: the message body carries the data.
+      this.track(this.send(next.message, next.cls, next.records.map(({ seq, kind, cls }) => ({ seq, kind, cls }))));
     }
   }
 
-  /** The next message to send, or undefined after waiting for more data (or for the linger). */
-  private async nextMessage(): Promise<{ message: PackedMessage; records: PendingRecord[]; lane: 'live' | 'backlog' } | undefined> {
+  /**
+   * The next message to send, of the highest class in `classes` with records waiting, or
+   * undefined after waiting for more data (or for the linger).
+   */
+  private async nextMessage(classes: readonly RecordClass[]): Promise<NextMessage | undefined> {
     const { clock, lingerMs } = this.options;
-    const lanes = this.lanes;
-    const limit = this.readLimit;
-    const hasBacklog = () => lanes.hasBacklog;
-    const readBacklog = async (): Promise<PendingRecord[]> => {
-      const got = await this.outbox.read(lanes.backlogCursor, limit, lanes.liveFrom);
-      if (got.length === 0) lanes.backlogDrained();
-      return got;
-    };
-    // Only the lane that sends is read: live first, the backlog its share.
-    let lane: 'live' | 'backlog' = 'live';
-    let records: PendingRecord[] = [];
-    const liveWaiting = this.outbox.upcomingSeq - 1 > lanes.liveCursor;
-    if (hasBacklog() && (!liveWaiting || lanes.pick() === 'backlog')) records = await readBacklog();
-    if (records.length > 0) lane = 'backlog';
-    else {
-      records = await this.outbox.read(lanes.liveCursor, limit);
-      // Live records were staged but are gone (quota eviction): the backlog goes instead.
-      if (records.length === 0 && hasBacklog()) {
-        records = await readBacklog();
-        if (records.length > 0) lane = 'backlog';
-      }
+    const seen = new Map(RECORD_CLASSES.map((c) => [c, this.outbox.newestIn(c)]));
+    let lingerUntil = Infinity;
+    for (const cls of classes) {
+      if (!this.waiting(cls)) continue;
+      const limit = this.readLimit;
+      const found = await this.readClass(cls, limit);
+      if (!found) continue;
+      const { lane, records } = found;
+      const message = this.pack(records);
+      const taken = records.slice(0, message.seqs.length);
+      // All that was read fitted and there may be more: the next read takes twice as many, and
+      // this message goes as it is (a message is billed per 4 KB, so a smaller one costs nothing).
+      const cut = records.length === limit && taken.length === records.length;
+      if (message.full) this.readLimit = Math.min(READ_AHEAD, Math.max(MIN_READ, Math.ceil(taken.length * 1.25) + 16));
+      else if (cut) this.readLimit = Math.min(READ_AHEAD, limit * 2);
+      // Alarms never linger: a few bytes saved are not worth their delay.
+      if (cls === 'alarm' || lane === 'backlog' || message.full || cut || this.flushing || !this.running) return { message, records: taken, cls, lane, seen };
+      // Live and not full yet: wait a little for more records, so units are filled rather than
+      // wasted; meanwhile a lower class may send (the link would otherwise idle for the linger).
+      const since = this.lingerSince.get(cls) ?? clock.now();
+      this.lingerSince.set(cls, since);
+      if (since + lingerMs <= clock.now()) return { message, records: taken, cls, lane, seen };
+      lingerUntil = Math.min(lingerUntil, since + lingerMs);
     }
-    if (records.length === 0) {
-      this.lingerSince = undefined;
+    if (lingerUntil === Infinity) {
+      this.lingerSince.clear();
       await waitAny([this.outbox.added, this.wake]);
       return undefined;
     }
-    const message = this.pack(records);
-    const taken = records.slice(0, message.seqs.length);
-    // All that was read fitted and there may be more: the next read takes twice as many, and
-    // this message goes as it is (a message is billed per 4 KB, so a smaller one costs nothing).
-    const cut = records.length === limit && taken.length === records.length;
-    if (message.full) this.readLimit = Math.min(READ_AHEAD, Math.max(MIN_READ, Math.ceil(taken.length * 1.25) + 16));
-    else if (cut) this.readLimit = Math.min(READ_AHEAD, limit * 2);
-    if (lane === 'backlog' || message.full || cut || this.flushing || !this.running) return { message, records: taken, lane };
-    // Live and not full yet: wait a little for more records, so units are filled rather than wasted.
-    this.lingerSince ??= clock.now();
-    const left = this.lingerSince + lingerMs - clock.now();
-    if (left <= 0) return { message, records: taken, lane };
-    await this.sleep(left, this.outbox.added, this.wake);
+    await this.sleep(lingerUntil - clock.now(), this.outbox.added, this.wake);
+    return undefined;
+  }
+
+  /** Reads the lane of `cls` that sends next: live first, the backlog its share. */
+  private async readClass(cls: RecordClass, limit: number): Promise<{ cls: RecordClass; lane: Lane; records: PendingRecord[] } | undefined> {
+    const lanes = this.lanes.get(cls)!;
+    const readBacklog = async (): Promise<PendingRecord[]> => {
+      const got = await this.outbox.readClass(cls, lanes.backlogCursor, limit, lanes.liveFrom);
+      if (got.length === 0) lanes.backlogDrained();
+      return got;
+    };
+    const liveWaiting = this.outbox.newestIn(cls) > lanes.liveCursor;
+    if (lanes.hasBacklog && (!liveWaiting || lanes.pick() === 'backlog')) {
+      const got = await readBacklog();
+      if (got.length > 0) return { cls, lane: 'backlog', records: got };
+    }
+    if (liveWaiting) {
+      const got = await this.outbox.readClass(cls, lanes.liveCursor, limit);
+      if (got.length > 0) return { cls, lane: 'live', records: got };
+    }
+    // Live records were staged but are gone (quota eviction): the backlog goes instead.
+    if (lanes.hasBacklog) {
+      const got = await readBacklog();
+      if (got.length > 0) return { cls, lane: 'backlog', records: got };
+    }
     return undefined;
   }
 
@@ -252,16 +314,21 @@ export class Forwarder {
     return message;
   }
 
-  private async send(message: PackedMessage, records: AckedRecord[]): Promise<void> {
+  private async send(message: PackedMessage, cls: RecordClass, records: AckedRecord[]): Promise<void> {
     this.outbox.pin(message.seqs);
+    const flying = this.flying.get(cls)!;
+    flying.records += records.length;
+    flying.messages++;
     try {
-      await this.deliver(message, records);
+      await this.deliver(message, cls, records);
     } finally {
+      flying.records -= records.length;
+      flying.messages--;
       this.outbox.unpin(message.seqs);
     }
   }
 
-  private async deliver(message: PackedMessage, records: AckedRecord[]): Promise<void> {
+  private async deliver(message: PackedMessage, cls: RecordClass, records: AckedRecord[]): Promise<void> {
     const { logger, clock } = this.options;
     try {
       await this.transport.send({
@@ -269,7 +336,7 @@ export class Forwarder {
         body: message.body,
         contentType: 'application/json',
         contentEncoding: message.compressed ? 'gzip' : 'utf-8',
-        properties: { ...propertiesFor(message.kind, message.seqFrom, message.seqTo, message.seqs.length) },
+        properties: { ...propertiesFor(message.kind, message.seqFrom, message.seqTo, message.seqs.length, cls) },
       });
     } catch (err) {
       const code = isEdgeError(err) ? err.code : 'EDGE_TRANSPORT_UNAVAILABLE';
@@ -290,10 +357,13 @@ export class Forwarder {
       if (!isStoreFaultError(this.outbox.notice(err))) throw err;
       this.unmarked.push(records);
     }
+    // The loop may be waiting for new records: it must go and wait for the store instead.
+    if (this.unmarked.length > 0) this.wake.notify();
     this.counters.messagesAcked++;
     this.counters.recordsAcked += message.seqs.length;
     this.counters.bytesAcked += message.body.length;
     this.counters.unitsBilled += meterUnits(message.body.length);
+    this.traffic.add('messages', cls, { records: message.seqs.length, bytes: message.body.length, units: meterUnits(message.body.length) }, clock.now());
   }
 
   /** The store refuses writes, or is being healed (`hold`): nothing goes out, nothing is marked. */

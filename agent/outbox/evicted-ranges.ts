@@ -78,15 +78,37 @@ export class EvictedRanges {
   }
 
   private insert(from: number, to: number): void {
+    if (to < this.belowSeq) return;
     const last = this.ranges[this.ranges.length - 1];
-    if (last && from >= last.fromSeq && to <= last.toSeq) return;
-    if (last && from === last.toSeq + 1) {
-      last.toSeq = to;
+    if (!last || from > last.toSeq + 1) {
+      this.ranges.push({ fromSeq: from, toSeq: to });
       return;
     }
-    // Out of order (rare): insert and merge neighbours.
-    this.ranges.push({ fromSeq: from, toSeq: to });
-    this.ranges = mergeRanges(this.ranges);
+    if (from >= last.fromSeq && to <= last.toSeq) return;
+    if (from >= last.fromSeq) {
+      last.toSeq = Math.max(last.toSeq, to);
+      return;
+    }
+    // Below the newest range: common once classes deliver out of seq order (results before the
+    // readings between them). Binary search, then merge only the neighbours: a full sort per seq
+    // made each acknowledgement cost O(ranges log ranges) per record.
+    let lo = 0;
+    let hi = this.ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ranges[mid]!.toSeq + 1 < from) lo = mid + 1;
+      else hi = mid;
+    }
+    // ranges[lo] is the first that touches or follows `from`.
+    let end = lo;
+    let fromSeq = from;
+    let toSeq = to;
+    while (end < this.ranges.length && this.ranges[end]!.fromSeq <= to + 1) {
+      fromSeq = Math.min(fromSeq, this.ranges[end]!.fromSeq);
+      toSeq = Math.max(toSeq, this.ranges[end]!.toSeq);
+      end++;
+    }
+    this.ranges.splice(lo, end - lo, { fromSeq, toSeq });
   }
 }
 

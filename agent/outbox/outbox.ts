@@ -1,6 +1,7 @@
 import { isEdgeError } from '../core/errors.js';
-import type { RecordKind, WireRecord } from '../core/wire.js';
+import { classOf, RECORD_CLASSES, type RecordClass, type RecordKind, type WireRecord } from '../core/wire.js';
 import { decodeChecked, decodeCheckedText, encodeChecked, keyPosition, positionKey } from '../store/checksum.js';
+import { classRange, mergeBySeq, outboxKey, parseOutboxKey } from './class-keys.js';
 import type { AgentStore, StoreOp } from '../store/store.js';
 import { META } from '../store/meta-keys.js';
 import type { SeqFloorView } from '../store/seq-floor.js';
@@ -15,13 +16,15 @@ export type RecordDraft = WireRecord extends infer R ? (R extends WireRecord ? O
 export interface PendingRecord {
   seq: number;
   kind: RecordKind;
+  /** The sending class: the key range the record is stored in (see class-keys.ts). */
+  cls: RecordClass;
   json: string;
   /** The stored value (checksum + JSON), moved as is when the record is acknowledged. */
   value: Buffer;
 }
 
 /** What the forwarder keeps of a record until the hub acknowledges the message holding it. */
-export type AckedRecord = Pick<PendingRecord, 'seq' | 'kind'>;
+export type AckedRecord = Pick<PendingRecord, 'seq' | 'kind'> & { cls?: RecordClass };
 
 export interface StagedRecords {
   ops: Array<{ type: 'put'; sublevel: AgentStore['outbox'] | AgentStore['meta']; key: string; value: Buffer }>;
@@ -59,6 +62,9 @@ export interface OutboxContinuity {
 export class Outbox {
   private nextSeq = 1;
   private readonly unsent = new Map<RecordKind, KindFigures>();
+  private readonly unsentClass = new Map<RecordClass, number>();
+  /** Per class, the highest seq ever put in line: a lane past it has nothing live to read. */
+  private readonly newest = new Map<RecordClass, number>();
   private readonly sentFigures: KindFigures = { records: 0, bytes: 0 };
   /** Seqs in a message on its way to the hub: never evicted, since they may be delivered. */
   private readonly pinned = new Set<number>();
@@ -90,6 +96,7 @@ export class Outbox {
     const raw: Buffer | undefined = await this.store.meta.get(META.nextSeq);
     const stored = raw ? decodeChecked<number>(raw, 'outbox seq counter') : undefined;
     this.unsent.clear();
+    this.unsentClass.clear();
     this.sentFigures.records = 0;
     this.sentFigures.bytes = 0;
     const held: SeqRange[] = [];
@@ -99,18 +106,20 @@ export class Outbox {
       else held.push({ fromSeq: seq, toSeq: seq });
     };
     // A damaged record is counted as a reading here; `read` quarantines it when it gets there.
+    // Keys come class by class, each class in seq order: `hold` runs within each, then all merge.
     for await (const [key, value] of this.store.outbox.iterator()) {
-      this.count(this.unsent, kindOf(checkedText(value, `outbox ${key}`) ?? ''), 1, value.length);
-      hold(keyPosition(key));
+      const { cls, seq } = parseOutboxKey(key);
+      this.tally(kindOf(checkedText(value, `outbox ${key}`) ?? ''), cls, 1, value.length);
+      this.lined(cls, seq);
+      hold(seq);
     }
-    const outboxRanges = held.length;
     for await (const [key, value] of this.store.sent.iterator()) {
       this.sentFigures.records++;
       this.sentFigures.bytes += value.length;
       hold(keyPosition(key));
     }
-    const lowest = Math.min(held[0]?.fromSeq ?? Infinity, held[outboxRanges]?.fromSeq ?? Infinity);
-    const last = Math.max(held[outboxRanges - 1]?.toSeq ?? 0, held[held.length - 1]?.toSeq ?? 0);
+    const lowest = held.reduce((m, r) => Math.min(m, r.fromSeq), Infinity);
+    const last = held.reduce((m, r) => Math.max(m, r.toSeq), 0);
     await this.evictedRanges.init();
     // A store written before deliveries were recorded: what lies below its oldest record went.
     const baseline = raw ? (Number.isFinite(lowest) ? lowest : stored) : undefined;
@@ -135,12 +144,13 @@ export class Outbox {
   stage(drafts: RecordDraft[]): StagedRecords {
     const first = this.nextSeq;
     this.reserve(first + drafts.length);
-    const values = drafts.map((draft, i) => encodeChecked(Object.assign({ seq: first + i, kind: draft.kind }, draft)));
+    const classes = drafts.map((d) => classOf(d.kind, 'cls' in d ? d.cls : undefined));
+    // seq, kind (and cls, when set) lead the JSON text so `kindOf`/`classOfText` need no parse.
+    const values = drafts.map((draft, i) => encodeChecked(Object.assign('cls' in draft && draft.cls !== undefined ? { seq: first + i, kind: draft.kind, cls: draft.cls } : { seq: first + i, kind: draft.kind }, draft)));
     const ops: StagedRecords['ops'] = values.map((value, i) => ({
       type: 'put' as const,
       sublevel: this.store.outbox,
-      key: positionKey(first + i),
-      // seq and kind lead the JSON text so `kindOf` can read the kind without parsing.
+      key: outboxKey(classes[i]!, first + i),
       value,
     }));
     const next = first + drafts.length;
@@ -149,30 +159,49 @@ export class Outbox {
       ops,
       commit: () => {
         this.nextSeq = next;
-        drafts.forEach((d, i) => this.count(this.unsent, d.kind, 1, values[i]!.length));
+        drafts.forEach((d, i) => {
+          this.tally(d.kind, classes[i]!, 1, values[i]!.length);
+          this.lined(classes[i]!, first + i);
+        });
         if (drafts.length > 0) this.added.notify();
       },
     };
   }
 
-  /** Unsent records with `afterSeq < seq < beforeSeq`, in seq order. */
+  /** Unsent records of every class with `afterSeq < seq < beforeSeq`, in seq order. */
   async read(afterSeq: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): Promise<PendingRecord[]> {
+    const parts = await Promise.all(RECORD_CLASSES.map((cls) => this.readClass(cls, afterSeq, limit, beforeSeq)));
+    return parts.flat().sort((a, b) => a.seq - b.seq).slice(0, limit);
+  }
+
+  /** Unsent records of class `cls` with `afterSeq < seq < beforeSeq`, in seq order. */
+  async readClass(cls: RecordClass, afterSeq: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): Promise<PendingRecord[]> {
     const out: PendingRecord[] = [];
     const bad: Array<[string, Buffer]> = [];
-    for await (const [key, value] of this.store.outbox.iterator({ gt: positionKey(afterSeq), lt: positionKey(beforeSeq), limit })) {
+    for await (const [key, value] of this.store.outbox.iterator({ ...classRange(cls, afterSeq, beforeSeq), limit })) {
       const json = checkedText(value, `outbox ${key}`);
       if (json === undefined) bad.push([key, value]);
-      else out.push({ seq: keyPosition(key), kind: kindOf(json), json, value });
+      else out.push({ seq: parseOutboxKey(key).seq, kind: kindOf(json), cls, json, value });
     }
     if (bad.length > 0) {
       // A damaged record cannot be sent; the cloud learns its seq is gone through resend.
       for (const [key, value] of bad) {
         await this.store.quarantine('outbox', key, value);
-        this.count(this.unsent, 'reading', -1, -value.length);
+        this.tally('reading', cls, -1, -value.length);
       }
-      await this.evictedRanges.add(bad.map(([key]) => keyPosition(key)));
+      await this.evictedRanges.add(bad.map(([key]) => parseOutboxKey(key).seq));
     }
     return out;
+  }
+
+  /** The highest seq of class `cls` put in line since `init` (0: none). */
+  newestIn(cls: RecordClass): number {
+    return this.newest.get(cls) ?? 0;
+  }
+
+  /** Unsent records of class `cls` (those in flight included). */
+  unsentIn(cls: RecordClass): number {
+    return this.unsentClass.get(cls) ?? 0;
   }
 
   /**
@@ -183,18 +212,20 @@ export class Outbox {
    */
   async markSent(acked: AckedRecord[], sentAt: number, retain: boolean): Promise<void> {
     // Only what is still here: quota eviction may have raced a message that was being read.
-    const stored = await this.store.outbox.getMany(acked.map((r) => positionKey(r.seq)));
-    const records = acked.flatMap((r, i) => (stored[i] === undefined ? [] : [{ ...r, value: stored[i] }]));
+    // A caller that does not know a record's class has it looked up in every class's range.
+    const candidates = acked.flatMap((r) => (r.cls ? [{ r, cls: r.cls }] : RECORD_CLASSES.map((cls) => ({ r, cls }))));
+    const stored = await this.store.outbox.getMany(candidates.map((c) => outboxKey(c.cls, c.r.seq)));
+    const records = candidates.flatMap((c, i) => (stored[i] === undefined ? [] : [{ ...c.r, cls: c.cls, value: stored[i] }]));
     const stamp = Buffer.alloc(SENT_AT_BYTES);
     stamp.writeDoubleBE(sentAt, 0);
     const ops: StoreOp[] = records.flatMap((r): StoreOp[] => {
-      const del = { type: 'del' as const, sublevel: this.store.outbox, key: positionKey(r.seq) };
+      const del = { type: 'del' as const, sublevel: this.store.outbox, key: outboxKey(r.cls, r.seq) };
       return retain ? [del, { type: 'put' as const, sublevel: this.store.sent, key: positionKey(r.seq), value: Buffer.concat([stamp, r.value]) }] : [del];
     });
     if (!retain && records.length > 0) ops.push(this.delivered.stage(records.map((r) => r.seq)));
     await this.store.write(ops);
     for (const r of records) {
-      this.count(this.unsent, r.kind, -1, -r.value.length);
+      this.tally(r.kind, r.cls, -1, -r.value.length);
       if (retain) {
         this.sentFigures.records++;
         this.sentFigures.bytes += SENT_AT_BYTES + r.value.length;
@@ -237,19 +268,23 @@ export class Outbox {
     > = [];
     if (to >= fromSeq) {
       const range = { gte: positionKey(fromSeq), lte: positionKey(to) };
-      for await (const key of this.store.outbox.keys(range)) {
-        have.add(keyPosition(key));
-        pending++;
+      for (const cls of RECORD_CLASSES) {
+        for await (const key of this.store.outbox.keys(classRange(cls, fromSeq - 1, to + 1))) {
+          have.add(parseOutboxKey(key).seq);
+          pending++;
+        }
       }
       for await (const [key, stored] of this.store.sent.iterator(range)) {
         const value = stored.subarray(SENT_AT_BYTES);
         const json = checkedText(value, `sent ${key}`);
         if (json === undefined) continue; // damaged: answered as evicted below
         have.add(keyPosition(key));
-        ops.push({ type: 'del', sublevel: this.store.sent, key }, { type: 'put', sublevel: this.store.outbox, key, value });
+        const cls = classOfText(json);
+        ops.push({ type: 'del', sublevel: this.store.sent, key }, { type: 'put', sublevel: this.store.outbox, key: outboxKey(cls, keyPosition(key)), value });
         this.sentFigures.records--;
         this.sentFigures.bytes -= stored.length;
-        this.count(this.unsent, kindOf(json), 1, value.length);
+        this.tally(kindOf(json), cls, 1, value.length);
+        this.lined(cls, keyPosition(key));
         resent++;
       }
     }
@@ -295,9 +330,13 @@ export class Outbox {
   async evictOldest(kind: RecordKind | 'sent', max: number, limits: { olderThanTime?: number; bytes?: number } = {}): Promise<{ records: number; bytes: number }> {
     const { olderThanTime, bytes: enough = Infinity } = limits;
     const sub = kind === 'sent' ? this.store.sent : this.store.outbox;
-    const victims: Array<{ seq: number; bytes: number; kind: RecordKind }> = [];
+    const victims: Array<{ seq: number; key: string; bytes: number; kind: RecordKind; cls: RecordClass }> = [];
     let freed = 0;
-    for await (const [key, stored] of sub.iterator()) {
+    const entries =
+      kind === 'sent'
+        ? mapAsync(sub.iterator(), ([key, stored]) => ({ key, stored, seq: keyPosition(key), cls: 'reading' as RecordClass }))
+        : mergeBySeq(RECORD_CLASSES.map((cls) => mapAsync(sub.iterator(classRange(cls, 0, Number.MAX_SAFE_INTEGER)), ([key, stored]) => ({ key, stored, cls, seq: parseOutboxKey(key).seq }))));
+    for await (const { key, stored, seq, cls } of entries) {
       if (victims.length >= max || freed >= enough) break;
       const value = kind === 'sent' ? stored.subarray(SENT_AT_BYTES) : stored;
       // A damaged record has no trustworthy time or kind: it is evicted as the oldest reading.
@@ -305,14 +344,14 @@ export class Outbox {
       const k = kindOf(json);
       // Seq order follows time closely: the first young record ends the search for old ones.
       if (olderThanTime !== undefined && json !== '' && timeOf(json) >= olderThanTime) break;
-      if (kind !== 'sent' && (k !== kind || this.pinned.has(keyPosition(key)))) continue;
-      victims.push({ seq: keyPosition(key), bytes: stored.length, kind: k });
+      if (kind !== 'sent' && (k !== kind || this.pinned.has(seq))) continue;
+      victims.push({ seq, key, bytes: stored.length, kind: k, cls });
       freed += stored.length;
     }
     // Re-check at the last moment: the forwarder may have pinned some while we were reading.
     if (kind !== 'sent') victims.splice(0, victims.length, ...victims.filter((v) => !this.pinned.has(v.seq)));
     if (victims.length === 0) return { records: 0, bytes: 0 };
-    const dels: StoreOp[] = victims.map((v) => ({ type: 'del' as const, sublevel: sub, key: positionKey(v.seq) }));
+    const dels: StoreOp[] = victims.map((v) => ({ type: 'del' as const, sublevel: sub, key: v.key }));
     // Retained records were delivered: the set of delivered seqs keeps them accounted for.
     if (kind === 'sent') dels.push(this.delivered.stage(victims.map((v) => v.seq)));
     await this.store.write(dels);
@@ -322,7 +361,7 @@ export class Outbox {
       if (kind === 'sent') {
         this.sentFigures.records--;
         this.sentFigures.bytes -= v.bytes;
-      } else this.count(this.unsent, v.kind, -1, -v.bytes);
+      } else this.tally(v.kind, v.cls, -1, -v.bytes);
     }
     // Retained records were delivered already: dropping them loses nothing the cloud lacks.
     if (kind !== 'sent') await this.evictedRanges.add(victims.map((v) => v.seq));
@@ -345,9 +384,16 @@ export class Outbox {
 
   async figures(): Promise<OutboxFigures> {
     let oldestUnsentTime: number | undefined;
-    for await (const value of this.store.outbox.values({ limit: 1 })) {
-      const json = checkedText(value, 'outbox head');
-      if (json !== undefined) oldestUnsentTime = timeOf(json);
+    let oldestSeq = Infinity;
+    for (const cls of RECORD_CLASSES) {
+      for await (const [key, value] of this.store.outbox.iterator({ ...classRange(cls, 0, Number.MAX_SAFE_INTEGER), limit: 1 })) {
+        const seq = parseOutboxKey(key).seq;
+        if (seq > oldestSeq) continue;
+        const json = checkedText(value, 'outbox head');
+        if (json === undefined) continue;
+        oldestSeq = seq;
+        oldestUnsentTime = timeOf(json);
+      }
     }
     return {
       unsent: Object.fromEntries([...this.unsent].map(([k, f]) => [k, { ...f }])),
@@ -361,19 +407,35 @@ export class Outbox {
     return this.nextSeq;
   }
 
-  private count(map: Map<RecordKind, KindFigures>, kind: RecordKind, records: number, bytes: number): void {
-    const f = map.get(kind) ?? { records: 0, bytes: 0 };
+  private lined(cls: RecordClass, seq: number): void {
+    if (seq > (this.newest.get(cls) ?? 0)) this.newest.set(cls, seq);
+  }
+
+  private tally(kind: RecordKind, cls: RecordClass, records: number, bytes: number): void {
+    const f = this.unsent.get(kind) ?? { records: 0, bytes: 0 };
     f.records += records;
     f.bytes += bytes;
-    map.set(kind, f);
+    this.unsent.set(kind, f);
+    this.unsentClass.set(cls, (this.unsentClass.get(cls) ?? 0) + records);
   }
 }
 
-const KIND_PREFIX = /^\{"seq":\d+,"kind":"(\w+)"/;
+const KIND_PREFIX = /^\{"seq":\d+,"kind":"(\w+)"(?:,"cls":"(\w+)")?/;
 
 function kindOf(json: string): RecordKind {
   const m = KIND_PREFIX.exec(json);
   return (m?.[1] ?? 'reading') as RecordKind;
+}
+
+/** The class a stored record's JSON names (a retained record going back to the outbox). */
+function classOfText(json: string): RecordClass {
+  const m = KIND_PREFIX.exec(json);
+  const cls = m?.[2] as RecordClass | undefined;
+  return classOf((m?.[1] ?? 'reading') as RecordKind, cls !== undefined && (RECORD_CLASSES as readonly string[]).includes(cls) ? cls : undefined);
+}
+
+async function* mapAsync<A, B>(source: AsyncIterable<A>, f: (a: A) => B): AsyncGenerator<B> {
+  for await (const a of source) yield f(a);
 }
 
 /** The record's JSON text, or undefined when its checksum fails. */

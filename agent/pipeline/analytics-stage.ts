@@ -2,13 +2,14 @@ import type { Logger } from '../core/logger.js';
 import { AnalyticsEngine, compileQuery, eventFromReading, toResultRecord, type Counters, type EngineCheckpoint, type InputFilter, type QueryPlan, type Tolerances } from '../analytics/index.js';
 import type { JournalEntry } from '../journal/journal.js';
 import type { RecordDraft } from '../outbox/outbox.js';
+import type { RecordClass } from '../core/wire.js';
 import { inputFilters, type InputSelection } from './input-selection.js';
 import { readingRecord } from './reading-records.js';
 import { ReferenceTables, type ReferenceRows, type ReferenceSpec, type ReferenceStatus } from './reference-files.js';
 import type { RecordStage, StageOutput } from './stage.js';
 
 export interface AnalyticsStageOptions {
-  queries: Array<{ name: string; query: string }>;
+  queries: Array<{ name: string; query: string; priority?: RecordClass }>;
   tolerances: Partial<Tolerances>;
   maxStateEntries: number;
   /** Forward raw readings as well as the results. */
@@ -49,9 +50,12 @@ export class AnalyticsStage implements RecordStage {
   private readonly references: ReferenceTables;
   /** The tables in force, by configured name; engines built later (restore) start with these. */
   private readonly tables: Record<string, ReferenceRows>;
+  /** Queries whose results go in another class than `result` (their `priority`). */
+  private readonly classes: Map<string, RecordClass>;
 
   constructor(private readonly options: AnalyticsStageOptions) {
     const names = new Set(options.queries.map((q) => q.name));
+    this.classes = new Map(options.queries.flatMap((q) => (q.priority && q.priority !== 'result' ? [[q.name, q.priority] as const] : [])));
     if (names.size !== options.queries.length) throw new TypeError('two analytics queries have the same name');
     const referenceInputs = Object.keys(options.reference ?? {});
     this.plans = options.queries.map((q) => compileQuery(q.query, q.name, { referenceInputs }));
@@ -69,7 +73,10 @@ export class AnalyticsStage implements RecordStage {
       queries: [plan],
       tolerances: this.options.tolerances,
       maxStateEntries: this.options.maxStateEntries,
-      onResult: (row) => this.drafts.push(toResultRecord(row)),
+      onResult: (row) => {
+        const cls = this.classes.get(row.query);
+        this.drafts.push(cls ? { ...toResultRecord(row), cls } : toResultRecord(row));
+      },
       referenceData: this.tables,
       inputs: this.inputs,
     });

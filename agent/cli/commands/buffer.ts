@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
 import type { BufferSummary } from '../../diagnostics/handlers/status.js';
 import type { ForwarderStats } from '../../core/agent-stats.js';
+import { trafficFields } from '../traffic-format.js';
 import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions } from '../format.js';
 
 export function registerBuffer(program: Command): void {
@@ -23,6 +24,7 @@ export function registerBuffer(program: Command): void {
         ['next seq', String(b.nextSeq)],
         ['connection', b.connection === 'connected' ? p.ok(b.connection) : p.warn(b.connection)],
         ['in flight', String(b.forwarder.inFlight)],
+        ...trafficFields(b.forwarder.traffic),
         ['evicted (quota)', counts(b.evicted)],
         ['expired (ttl)', counts(b.expired)],
         ['lost seq ranges', b.evictedRanges.length ? b.evictedRanges.map((r) => JSON.stringify(r)).join(' ') : 'none'],

@@ -3,6 +3,7 @@ import { request } from '../../diagnostics/client.js';
 import { withExamples } from '../help.js';
 import type { StatusReport } from '../../diagnostics/handlers/status.js';
 import type { ProvisioningStatus } from '../../transport/hub-target.js';
+import { trafficFields } from '../traffic-format.js';
 import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerStatus(program: Command): void {
@@ -70,6 +71,7 @@ export function renderStatus(s: StatusReport, p: Paint): string {
         ['oldest unsent', b.oldestUnsentAgeMs !== undefined ? age(b.oldestUnsentAgeMs) : '—'],
         ['disk', diskShare > 0.9 ? p.bad(disk) : diskShare > 0.7 ? p.warn(disk) : disk],
         ['sent', `${s.forwarder.messagesAcked} messages, ${s.forwarder.recordsAcked} records, ${s.forwarder.unitsBilled} billed units, ${s.forwarder.sendFailures} failures`],
+        ...trafficFields(s.forwarder.traffic),
         ...(s.forwarder.lastError ? ([['last send error', `${s.forwarder.lastError.code}: ${s.forwarder.lastError.message}`]] as Array<[string, string]>) : []),
         ['evicted', evictions(b.evicted, b.expired)],
       ],
