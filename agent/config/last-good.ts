@@ -1,5 +1,6 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeDurableFile } from '../core/durable-file.js';
 import { errorMessage } from '../core/errors.js';
 import { makeDir } from '../store/make-dir.js';
 import { isJsonObject, type JsonObject } from './overlay.js';
@@ -25,21 +26,7 @@ export function lastGoodPath(dataDir: string): string {
 export async function saveLastGood(dataDir: string, value: LastGood): Promise<void> {
   const path = lastGoodPath(dataDir);
   makeDir(dirname(path));
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify(value) + '\n', 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeDurableFile(path, JSON.stringify(value) + '\n');
 }
 
 /** The saved document, or undefined (with the reason) when there is none or it is unreadable. */

@@ -1,6 +1,6 @@
-import { open, readFile, rename, mkdir } from 'node:fs/promises';
+import { readFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeDurableFile } from '../../core/durable-file.js';
 import { errorMessage, systemErrorCode } from '../../core/errors.js';
 
 /**
@@ -52,19 +52,5 @@ export async function loadAssignment(dataDir: string): Promise<{ value?: StoredA
 export async function saveAssignment(dataDir: string, value: StoredAssignment): Promise<void> {
   const path = assignmentPath(dataDir);
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify(value) + '\n', 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeDurableFile(path, JSON.stringify(value) + '\n');
 }
