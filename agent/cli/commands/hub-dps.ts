@@ -2,6 +2,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { untilShutdownSignal } from '../shutdown.js';
 import { usageError } from '../exit.js';
 
 /**
@@ -48,15 +49,7 @@ export function registerHubDps(hub: Command): void {
           hubs.map((h, i) => `hub-${i}: devices mqtts://${h.hostName}, service http://127.0.0.1:${h.servicePort}, data ${h.dataDir}\n`).join('') +
           '(Ctrl-C stops)\n',
       );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilShutdownSignal();
       await service.stop();
       for (const h of hubs) await h.stop();
       process.stdout.write('DPS and hubs stopped\n');

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { untilShutdownSignal } from '../shutdown.js';
 import { EdgeError } from '../../core/errors.js';
 import { parseDuration } from '../duration.js';
 import { usageError } from '../exit.js';
@@ -92,15 +93,7 @@ export function registerHub(program: Command): void {
           `data ${emulator.dataDir}, CA ${join(emulator.dataDir, 'tls', 'ca.pem')} (Ctrl-C stops)\n` +
           `Event Hub-compatible endpoint (AMQP): ${emulator.eventHubsConnectionString()}\n`,
       );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilShutdownSignal();
       await emulator.stop();
       process.stdout.write(`IoT Hub emulator stopped; ${emulator.messageCount()} messages in its log\n`);
     });
