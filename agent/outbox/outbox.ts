@@ -66,6 +66,11 @@ export class Outbox {
   readonly added = new Signal();
   /** Fires when a resend put older records back in line: the forwarder rescans its backlog. */
   readonly rewound = new Signal();
+  /**
+   * Unsent records below this seq are reserved for the backlog-files drainer: `read` (the
+   * forwarder's) never returns them, so no range goes both as messages and as a file at once.
+   */
+  private filesBelow = 0;
   readonly evictedRanges: EvictedRanges;
   /** Seqs acknowledged and no longer held (see EvictedRanges): what continuity needs to know. */
   private readonly delivered: EvictedRanges;
@@ -155,15 +160,66 @@ export class Outbox {
     };
   }
 
-  /** Unsent records with `afterSeq < seq < beforeSeq`, in seq order. */
+  /** Unsent records with `afterSeq < seq < beforeSeq`, in seq order; none reserved for files. */
   async read(afterSeq: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): Promise<PendingRecord[]> {
     const out: PendingRecord[] = [];
     const bad: Array<[string, Buffer]> = [];
-    for await (const [key, value] of this.store.outbox.iterator({ gt: positionKey(afterSeq), lt: positionKey(beforeSeq), limit })) {
+    const after = Math.max(afterSeq, this.filesBelow - 1);
+    for await (const [key, value] of this.store.outbox.iterator({ gt: positionKey(after), lt: positionKey(beforeSeq), limit })) {
       const json = checkedText(value, `outbox ${key}`);
       if (json === undefined) bad.push([key, value]);
       else out.push({ seq: keyPosition(key), kind: kindOf(json), json, value });
     }
+    await this.quarantineBad(bad);
+    return out;
+  }
+
+  /** Reserves unsent records below `beforeSeq` for files (see `filesBelow`); 0 ends the reservation. */
+  reserveForFiles(beforeSeq: number): void {
+    const released = beforeSeq < this.filesBelow;
+    this.filesBelow = beforeSeq;
+    if (released) {
+      // The forwarder may have passed over reserved records: it rescans from the oldest.
+      this.rewound.notify();
+      this.added.notify();
+    }
+  }
+
+  get reservedForFiles(): number {
+    return this.filesBelow;
+  }
+
+  /**
+   * The oldest run of unsent records below `beforeSeq`, in seq order: records in flight (pinned)
+   * before the run are passed over, and one inside it ends the run, so every unsent unpinned record
+   * between its first and last seq is in it. At most `limit` records and about `maxBytes` of JSON.
+   * `afterSeq` lets a caller that deleted what it read skip over the deletions.
+   */
+  async readOldest(beforeSeq: number, limit: number, maxBytes: number, afterSeq = 0): Promise<PendingRecord[]> {
+    const out: PendingRecord[] = [];
+    const bad: Array<[string, Buffer]> = [];
+    let bytes = 0;
+    for await (const [key, value] of this.store.outbox.iterator({ gt: positionKey(afterSeq), lt: positionKey(beforeSeq) })) {
+      const seq = keyPosition(key);
+      if (this.pinned.has(seq)) {
+        if (out.length > 0) break;
+        continue;
+      }
+      const json = checkedText(value, `outbox ${key}`);
+      if (json === undefined) {
+        bad.push([key, value]);
+        continue;
+      }
+      if (out.length > 0 && bytes + json.length > maxBytes) break;
+      out.push({ seq, kind: kindOf(json), json, value });
+      bytes += json.length;
+      if (out.length >= limit) break;
+    }
+    await this.quarantineBad(bad);
+    return out;
+  }
+
+  private async quarantineBad(bad: Array<[string, Buffer]>): Promise<void> {
     if (bad.length > 0) {
       // A damaged record cannot be sent; the cloud learns its seq is gone through resend.
       for (const [key, value] of bad) {
@@ -172,7 +228,6 @@ export class Outbox {
       }
       await this.evictedRanges.add(bad.map(([key]) => keyPosition(key)));
     }
-    return out;
   }
 
   /**
