@@ -208,9 +208,9 @@ export const forwardingSchema = z
         /** …or once the oldest unsent record's application time is older than this. */
         afterAgeMs: z.number().int().positive().default(6 * 3_600_000),
         /** Records per file at most (one kind per file). */
-        fileRecords: z.number().int().min(1).max(1_000_000).default(100_000),
+        fileRecords: z.number().int().min(1).max(1_000_000).default(250_000),
         /** JSON bytes per file at most, before gzip: what the agent holds in memory for one file. */
-        maxFileBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
+        maxFileBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(32 * 1024 * 1024),
       })
       .prefault({}),
   })
