@@ -56,8 +56,8 @@ export class BacklogDrainer {
   private readonly wake = new Signal();
   private backoff: Backoff;
   private readonly counters: FilesPathStats = { enabled: false, reservedBelow: 0, files: 0, records: 0, bytesUploaded: 0, unitsBilled: 0, failures: 0 };
-  /** Notified when the loop goes idle with nothing reserved (tests, benchmarks). */
-  readonly idle = new Signal();
+  /** Notified after every step of the loop: a file shipped, a failure, an idle look at the trigger. */
+  readonly progress = new Signal();
   /** The last seq shipped under the current reservation: the next read starts above it. */
   private shippedTo = 0;
 
@@ -104,6 +104,7 @@ export class BacklogDrainer {
     const { clock, logger } = this.options;
     const checkMs = this.options.checkMs ?? 1000;
     while (this.running) {
+      this.progress.notify();
       const settings = this.options.settings;
       try {
         if (!settings.enabled || this.outbox.held) {
@@ -113,7 +114,6 @@ export class BacklogDrainer {
         }
         if (this.outbox.reservedForFiles === 0) {
           if (!(await this.triggered(settings))) {
-            this.idle.notify();
             await waitAny([this.wake], { clock, ms: checkMs });
             continue;
           }

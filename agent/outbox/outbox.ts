@@ -171,7 +171,8 @@ export class Outbox {
       else out.push({ seq: keyPosition(key), kind: kindOf(json), json, value });
     }
     await this.quarantineBad(bad);
-    return out;
+    // A reservation made while this read was under way holds too: checked where the caller takes over.
+    return this.filesBelow > after + 1 ? out.filter((r) => r.seq >= this.filesBelow) : out;
   }
 
   /** Reserves unsent records below `beforeSeq` for files (see `filesBelow`); 0 ends the reservation. */
@@ -216,7 +217,13 @@ export class Outbox {
       if (out.length >= limit) break;
     }
     await this.quarantineBad(bad);
-    return out;
+    // A message read meanwhile may have pinned some: the run ends before the first of them.
+    const cut = out.findIndex((r) => this.pinned.has(r.seq));
+    const run = cut < 0 ? out : out.slice(0, cut);
+    // The iterator reads a snapshot: a message acknowledged (deleted, then unpinned) while it ran
+    // left its records in the snapshot, unpinned. Only what is still stored belongs in a file.
+    const still = run.length > 0 ? await this.store.outbox.getMany(run.map((r) => positionKey(r.seq))) : [];
+    return run.filter((_, i) => still[i] !== undefined);
   }
 
   private async quarantineBad(bad: Array<[string, Buffer]>): Promise<void> {

@@ -33,7 +33,7 @@ export const suite: BenchSuite = {
         await files.drainer!.prime();
         files.forwarder.start();
         files.drainer!.start();
-        while (files.drainer!.stats().records < RECORDS) await files.drainer!.idle.wait();
+        while (files.drainer!.stats().records < RECORDS) await files.drainer!.progress.wait();
         if (!(await files.forwarder.flush(600_000))) throw new Error('files device did not drain');
         const filesMs = performance.now() - t0;
         const f = files.drainer!.stats();

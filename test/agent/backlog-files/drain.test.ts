@@ -60,7 +60,7 @@ describe('backlog as files (real LevelDB outbox, SDK file upload and MQTT agains
     expect(a.outbox.reservedForFiles).toBe(BACKLOG + 1);
     a.forwarder.start();
     a.drainer!.start();
-    while (a.drainer!.stats().records < BACKLOG) await a.drainer!.idle.wait();
+    while (a.drainer!.stats().records < BACKLOG) await a.drainer!.progress.wait();
     hub.off('fileUploaded', onFile);
     await Promise.all(liveStaged);
     expect(await a.forwarder.flush(120_000)).toBe(true);
