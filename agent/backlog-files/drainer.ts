@@ -48,7 +48,8 @@ export const UNITS_PER_FILE = 2;
  * once. Files are read from the oldest end; each holds one kind's run, and its records leave the
  * outbox (retention or delivered ranges, as for a PUBACK) only after the hub accepted the upload's
  * completion. A failed upload gives the reservation back, so the forwarder sends the backlog as
- * messages until the next attempt.
+ * messages until the next attempt; no link at all is not a failure (nothing can be sent): the
+ * reservation stays and the drainer looks again shortly.
  */
 export class BacklogDrainer {
   private running = false;
@@ -129,6 +130,14 @@ export class BacklogDrainer {
         this.shippedTo = run[run.length - 1]!.seq;
         this.backoff.reset();
       } catch (err) {
+        if (isEdgeError(err, 'EDGE_TRANSPORT_UNAVAILABLE')) {
+          // Offline: the forwarder cannot send either, so the reservation stays — and grows to what
+          // arrived meanwhile, all of it backlog — and leaves as files the moment the link is back,
+          // not as messages in a backoff's gap.
+          if (this.outbox.reservedForFiles > 0) this.outbox.reserveForFiles(this.outbox.upcomingSeq);
+          await waitAny([this.wake], { clock, ms: checkMs });
+          continue;
+        }
         this.counters.failures++;
         const code = isEdgeError(err) ? err.code : 'EDGE_FILE_UPLOAD_FAILED';
         this.counters.lastError = { code, message: errorMessage(err), at: clock.now() };
