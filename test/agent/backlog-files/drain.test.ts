@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseBacklogBlobName, readBacklogFile } from '../../../agent/core/backlog-file.js';
 import { decodeWireMessage } from '../../../agent/core/wire.js';
-import { BacklogFilesSource, CombinedSource, MessageLogSource, Reconciler, SqliteStore, emulatorFileLister } from '../../../cloud/reconciler/index.js';
+import { BacklogFilesSource, CombinedSource, MessageLogSource, Reconciler, SqliteStore, dataDirFileLister, emulatorFileLister, type BacklogFileLister } from '../../../cloud/reconciler/index.js';
 import type { IotHubEmulator } from '../../../cloud/iothub/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,13 +25,13 @@ async function tableOf(store: SqliteStore, device: string) {
   return { readings, results };
 }
 
-async function reconcileAll(hub: IotHubEmulator): Promise<SqliteStore> {
+async function reconcileAll(hub: IotHubEmulator, lister: BacklogFileLister = emulatorFileLister(hub)): Promise<SqliteStore> {
   const dir = tempDir('files-reconciler');
   cleanups.push(() => dir.cleanup());
   const store = new SqliteStore(join(dir.path, 'r.db'));
   cleanups.push(() => store.close());
   await store.migrate();
-  const source = new CombinedSource(new MessageLogSource(hub.messageLog), new BacklogFilesSource(emulatorFileLister(hub)));
+  const source = new CombinedSource(new MessageLogSource(hub.messageLog), new BacklogFilesSource(lister));
   const reconciler = new Reconciler({ source, store, batchSize: 200 });
   await reconciler.runOnce();
   await reconciler.stop();
@@ -107,6 +107,9 @@ describe('backlog as files (real LevelDB outbox, SDK file upload and MQTT agains
     expect(da).toMatchObject({ maxSeq: staged, records: staged, duplicates: 500 });
     expect(devices.find((d) => d.device === 'messages')).toMatchObject({ maxSeq: staged, records: staged, duplicates: 0 });
     expect((await store.gaps()).filter((g) => g.state === 'open')).toEqual([]);
+    // The same files read from the emulator's data dir (another process's view) give the same table.
+    const fromDisk = await reconcileAll(hub, dataDirFileLister(hub.dataDir));
+    expect(await tableOf(fromDisk, 'files')).toEqual(ta);
   }, 600_000);
 });
 

@@ -2,6 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseBacklogBlobName, readBacklogFile } from '../../../agent/core/backlog-file.js';
 import { decodeWireMessage } from '../../../agent/core/wire.js';
+import { BacklogDrainer } from '../../../agent/backlog-files/drainer.js';
+import { ManualClock, systemClock, type TimerHandle } from '../../../agent/core/clock.js';
+import { Signal } from '../../../agent/core/signal.js';
+import { silentLogger } from '../../../agent/core/logger.js';
+import { HubFileUpload } from '../../../agent/transport/file-upload.js';
 import { recordsOf, startHub } from '../../support/hub.js';
 import { FILES_ON, deviceRig } from './support.js';
 
@@ -66,5 +71,46 @@ describe('backlog files: the reservation between the drainer and the forwarder',
     expect(a.drainer!.stats().records).toBe(viaFiles.length);
     const all = [...viaFiles, ...viaMessages].sort((x, y) => x - y);
     expect(all).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+  });
+});
+
+/** A ManualClock that says when a timer is set, so the test advances it only once the drainer sleeps. */
+class ArmedClock extends ManualClock {
+  readonly armed = new Signal();
+  override setTimeout(fn: () => void, ms: number): TimerHandle {
+    const handle = super.setTimeout(fn, ms);
+    this.armed.notify();
+    return handle;
+  }
+}
+
+describe('backlog files: the age trigger (ManualClock)', () => {
+  it('a few old records go as files once the oldest is older than afterAgeMs, not before', async () => {
+    const { hub, close } = await startHub();
+    cleanups.push(close);
+    const a = await deviceRig(hub, 'aged');
+    cleanups.push(() => a.close());
+    await a.stage(0, 120);
+    const oldest = JSON.parse((await a.outbox.read(0, 1))[0]!.json) as { t: number };
+    const clock = new ArmedClock(oldest.t + 30 * 60_000);
+    const drainer = new BacklogDrainer(a.outbox, {
+      device: 'aged',
+      boot: 'boot-1',
+      settings: { ...FILES_ON, afterRecords: 1_000_000, afterAgeMs: 3_600_000 },
+      retain: () => false,
+      uploader: new HubFileUpload({ link: a.link, deviceId: 'aged', ca: hub.caPem, timeoutMs: 60_000, clock: systemClock, logger: silentLogger }),
+      clock,
+      logger: silentLogger,
+      checkMs: 1000,
+    });
+    cleanups.push(() => drainer.stop());
+    drainer.start();
+    // The drainer looked and went to sleep on the clock: half an hour old is below the threshold.
+    await clock.armed.wait();
+    expect(drainer.stats()).toMatchObject({ files: 0, reservedBelow: 0 });
+    clock.advance(3_600_000);
+    while (a.outbox.depth > 0) await drainer.progress.wait();
+    expect(drainer.stats()).toMatchObject({ files: 2, records: 120, unitsBilled: 4 });
+    expect(hub.fileUploads().map((u) => u.blobName).sort()).toEqual(['aged/backlog/reading/000000000000001-000000000000120.jsonl.gz', 'aged/backlog/result/000000000000050-000000000000100.jsonl.gz']);
   });
 });
