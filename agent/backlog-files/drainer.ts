@@ -40,6 +40,8 @@ export interface BacklogDrainerOptions {
  */
 export const UNITS_PER_FILE = 2;
 
+const STOP_WAIT_MS = 5000;
+
 /**
  * Drains a long backlog as gzip files through IoT Hub file upload. Once the trigger holds (more
  * than `afterRecords` unsent, or the oldest older than `afterAgeMs`), every record unsent at that
@@ -84,11 +86,15 @@ export class BacklogDrainer {
     this.loopDone = this.loop();
   }
 
-  /** Stops after the upload in progress; what is reserved goes back to the forwarder. */
+  /**
+   * Stops after the upload in progress, waiting for it at most `STOP_WAIT_MS` (the transport may be
+   * closed under it: its records stay in the outbox, unacknowledged, and go after the next start).
+   * What is reserved goes back to the forwarder.
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.wake.notify();
-    await this.loopDone;
+    await Promise.race([this.loopDone, waitAny([], { clock: this.options.clock, ms: STOP_WAIT_MS })]);
     this.outbox.reserveForFiles(0);
   }
 
