@@ -225,6 +225,24 @@ export const forwardingSchema = z
     backlogShare: z.number().gt(0).max(1).default(0.25),
     /** gzip message bodies; IoT Hub bills the compressed size. */
     compress: z.boolean().default(false),
+    /**
+     * A long backlog leaves as gzip files through IoT Hub file upload, billed per file instead of
+     * per 4 KB (agent/backlog-files/README.md). Off unless enabled: file upload needs a storage
+     * account linked to the hub.
+     */
+    backlogFiles: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** Files start once more records than this wait unsent… */
+        afterRecords: z.number().int().min(1).default(100_000),
+        /** …or once the oldest unsent record's application time is older than this. */
+        afterAgeMs: z.number().int().positive().default(6 * 3_600_000),
+        /** Records per file at most (one kind per file). */
+        fileRecords: z.number().int().min(1).max(1_000_000).default(250_000),
+        /** JSON bytes per file at most, before gzip: what the agent holds in memory for one file. */
+        maxFileBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(32 * 1024 * 1024),
+      })
+      .prefault({}),
   })
   .refine((f) => f.retryInitialMs <= f.retryMaxMs, { message: 'retryInitialMs must not exceed retryMaxMs (the backoff would start above its ceiling)', path: ['retryInitialMs'] })
   .prefault({});

@@ -28,6 +28,23 @@ export interface AgentStats {
   storeFault?: Alarm;
   /** Per query: late/out-of-order/dropped/… counters and the watermark lag. */
   analytics?: { counters: Record<string, unknown>; watermarks: Record<string, number> };
+  /** Figures per sending path; `files` is the backlog-files drainer (agent/backlog-files/). */
+  paths?: { files?: FilesPathStats };
+}
+
+/** The backlog as IoT Hub file uploads, since start. */
+export interface FilesPathStats {
+  enabled: boolean;
+  /** Unsent records below this seq are the drainer's (0: none reserved). */
+  reservedBelow: number;
+  files: number;
+  records: number;
+  /** gzip bytes uploaded (Azure Storage's bill, not IoT Hub's). */
+  bytesUploaded: number;
+  /** IoT Hub billed messages: 2 per file (the upload request and its completion notification). */
+  unitsBilled: number;
+  failures: number;
+  lastError?: { code: string; message: string; at: number };
 }
 
 export interface StorageStats extends OutboxFigures {

@@ -72,6 +72,11 @@ export class Outbox {
   readonly added = new Signal();
   /** Fires when a resend put older records back in line: the forwarder rescans its backlog. */
   readonly rewound = new Signal();
+  /**
+   * Unsent records below this seq are reserved for the backlog-files drainer: `read` (the
+   * forwarder's) never returns them, so no range goes both as messages and as a file at once.
+   */
+  private filesBelow = 0;
   readonly evictedRanges: EvictedRanges;
   /** Seqs acknowledged and no longer held (see EvictedRanges): what continuity needs to know. */
   private readonly delivered: EvictedRanges;
@@ -168,7 +173,7 @@ export class Outbox {
     };
   }
 
-  /** Unsent records of every class with `afterSeq < seq < beforeSeq`, in seq order. */
+  /** Unsent records of every class with `afterSeq < seq < beforeSeq`, in seq order; none reserved for files. */
   async read(afterSeq: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): Promise<PendingRecord[]> {
     const parts = await Promise.all(RECORD_CLASSES.map((cls) => this.readClass(cls, afterSeq, limit, beforeSeq)));
     return parts.flat().sort((a, b) => a.seq - b.seq).slice(0, limit);
@@ -178,21 +183,80 @@ export class Outbox {
   async readClass(cls: RecordClass, afterSeq: number, limit: number, beforeSeq = Number.MAX_SAFE_INTEGER): Promise<PendingRecord[]> {
     const out: PendingRecord[] = [];
     const bad: Array<[string, Buffer]> = [];
-    for await (const [key, value] of this.store.outbox.iterator({ ...classRange(cls, afterSeq, beforeSeq), limit })) {
+    const after = Math.max(afterSeq, this.filesBelow - 1);
+    for await (const [key, value] of this.store.outbox.iterator({ ...classRange(cls, after, beforeSeq), limit })) {
       const json = checkedText(value, `outbox ${key}`);
       if (json === undefined) bad.push([key, value]);
       else out.push({ seq: parseOutboxKey(key).seq, kind: kindOf(json), cls, json, value });
     }
+    await this.quarantineBad(bad);
+    // A reservation made while this read was under way holds too: checked where the caller takes over.
+    return this.filesBelow > after + 1 ? out.filter((r) => r.seq >= this.filesBelow) : out;
+  }
+
+  /** Reserves unsent records below `beforeSeq` for files (see `filesBelow`); 0 ends the reservation. */
+  reserveForFiles(beforeSeq: number): void {
+    const released = beforeSeq < this.filesBelow;
+    this.filesBelow = beforeSeq;
+    if (released) {
+      // The forwarder may have passed over reserved records: it rescans from the oldest.
+      this.rewound.notify();
+      this.added.notify();
+    }
+  }
+
+  get reservedForFiles(): number {
+    return this.filesBelow;
+  }
+
+  /**
+   * The oldest run of unsent records below `beforeSeq`, in seq order: records in flight (pinned)
+   * before the run are passed over, and one inside it ends the run, so every unsent unpinned record
+   * between its first and last seq is in it. At most `limit` records and about `maxBytes` of JSON.
+   * `afterSeq` lets a caller that deleted what it read skip over the deletions.
+   */
+  async readOldest(beforeSeq: number, limit: number, maxBytes: number, afterSeq = 0): Promise<PendingRecord[]> {
+    const out: PendingRecord[] = [];
+    const bad: Array<[string, Buffer]> = [];
+    let bytes = 0;
+    // Every class's key range, merged back into seq order: a run is contiguous in seqs whatever the class.
+    const entries = mergeBySeq(RECORD_CLASSES.map((cls) => mapAsync(this.store.outbox.iterator(classRange(cls, afterSeq, beforeSeq)), ([key, value]) => ({ key, value, cls, seq: parseOutboxKey(key).seq }))));
+    for await (const { key, value, cls, seq } of entries) {
+      if (this.pinned.has(seq)) {
+        if (out.length > 0) break;
+        continue;
+      }
+      const json = checkedText(value, `outbox ${key}`);
+      if (json === undefined) {
+        bad.push([key, value]);
+        continue;
+      }
+      if (out.length > 0 && bytes + json.length > maxBytes) break;
+      out.push({ seq, kind: kindOf(json), cls, json, value });
+      bytes += json.length;
+      if (out.length >= limit) break;
+    }
+    await this.quarantineBad(bad);
+    // A message read meanwhile may have pinned some: the run ends before the first of them.
+    const cut = out.findIndex((r) => this.pinned.has(r.seq));
+    const run = cut < 0 ? out : out.slice(0, cut);
+    // The iterator reads a snapshot: a message acknowledged (deleted, then unpinned) while it ran
+    // left its records in the snapshot, unpinned. Only what is still stored belongs in a file.
+    const still = run.length > 0 ? await this.store.outbox.getMany(run.map((r) => outboxKey(r.cls, r.seq))) : [];
+    return run.filter((_, i) => still[i] !== undefined);
+  }
+
+  private async quarantineBad(bad: Array<[string, Buffer]>): Promise<void> {
     if (bad.length > 0) {
       // A damaged record cannot be sent; the cloud learns its seq is gone through resend.
       for (const [key, value] of bad) {
         await this.store.quarantine('outbox', key, value);
-        this.tally('reading', cls, -1, -value.length);
+        this.tally('reading', parseOutboxKey(key).cls, -1, -value.length);
       }
       await this.evictedRanges.add(bad.map(([key]) => parseOutboxKey(key).seq));
     }
-    return out;
   }
+
 
   /** The highest seq of class `cls` put in line since `init` (0: none). */
   newestIn(cls: RecordClass): number {

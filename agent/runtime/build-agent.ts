@@ -9,6 +9,7 @@ import { loadLastGood, saveLastGood } from '../config/last-good.js';
 import { overlayDesired, type JsonObject } from '../config/overlay.js';
 import { parseDeviceConnectionString } from '../transport/connection-string.js';
 import { ConnectionSupervisor } from '../transport/supervisor.js';
+import { HubFileUpload } from '../transport/file-upload.js';
 import { DesiredState } from '../twin/desired-state.js';
 import { DesiredController, type ConfigSource } from '../twin/desired-controller.js';
 import { ReportThrottle } from '../twin/report-throttle.js';
@@ -23,6 +24,9 @@ import { openProvisioner } from './provisioning.js';
 import { agentVersion } from '../core/version.js';
 import { createDrivers } from './drivers.js';
 import { EdgeAgent } from './edge-agent.js';
+
+/** A backlog file of up to `maxFileBytes` JSON, gzipped, over a slow cellular link. */
+const BACKLOG_FILE_TIMEOUT_MS = 10 * 60_000;
 
 export interface RunningAgent {
   agent: EdgeAgent;
@@ -75,7 +79,15 @@ export async function startAgentFromConfig(
     return [...next.keys(), ...extras];
   };
 
-  const agent = await EdgeAgent.start({ config, deviceId, drivers: await driversFor(config.drivers), transport, clock, logger });
+  const fileUploader = new HubFileUpload({
+    link: transport,
+    deviceId,
+    ...(fileConfig.hub.caFile ? { ca: readFileSync(fileConfig.hub.caFile, 'utf8') } : {}),
+    timeoutMs: BACKLOG_FILE_TIMEOUT_MS,
+    clock,
+    logger: logger.child({ module: 'file-upload' }),
+  });
+  const agent = await EdgeAgent.start({ config, deviceId, drivers: await driversFor(config.drivers), transport, clock, logger, fileUploader });
   // Writes made with `edge-agent modbus write` while no agent ran: their audit records go out now.
   await sendSpooledAudits(fileConfig.dataDir, (r) => agent.recordEvent(r.name, r.t, r.data), logger).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'audit spool not sent; it is tried again at the next start'));
 

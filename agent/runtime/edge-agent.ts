@@ -7,6 +7,8 @@ import type { Reading } from '../core/reading.js';
 import { isPointWriter, type WriteRecord } from '../core/point-write.js';
 import type { Transport } from '../core/transport.js';
 import type { AgentConfig } from '../config/schema.js';
+import { BacklogDrainer } from '../backlog-files/drainer.js';
+import type { FileUploader } from '../transport/file-upload.js';
 import { Forwarder } from '../forwarder/forwarder.js';
 import type { AgentStats, Alarm, StorageStats, SeqRange } from '../core/agent-stats.js';
 import { Journal } from '../journal/journal.js';
@@ -32,6 +34,8 @@ export interface EdgeAgentParts {
   logger: Logger;
   /** Defaults to the configured analytics (or plain forwarding of readings without queries). */
   stage?: RecordStage;
+  /** IoT Hub file upload, for `forwarding.backlogFiles`; without it the backlog goes as messages. */
+  fileUploader?: FileUploader;
 }
 
 
@@ -58,6 +62,7 @@ interface Spine {
   housekeeper: Housekeeper;
   stage: RecordStage;
   seqFloor: SeqFloor;
+  drainer?: BacklogDrainer;
 }
 
 /**
@@ -87,8 +92,10 @@ export class EdgeAgent {
   private readonly housekeeper: Housekeeper;
   private stage: RecordStage;
   private readonly seqFloor: SeqFloor;
+  private readonly drainer: BacklogDrainer | undefined;
 
   private constructor(spine: Spine) {
+    this.drainer = spine.drainer;
     ({ boot: this.boot, parts: this.parts, store: this.store, journal: this.journal, outbox: this.outbox, pipeline: this.pipeline, forwarder: this.forwarder, housekeeper: this.housekeeper, stage: this.stage, seqFloor: this.seqFloor } = spine);
     const { parts, store } = spine;
     this.startedAt = parts.clock.now();
@@ -136,12 +143,18 @@ export class EdgeAgent {
         logger: logger.child({ module: 'forwarder' }),
       });
       const housekeeper = new Housekeeper(outbox, config.storage, clock, logger.child({ module: 'housekeeping' }));
-      const agent = new EdgeAgent({ boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, seqFloor });
+      const drainer = parts.fileUploader
+        ? new BacklogDrainer(outbox, { device: parts.deviceId, boot, settings: config.forwarding.backlogFiles, retain: () => parts.config.storage.retentionMs > 0, uploader: parts.fileUploader, clock, logger: logger.child({ module: 'backlog-files' }) })
+        : undefined;
+      const agent = new EdgeAgent({ boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, seqFloor, ...(drainer ? { drainer } : {}) });
       await agent.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);
       await housekeeper.tick();
       journal.start();
       pipeline.start();
+      // The backlog found at start is reserved for files before the forwarder reads any of it.
+      await drainer?.prime();
       forwarder.start();
+      drainer?.start();
       housekeeper.start();
       agent.recovery.start();
       logger.info({ device: parts.deviceId, boot: agent.boot, dataDir: config.dataDir, outbox: outbox.depth, nextSeq: outbox.upcomingSeq }, 'edge-agent started');
@@ -222,6 +235,7 @@ export class EdgeAgent {
     this.parts.config = next;
     const { maxMessageBytes, lingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare } = next.forwarding;
     this.forwarder.update({ maxMessageBytes, lingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare, retentionMs: next.storage.retentionMs });
+    this.drainer?.update(next.forwarding.backlogFiles);
     this.housekeeper.setPolicy(next.storage);
     if (!this.parts.stage && JSON.stringify(previous.analytics) !== JSON.stringify(next.analytics)) {
       await this.pipeline.stop();
@@ -306,6 +320,7 @@ export class EdgeAgent {
       outboxDepth: this.outbox.depth,
       nextSeq: this.outbox.upcomingSeq,
       forwarder: this.forwarder.stats(),
+      ...(this.drainer ? { paths: { files: this.drainer.stats() } } : {}),
       transport: this.parts.transport.status(),
       drivers,
       storage: {
@@ -368,6 +383,7 @@ export class EdgeAgent {
     // refused at once instead of holding the stop for sendTimeoutMs past TimeoutStopSec. What
     // it carried stays in the outbox (not acknowledged) and goes out after the next start.
     await this.parts.transport.close();
+    await this.drainer?.stop();
     await this.forwarder.stop();
     logger.debug('forwarder stopped');
     const clean = !this.store.fault;

@@ -28,3 +28,6 @@ export { hubMethodInvoker, dataDirMethodInvoker, type HubMethodFace } from './hu
 export { DEFAULT_SKEW_THRESHOLD_MS } from './skew.js';
 export { startHttpApi, type HttpApi } from './http-api.js';
 export { parseResultFilter, parseTimeArg } from './filters.js';
+export { BacklogFilesSource, type BacklogFileLister, type StoredBacklogFile, type BacklogFilesSourceOptions } from './sources/backlog-files-source.js';
+export { emulatorFileLister, dataDirFileLister, azureContainerLister } from './sources/backlog-file-listers.js';
+export { CombinedSource } from './sources/combined-source.js';

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
 import type { BufferSummary } from '../../diagnostics/handlers/status.js';
-import type { ForwarderStats } from '../../core/agent-stats.js';
+import type { AgentStats, ForwarderStats } from '../../core/agent-stats.js';
 import { trafficFields } from '../traffic-format.js';
+import { filesPathLine } from './files-path.js';
 import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions } from '../format.js';
 
 export function registerBuffer(program: Command): void {
   withDiagOptions(program.command('buffer').description('what waits to be sent: per kind, oldest age, disk against quota, evictions')).action(async (opts: DiagOptions) => {
-    const b = (await request(opts.socket, 'buffer', {}, { timeoutMs: 10_000 })) as BufferSummary & { forwarder: ForwarderStats; connection: string };
+    const b = (await request(opts.socket, 'buffer', {}, { timeoutMs: 10_000 })) as BufferSummary & { forwarder: ForwarderStats; connection: string; paths?: AgentStats['paths'] };
     if (opts.json) return printJson(b);
     const p = paint();
     const rows: string[][] = [['kind', 'records', 'bytes']];
@@ -25,6 +26,7 @@ export function registerBuffer(program: Command): void {
         ['connection', b.connection === 'connected' ? p.ok(b.connection) : p.warn(b.connection)],
         ['in flight', String(b.forwarder.inFlight)],
         ...trafficFields(b.forwarder.traffic),
+        ...(b.paths?.files ? ([['sent as files', filesPathLine(b.paths.files)]] as Array<[string, string]>) : []),
         ['evicted (quota)', counts(b.evicted)],
         ['expired (ttl)', counts(b.expired)],
         ['lost seq ranges', b.evictedRanges.length ? b.evictedRanges.map((r) => JSON.stringify(r)).join(' ') : 'none'],

@@ -5,8 +5,11 @@ import { createRootLogger } from '../../core/logger.js';
 import { parseDuration } from '../duration.js';
 import { openMessageLogReader } from '../../../cloud/iothub/index.js';
 import {
+  BacklogFilesSource,
+  CombinedSource,
   EventHubsSource,
   MessageLogSource,
+  dataDirFileLister,
   Reconciler,
   contiguousSeq,
   dataDirMethodInvoker,
@@ -89,7 +92,8 @@ export async function runService(flags: RunFlags): Promise<void> {
     if (flags.hubDataDir !== undefined) {
       const reader = await openMessageLogReader(flags.hubDataDir);
       closers.push(() => reader.close());
-      source = new MessageLogSource(reader);
+      // Backlog files the devices uploaded count like their messages (same dedup by device and seq).
+      source = new CombinedSource(new MessageLogSource(reader), new BacklogFilesSource(dataDirFileLister(flags.hubDataDir)));
       methods = dataDirMethodInvoker(flags.hubDataDir);
     } else {
       // Resend through Azure needs the azure-iothub service client, which this build does not carry: gaps are listed, not requested.

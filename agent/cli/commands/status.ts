@@ -4,6 +4,7 @@ import { withExamples } from '../help.js';
 import type { StatusReport } from '../../diagnostics/handlers/status.js';
 import type { ProvisioningStatus } from '../../transport/hub-target.js';
 import { trafficFields } from '../traffic-format.js';
+import { filesPathLine } from './files-path.js';
 import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerStatus(program: Command): void {
@@ -72,6 +73,7 @@ export function renderStatus(s: StatusReport, p: Paint): string {
         ['disk', diskShare > 0.9 ? p.bad(disk) : diskShare > 0.7 ? p.warn(disk) : disk],
         ['sent', `${s.forwarder.messagesAcked} messages, ${s.forwarder.recordsAcked} records, ${s.forwarder.unitsBilled} billed units, ${s.forwarder.sendFailures} failures`],
         ...trafficFields(s.forwarder.traffic),
+        ...(s.paths?.files ? ([['sent as files', filesPathLine(s.paths.files)]] as Array<[string, string]>) : []),
         ...(s.forwarder.lastError ? ([['last send error', `${s.forwarder.lastError.code}: ${s.forwarder.lastError.message}`]] as Array<[string, string]>) : []),
         ['evicted', evictions(b.evicted, b.expired)],
       ],

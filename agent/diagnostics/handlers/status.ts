@@ -21,6 +21,7 @@ export interface StatusReport {
   readings: number;
   buffer: BufferSummary;
   forwarder: AgentStats['forwarder'];
+  paths?: AgentStats['paths'];
   analytics?: AgentStats['analytics'];
   alarms: AgentStats['alarms'];
 }
@@ -94,6 +95,7 @@ export function statusReport(ctx: DiagnosticsContext): StatusReport {
     readings: s.readings,
     buffer: bufferSummary(s, now),
     forwarder: s.forwarder,
+    ...(s.paths ? { paths: s.paths } : {}),
     ...(s.analytics ? { analytics: s.analytics } : {}),
     alarms: s.alarms,
   };
