@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 const EXCLUDED = {
   'agent/demo/demo.ts': 'the demo (Modbus simulator, IoT Hub emulator, reconciler)',
   'cloud/iothub/index.ts': "'hub' (the local IoT Hub emulator)",
+  'cloud/iothub/dps/index.ts': "'hub dps' (the local Device Provisioning Service emulator)",
   'agent/cli/commands/cloud-actions.ts': "'cloud' (the reconciler, which runs in the cloud)",
 };
 
