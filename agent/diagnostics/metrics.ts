@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { EdgeError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { DiagnosticsContext } from './context.js';
@@ -52,6 +52,17 @@ export function metricsRegistry(ctx: DiagnosticsContext): Registry {
   });
   g('alarms', 'Alarms raised (store damage, disk full)', ['code'], (m) => {
     for (const a of now().alarms) m.inc({ code: a.code }, 1);
+  });
+  // Per source, not per point: a 5,000-point gateway would otherwise expose 5,000 series (per point: `status --json`).
+  new Counter({
+    name: 'edge_agent_deadband_suppressed_readings_total',
+    help: 'Readings the deadband kept back (not forwarded; analytics saw them) per driver source since start',
+    labelNames: ['driver', 'source'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of now().buffer.deadband?.points ?? []) this.inc({ driver: p.driver, source: p.source }, p.suppressed);
+    },
   });
   return registry;
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
 import type { BufferSummary } from '../../diagnostics/handlers/status.js';
 import type { ForwarderStats } from '../../core/agent-stats.js';
-import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions } from '../format.js';
+import { age, bytes, fields, paint, printJson, suppressedLine, table, withDiagOptions, type DiagOptions } from '../format.js';
 
 export function registerBuffer(program: Command): void {
   withDiagOptions(program.command('buffer').description('what waits to be sent: per kind, oldest age, disk against quota, evictions')).action(async (opts: DiagOptions) => {
@@ -25,6 +25,7 @@ export function registerBuffer(program: Command): void {
         ['in flight', String(b.forwarder.inFlight)],
         ['evicted (quota)', counts(b.evicted)],
         ['expired (ttl)', counts(b.expired)],
+        ['deadband', suppressedLine(b.deadband)],
         ['lost seq ranges', b.evictedRanges.length ? b.evictedRanges.map((r) => JSON.stringify(r)).join(' ') : 'none'],
         ['written to disk', b.written ? `${bytes(b.written.deviceBytes)} since start, ${b.written.deviceBytesPerReading ?? '–'} B per reading (${b.written.writeCallsPerReading ?? '–'} B per reading handed to write())` : 'not known here'],
       ]),

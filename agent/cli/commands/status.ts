@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { request } from '../../diagnostics/client.js';
 import type { StatusReport } from '../../diagnostics/handlers/status.js';
-import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
+import { age, bytes, fields, paint, printJson, suppressedLine, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerStatus(program: Command): void {
   withDiagOptions(
@@ -68,6 +68,7 @@ export function renderStatus(s: StatusReport, p: Paint): string {
         ['sent', `${s.forwarder.messagesAcked} messages, ${s.forwarder.recordsAcked} records, ${s.forwarder.unitsBilled} billed units, ${s.forwarder.sendFailures} failures`],
         ...(s.forwarder.lastError ? ([['last send error', `${s.forwarder.lastError.code}: ${s.forwarder.lastError.message}`]] as Array<[string, string]>) : []),
         ['evicted', evictions(b.evicted, b.expired)],
+        ['deadband', suppressedLine(b.deadband)],
       ],
       '  ',
     ),
