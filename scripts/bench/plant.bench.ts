@@ -2,7 +2,8 @@
 // query set beside pass-through measured in the same run.
 //   EDGE_BENCH_PLANT_S        measured seconds per phase (default 60; 180 for the keep-up check)
 //   EDGE_BENCH_PLANT_LARGE=1  5,000 points (10 drivers × 500) instead of 500 (5 × 100)
-//   EDGE_BENCH_PLANT_PHASES   comma-separated phase numbers to run (0 = pass-through, always run)
+//   EDGE_BENCH_PLANT_PHASES   comma-separated phase numbers to run (0 = pass-through, always run;
+//                             3-5 = the bill: drifting signals, every reading vs deadband)
 //   EDGE_BENCH_PLANT_PROF=dir a V8 CPU profile of each agent into dir (node --cpu-prof)
 //   EDGE_BENCH_PLANT_NODE_OPTIONS  replaces the unit's NODE_OPTIONS (e.g. to find what heap a load needs)
 import { execFileSync } from 'node:child_process';
@@ -54,7 +55,10 @@ export const suite: BenchSuite = {
           { name: `${label}: CPU of one core`, value: f.cpuPct, unit: '%', ...vs('CPU', base.cpuPct), note: `${MEASURE_S} s, /proc/PID/stat` },
           { name: `${label}: RSS median`, value: f.rssMedianMb, unit: 'MB', ...vs('RSS median', base.rssMedianMb) },
           { name: `${label}: RSS peak (VmHWM)`, value: f.rssPeakMb, unit: 'MB', ...vs('RSS peak', base.rssPeakMb) },
-          { name: `${label}: billed 4 KB units per 1,000 readings`, value: f.unitsPer1000, unit: 'units', note: i === 0 ? 'readings forwarded, gzip' : 'results only, gzip' },
+          { name: `${label}: billed 4 KB units per 1,000 readings`, value: f.unitsPer1000, unit: 'units', note: phase.billNote ?? '' },
+          ...(phase.signal === 'drift'
+            ? [{ name: `${label}: records sent per 1,000 readings`, value: f.recordsPer1000, unit: 'records', note: `${f.suppressedPer1000.toFixed(0)} per 1,000 kept back by the deadband` }]
+            : []),
           {
             name: `${label}: unsent records trend`,
             value: f.unsentPerMin,
