@@ -22,6 +22,9 @@ export class DriftSignal {
     this.noise = p.noise ?? 0.02;
     this.resolution = p.resolution;
     this.random = mulberry32(p.seed ?? hashName(`${source}\u0000${p.name}`));
+    // Started anywhere in its stationary spread (σ·√(1/(2r − r²))), not at the setpoint: the
+    // first minutes then look like any later ones, instead of a walk only beginning to wander.
+    if (this.reversion > 0) this.walk = this.drift * Math.sqrt(1 / (2 * this.reversion - this.reversion ** 2)) * this.gaussian();
   }
 
   next(): number {
