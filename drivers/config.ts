@@ -3,6 +3,7 @@ import cron from 'node-cron';
 import { configError } from './errors.js';
 import { registerCount, VALUE_TYPES, WORD_ORDERS, type ValueType, type WordOrder } from './modbus/codec.js';
 import { isBitTable, MAX_READ_BITS, MAX_READ_REGISTERS } from './modbus/pdu.js';
+import { deadbandSchema, effectiveDeadband, hasBand, pointDeadbandSchema, type DeadbandRule } from './deadband.js';
 
 /**
  * Driver configuration, validated eagerly: a bad document is refused as a whole with an
@@ -66,6 +67,8 @@ const point = z
     max: z.number().finite().optional(),
     /** Write with FC15/FC16 even a single coil or register (devices without FC05/FC06). */
     writeMultiple: z.boolean().default(false),
+    /** Report-by-exception (drivers/deadband.ts): replaces the driver's default; `false` forwards every reading. */
+    deadband: pointDeadbandSchema.optional(),
   })
   .strict();
 
@@ -105,6 +108,8 @@ const driverSchema = z
       .object({ baseMs: z.number().int().min(1).default(500), maxMs: z.number().int().min(1).default(30_000) })
       .strict()
       .default({ baseMs: 500, maxMs: 30_000 }),
+    /** The deadband every point inherits unless it gives its own (drivers/deadband.ts). */
+    deadband: deadbandSchema.optional(),
   })
   .strict();
 
@@ -231,6 +236,7 @@ export function parseModbusConfig(input: unknown): ModbusDriverConfig {
       if (!bits && count > dev.maxRegisters) problems.push(`${pat}: count ${count} is over this device's maxRegisters ${dev.maxRegisters}`);
       if (p.address + count > 65536) problems.push(`${pat}: address ${p.address} + count ${count} runs past 65535`);
       problems.push(...writeProblems(pat, p, type));
+      if ((type === 'bool' || type === 'string') && hasBand(p.deadband)) problems.push(`${pat}: deadband absolute/percent apply to numbers; a ${type} is forwarded on change only (give just maxSilenceMs, or {})`);
       return { ...p, type, order: p.order as PointConfig['order'], count };
     });
     const byTable = new Map<string, PointConfig[]>();
@@ -249,6 +255,16 @@ export function parseModbusConfig(input: unknown): ModbusDriverConfig {
   });
   if (problems.length) throw configError(`modbus config invalid: ${problems.join('; ')}`);
   return { ...parsed, devices };
+}
+
+/** The deadband of every point that has one; a Modbus reading's source is its device's name. */
+export function modbusDeadbands(cfg: ModbusDriverConfig): DeadbandRule[] {
+  return cfg.devices.flatMap((d) =>
+    d.points.flatMap((p) => {
+      const spec = effectiveDeadband(p.deadband, cfg.deadband);
+      return spec ? [{ source: d.name, point: p.name, spec }] : [];
+    }),
+  );
 }
 
 /** The Modbus driver's settings schema, for the JSON Schema cloud tooling gets (see registry.ts). */

@@ -78,3 +78,7 @@ export function createDriver<T extends DriverType>(section: SectionOf<T>, deps: 
   const load = loaders[section.type as T];
   return load(section, deps);
 }
+
+/** Each section's report-by-exception settings, resolved per point (agent/pipeline/deadband.ts filters with them). */
+export { deadbandsOf, type DriverDeadbands } from './deadband-rules.js';
+export type { DeadbandRule, DeadbandSpec } from './deadband.js';

@@ -84,3 +84,10 @@ export function bytes(n: number): string {
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
+
+/** The deadband's figure in one line: total, and the points that kept back most. */
+export function suppressedLine(d: { suppressed: number; points: Array<{ source: string; point: string; suppressed: number }> } | undefined): string {
+  if (!d || d.suppressed === 0) return 'none';
+  const top = [...d.points].sort((a, b) => b.suppressed - a.suppressed).slice(0, 3).map((x) => `${x.source}/${x.point} ${x.suppressed}`);
+  return `${d.suppressed} readings since start, not forwarded (${d.points.length} points; most: ${top.join(', ')}${d.points.length > 3 ? ', …' : ''})`;
+}

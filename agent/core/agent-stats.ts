@@ -28,6 +28,8 @@ export interface AgentStats {
   storeFault?: Alarm;
   /** Per query: late/out-of-order/dropped/… counters and the watermark lag. */
   analytics?: { counters: Record<string, unknown>; watermarks: Record<string, number> };
+  /** Readings the deadband kept back (not forwarded; analytics saw them), since start, per point. */
+  deadband?: { suppressed: number; points: Array<{ driver: string; source: string; point: string; suppressed: number }> };
   /** Figures per sending path; `files` is the backlog-files drainer (agent/backlog-files/). */
   paths?: { files?: FilesPathStats };
 }

@@ -90,6 +90,8 @@ export function metricsRegistry(ctx: DiagnosticsContext, registry = new Registry
   );
   m.counter('hub_billed_units_total', 'Billed 4 KB units the hub acknowledged since start, per path (messages, files) and class', ['path', 'class'], () => trafficSamples(now().forwarder.traffic, (c) => c.units));
   m.counter('hub_sent_bytes_total', 'Bytes (as billed: compressed body) the hub acknowledged since start, per path and class', ['path', 'class'], () => trafficSamples(now().forwarder.traffic, (c) => c.bytes));
+  // Per source, not per point: a 5,000-point gateway would otherwise expose 5,000 series (per point: `status --json`).
+  m.counter('deadband_suppressed_readings_total', 'Readings the deadband kept back (not forwarded; analytics saw them) per driver source since start', ['driver', 'source'], () => deadbandSamples(now().buffer.deadband?.points ?? []));
   return registry;
 }
 
@@ -163,4 +165,16 @@ function trafficSamples(traffic: TrafficFigures | undefined, pick: (cell: Traffi
     for (const [cls, cell] of Object.entries(byClass)) out.push({ labels: { path, class: cls }, value: pick(cell) });
   }
   return out;
+}
+
+/** Suppressed readings summed per driver source. */
+function deadbandSamples(points: Array<{ driver: string; source: string; suppressed: number }>): Sample[] {
+  const by = new Map<string, Sample>();
+  for (const p of points) {
+    const key = `${p.driver}\u0000${p.source}`;
+    const s = by.get(key);
+    if (s) s.value += p.suppressed;
+    else by.set(key, { labels: { driver: p.driver, source: p.source }, value: p.suppressed });
+  }
+  return [...by.values()];
 }

@@ -3,6 +3,7 @@ import { AnalyticsEngine, compileQuery, eventFromReading, toResultRecord, type C
 import type { JournalEntry } from '../journal/journal.js';
 import type { RecordDraft } from '../outbox/outbox.js';
 import type { RecordClass } from '../core/wire.js';
+import { isDeadbandCheckpoint, type Deadband } from './deadband.js';
 import { inputFilters, type InputSelection } from './input-selection.js';
 import { readingRecord } from './reading-records.js';
 import { ReferenceTables, type ReferenceRows, type ReferenceSpec, type ReferenceStatus } from './reference-files.js';
@@ -19,6 +20,8 @@ export interface AnalyticsStageOptions {
   inputs?: Record<string, InputSelection>;
   /** Reference tables for JOIN (`analytics.reference`): files checked at `pollMs`, or inline rows. */
   reference?: Record<string, ReferenceSpec>;
+  /** Report-by-exception on the forwarded readings (the queries see them all); checkpointed with the engines. */
+  deadband?: Deadband;
 }
 
 /** A query's counters, with the state of the reference tables it joins. */
@@ -102,7 +105,7 @@ export class AnalyticsStage implements RecordStage {
   *pieces(entries: JournalEntry[], now: number, max: number): Generator<RecordDraft[]> {
     this.takeReferenceChanges(now);
     this.drafts = [];
-    if (this.options.forwardReadings && entries.length > 0) yield entries.map((e) => readingRecord(e.reading));
+    if (this.options.forwardReadings && entries.length > 0) yield this.options.deadband?.forward(entries) ?? entries.map((e) => readingRecord(e.reading));
     const engines = this.engines;
     for (const e of entries) {
       const event = eventFromReading(e.reading);
@@ -125,19 +128,28 @@ export class AnalyticsStage implements RecordStage {
 
   /** One engine checkpoint (one query) per line, so neither writing nor reading holds all at once. */
   checkpoint(): Buffer[] {
-    return this.engines.map((engine, i) => Buffer.from((i > 0 ? '\n' : '') + JSON.stringify(engine.checkpoint()), 'utf8'));
+    const parts = this.engines.map((engine, i) => Buffer.from((i > 0 ? '\n' : '') + JSON.stringify(engine.checkpoint()), 'utf8'));
+    // Its own line, last: a stage without a deadband (or an older build) passes over it.
+    if (this.options.deadband && this.options.forwardReadings) parts.push(Buffer.from((parts.length > 0 ? '\n' : '') + JSON.stringify(this.options.deadband.checkpoint()), 'utf8'));
+    return parts;
   }
 
   /** Takes what `checkpoint` wrote, or the single checkpoint of all queries that stages before it wrote. */
   restore(state: string | undefined): void {
     this.drafts = [];
     this.engines = this.plans.map((p) => this.newEngine(p));
+    this.options.deadband?.restore(undefined);
     if (state === undefined) return;
     const restored = new Set<number>();
     const resumed: string[] = [];
     const reset: string[] = [];
     for (const line of state.split('\n')) {
-      const checkpoint = JSON.parse(line) as EngineCheckpoint;
+      const parsed = JSON.parse(line) as unknown;
+      if (isDeadbandCheckpoint(parsed)) {
+        this.options.deadband?.restore(parsed);
+        continue;
+      }
+      const checkpoint = parsed as EngineCheckpoint;
       const names = new Set(Object.keys(checkpoint.queries ?? {}));
       this.options.queries.forEach((q, i) => {
         if (restored.has(i) || !names.has(q.name)) return;
@@ -149,6 +161,10 @@ export class AnalyticsStage implements RecordStage {
     }
     for (const [i, q] of this.options.queries.entries()) if (!restored.has(i)) reset.push(q.name);
     if (reset.length > 0) this.options.logger.warn({ resumed, reset }, 'analytics: queries changed since the checkpoint start from empty state');
+  }
+
+  resumed(): void {
+    this.options.deadband?.resumed();
   }
 
   counters(): Record<string, StageCounters> {

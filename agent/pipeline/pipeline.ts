@@ -122,6 +122,7 @@ export class Pipeline {
     this.tailEvents = committed.cursor - committed.tail.from;
     this.checkpointedAt = this.clock.now();
     this.stale = false;
+    this.stage.resumed?.();
   }
 
   start(): void {

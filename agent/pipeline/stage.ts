@@ -1,5 +1,6 @@
 import type { JournalEntry } from '../journal/journal.js';
 import type { RecordDraft } from '../outbox/outbox.js';
+import type { Deadband } from './deadband.js';
 import { readingRecord } from './reading-records.js';
 
 /** What one pipeline step produces: outbox records. */
@@ -32,6 +33,8 @@ export interface RecordStage {
   checkpoint?(): Buffer[];
   /** Replaces the state with a checkpoint's text; `undefined` means empty. */
   restore(state: string | undefined): void;
+  /** The pipeline has restored the stage and replayed its tail: what comes next is live. */
+  resumed?(): void;
 }
 
 /** Forwards every reading as it is. */
@@ -39,3 +42,15 @@ export const readingsStage: RecordStage = {
   process: (entries) => ({ drafts: entries.map((e) => readingRecord(e.reading)) }),
   restore: () => undefined,
 };
+
+/**
+ * Forwards the readings that pass the deadband. Stateless for the pipeline (no checkpoint): a
+ * restart, or a batch that failed, starts the filter empty, so the next reading of each point
+ * passes rather than one being compared with a value the cloud never got.
+ */
+export function forwardingStage(deadband: Deadband): RecordStage {
+  return {
+    process: (entries) => ({ drafts: deadband.forward(entries) }),
+    restore: () => deadband.clear(),
+  };
+}

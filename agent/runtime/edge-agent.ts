@@ -17,7 +17,9 @@ import { Outbox } from '../outbox/outbox.js';
 import { Housekeeper } from '../outbox/housekeeper.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { AnalyticsStage } from '../pipeline/analytics-stage.js';
-import { readingsStage, type RecordStage } from '../pipeline/stage.js';
+import { forwardingStage, readingsStage, type RecordStage } from '../pipeline/stage.js';
+import { Deadband, DeadbandRules, SuppressedCounts } from '../pipeline/deadband.js';
+import { deadbandsOf } from '../../drivers/registry.js';
 import { openBuffer, replaceOpenStore, type StoreDamage } from '../store/open-buffer.js';
 import type { AgentStore } from '../store/store.js';
 import type { SeqFloor } from '../store/seq-floor.js';
@@ -80,6 +82,8 @@ export class EdgeAgent {
   /** The process's write counters at start, so `written` counts this run only. */
   private readonly writesAtStart = processWrites();
   private readonly intake: Intake;
+  /** Readings the deadband kept back, since start: outlives the stages a reconfigure replaces. */
+  private readonly suppressed: SuppressedCounts;
 
   /** Identifies this run of the agent on the wire: a new boot is not a gap. */
   readonly boot: string;
@@ -94,9 +98,9 @@ export class EdgeAgent {
   private readonly seqFloor: SeqFloor;
   private readonly drainer: BacklogDrainer | undefined;
 
-  private constructor(spine: Spine) {
+  private constructor(spine: Spine & { suppressed: SuppressedCounts }) {
     this.drainer = spine.drainer;
-    ({ boot: this.boot, parts: this.parts, store: this.store, journal: this.journal, outbox: this.outbox, pipeline: this.pipeline, forwarder: this.forwarder, housekeeper: this.housekeeper, stage: this.stage, seqFloor: this.seqFloor } = spine);
+    ({ boot: this.boot, parts: this.parts, store: this.store, journal: this.journal, outbox: this.outbox, pipeline: this.pipeline, forwarder: this.forwarder, housekeeper: this.housekeeper, stage: this.stage, seqFloor: this.seqFloor, suppressed: this.suppressed } = spine);
     const { parts, store } = spine;
     this.startedAt = parts.clock.now();
     this.intake = new Intake({ journal: this.journal, store, clock: parts.clock, logger: parts.logger });
@@ -116,7 +120,8 @@ export class EdgeAgent {
     try {
       const journal = new Journal(store, { ...config.journal, clock });
       const outbox = new Outbox(store, (upTo) => seqFloor.reserve(upTo));
-      const stage = parts.stage ?? stageFor(config, logger);
+      const suppressed = new SuppressedCounts();
+      const stage = parts.stage ?? stageFor(config, logger, suppressed);
       const pipeline = newPipeline(store, journal, outbox, stage, config, clock, logger);
       // Reading the state back is where damage in a table shows first: move it aside and read again.
       let checks: { journal: { missing: number }; continuity: Awaited<ReturnType<Outbox['init']>> } | undefined;
@@ -146,7 +151,7 @@ export class EdgeAgent {
       const drainer = parts.fileUploader
         ? new BacklogDrainer(outbox, { device: parts.deviceId, boot, settings: config.forwarding.backlogFiles, retain: () => parts.config.storage.retentionMs > 0, uploader: parts.fileUploader, clock, logger: logger.child({ module: 'backlog-files' }) })
         : undefined;
-      const agent = new EdgeAgent({ boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, seqFloor, ...(drainer ? { drainer } : {}) });
+      const agent = new EdgeAgent({ boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, seqFloor, suppressed, ...(drainer ? { drainer } : {}) });
       await agent.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);
       await housekeeper.tick();
       journal.start();
@@ -237,9 +242,10 @@ export class EdgeAgent {
     this.forwarder.update({ maxMessageBytes, lingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare, retentionMs: next.storage.retentionMs });
     this.drainer?.update(next.forwarding.backlogFiles);
     this.housekeeper.setPolicy(next.storage);
-    if (!this.parts.stage && JSON.stringify(previous.analytics) !== JSON.stringify(next.analytics)) {
+    const deadbandsChanged = JSON.stringify(previous.drivers.map(deadbandsOf)) !== JSON.stringify(next.drivers.map(deadbandsOf));
+    if (!this.parts.stage && (JSON.stringify(previous.analytics) !== JSON.stringify(next.analytics) || deadbandsChanged)) {
       await this.pipeline.stop();
-      this.stage = stageFor(next, logger);
+      this.stage = stageFor(next, logger, this.suppressed);
       this.pipeline = newPipeline(this.store, this.journal, this.outbox, this.stage, next, clock, logger);
       await this.pipeline.init();
       this.pipeline.start();
@@ -340,6 +346,7 @@ export class EdgeAgent {
           : []),
       ],
       ...(this.store.fault ? { storeFault: faultAlarm(this.store.fault, this.parts.config.dataDir) } : {}),
+      deadband: { suppressed: this.suppressed.total, points: this.suppressed.list() },
       ...(this.stage instanceof AnalyticsStage ? { analytics: { counters: this.stage.counters(), watermarks: this.stage.watermarks() } } : {}),
     };
   }
@@ -414,10 +421,12 @@ function faultAlarm(fault: NonNullable<AgentStore['fault']>, dataDir: string): A
     : { code: 'EDGE_STORE_DAMAGED', message: `the buffer is damaged and is being replaced (${fault.message})`, since: fault.since };
 }
 
-function stageFor(config: AgentConfig, logger: Logger): RecordStage {
+function stageFor(config: AgentConfig, logger: Logger, suppressed: SuppressedCounts): RecordStage {
   const { queries, tolerances, maxStateEntries, forwardReadings, inputs, reference } = config.analytics;
-  if (queries.length === 0) return readingsStage;
-  return new AnalyticsStage({ queries, tolerances, maxStateEntries, forwardReadings, inputs, reference: referenceSpecs(reference), logger: logger.child({ module: 'analytics' }) });
+  const rules = new DeadbandRules(config.drivers.map(deadbandsOf));
+  const deadband = rules.empty ? undefined : new Deadband(rules, suppressed);
+  if (queries.length === 0) return deadband ? forwardingStage(deadband) : readingsStage;
+  return new AnalyticsStage({ queries, tolerances, maxStateEntries, forwardReadings, inputs, reference: referenceSpecs(reference), logger: logger.child({ module: 'analytics' }), ...(deadband ? { deadband } : {}) });
   function referenceSpecs(r: AgentConfig['analytics']['reference']) {
     // The schema lets through exactly one of file and rows.
     return Object.fromEntries(Object.entries(r).map(([name, t]) => [name, t.file !== undefined ? { file: t.file, format: t.format, pollMs: t.pollMs } : { rows: t.rows ?? [] }]));

@@ -6,6 +6,7 @@ import { jsonParser } from './parsers/json.js';
 import { nmeaParser } from './parsers/nmea.js';
 import { regexParser } from './parsers/regex.js';
 import type { LineParser } from './parser.js';
+import { deadbandSchema, effectiveDeadband, hasBand, pointDeadbandSchema, type DeadbandRule } from '../deadband.js';
 
 const fieldType = z.enum(['number', 'string', 'bool']);
 const timeFormat = z.enum(['iso', 'epoch-ms', 'epoch-s']);
@@ -62,6 +63,10 @@ const sensor = z
     clockOffsetMs: z.number().int().default(0),
     units: z.record(z.string(), z.string()).default({}),
     parser,
+    /** This sensor's default deadband (drivers/deadband.ts), replacing the driver's; `false` forwards every reading. */
+    deadband: pointDeadbandSchema.optional(),
+    /** Per point (field name), replacing the sensor's default. */
+    pointDeadbands: z.record(z.string(), pointDeadbandSchema).default({}),
   })
   .strict();
 
@@ -75,6 +80,8 @@ const schema = z
       .default({ baseMs: 500, maxMs: 30_000 }),
     /** Readings held while the sink is busy before the port is paused (backpressure). */
     highWater: z.number().int().min(1).default(1000),
+    /** The deadband every point inherits unless its sensor or itself gives one (drivers/deadband.ts). */
+    deadband: deadbandSchema.optional(),
   })
   .strict();
 
@@ -111,8 +118,48 @@ export function parseSerialLineConfig(input: unknown): SerialLineDriverConfig & 
     const dupPath = cfg.sensors.find((o) => o !== s && o.path === s.path);
     if (dupPath && cfg.sensors.indexOf(dupPath) < cfg.sensors.indexOf(s)) problems.push(`sensor "${s.name}": path ${s.path} is already sensor "${dupPath.name}"`);
   }
+  for (const s of cfg.sensors) problems.push(...deadbandProblems(s));
   if (problems.length) throw configError(`serial-line config invalid: ${problems.join('; ')}`);
   return { ...cfg, parsers };
+}
+
+/** The field names and types a parser's config declares, where it declares them (regex groups and NMEA defaults are not listed). */
+function declaredFields(p: ParserConfig): Map<string, string> | undefined {
+  switch (p.kind) {
+    case 'csv':
+      return new Map(p.columns.map((c) => [c.name, c.type]));
+    case 'json':
+      return new Map(Object.keys(p.fields).map((f) => [f, 'any']));
+    case 'regex':
+      return undefined;
+    case 'nmea':
+      return p.fields ? new Map(Object.values(p.fields).flatMap((fs) => Object.entries(fs).map(([name, f]) => [name, f.type]))) : undefined;
+  }
+}
+
+function deadbandProblems(s: SensorConfig): string[] {
+  const out: string[] = [];
+  const fields = declaredFields(s.parser);
+  const types = s.parser.kind === 'regex' ? s.parser.types : undefined;
+  for (const [point, spec] of Object.entries(s.pointDeadbands)) {
+    const at = `sensor "${s.name}" pointDeadbands "${point}"`;
+    const type = fields?.get(point) ?? types?.[point];
+    if (fields && !fields.has(point)) out.push(`${at}: the parser has no field "${point}" (it has ${[...fields.keys()].join(', ')})`);
+    else if ((type === 'bool' || type === 'string') && hasBand(spec)) out.push(`${at}: deadband absolute/percent apply to numbers; a ${type} is forwarded on change only (give just maxSilenceMs, or {})`);
+  }
+  return out;
+}
+
+/**
+ * The deadband of a sensor's points: a reading's source is the sensor's name. Some parsers know
+ * their fields only at run time, so the sensor's default is a rule for any point it does not list.
+ */
+export function serialLineDeadbands(cfg: SerialLineDriverConfig): DeadbandRule[] {
+  return cfg.sensors.flatMap((s) => {
+    const inherited = effectiveDeadband(s.deadband, cfg.deadband);
+    const listed = Object.entries(s.pointDeadbands).map(([point, own]): DeadbandRule => ({ source: s.name, point, spec: effectiveDeadband(own, inherited) ?? false }));
+    return inherited ? [{ source: s.name, spec: inherited }, ...listed] : listed;
+  });
 }
 
 /** The serial-line driver's settings schema, for the JSON Schema cloud tooling gets (see ../registry.ts). */

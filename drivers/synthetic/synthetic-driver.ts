@@ -2,13 +2,14 @@ import type { Clock, TimerHandle } from '../../agent/core/clock.js';
 import type { Driver, DriverHealth, ReadingSink } from '../../agent/core/driver.js';
 import type { Reading } from '../../agent/core/reading.js';
 import type { SyntheticDriverSettings } from './config.js';
+import { DriftSignal } from './drift-signal.js';
 
 export interface SyntheticDriverOptions extends SyntheticDriverSettings {
   clock: Clock;
 }
 
 /**
- * An in-process source of sine-shaped readings, for wiring tests and benchmarks that need a
+ * An in-process source of sine-shaped (or drifting, plant-like) readings, for wiring tests and benchmarks that need a
  * steady stream without any protocol. Field-like demos use the protocol simulators instead.
  */
 export class SyntheticDriver implements Driver {
@@ -19,10 +20,13 @@ export class SyntheticDriver implements Driver {
   private polls = 0;
   private errors = 0;
   private lastError: { code: string; message: string; at: number } | undefined;
+  /** Per point (by index), the drifting signal's state; absent for a sine. */
+  private readonly drifts: Array<DriftSignal | undefined>;
 
   constructor(private readonly options: SyntheticDriverOptions) {
     if (options.intervalMs <= 0) throw new TypeError('intervalMs must be positive');
     this.name = options.name;
+    this.drifts = options.points.map((p) => (p.signal === 'drift' ? new DriftSignal(p, options.source) : undefined));
   }
 
   async start(sink: ReadingSink): Promise<void> {
@@ -62,10 +66,10 @@ export class SyntheticDriver implements Driver {
     if (!this.running) return;
     const { clock, points, source, intervalMs } = this.options;
     const started = clock.now();
-    const readings: Reading[] = points.map((p) => ({
+    const readings: Reading[] = points.map((p, i) => ({
       source,
       point: p.name,
-      value: (p.offset ?? 0) + (p.amplitude ?? 1) * Math.sin((2 * Math.PI * started) / (p.periodMs ?? 60_000)),
+      value: this.drifts[i]?.next() ?? (p.offset ?? 0) + (p.amplitude ?? 1) * Math.sin((2 * Math.PI * started) / (p.periodMs ?? 60_000)),
       quality: 'good',
       receivedAt: started,
       ...(p.unit ? { unit: p.unit } : {}),

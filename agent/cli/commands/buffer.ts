@@ -4,7 +4,7 @@ import type { BufferSummary } from '../../diagnostics/handlers/status.js';
 import type { AgentStats, ForwarderStats } from '../../core/agent-stats.js';
 import { trafficFields } from '../traffic-format.js';
 import { filesPathLine } from './files-path.js';
-import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions } from '../format.js';
+import { age, bytes, fields, paint, printJson, suppressedLine, table, withDiagOptions, type DiagOptions } from '../format.js';
 
 export function registerBuffer(program: Command): void {
   withDiagOptions(program.command('buffer').description('what waits to be sent: per kind, oldest age, disk against quota, evictions')).action(async (opts: DiagOptions) => {
@@ -29,6 +29,7 @@ export function registerBuffer(program: Command): void {
         ...(b.paths?.files ? ([['sent as files', filesPathLine(b.paths.files)]] as Array<[string, string]>) : []),
         ['evicted (quota)', counts(b.evicted)],
         ['expired (ttl)', counts(b.expired)],
+        ['deadband', suppressedLine(b.deadband)],
         ['lost seq ranges', b.evictedRanges.length ? b.evictedRanges.map((r) => JSON.stringify(r)).join(' ') : 'none'],
         ['written to disk', b.written ? `${bytes(b.written.deviceBytes)} since start, ${b.written.deviceBytesPerReading ?? '–'} B per reading (${b.written.writeCallsPerReading ?? '–'} B per reading handed to write())` : 'not known here'],
       ]),

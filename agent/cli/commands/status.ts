@@ -5,7 +5,7 @@ import type { StatusReport } from '../../diagnostics/handlers/status.js';
 import type { ProvisioningStatus } from '../../transport/hub-target.js';
 import { trafficFields } from '../traffic-format.js';
 import { filesPathLine } from './files-path.js';
-import { age, bytes, fields, paint, printJson, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
+import { age, bytes, fields, paint, printJson, suppressedLine, table, withDiagOptions, type DiagOptions, type Paint } from '../format.js';
 
 export function registerStatus(program: Command): void {
   withDiagOptions(
@@ -76,6 +76,7 @@ export function renderStatus(s: StatusReport, p: Paint): string {
         ...(s.paths?.files ? ([['sent as files', filesPathLine(s.paths.files)]] as Array<[string, string]>) : []),
         ...(s.forwarder.lastError ? ([['last send error', `${s.forwarder.lastError.code}: ${s.forwarder.lastError.message}`]] as Array<[string, string]>) : []),
         ['evicted', evictions(b.evicted, b.expired)],
+        ['deadband', suppressedLine(b.deadband)],
       ],
       '  ',
     ),

@@ -39,6 +39,8 @@ export interface BufferSummary {
   expired: AgentStats['storage']['expired'];
   evictedRanges: AgentStats['storage']['evictedRanges'];
   written?: AgentStats['storage']['written'];
+  /** Readings the deadband kept back since start (forwarded as nothing; analytics saw them), per point. */
+  deadband?: AgentStats['deadband'];
 }
 
 /** Clocks before this are surely unset (an RTC-less box booted without NTP). */
@@ -65,6 +67,7 @@ export function bufferSummary(s: AgentStats, now: number): BufferSummary {
     expired: s.storage.expired,
     evictedRanges: s.storage.evictedRanges,
     ...(s.storage.written ? { written: s.storage.written } : {}),
+    ...(s.deadband ? { deadband: s.deadband } : {}),
   };
 }
 

@@ -9,6 +9,17 @@ export interface PlantShape {
 export interface PlantPhase {
   name: string;
   queries: Array<{ name: string; query: string }>;
+  /** `drift`: plant-like values (slow random walk around a setpoint, small noise) instead of sines. */
+  signal?: 'drift';
+  /** The drivers' default deadband (report-by-exception on the forwarded readings). */
+  deadband?: { absolute?: number; percent?: number; maxSilenceMs?: number };
+  /** forwarding.lingerMs (default 1 s): a message is at least one billed unit, so this bounds the units of a thin stream. */
+  lingerMs?: number;
+  /** What the billed-units row measures. */
+  billNote?: string;
+  /** Seconds measured / warmed up, instead of the run's (the bill needs a whole heartbeat period in view). */
+  measureS?: number;
+  warmupS?: number;
 }
 
 const FROM = 'FROM readings TIMESTAMP BY appTime';
@@ -36,11 +47,27 @@ const ORDER_SENSITIVE: PlantPhase['queries'] = [
   { name: 'sessionSource', query: `SELECT source, COUNT(*) AS n, MAX(value) AS max ${FROM} GROUP BY source, SessionWindow(second, 5, 30)` },
 ];
 
+const BILL_SPAN = { warmupS: 20, measureS: 300 };
+
+/** 0.5 % of the last forwarded value, and a reading at least every 5 minutes per point. */
+const BILL_DEADBAND = { percent: 0.5, maxSilenceMs: 300_000 };
+
 export const PHASES: PlantPhase[] = [
-  { name: 'pass-through', queries: [] },
-  { name: '10 tumbling/hopping queries', queries: TUMBLING_HOPPING },
-  { name: 'mixed: 6 tumbling/hopping, 2 sliding (HAVING), 2 session', queries: [...TUMBLING_HOPPING.slice(0, 6), ...ORDER_SENSITIVE] },
+  { name: 'pass-through', queries: [], billNote: 'readings forwarded, gzip' },
+  { name: '10 tumbling/hopping queries', queries: TUMBLING_HOPPING, billNote: 'results only, gzip' },
+  { name: 'mixed: 6 tumbling/hopping, 2 sliding (HAVING), 2 session', queries: [...TUMBLING_HOPPING.slice(0, 6), ...ORDER_SENSITIVE], billNote: 'results only, gzip' },
+  // The bill: the same drifting signals forwarded whole, then by exception; linger 10 s in both.
+  // 5 minutes measured: every point's heartbeat (or a change) falls in the window, as in steady state.
+  { name: 'bill: drifting signals, every reading', queries: [], signal: 'drift', lingerMs: 10_000, billNote: 'every reading forwarded, gzip, linger 10 s', ...BILL_SPAN },
+  { name: 'bill: drifting signals, deadband 0.5 % + 5 min heartbeat', queries: [], signal: 'drift', deadband: BILL_DEADBAND, lingerMs: 10_000, billNote: 'deadband, gzip, linger 10 s', ...BILL_SPAN },
+  { name: 'bill: drifting signals, deadband 0.5 % + 5 min heartbeat, linger 1 s', queries: [], signal: 'drift', deadband: BILL_DEADBAND, billNote: 'deadband, gzip, default linger 1 s', ...BILL_SPAN },
 ];
+
+/** A plant-like point: setpoints 20..(20 + n), walk and noise in proportion, 0.01 resolution (a register's scale). */
+function driftPoint(p: number): Record<string, unknown> {
+  const setpoint = 20 + p;
+  return { name: `p${p}`, unit: 'C', signal: 'drift', setpoint, drift: 0.0003 * setpoint, reversion: 0.002, noise: 0.0005 * setpoint, resolution: 0.01 };
+}
 
 /** The agent's config for one phase: synthetic drivers at 1 Hz, hub up, gzip on, results only. */
 export function plantConfig(o: { shape: PlantShape; phase: PlantPhase; connectionString: string; caFile: string; dataDir: string; socketPath: string }): Record<string, unknown> {
@@ -49,14 +76,15 @@ export function plantConfig(o: { shape: PlantShape; phase: PlantPhase; connectio
     name: `line-${d}`,
     source: `plc-${d}`,
     intervalMs: 1000,
-    points: Array.from({ length: o.shape.pointsPerDriver }, (_, p) => ({ name: `p${p}`, unit: 'C', periodMs: 20_000 + p * 1000 })),
+    points: Array.from({ length: o.shape.pointsPerDriver }, (_, p) => (o.phase.signal === 'drift' ? driftPoint(p) : { name: `p${p}`, unit: 'C', periodMs: 20_000 + p * 1000 })),
+    ...(o.phase.deadband ? { deadband: o.phase.deadband } : {}),
   }));
   return {
     hub: { connectionString: o.connectionString, caFile: o.caFile },
     dataDir: o.dataDir,
     drivers,
     analytics: { queries: o.phase.queries, tolerances: { lateArrivalMs: 5000, outOfOrderMs: 1000, policy: 'adjust' }, forwardReadings: false },
-    forwarding: { compress: true },
+    forwarding: { compress: true, ...(o.phase.lingerMs !== undefined ? { lingerMs: o.phase.lingerMs } : {}) },
     diagnostics: { socketPath: o.socketPath },
     log: { level: 'info' },
   };

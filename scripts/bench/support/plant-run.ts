@@ -19,6 +19,10 @@ export interface PhaseFigures {
   rssPeakMb: number;
   readings: number;
   unitsPer1000: number;
+  /** Records acknowledged by the hub per 1,000 readings accepted. */
+  recordsPer1000: number;
+  /** Readings the deadband kept back per 1,000 accepted. */
+  suppressedPer1000: number;
   unsentStart: number;
   unsentEnd: number;
   /** Least-squares trend of unsent records over the measured span. */
@@ -113,6 +117,8 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
       rssPeakMb: memoryMb(pid).hwm,
       readings,
       unitsPer1000: ((s1.forwarder.unitsBilled - s0.forwarder.unitsBilled) * 1000) / Math.max(1, readings),
+      recordsPer1000: ((s1.forwarder.recordsAcked - s0.forwarder.recordsAcked) * 1000) / Math.max(1, readings),
+      suppressedPer1000: (((s1.buffer.deadband?.suppressed ?? 0) - (s0.buffer.deadband?.suppressed ?? 0)) * 1000) / Math.max(1, readings),
       unsentStart: s0.buffer.unsentRecords,
       unsentEnd: s1.buffer.unsentRecords,
       unsentPerMin: slope(unsent),

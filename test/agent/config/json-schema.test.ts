@@ -25,7 +25,7 @@ describe('config JSON Schema', () => {
   it('describes each driver type by every field its parser knows, unknown keys refused', () => {
     const desired = JSON.parse(configJsonSchemas()['twin-desired.schema.json']!) as JsonSchema;
     const byType = Object.fromEntries(['synthetic', 'modbus', 'serial-line'].map((t) => [t, resolve(desired, `drivers[${t}]`)[0]!]));
-    expect(Object.keys(byType.modbus!.properties as object).sort()).toEqual(['breaker', 'devices', 'name', 'reopen', 'type']);
+    expect(Object.keys(byType.modbus!.properties as object).sort()).toEqual(['breaker', 'deadband', 'devices', 'name', 'reopen', 'type']);
     expect(byType.modbus!.required).toEqual(['type', 'devices']);
     const device = resolve(desired, 'drivers[modbus].devices[]')[0]!;
     expect(Object.keys(device.properties as object)).toEqual(expect.arrayContaining(['transport', 'unitId', 'pollMs', 'cron', 'timeoutMs', 'retries', 'maxGap', 'maxRegisters', 'maxBits', 'points']));
