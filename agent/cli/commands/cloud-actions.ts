@@ -43,6 +43,8 @@ export interface RunFlags extends StoreFlag {
   pollMs?: string;
   /** The name `--allowed-lateness` had when it took milliseconds only (hidden). */
   allowedLatenessMs?: string;
+  /** How often `catching up` is logged while behind. */
+  progressEvery?: string;
 }
 
 export interface ResultsFlags extends StoreFlag {
@@ -109,6 +111,7 @@ export async function runService(flags: RunFlags): Promise<void> {
       skewThresholdMs,
       pollMs,
       allowedLatenessMs,
+      progressIntervalMs: parseDuration(flags.progressEvery ?? '10s', '--progress-every', { min: 1 }),
       resend: { graceMs },
       // JSON lines on stdout for the service (journald); with --once stdout carries the summary, so logs go to stderr.
       logger: createRootLogger(logLevel(process.env.EDGE_LOG_LEVEL), flags.once ? process.stderr : undefined).child({ module: 'reconciler' }),
@@ -126,7 +129,7 @@ export async function runService(flags: RunFlags): Promise<void> {
     }
 
     if (httpPort !== undefined) {
-      const api = await startHttpApi(store, { port: httpPort, ...(flags.httpHost ? { host: flags.httpHost } : {}), counters: () => reconciler.counters() });
+      const api = await startHttpApi(store, { port: httpPort, ...(flags.httpHost ? { host: flags.httpHost } : {}), counters: () => reconciler.counters(), lag: () => reconciler.lag() });
       closers.push(() => api.close());
       process.stderr.write(`edge-agent cloud: HTTP API on ${api.url} (/results, /gaps, /devices, /metrics)\n`);
     }
