@@ -152,7 +152,7 @@ export async function printResults(flags: ResultsFlags): Promise<void> {
   const store = openStore(flags.store, { mustExist: true });
   try {
     await store.migrate();
-    if (flags.view) return await printView(store, flags);
+    if (flags.view) return await printView(store, flags, filter);
     const rows = await store.results(filter);
     if (flags.json) return write(JSON.stringify(rows) + '\n');
     write(
@@ -167,7 +167,7 @@ export async function printResults(flags: ResultsFlags): Promise<void> {
 }
 
 /** `results --query Q --view`: the query's SQL view, as a table (ISO times) or JSON. */
-async function printView(store: ReconcilerStore, flags: ResultsFlags): Promise<void> {
+async function printView(store: ReconcilerStore, flags: ResultsFlags, bounds: { from?: number; to?: number }): Promise<void> {
   if (flags.query === undefined) throw new EdgeError('EDGE_USAGE', '--view needs --query NAME');
   const outs = ((await store.viewSpecs?.()) ?? []).filter((v) => v.query === flags.query).map((v) => v.out);
   const out = flags.out ?? (outs.length === 1 ? outs[0] : undefined);
@@ -177,9 +177,18 @@ async function printView(store: ReconcilerStore, flags: ResultsFlags): Promise<v
   const filter: { device?: string; limit?: number } = {};
   if (flags.device !== undefined) filter.device = flags.device;
   const limit = intFlag(flags.limit, '--limit', 0);
-  if (limit !== undefined) filter.limit = limit;
+  const bounded = bounds.from !== undefined || bounds.to !== undefined;
+  // The store filters by device and limit only; window-end bounds apply here, before the limit.
+  if (limit !== undefined && !bounded) filter.limit = limit;
   const view = await store.viewRows?.(flags.query, out, filter);
   if (!view) throw new EdgeError('EDGE_USAGE', `no view for query '${flags.query}' output '${out}'`);
+  if (bounded) {
+    const inside = (r: Record<string, unknown>) => {
+      const we = r.window_end instanceof Date ? r.window_end.getTime() : Date.parse(String(r.window_end));
+      return (bounds.from === undefined || we >= bounds.from) && (bounds.to === undefined || we <= bounds.to);
+    };
+    view.rows = view.rows.filter(inside).slice(0, limit ?? Infinity);
+  }
   const cell = (v: unknown): string => (v === null || v === undefined ? '-' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v));
   if (flags.json) return write(JSON.stringify(view.rows.map((r) => Object.fromEntries(view.columns.map((c) => [c, r[c] instanceof Date ? (r[c] as Date).toISOString() : r[c]])))) + '\n');
   write(table(view.columns.map((c) => c.toUpperCase()), view.rows.map((r) => view.columns.map((c) => cell(r[c])))));
