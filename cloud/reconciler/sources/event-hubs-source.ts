@@ -174,9 +174,19 @@ export class EventHubsSource implements ReconcilerSource {
     }
   }
 
-  /** From the last batch the client delivered for the partition; undefined before the first, or for a partition not owned. */
+  /**
+   * From the last batch the client delivered for the partition; before the first (an empty
+   * partition delivers none), once from its `$management` properties. Undefined for a partition
+   * not owned.
+   */
   async partitionEnd(partitionId: string): Promise<number | undefined> {
-    return this.owned.get(partitionId)?.end;
+    const buf = this.owned.get(partitionId);
+    if (!buf || !this.client) return undefined;
+    if (buf.end === undefined) {
+      const end = (await this.client.getPartitionProperties(partitionId)).lastEnqueuedSequenceNumber + 1;
+      buf.end = Math.max(buf.end ?? 0, end);
+    }
+    return buf.end;
   }
 
   /** Events received and not yet read, over the partitions owned now. */
