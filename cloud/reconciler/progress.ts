@@ -19,6 +19,9 @@ export const DEFAULT_PROGRESS_INTERVAL_MS = 10_000;
  * reconciler a week behind must be seen moving; one that keeps up must not fill the journal.
  */
 export class ProgressReporter {
+  /** When the lag was last looked at: at most once per interval (a source may answer over the network). */
+  private checkedAt: number | undefined;
+  /** When the last `catching up` line was logged: the base of its rates. */
   private lastAt: number | undefined;
   private lastEvents = 0;
   private lastRecords = 0;
@@ -33,15 +36,20 @@ export class ProgressReporter {
 
   /** Whether a batch just committed should be followed by a `catching up` line (then call `behind`). */
   due(): boolean {
-    return this.lastAt === undefined || this.clock.now() - this.lastAt >= this.intervalMs;
+    return this.checkedAt === undefined || this.clock.now() - this.checkedAt >= this.intervalMs;
   }
 
   /** After a commit, when `due()`: unless nothing is left, logs the lag, the rates since the previous line and the time left. */
   behind(lags: readonly PartitionLag[], events: number, records: number): void {
     const now = this.clock.now();
     const behind = sumBehind(lags);
-    // Keeping up (the batch took the partition to its end) is not worth a line.
-    if (behind === 0) return;
+    this.checkedAt = now;
+    // Keeping up (the batch took the partition to its end) is not worth a line, and what came
+    // before it is no base for a rate.
+    if (behind === 0) {
+      this.lastAt = undefined;
+      return;
+    }
     this.owed = true;
     const fields: Record<string, unknown> = { behind, partitions: lagFields(lags, now) };
     if (this.lastAt !== undefined && now > this.lastAt) {
@@ -60,6 +68,7 @@ export class ProgressReporter {
   /** Once the source had nothing more: the final lag (0 everywhere a source can tell) and the totals. */
   caughtUp(lags: readonly PartitionLag[], totals: Record<string, number>): void {
     this.lastAt = undefined;
+    this.checkedAt = undefined;
     if (!this.owed) return;
     this.owed = false;
     this.log.info({ ...totals, behind: sumBehind(lags), partitions: lagFields(lags, this.clock.now()) }, 'caught up');

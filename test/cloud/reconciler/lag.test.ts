@@ -111,7 +111,10 @@ describe('ProgressReporter', () => {
     r.caughtUp(lag(0), { accepted: 1200 });
     // Nothing new behind since: no second `caught up`.
     r.caughtUp(lag(0), { accepted: 1200 });
+    expect(r.due()).toBe(true);
     r.behind(lag(0), 700, 1400);
+    // Keeping up: looked at once, then not again within the interval.
+    expect(r.due()).toBe(false);
     const got = chunks.map((c) => JSON.parse(c) as LagLine & { accepted?: number });
     expect(got.map((l) => l.msg)).toEqual(['catching up', 'catching up', 'caught up']);
     expect(got[0]!.eventsPerSecond).toBeUndefined();
