@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { EdgeError, errorMessage, isEdgeError, systemErrorCode } from '../../agent/core/errors.js';
 import { parseResultFilter } from './filters.js';
 import { contiguousSeq, openGapCount } from './gaps.js';
+import type { PartitionLag } from './progress.js';
 import type { ReconcilerCounters } from './reconciler.js';
 import type { ReconcilerStore } from './store.js';
 
@@ -23,11 +24,11 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
-export async function startHttpApi(store: ReconcilerStore, options: { port?: number; host?: string; counters?: () => Promise<ReconcilerCounters> } = {}): Promise<HttpApi> {
+export async function startHttpApi(store: ReconcilerStore, options: { port?: number; host?: string; counters?: () => Promise<ReconcilerCounters>; lag?: () => Promise<PartitionLag[]> } = {}): Promise<HttpApi> {
   const host = options.host ?? '127.0.0.1';
   // prom-client is loaded with the first scrape: an API nobody scrapes does not pay for it.
   let registry: Promise<Registry> | undefined;
-  const metrics = () => (registry ??= import('./metrics.js').then((m) => m.reconcilerMetrics(store, options.counters)));
+  const metrics = () => (registry ??= import('./metrics.js').then((m) => m.reconcilerMetrics(store, options.counters, options.lag)));
   const server: Server = createServer((req, res) => {
     void handle(store, req, res, metrics);
   });

@@ -26,6 +26,7 @@ export { contiguousSeq } from './gaps.js';
 export { RESEND_METHOD, DEFAULT_RESEND_POLICY, type MethodInvoker, type MethodResponse, type ResendPolicy, type ResendRequest } from './resend.js';
 export { hubMethodInvoker, dataDirMethodInvoker, type HubMethodFace } from './hub-methods.js';
 export { DEFAULT_SKEW_THRESHOLD_MS } from './skew.js';
+export { ProgressReporter, DEFAULT_PROGRESS_INTERVAL_MS, type PartitionLag } from './progress.js';
 export { startHttpApi, type HttpApi } from './http-api.js';
 export { parseResultFilter, parseTimeArg } from './filters.js';
 export { BacklogFilesSource, type BacklogFileLister, type StoredBacklogFile, type BacklogFilesSourceOptions } from './sources/backlog-files-source.js';

@@ -16,6 +16,7 @@ import {
 } from './resend.js';
 import { DEFAULT_SKEW_THRESHOLD_MS } from './skew.js';
 import type { ReconcilerSource } from './source.js';
+import { DEFAULT_PROGRESS_INTERVAL_MS, ProgressReporter, type PartitionLag } from './progress.js';
 import type { DeviceState, ReconcilerStore } from './store.js';
 import { ViewCatalog } from './views.js';
 
@@ -41,6 +42,8 @@ export interface ReconcilerOptions {
    * all): the per-query views' `complete` flag waits for it (views.ts). Default 0.
    */
   allowedLatenessMs?: number | Readonly<Record<string, number>>;
+  /** How often `catching up` is logged while behind (progress.ts). Default 10 s. */
+  progressIntervalMs?: number;
 }
 
 export interface RunSummary {
@@ -68,6 +71,10 @@ export interface ReconcilerCounters {
   duplicatesDropped: number;
   rejectedMessages: number;
   resendRequests: number;
+  /** Source events (device messages) read and committed since this process started. */
+  eventsRead: number;
+  /** Partitions this instance reads now (all of them for the message log; the owned ones for Event Hubs). */
+  partitionsOwned: number;
 }
 
 /**
@@ -100,7 +107,10 @@ export class Reconciler {
   private sourceOpened = false;
   private running: Promise<unknown> = Promise.resolve();
   private loop: { stopped: boolean; wake: Signal; done?: Promise<void> } | undefined;
-  private readonly totals = { accepted: 0, duplicates: 0, rejected: 0, resendRequests: 0 };
+  private readonly totals = { accepted: 0, duplicates: 0, rejected: 0, resendRequests: 0, events: 0 };
+  /** Hub enqueued time of the newest event read per partition (the age of what this process has seen). */
+  private readonly newestRead = new Map<string, number>();
+  private readonly progress: ProgressReporter;
   /** Resend calls of the round in flight (start() mode), by device and gap start. */
   private readonly inFlight = new Set<string>();
   private round: Promise<unknown> | undefined;
@@ -129,6 +139,24 @@ export class Reconciler {
     this.onError = options.onError;
     const lateness = options.allowedLatenessMs ?? 0;
     this.lateness = typeof lateness === 'number' ? () => lateness : (query) => lateness[query] ?? 0;
+    this.progress = new ProgressReporter(this.clock, this.log, positiveInt(options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS, 'progressIntervalMs'));
+  }
+
+  /**
+   * Per partition read now: how many events lie between the committed position and the
+   * partition's end (as the source knows it), and the enqueued time of the newest event read.
+   */
+  async lag(): Promise<PartitionLag[]> {
+    return Promise.all(
+      this.ownedPartitions.map(async (partition) => {
+        const end = await this.source.partitionEnd?.(partition);
+        return {
+          partition,
+          behind: end === undefined ? null : Math.max(0, end - (this.checkpoints.get(partition) ?? 0)),
+          newestEnqueuedTime: this.newestRead.get(partition) ?? null,
+        };
+      }),
+    );
   }
 
   /**
@@ -156,6 +184,15 @@ export class Reconciler {
       for (const k of Object.keys(total) as Array<keyof RunSummary>) total[k] += s[k];
       if ([...ends].every(([p, end]) => (this.checkpoints.get(p) ?? 0) >= end)) return total;
       if (s.events === 0) await waitAny([arrived], { clock: this.clock, ms: this.pollMs });
+    }
+  }
+
+  /** Reporting must not fail a pass: the batch is committed already. */
+  private async reportProgress(): Promise<void> {
+    try {
+      this.progress.behind(await this.lag(), this.totals.events, this.totals.accepted);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'lag not known');
     }
   }
 
@@ -205,8 +242,15 @@ export class Reconciler {
         }
         if (loop.stopped || !idle) continue;
         if (behind) {
-          behind = false;
-          this.log.info({ ...this.totals }, 'caught up');
+          const lags = await this.lag().catch((err: unknown) => {
+            this.log.warn({ err: errorMessage(err) }, 'lag not known');
+            return [];
+          });
+          // A push source can have nothing buffered yet while the hub holds more: not caught up.
+          if (!lags.some((l) => (l.behind ?? 0) > 0)) {
+            behind = false;
+            this.progress.caughtUp(lags, { ...this.totals });
+          }
         }
         await waitAny([loop.wake], { clock: this.clock, ms: this.pollMs });
       }
@@ -250,6 +294,8 @@ export class Reconciler {
       duplicatesDropped: this.totals.duplicates,
       rejectedMessages: this.totals.rejected,
       resendRequests: this.totals.resendRequests,
+      eventsRead: this.totals.events,
+      partitionsOwned: this.ownedPartitions.length,
     };
   }
 
@@ -319,6 +365,10 @@ export class Reconciler {
           this.totals.accepted += out.accepted;
           this.totals.duplicates += out.duplicates;
           this.totals.rejected += out.rejected.length;
+          this.totals.events += batch.events.length;
+          const newest = batch.events.at(-1);
+          if (newest) this.newestRead.set(partitionId, newest.enqueuedTime);
+          if (this.progress.due()) await this.reportProgress();
           if (batch.events.length >= this.batchSize) stillBusy.push(partitionId);
         }
         active = stillBusy;

@@ -66,5 +66,11 @@ export interface ReconcilerSource {
    * commit that failed is retried from the same position.
    */
   release?(partitionId: string, next: number): void;
+  /**
+   * The sequence number the partition's next event will get, as far as the source knows now
+   * (undefined: not yet known). Lag is this minus the committed position; it is only reported,
+   * never used to decide what to read.
+   */
+  partitionEnd?(partitionId: string): Promise<number | undefined>;
   close(): Promise<void>;
 }

@@ -138,13 +138,14 @@ export function viewSql(spec: ViewSpec, dialect: Dialect, latenessMs: number): s
     `${time('r.we')} AS window_end`,
   ];
   for (let i = 0; i < spec.keyCount; i++) {
-    columns.push(`${pg ? `(r.key::jsonb ->> ${i})` : `json_extract(r.key, '$[${i}]')`} AS ${ident(`key_${i + 1}`)}`);
+    // Text in both dialects, as PostgreSQL's ->> gives it: a GROUP BY value may be a number in one
+    // window and a string in another, and a client must not see 7 from one store and '7' from the other.
+    const sqliteKey = `CASE json_type(r.key, '$[${i}]') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(r.key, '$[${i}]') AS TEXT) END`;
+    columns.push(`${pg ? `(r.key::jsonb ->> ${i})` : sqliteKey} AS ${ident(`key_${i + 1}`)}`);
   }
-  const used = new Set([...FIXED, ...Array.from({ length: spec.keyCount }, (_, i) => `key_${i + 1}`)]);
-  for (const c of spec.columns) {
-    let as = c.alias;
-    while (used.has(as.toLowerCase())) as = `${as}_value`;
-    used.add(as.toLowerCase());
+  const names = aliasColumns(spec);
+  for (const [n, c] of spec.columns.entries()) {
+    const as = names[n]!.name;
     const raw = field(c.alias);
     const expr =
       c.type === 'time'
@@ -168,6 +169,17 @@ export function viewSql(spec: ViewSpec, dialect: Dialect, latenessMs: number): s
     `CREATE VIEW ${name} AS SELECT ${columns.join(', ')} FROM results r LEFT JOIN devices d ON d.device = r.device ` +
       `WHERE r.query = ${literal(spec.query)} AND r.out = ${literal(spec.out)}`,
   ];
+}
+
+/** The view's column name and type for each alias, in order (an alias that collides with a fixed or key column gets `_value` appended). */
+export function aliasColumns(spec: ViewSpec): Array<{ name: string; type: ColumnType }> {
+  const used = new Set([...FIXED, ...Array.from({ length: spec.keyCount }, (_, i) => `key_${i + 1}`)]);
+  return spec.columns.map((c) => {
+    let as = c.alias;
+    while (used.has(as.toLowerCase())) as = `${as}_value`;
+    used.add(as.toLowerCase());
+    return { name: as, type: c.type };
+  });
 }
 
 /** The catalog table, so a restarted reconciler knows the views' columns without rereading every result. */

@@ -46,6 +46,8 @@ export interface RunFlags extends StoreFlag {
   pollMs?: string;
   /** The name `--allowed-lateness` had when it took milliseconds only (hidden). */
   allowedLatenessMs?: string;
+  /** How often `catching up` is logged while behind. */
+  progressEvery?: string;
 }
 
 export interface ResultsFlags extends StoreFlag {
@@ -113,6 +115,7 @@ export async function runService(flags: RunFlags): Promise<void> {
       skewThresholdMs,
       pollMs,
       allowedLatenessMs,
+      progressIntervalMs: parseDuration(flags.progressEvery ?? '10s', '--progress-every', { min: 1 }),
       resend: { graceMs },
       // JSON lines on stdout for the service (journald); with --once stdout carries the summary, so logs go to stderr.
       logger: createRootLogger(logLevel(process.env.EDGE_LOG_LEVEL), flags.once ? process.stderr : undefined).child({ module: 'reconciler' }),
@@ -130,7 +133,7 @@ export async function runService(flags: RunFlags): Promise<void> {
     }
 
     if (httpPort !== undefined) {
-      const api = await startHttpApi(store, { port: httpPort, ...(flags.httpHost ? { host: flags.httpHost } : {}), counters: () => reconciler.counters() });
+      const api = await startHttpApi(store, { port: httpPort, ...(flags.httpHost ? { host: flags.httpHost } : {}), counters: () => reconciler.counters(), lag: () => reconciler.lag() });
       closers.push(() => api.close());
       process.stderr.write(`edge-agent cloud: HTTP API on ${api.url} (/results, /gaps, /devices, /metrics)\n`);
     }
@@ -153,7 +156,7 @@ export async function printResults(flags: ResultsFlags): Promise<void> {
   const store = openStore(flags.store, { mustExist: true });
   try {
     await store.migrate();
-    if (flags.view) return await printView(store, flags);
+    if (flags.view) return await printView(store, flags, filter);
     const rows = await store.results(filter);
     if (flags.json) return write(JSON.stringify(rows) + '\n');
     write(
@@ -168,7 +171,7 @@ export async function printResults(flags: ResultsFlags): Promise<void> {
 }
 
 /** `results --query Q --view`: the query's SQL view, as a table (ISO times) or JSON. */
-async function printView(store: ReconcilerStore, flags: ResultsFlags): Promise<void> {
+async function printView(store: ReconcilerStore, flags: ResultsFlags, bounds: { from?: number; to?: number }): Promise<void> {
   if (flags.query === undefined) throw new EdgeError('EDGE_USAGE', '--view needs --query NAME');
   const outs = ((await store.viewSpecs?.()) ?? []).filter((v) => v.query === flags.query).map((v) => v.out);
   const out = flags.out ?? (outs.length === 1 ? outs[0] : undefined);
@@ -178,9 +181,18 @@ async function printView(store: ReconcilerStore, flags: ResultsFlags): Promise<v
   const filter: { device?: string; limit?: number } = {};
   if (flags.device !== undefined) filter.device = flags.device;
   const limit = intFlag(flags.limit, '--limit', 0);
-  if (limit !== undefined) filter.limit = limit;
+  const bounded = bounds.from !== undefined || bounds.to !== undefined;
+  // The store filters by device and limit only; window-end bounds apply here, before the limit.
+  if (limit !== undefined && !bounded) filter.limit = limit;
   const view = await store.viewRows?.(flags.query, out, filter);
   if (!view) throw new EdgeError('EDGE_USAGE', `no view for query '${flags.query}' output '${out}'`);
+  if (bounded) {
+    const inside = (r: Record<string, unknown>) => {
+      const we = r.window_end instanceof Date ? r.window_end.getTime() : Date.parse(String(r.window_end));
+      return (bounds.from === undefined || we >= bounds.from) && (bounds.to === undefined || we <= bounds.to);
+    };
+    view.rows = view.rows.filter(inside).slice(0, limit ?? Infinity);
+  }
   const cell = (v: unknown): string => (v === null || v === undefined ? '-' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v));
   if (flags.json) return write(JSON.stringify(view.rows.map((r) => Object.fromEntries(view.columns.map((c) => [c, r[c] instanceof Date ? (r[c] as Date).toISOString() : r[c]])))) + '\n');
   write(table(view.columns.map((c) => c.toUpperCase()), view.rows.map((r) => view.columns.map((c) => cell(r[c])))));

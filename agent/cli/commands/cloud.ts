@@ -41,6 +41,7 @@ export function registerCloud(program: Command): void {
     .addOption(new Option('--poll-ms <duration>').hideHelp())
     .option('--allowed-lateness <duration>', "how long after a window's end it may still be revised: the views' complete flag waits for it (a bare number is ms)")
     .addOption(new Option('--allowed-lateness-ms <duration>').hideHelp())
+    .option('--progress-every <duration>', 'while behind, log lag per partition and catch-up progress this often (a bare number is ms)', '10s')
     .action(async (flags: RunFlags) => {
       const { runService } = await import('./cloud-actions.js');
       await runService(flags);

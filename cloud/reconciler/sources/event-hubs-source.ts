@@ -56,6 +56,8 @@ interface PartitionBuffer {
   released: number;
   /** Resolves the client's pending processEvents once `read` drained the buffer below the limit. */
   drained: Array<() => void>;
+  /** The partition's last enqueued sequence number + 1, from the receiver's runtime metric (trackLastEnqueuedEventProperties). */
+  end?: number;
 }
 
 export class EventHubsSource implements ReconcilerSource {
@@ -103,7 +105,11 @@ export class EventHubsSource implements ReconcilerSource {
         },
         processEvents: async (events, ctx) => {
           const buf = this.owned.get(ctx.partitionId);
-          if (!buf || events.length === 0) return;
+          if (!buf) return;
+          // Also on the empty batches the SDK hands over after maxWaitTimeInSeconds: the end can move without us.
+          const last = ctx.lastEnqueuedEventProperties?.sequenceNumber;
+          if (last !== undefined) buf.end = Math.max(buf.end ?? 0, last + 1);
+          if (events.length === 0) return;
           for (const e of events) buf.events.push(toSourceEvent(e, ctx.partitionId));
           this.arrived.notify();
           if (buf.events.length >= (this.options.maxBuffered ?? 2000)) await new Promise<void>((r) => buf.drained.push(r));
@@ -113,7 +119,7 @@ export class EventHubsSource implements ReconcilerSource {
         },
       },
       // Without a checkpoint the SDK starts at the *latest* event; the reconciler wants everything.
-      { skipParsingBodyAsJson: true, maxBatchSize: 500, maxWaitTimeInSeconds: 1, startPosition: earliestEventPosition },
+      { skipParsingBodyAsJson: true, maxBatchSize: 500, maxWaitTimeInSeconds: 1, startPosition: earliestEventPosition, trackLastEnqueuedEventProperties: true },
     );
   }
 
@@ -166,6 +172,21 @@ export class EventHubsSource implements ReconcilerSource {
     } finally {
       await client.close();
     }
+  }
+
+  /**
+   * From the last batch the client delivered for the partition; before the first (an empty
+   * partition delivers none), once from its `$management` properties. Undefined for a partition
+   * not owned.
+   */
+  async partitionEnd(partitionId: string): Promise<number | undefined> {
+    const buf = this.owned.get(partitionId);
+    if (!buf || !this.client) return undefined;
+    if (buf.end === undefined) {
+      const end = (await this.client.getPartitionProperties(partitionId)).lastEnqueuedSequenceNumber + 1;
+      buf.end = Math.max(buf.end ?? 0, end);
+    }
+    return buf.end;
   }
 
   /** Events received and not yet read, over the partitions owned now. */

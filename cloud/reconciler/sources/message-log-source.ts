@@ -33,6 +33,11 @@ export class MessageLogSource implements ReconcilerSource {
     return { partitionId, events, next: last ? last.sequenceNumber + 1 : from, lastOffset: last ? last.offset : null };
   }
 
+  async partitionEnd(partitionId: string): Promise<number | undefined> {
+    const partition = Number(partitionId);
+    return Number.isInteger(partition) && partition >= 0 && partition < this.log.partitionCount ? this.log.endOf(partition) : undefined;
+  }
+
   async close(): Promise<void> {
     // The log belongs to whoever opened it (the emulator or the CLI), not to this reader.
   }

@@ -17,7 +17,7 @@ import {
   type StoreState,
   type ViewRows,
 } from '../store.js';
-import { mergeSpec, viewCatalogSql, viewName, viewSql, type ViewSpec } from '../views.js';
+import { aliasColumns, mergeSpec, viewCatalogSql, viewName, viewSql, type ViewSpec } from '../views.js';
 import { checkExpected, checkpointMaps, deviceSummary, toDeviceStates, toEventRow, toGapRow, toReadingRow, toResultRow, type SqlRow } from './row-mapping.js';
 
 const parse = (v: unknown): unknown => JSON.parse(String(v));
@@ -220,8 +220,13 @@ export class SqliteStore implements ReconcilerStore {
     );
     const rows = (filter.device !== undefined ? stmt.all(filter.device) : stmt.all()) as Array<Record<string, unknown>>;
     const columns = stmt.columns().map((c) => c.name);
-    // SQLite has no boolean: the view's 0/1 `complete` reads back as what it means.
-    for (const r of rows) r.complete = r.complete === 1;
+    // SQLite has no boolean: the view's 0/1 `complete` and boolean aliases read back as what they mean (as PostgreSQL's do).
+    const spec = this.db.prepare('SELECT spec FROM result_views WHERE query = ? AND out = ?').get(query, out) as { spec: string } | undefined;
+    const booleans = spec ? aliasColumns(JSON.parse(spec.spec) as ViewSpec).filter((c) => c.type === 'boolean').map((c) => c.name) : [];
+    for (const r of rows) {
+      r.complete = r.complete === 1;
+      for (const b of booleans) if (r[b] === 0 || r[b] === 1) r[b] = r[b] === 1;
+    }
     return { name, columns, rows };
   }
 

@@ -28,7 +28,10 @@ describe('edge-agent cloud run serves /metrics beside its HTTP API', () => {
     try {
       const caughtUp = untilOutput(p.stdout, /"msg":"caught up"/);
       const url = /HTTP API on (http:\/\/\S+)/.exec(await untilOutput(p.stderr, /HTTP API on http:\/\/\S+ /))![1]!;
-      await caughtUp;
+      const logged = (await caughtUp).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; behind?: number });
+      // Round robin: after the first partition's batch the other three are still unread.
+      expect(logged.find((l) => l.msg === 'catching up')?.behind).toBeGreaterThan(0);
+      expect(logged.at(-1)).toMatchObject({ msg: 'caught up', behind: 0 });
       expect(url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);
       const res = await fetch(`${url.replace('0.0.0.0', '127.0.0.1')}/metrics`);
       expect(res.status).toBe(200);
@@ -51,6 +54,11 @@ describe('edge-agent cloud run serves /metrics beside its HTTP API', () => {
       const last = Math.max(...f.get('edge_reconciler_device_last_enqueued_timestamp_seconds')!.samples.map((s) => s.value));
       expect(last).toBeGreaterThan(0);
       expect(last).toBeLessThanOrEqual(newest);
+      // The message log's partitions, each read to its end (endOf).
+      const lag = f.get('edge_reconciler_partition_lag_events')!.samples;
+      expect(lag.map((s) => [s.labels.partition, s.value]).sort()).toEqual([['0', 0], ['1', 0], ['2', 0], ['3', 0]]);
+      expect(sampleValue(f, 'edge_reconciler_events_read_total')).toBe(scenario.deliveries.length);
+      expect(sampleValue(f, 'edge_reconciler_partitions_owned')).toBe(4);
     } finally {
       p.kill('SIGTERM');
       expect((await exited).code).toBe(0);
