@@ -41,6 +41,13 @@ export class CombinedSource implements ReconcilerSource {
     return { ...batch, partitionId, events: batch.events.map((e) => ({ ...e, partitionId })) };
   }
 
+  /** Where a partition ends, from the source that owns it (lag reporting); undefined when it cannot say. */
+  async partitionEnd(partitionId: string): Promise<number | undefined> {
+    const owner = this.extra.find((s) => partitionId.startsWith(`${s.id}:`));
+    if (!owner) return this.primary.partitionEnd?.(partitionId);
+    return owner.partitionEnd?.(partitionId.slice(owner.id.length + 1));
+  }
+
   async close(): Promise<void> {
     await this.primary.close();
     for (const s of this.extra) await s.close();
