@@ -1,6 +1,5 @@
 import { modbusDeadbands, parseModbusConfig } from './config.js';
 import type { DeadbandRule } from './deadband.js';
-import type { DriverSection } from './registry.js';
 import { parseSerialLineConfig, serialLineDeadbands } from './serial-line/config.js';
 import { syntheticDeadbands, syntheticSettingsSchema } from './synthetic/config.js';
 
@@ -15,7 +14,8 @@ export interface DriverDeadbands {
  * again with its driver's own parser (it was validated already, so this does not throw on a
  * config the schema took); imports no driver implementation.
  */
-export function deadbandsOf(section: DriverSection): DriverDeadbands {
+// The section's shape as the registry's schema leaves it (typed here, not imported: the registry re-exports this module).
+export function deadbandsOf(section: { type: 'synthetic' | 'modbus' | 'serial-line' } & Record<string, unknown>): DriverDeadbands {
   const { type, ...settings } = section;
   switch (type) {
     case 'synthetic': {
