@@ -51,7 +51,7 @@ function decimals(x: number): number {
 }
 
 /** A small, well-mixed 32-bit PRNG (Tommy Ettinger's mulberry32), uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

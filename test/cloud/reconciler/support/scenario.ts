@@ -4,6 +4,7 @@ import type { Clock } from '../../../../agent/core/clock.js';
 import type { MethodInvoker, MethodResponse } from '../../../../cloud/reconciler/resend.js';
 import type { EventRow, ReadingRow, ResultRow } from '../../../../cloud/reconciler/store.js';
 import { AgentScript, packMessage, toTelemetry, type SentRecord, type Telemetry } from './wire-builder.js';
+import { mulberry32 } from '../../../../drivers/synthetic/drift-signal.js';
 
 /**
  * Generates a fleet's traffic with the faults the reconciler must survive (duplicates,
@@ -70,16 +71,7 @@ export interface AgentState {
   evicted: Set<number>;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 const MINUTE = 60_000;
 
