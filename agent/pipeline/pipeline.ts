@@ -101,6 +101,8 @@ export class Pipeline {
   /** Reads the cursor and rebuilds the stage's state; call before `Journal.init`, which needs `position`. */
   async init(): Promise<void> {
     await this.rebuild();
+    // What an earlier run consumed but did not get to delete; a stateful stage keeps its tail.
+    this.journal.sweepConsumed(this.stateful ? this.tail.from : this.cursor);
   }
 
   private get stateful(): boolean {
@@ -186,8 +188,8 @@ export class Pipeline {
 
   /** A stateless stage now reads what a stateful one left: its kept entries are consumed already. */
   private async dropTail(committed: Committed): Promise<void> {
-    const ops: StoreOp[] = [{ type: 'del', sublevel: this.store.meta, key: TAIL_KEY }, ...this.journal.consumeOps(committed.tail.from, committed.cursor)];
-    await this.store.write(ops, { sync: this.syncSteps });
+    await this.store.write([{ type: 'del', sublevel: this.store.meta, key: TAIL_KEY }], { sync: this.syncSteps });
+    this.journal.consumed(committed.cursor);
   }
 
   private async stepOnce(): Promise<number> {
@@ -200,8 +202,8 @@ export class Pipeline {
       const output = this.run(() => this.stage.process(entries, now));
       // At most one record per entry, so a batch of entries bounds it.
       if (entries.length === 0 && output.drafts.length === 0) return 0;
-      const del = this.journal.consumeOps(this.cursor, last);
-      await this.commit(output.drafts, del, last, this.syncSteps);
+      await this.commit(output.drafts, [], last, this.syncSteps);
+      this.journal.consumed(last);
       return entries.length;
     }
     this.tailEvents += entries.length;
@@ -286,18 +288,22 @@ export class Pipeline {
 
   /** Writes the stage's checkpoint and deletes the journal entries it now covers. */
   private async commitCheckpoint(drafts: RecordDraft[], last: number, sync: boolean): Promise<void> {
+    const started = performance.now();
     const state = encodeState(this.stage.checkpoint!());
+    const encodedMs = performance.now() - started;
     const ops: StoreOp[] = [
       { type: 'put', sublevel: this.store.meta, key: STATE_KEY, value: state },
       { type: 'put', sublevel: this.store.meta, key: TAIL_KEY, value: encodeTail({ from: last, steps: [] }) },
     ];
-    // Positions are dense: every one in (from, last] was consumed (a damaged one is already gone).
-    ops.push(...this.journal.consumeOps(this.tail.from, last));
     await this.commit(drafts, ops, last, sync);
+    // The checkpoint covers (from, last]: no replay reads them again.
+    this.journal.consumed(last);
+    const [steps, events] = [this.tail.steps.length, this.tailEvents];
     this.tail = { from: last, steps: [] };
     this.tailEvents = 0;
     this.checkpointedAt = this.clock.now();
     this.stretch = checkpointStretch(this.checkpoints, state.length);
+    this.logger.debug({ bytes: state.length, encodedMs: Math.round(encodedMs), totalMs: Math.round(performance.now() - started), steps, events }, 'stage checkpointed');
   }
 
   private async commit(drafts: RecordDraft[], ops: StoreOp[], last: number, sync: boolean): Promise<void> {

@@ -83,6 +83,20 @@ export class AgentStore {
   }
 
   /**
+   * Deletes the keys of `sub` in `range` in LevelDB's own loop, off the event loop: no op (and
+   * no JavaScript object) per key. Unsynced and not atomic with anything: only for keys that an
+   * earlier committed write already made garbage. Refused, like `write`, while a fault holds.
+   */
+  async clear(sub: Sublevel, range: { gt?: string; lte: string }): Promise<void> {
+    if (this.faultState) throw this.refusal(this.faultState);
+    try {
+      await sub.clear(range);
+    } catch (err) {
+      throw this.notice(err);
+    }
+  }
+
+  /**
    * Classifies an error from any store operation (reads too: corruption often shows first in an
    * iterator or a compaction). A disk-full or damage error raises the fault; returns what to throw.
    */

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadCommitted } from '../../agent/pipeline/stage-tail.js';
+import { positionKey } from '../../agent/store/checksum.js';
 import { AgentStore } from '../../agent/store/store.js';
 import { ROOT } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
@@ -47,10 +49,12 @@ function runChild(dataDir: string, killAt?: number): Promise<{ at: number; done?
 }
 
 /** Journal entries kept for replay: what the last checkpoint does not cover. */
+/** Journal entries past the last checkpoint: the tail a restart replays (consumed ones may linger until swept). */
 async function keptEntries(dataDir: string): Promise<number> {
   const store = await AgentStore.open(dataDir);
+  const { tail } = await loadCommitted(store);
   let n = 0;
-  for await (const _ of store.journal.keys()) n++;
+  for await (const _ of store.journal.keys({ gt: positionKey(tail.from) })) n++;
   await store.close();
   return n;
 }
