@@ -184,7 +184,8 @@ export class Outbox {
     const out: PendingRecord[] = [];
     const bad: Array<[string, Buffer]> = [];
     const after = Math.max(afterSeq, this.filesBelow - 1);
-    for await (const [key, value] of this.store.outbox.iterator({ ...classRange(cls, after, beforeSeq), limit })) {
+    // One native read for the lot: `for await` would cost a promise and an entry array per record.
+    for (const [key, value] of await this.store.outbox.iterator({ ...classRange(cls, after, beforeSeq), limit }).all()) {
       const json = checkedText(value, `outbox ${key}`);
       if (json === undefined) bad.push([key, value]);
       else out.push({ seq: parseOutboxKey(key).seq, kind: kindOf(json), cls, json, value });
