@@ -6,7 +6,8 @@ import type { Clock } from '../core/clock.js';
 import { errorMessage, isEdgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { Signal, waitAny } from '../core/signal.js';
-import type { RecordKind } from '../core/wire.js';
+import type { TrafficMeter } from '../core/traffic-meter.js';
+import { RECORD_CLASSES, type RecordClass, type RecordKind } from '../core/wire.js';
 import type { Outbox, PendingRecord } from '../outbox/outbox.js';
 import type { FileUploader } from '../transport/file-upload.js';
 
@@ -25,6 +26,8 @@ export interface BacklogDrainerOptions {
   /** Keep uploaded records for resend requests (the storage retention), as the forwarder does. */
   retain: () => boolean;
   uploader: FileUploader;
+  /** Where the hub's traffic is counted, shared with the forwarder: each acknowledged file goes in its `files` path. */
+  traffic?: TrafficMeter;
   clock: Clock;
   logger: Logger;
   /** How often the trigger is looked at while idle. */
@@ -200,7 +203,28 @@ export class BacklogDrainer {
     this.counters.records += records.length;
     this.counters.bytesUploaded += body.length;
     this.counters.unitsBilled += UNITS_PER_FILE;
+    this.meter(records, body.length);
     // A crash before this line sends the range again (a message or another file): the cloud dedups by seq.
     await this.outbox.markSent(records.map(({ seq, kind: k }) => ({ seq, kind: k })), clock.now(), this.options.retain());
+  }
+
+  /**
+   * One acknowledged file in the traffic meter's `files` path. A file holds one kind, and a query's
+   * own priority may put records of two classes in it: the file (its send, gzip bytes and billed
+   * units) counts under the class most of its records have (the higher class on a tie), the other
+   * classes' records under theirs, so the classes add up to the files, records and bytes the hub took.
+   */
+  private meter(records: PendingRecord[], bytes: number): void {
+    const { traffic, clock } = this.options;
+    if (!traffic) return;
+    const per = new Map<RecordClass, number>();
+    for (const r of records) per.set(r.cls, (per.get(r.cls) ?? 0) + 1);
+    const owner = RECORD_CLASSES.filter((c) => per.has(c)).reduce((a, b) => (per.get(b)! > per.get(a)! ? b : a));
+    const at = clock.now();
+    for (const cls of RECORD_CLASSES) {
+      const n = per.get(cls);
+      if (n === undefined) continue;
+      traffic.add('files', cls, cls === owner ? { records: n, bytes, units: UNITS_PER_FILE } : { records: n, bytes: 0, units: 0, sends: 0 }, at);
+    }
   }
 }

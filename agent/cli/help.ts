@@ -8,6 +8,7 @@ Environment:
   EDGE_LOG_LEVEL            log level of 'cloud run' (the agent's is log.level in its config)
   EDGE_LOG_SYSLOG_PREFIX    1: put the journal's <N> priority before each log line; 0: never (default: when stdout is the journal, JOURNAL_STREAM)
   EDGE_RECONCILER_STORE     default --store of the 'cloud' commands
+  AZURE_STORAGE_CONNECTION_STRING  default --files-storage of 'cloud run' (the storage account of --files-container)
   EDGE_DEBUG                1: print the stack trace of an error
   NO_COLOR                  no colours, even on a terminal
 

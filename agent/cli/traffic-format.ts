@@ -2,7 +2,10 @@ import type { TrafficFigures, TrafficTable } from '../core/traffic-meter.js';
 import { RECORD_CLASSES } from '../core/wire.js';
 import { bytes } from './format.js';
 
-/** `status`/`buffer` lines: billed units and bytes per path and class, since start and today (UTC). */
+/**
+ * `status`/`buffer` lines: billed units and bytes per path (messages, files) and class, since start
+ * and today (UTC). A file's bytes are its gzip body, its units the 2 messages IoT Hub bills for it.
+ */
 export function trafficFields(traffic: TrafficFigures | undefined): Array<[string, string]> {
   if (!traffic) return [];
   const today = traffic.days[traffic.days.length - 1];
@@ -19,7 +22,7 @@ function table(t: TrafficTable): string {
     .map(([path, byClass]) => {
       const cells = RECORD_CLASSES.flatMap((c) => {
         const cell = byClass[c];
-        return cell ? [`${c} ${cell.units} units / ${bytes(cell.bytes)} (${cell.sends})`] : [];
+        return cell ? [`${c} ${cell.units} units / ${bytes(cell.bytes)} (${cell.sends} ${path === 'files' ? 'files' : 'messages'}, ${cell.records} records)`] : [];
       });
       return `${path}: ${cells.join(', ')}`;
     })

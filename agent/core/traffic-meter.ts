@@ -1,13 +1,14 @@
 import type { RecordClass } from './wire.js';
 
 /**
- * What reached the hub, as IoT Hub bills it: per path (`messages` now; backlog files add
- * `files`) and per record class, since start and per UTC day.
+ * What reached the hub, as IoT Hub bills it: per path (`messages`: the forwarder's PUBACKed
+ * messages; `files`: the backlog drainer's uploads whose completion the hub accepted) and per
+ * record class, since start and per UTC day.
  */
 export type TrafficPath = 'messages' | 'files';
 
 export interface TrafficCell {
-  /** Messages (or files) the hub acknowledged. */
+  /** Messages (or files) the hub acknowledged. A file holding several classes counts under one of them (see `add`). */
   sends: number;
   records: number;
   /** Bytes as billed: the (compressed) body. */
@@ -31,8 +32,13 @@ export class TrafficMeter {
   private readonly total: TrafficTable = {};
   private readonly days: Array<{ day: string; traffic: TrafficTable }> = [];
 
-  /** Counts one acknowledged send of `cls` records by `path`, at epoch ms `at`. */
-  add(path: TrafficPath, cls: RecordClass, sent: Omit<TrafficCell, 'sends'>, at: number): void {
+  /**
+   * Counts one acknowledged send of `cls` records by `path`, at epoch ms `at`. `sends` (default 1)
+   * is 0 for the records of a send already counted under another class: a backlog file holds one
+   * kind, and a query's own priority can put two classes in it; the file is counted once, so the
+   * classes still add up to what the hub took.
+   */
+  add(path: TrafficPath, cls: RecordClass, sent: Omit<TrafficCell, 'sends'> & { sends?: number }, at: number): void {
     const day = new Date(at).toISOString().slice(0, 10);
     let today = this.days[this.days.length - 1];
     if (today?.day !== day) {
@@ -43,7 +49,7 @@ export class TrafficMeter {
     for (const table of [this.total, today.traffic]) {
       const byClass = (table[path] ??= {});
       const cell = (byClass[cls] ??= { sends: 0, records: 0, bytes: 0, units: 0 });
-      cell.sends++;
+      cell.sends += sent.sends ?? 1;
       cell.records += sent.records;
       cell.bytes += sent.bytes;
       cell.units += sent.units;

@@ -90,6 +90,8 @@ export function metricsRegistry(ctx: DiagnosticsContext, registry = new Registry
   );
   m.counter('hub_billed_units_total', 'Billed 4 KB units the hub acknowledged since start, per path (messages, files) and class', ['path', 'class'], () => trafficSamples(now().forwarder.traffic, (c) => c.units));
   m.counter('hub_sent_bytes_total', 'Bytes (as billed: compressed body) the hub acknowledged since start, per path and class', ['path', 'class'], () => trafficSamples(now().forwarder.traffic, (c) => c.bytes));
+  m.counter('hub_sends_total', 'Messages (path messages) or backlog files (path files) the hub acknowledged since start, per path and class', ['path', 'class'], () => trafficSamples(now().forwarder.traffic, (c) => c.sends));
+  m.counter('hub_sent_records_total', 'Records in what the hub acknowledged since start, per path and class', ['path', 'class'], () => trafficSamples(now().forwarder.traffic, (c) => c.records));
   // Per source, not per point: a 5,000-point gateway would otherwise expose 5,000 series (per point: `status --json`).
   m.counter('deadband_suppressed_readings_total', 'Readings the deadband kept back (not forwarded; analytics saw them) per driver source since start', ['driver', 'source'], () => deadbandSamples(now().buffer.deadband?.points ?? []));
   return registry;

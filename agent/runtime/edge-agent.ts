@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { Reading } from '../core/reading.js';
 import { isPointWriter, type WriteRecord } from '../core/point-write.js';
 import type { Transport } from '../core/transport.js';
+import { TrafficMeter } from '../core/traffic-meter.js';
 import type { AgentConfig } from '../config/schema.js';
 import { BacklogDrainer } from '../backlog-files/drainer.js';
 import type { FileUploader } from '../transport/file-upload.js';
@@ -139,6 +140,8 @@ export class EdgeAgent {
       const journalCheck = checks.journal;
       const continuity = checks.continuity;
       const boot = randomUUID();
+      // One meter for both paths to the hub: `forwarder.traffic` in the stats shows messages and files.
+      const traffic = new TrafficMeter();
       const forwarder = new Forwarder(outbox, parts.transport, {
         device: parts.deviceId,
         boot,
@@ -146,10 +149,11 @@ export class EdgeAgent {
         retentionMs: config.storage.retentionMs,
         clock,
         logger: logger.child({ module: 'forwarder' }),
+        traffic,
       });
       const housekeeper = new Housekeeper(outbox, config.storage, clock, logger.child({ module: 'housekeeping' }));
       const drainer = parts.fileUploader
-        ? new BacklogDrainer(outbox, { device: parts.deviceId, boot, settings: config.forwarding.backlogFiles, retain: () => parts.config.storage.retentionMs > 0, uploader: parts.fileUploader, clock, logger: logger.child({ module: 'backlog-files' }) })
+        ? new BacklogDrainer(outbox, { device: parts.deviceId, boot, settings: config.forwarding.backlogFiles, retain: () => parts.config.storage.retentionMs > 0, uploader: parts.fileUploader, traffic, clock, logger: logger.child({ module: 'backlog-files' }) })
         : undefined;
       const agent = new EdgeAgent({ boot, parts, store, journal, outbox, pipeline, forwarder, housekeeper, stage, seqFloor, suppressed, ...(drainer ? { drainer } : {}) });
       await agent.recordLoss(damage, continuity.lost, journalCheck.missing, continuity.storedNextSeq);

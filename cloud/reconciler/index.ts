@@ -30,5 +30,6 @@ export { ProgressReporter, DEFAULT_PROGRESS_INTERVAL_MS, type PartitionLag } fro
 export { startHttpApi, type HttpApi } from './http-api.js';
 export { parseResultFilter, parseTimeArg } from './filters.js';
 export { BacklogFilesSource, type BacklogFileLister, type StoredBacklogFile, type BacklogFilesSourceOptions } from './sources/backlog-files-source.js';
-export { emulatorFileLister, dataDirFileLister, azureContainerLister } from './sources/backlog-file-listers.js';
+export { emulatorFileLister, dataDirFileLister, azureContainerLister, DEFAULT_SETTLE_MS, type AzureContainerListerOptions } from './sources/backlog-file-listers.js';
+export { filesContainerClient, checkFilesContainer, type FilesContainerAddress } from './sources/azure-files-container.js';
 export { CombinedSource } from './sources/combined-source.js';

@@ -12,18 +12,18 @@ export interface CliRun {
 }
 
 /** Starts the real CLI as a user would, from the sources (through tsx). */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, limitMs = LONG_MS): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, ['--import', 'tsx', 'agent/cli/main.ts', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
-    ...childLimit(LONG_MS),
+    ...childLimit(limitMs),
   });
 }
 
-/** Runs the CLI to completion and collects its output. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  return finished(spawnCli(args, env));
+/** Runs the CLI to completion and collects its output; killed (SIGKILL) after `limitMs`. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, limitMs = LONG_MS): Promise<CliRun> {
+  return finished(spawnCli(args, env, limitMs));
 }
 
 export function finished(child: ChildProcessWithoutNullStreams): Promise<CliRun> {

@@ -9,7 +9,10 @@ import {
   CombinedSource,
   EventHubsSource,
   MessageLogSource,
+  azureContainerLister,
+  checkFilesContainer,
   dataDirFileLister,
+  filesContainerClient,
   Reconciler,
   contiguousSeq,
   dataDirMethodInvoker,
@@ -17,6 +20,7 @@ import {
   ownershipFor,
   parseResultFilter,
   startHttpApi,
+  type FilesContainerAddress,
   type GapRow,
   type MethodInvoker,
   type ReconcilerSource,
@@ -32,6 +36,11 @@ export interface RunFlags extends StoreFlag {
   hubDataDir?: string;
   eventHubs?: string;
   consumerGroup?: string;
+  /** Backlog files in Azure Blob Storage, beside --event-hubs: the storage account's connection string and container, or a container SAS URL. */
+  filesStorage?: string;
+  filesContainer?: string;
+  filesContainerUrl?: string;
+  filesSettle?: string;
   httpPort?: string;
   httpHost?: string;
   once?: boolean;
@@ -83,6 +92,8 @@ export async function runService(flags: RunFlags): Promise<void> {
   const skewThresholdMs = flags.skewThresholdMs !== undefined ? parseDuration(flags.skewThresholdMs, '--skew-threshold-ms') : parseDuration(flags.skewThreshold ?? '5m', '--skew-threshold');
   const pollMs = flags.pollMs !== undefined ? parseDuration(flags.pollMs, '--poll-ms', { min: 1 }) : parseDuration(flags.poll ?? '1s', '--poll', { min: 1 });
   const allowedLatenessMs = flags.allowedLatenessMs !== undefined ? parseDuration(flags.allowedLatenessMs, '--allowed-lateness-ms') : parseDuration(flags.allowedLateness ?? '0', '--allowed-lateness');
+  const files = filesAddress(flags);
+  const settleMs = parseDuration(flags.filesSettle ?? '5s', '--files-settle');
 
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -90,6 +101,8 @@ export async function runService(flags: RunFlags): Promise<void> {
   };
   try {
     let source: ReconcilerSource;
+    let eventHubs: EventHubsSource | undefined;
+    let filesNote = '';
     let methods: MethodInvoker | undefined;
     if (flags.hubDataDir !== undefined) {
       const reader = await openMessageLogReader(flags.hubDataDir);
@@ -98,9 +111,22 @@ export async function runService(flags: RunFlags): Promise<void> {
       source = new CombinedSource(new MessageLogSource(reader), new BacklogFilesSource(dataDirFileLister(flags.hubDataDir)));
       methods = dataDirMethodInvoker(flags.hubDataDir);
     } else {
+      // Checked before anything opens: a wrong key or container name ends here, in one line.
+      const container = files ? filesContainerClient(files) : undefined;
+      if (container) await checkFilesContainer(container);
       // Resend through Azure needs the azure-iothub service client, which this build does not carry: gaps are listed, not requested.
       // Ownership beside the rows: instances on one PostgreSQL share the partitions.
-      source = new EventHubsSource({ connectionString: flags.eventHubs!, consumerGroup: flags.consumerGroup, ownership: ownershipFor(flags.store) });
+      const ownership = ownershipFor(flags.store);
+      eventHubs = new EventHubsSource({ connectionString: flags.eventHubs!, consumerGroup: flags.consumerGroup, ownership });
+      source = eventHubs;
+      if (container) {
+        const hub = eventHubs;
+        // Shared ownership: one instance reads the files, the one holding partition 0 (a drain with --once reads them itself).
+        const readWhile = ownership && !flags.once ? async () => (await hub.partitionIds()).includes('0') : undefined;
+        // The same dedup by (device, seq) as messages: a record sent both ways counts once.
+        source = new CombinedSource(eventHubs, new BacklogFilesSource(azureContainerLister(container, { settleMs }), readWhile ? { readWhile } : {}));
+        filesNote = ` and backlog files in container ${container.containerName}`;
+      }
     }
     closers.push(() => source.close());
     const store = openStore(flags.store);
@@ -123,7 +149,7 @@ export async function runService(flags: RunFlags): Promise<void> {
 
     if (flags.once) {
       // A push source delivers over time: drain up to where the hub's partitions end now.
-      const summary = source instanceof EventHubsSource ? await reconciler.drainTo(await source.ends(), source.arrived) : await reconciler.runOnce();
+      const summary = eventHubs ? await reconciler.drainTo(await eventHubs.ends(), eventHubs.arrived) : await reconciler.runOnce();
       const c = await reconciler.counters();
       process.stdout.write(
         `events=${summary.events} accepted=${summary.accepted} duplicates=${summary.duplicates} rejected=${summary.rejected} rejectedRecords=${summary.rejectedRecords} ` +
@@ -137,7 +163,7 @@ export async function runService(flags: RunFlags): Promise<void> {
       closers.push(() => api.close());
       process.stderr.write(`edge-agent cloud: HTTP API on ${api.url} (/results, /gaps, /devices, /metrics)\n`);
     }
-    process.stderr.write(`edge-agent cloud: reconciling ${source.id} into ${store.kind} (${flags.store})\n`);
+    process.stderr.write(`edge-agent cloud: reconciling ${source.id}${filesNote} into ${store.kind} (${flags.store})\n`);
     reconciler.start();
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
@@ -149,6 +175,27 @@ export async function runService(flags: RunFlags): Promise<void> {
   } finally {
     await closeAll();
   }
+}
+
+/**
+ * Where the backlog files are in Azure, from the `--files-…` flags: a connection string (the flag,
+ * else $AZURE_STORAGE_CONNECTION_STRING) with a container name, or a container SAS URL. Only beside
+ * --event-hubs: the emulator keeps its files in its data dir, which --hub-data-dir reads already.
+ */
+function filesAddress(flags: RunFlags): FilesContainerAddress | undefined {
+  const { filesStorage, filesContainer, filesContainerUrl } = flags;
+  if (filesStorage === undefined && filesContainer === undefined && filesContainerUrl === undefined) return undefined;
+  if (flags.eventHubs === undefined) {
+    throw new EdgeError('EDGE_USAGE', "--files-container, --files-container-url and --files-storage go with --event-hubs (with --hub-data-dir the emulator's backlog files are read from its data dir)");
+  }
+  if (filesContainerUrl !== undefined) {
+    if (filesStorage !== undefined || filesContainer !== undefined) throw new EdgeError('EDGE_USAGE', 'give --files-container-url URL, or --files-container NAME with --files-storage, not both');
+    return { containerUrl: filesContainerUrl };
+  }
+  if (filesContainer === undefined) throw new EdgeError('EDGE_USAGE', '--files-storage needs --files-container NAME (the container IoT Hub file upload writes to)');
+  const connectionString = filesStorage ?? process.env.AZURE_STORAGE_CONNECTION_STRING;
+  if (!connectionString) throw new EdgeError('EDGE_USAGE', '--files-container needs the storage account: --files-storage CONNECTION_STRING or $AZURE_STORAGE_CONNECTION_STRING');
+  return { connectionString, container: filesContainer };
 }
 
 export async function printResults(flags: ResultsFlags): Promise<void> {

@@ -10,7 +10,7 @@ const DEFAULT_STORE_LOCATION = 'sqlite:./reconciler.db';
 
 /**
  * `edge-agent cloud …`: the reconciliation service and its read side.
- *   cloud run      read the hub (emulator data dir or Event Hubs), reconcile into the store, serve the HTTP API
+ *   cloud run      read the hub (emulator data dir, or Event Hubs and the file-upload container), reconcile into the store, serve the HTTP API
  *   cloud results  print reconciled window results (aligned table, or --json)
  *   cloud gaps     print missing seq ranges: open (resend pending), lost (evicted) or rejected (malformed)
  */
@@ -22,11 +22,16 @@ export function registerCloud(program: Command): void {
     'cloud run --hub-data-dir .data/hub --store sqlite:.data/reconciler.db --http-port 8090',
     'cloud run --hub-data-dir .data/hub --once',
     "cloud run --event-hubs 'Endpoint=sb://…;EntityPath=…' --store postgres://user@host/db --http-port 8090 --http-host 0.0.0.0",
+    "AZURE_STORAGE_CONNECTION_STRING='DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…' cloud run --event-hubs 'Endpoint=sb://…' --files-container fileupload",
   ])
     .description('reconcile device messages into the store (until SIGINT/SIGTERM, or once with --once)')
     .option('--hub-data-dir <dir>', "read the local IoT Hub emulator's message log in this data dir")
     .option('--event-hubs <connection-string>', "read IoT Hub's Event Hub-compatible endpoint (Endpoint=sb://…;EntityPath=…)")
     .option('--consumer-group <name>', 'Event Hubs consumer group', '$Default')
+    .option('--files-container <name>', "with --event-hubs: also read the backlog files devices uploaded, from this container (the one IoT Hub → File upload names)")
+    .option('--files-storage <connection-string>', "the storage account of --files-container (its Access keys connection string; default $AZURE_STORAGE_CONNECTION_STRING, which keeps the key out of ps)")
+    .option('--files-container-url <url>', 'instead of the two above: the container URL with a SAS that allows list and read (az storage container generate-sas --permissions lr)')
+    .option('--files-settle <duration>', 'read a blob once it is this old (creation times have 1 s resolution; a younger blob could still be joined by one sorting before it)', '5s')
     .option(...storeOption)
     .option('--http-port <port>', 'serve the read-only HTTP JSON API and /metrics on PORT (0 = any free port)')
     .option('--http-host <address>', 'address the HTTP API listens on (no authentication: loopback unless you mean it)', '127.0.0.1')

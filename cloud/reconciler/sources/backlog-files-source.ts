@@ -25,6 +25,12 @@ const PARTITION = 'files';
 export interface BacklogFilesSourceOptions {
   /** Checkpoint namespace (default `backlog-files`). */
   id?: string;
+  /**
+   * Whether this instance reads the files now (default: always). Instances sharing one store all
+   * list the same container; one reads its single partition, e.g. the owner of Event Hubs partition
+   * 0, so their commits do not keep refusing each other's checkpoint (EDGE_STORE_LOCKED).
+   */
+  readWhile?: () => Promise<boolean>;
 }
 
 /**
@@ -36,12 +42,14 @@ export interface BacklogFilesSourceOptions {
 export class BacklogFilesSource implements ReconcilerSource {
   readonly id: string;
   private cached: { blobName: string; lines: string[] } | undefined;
+  private readonly readWhile: (() => Promise<boolean>) | undefined;
 
   constructor(
     private readonly lister: BacklogFileLister,
     options: BacklogFilesSourceOptions = {},
   ) {
     this.id = options.id ?? 'backlog-files';
+    this.readWhile = options.readWhile;
   }
 
   async open(): Promise<void> {
@@ -49,7 +57,7 @@ export class BacklogFilesSource implements ReconcilerSource {
   }
 
   async partitionIds(): Promise<string[]> {
-    return [PARTITION];
+    return !this.readWhile || (await this.readWhile()) ? [PARTITION] : [];
   }
 
   /** Up to `max` lines from `from` on, across files: a short batch tells the reconciler it is caught up. */

@@ -22,7 +22,7 @@ export interface RunningCliAgent {
 }
 
 /** `edge-agent run` as systemd starts it, against the local IoT Hub emulator. */
-export async function startCliAgent(o: { deviceId: string; config?: Record<string, unknown>; prometheusHost?: string; intervalMs?: number; points?: number; flushTimeoutMs?: number; env?: NodeJS.ProcessEnv; beforeStart?: (dataDir: string) => Promise<void>; whileStarting?: (child: ChildProcessWithoutNullStreams) => Promise<void> }): Promise<RunningCliAgent> {
+export async function startCliAgent(o: { deviceId: string; config?: Record<string, unknown>; prometheusHost?: string; intervalMs?: number; points?: number; flushTimeoutMs?: number; env?: NodeJS.ProcessEnv; beforeStart?: (dataDir: string, hub: IotHubEmulator) => Promise<void>; whileStarting?: (child: ChildProcessWithoutNullStreams) => Promise<void> }): Promise<RunningCliAgent> {
   const { hub, close } = await startHub();
   const dev = await hub.registerDevice(o.deviceId);
   const dir = tempDir('diag');
@@ -49,7 +49,7 @@ export async function startCliAgent(o: { deviceId: string; config?: Record<strin
       ...o.config,
     }),
   );
-  await o.beforeStart?.(join(dir.path, 'data'));
+  await o.beforeStart?.(join(dir.path, 'data'), hub);
   const child = spawnCli(['run', '--config', configPath, '--flush-timeout', String(o.flushTimeoutMs ?? 3000)], o.env);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
