@@ -8,6 +8,10 @@
 //                             run only when named: EDGE_BENCH_PLANT_PHASES=3,4,5)
 //   EDGE_BENCH_PLANT_PROF=dir a V8 CPU profile of each agent into dir (node --cpu-prof)
 //   EDGE_BENCH_PLANT_NODE_OPTIONS  replaces the unit's NODE_OPTIONS (e.g. to find what heap a load needs)
+//   EDGE_BENCH_PLANT_NODE_ARGS     more node flags, space-separated, for flags NODE_OPTIONS refuses (--trace-gc)
+//   EDGE_BENCH_PLANT_STDOUT=file   appends each agent's stdout (its log, and what those flags print)
+//   EDGE_BENCH_PLANT_LOG_LEVEL     the agents' log level (default info; debug logs each checkpoint)
+//   EDGE_BENCH_PLANT_RETENTION_MS  storage.retentionMs (0: no copy of acknowledged records is kept)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -24,6 +28,7 @@ const WARMUP_S = Number(process.env.EDGE_BENCH_PLANT_WARMUP_S ?? 10);
 const SHAPE: PlantShape = process.env.EDGE_BENCH_PLANT_LARGE === '1' ? { drivers: 10, pointsPerDriver: 500 } : { drivers: 5, pointsPerDriver: 100 };
 const PICKED = process.env.EDGE_BENCH_PLANT_PHASES?.split(',').map(Number);
 const NODE_OPTIONS = process.env.EDGE_BENCH_PLANT_NODE_OPTIONS;
+const NODE_ARGS = process.env.EDGE_BENCH_PLANT_NODE_ARGS?.split(' ').filter(Boolean);
 const PROF_DIR = process.env.EDGE_BENCH_PLANT_PROF ? resolve(process.env.EDGE_BENCH_PLANT_PROF) : undefined;
 
 export const suite: BenchSuite = {
@@ -47,7 +52,7 @@ export const suite: BenchSuite = {
         log(`${phase.name}: ${points} points at 1 Hz, ${warmupS} s warm-up, ${measureS} s measured`);
         let f: PhaseFigures;
         try {
-          f = await runPhase({ root: ROOT, hub, shape: SHAPE, phase, warmupS, measureS, log, ...(PROF_DIR ? { cpuProfDir: PROF_DIR } : {}), ...(NODE_OPTIONS !== undefined ? { env: { NODE_OPTIONS } } : {}) });
+          f = await runPhase({ root: ROOT, hub, shape: SHAPE, phase, warmupS, measureS, log, ...(PROF_DIR ? { cpuProfDir: PROF_DIR } : {}), ...(NODE_ARGS ? { nodeArgs: NODE_ARGS } : {}), ...(NODE_OPTIONS !== undefined ? { env: { NODE_OPTIONS } } : {}) });
         } catch (err) {
           if (!(err instanceof AgentDied)) throw err;
           log(`${phase.name}: ${err.message}`);
@@ -59,6 +64,7 @@ export const suite: BenchSuite = {
         const label = `${phase.name}, ${points} points/s`;
         rows.push(
           { name: `${label}: CPU of one core`, value: f.cpuPct, unit: '%', ...vs('CPU', base.cpuPct), note: `${measureS} s, /proc/PID/stat` },
+          { name: `${label}: of it, the main thread`, value: f.mainThreadCpuPct, unit: '%', ...vs('main thread', base.mainThreadCpuPct), note: 'JavaScript and GC; the rest is LevelDB and libuv threads' },
           { name: `${label}: RSS median`, value: f.rssMedianMb, unit: 'MB', ...vs('RSS median', base.rssMedianMb) },
           { name: `${label}: RSS peak (VmHWM)`, value: f.rssPeakMb, unit: 'MB', ...vs('RSS peak', base.rssPeakMb) },
           { name: `${label}: billed 4 KB units per 1,000 readings`, value: f.unitsPer1000, unit: 'units', note: phase.billNote ?? '' },

@@ -86,6 +86,7 @@ export function plantConfig(o: { shape: PlantShape; phase: PlantPhase; connectio
     analytics: { queries: o.phase.queries, tolerances: { lateArrivalMs: 5000, outOfOrderMs: 1000, policy: 'adjust' }, forwardReadings: false },
     forwarding: { compress: true, ...(o.phase.lingerMs !== undefined ? { lingerMs: o.phase.lingerMs } : {}) },
     diagnostics: { socketPath: o.socketPath },
-    log: { level: 'info' },
+    ...(process.env.EDGE_BENCH_PLANT_RETENTION_MS !== undefined ? { storage: { retentionMs: Number(process.env.EDGE_BENCH_PLANT_RETENTION_MS) } } : {}),
+    log: { level: process.env.EDGE_BENCH_PLANT_LOG_LEVEL ?? 'info' },
   };
 }

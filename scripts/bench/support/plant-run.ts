@@ -1,7 +1,7 @@
 // One phase of the plant benchmark: the built `edge-agent run`, as systemd starts it, against
 // the emulator; CPU and memory from /proc, the agent's own figures over its diagnostics socket.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IotHubEmulator } from '../../../cloud/iothub/index.js';
 import { request } from '../../../agent/diagnostics/client.js';
@@ -14,6 +14,8 @@ import { unitEnvironment } from './unit-env.js';
 export interface PhaseFigures {
   /** CPU time over wall time while measured, % of one core. */
   cpuPct: number;
+  /** Of it, the main thread's: JavaScript and the V8 collector (the rest is LevelDB's threads and libuv's pool). */
+  mainThreadCpuPct: number;
   rssMedianMb: number;
   /** The kernel's high-water mark over the whole run, start-up included. */
   rssPeakMb: number;
@@ -95,6 +97,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
     await Promise.race([died, delay(o.warmupS * 1000)]);
 
     const cpu0 = cpuSeconds(pid);
+    const main0 = cpuSeconds(pid, pid);
     const t0 = performance.now();
     const s0 = await status();
     const rss: number[] = [];
@@ -109,10 +112,12 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
     }
     const s1 = await status();
     const cpu1 = cpuSeconds(pid);
+    const main1 = cpuSeconds(pid, pid);
     const wallS = (performance.now() - t0) / 1000;
     const readings = s1.readings - s0.readings;
     const figures: PhaseFigures = {
       cpuPct: ((cpu1 - cpu0) / wallS) * 100,
+      mainThreadCpuPct: ((main1 - main0) / wallS) * 100,
       rssMedianMb: median(rss),
       rssPeakMb: memoryMb(pid).hwm,
       readings,
@@ -168,7 +173,8 @@ function untilLogged(out: NodeJS.ReadableStream, msg: string, exited: Promise<nu
       if (!text.includes(`"msg":"${msg}"`)) return;
       // Keep reading (and dropping) the log so the child never blocks on a full pipe.
       out.off('data', onData);
-      out.on('data', () => undefined);
+      const keep = process.env.EDGE_BENCH_PLANT_STDOUT;
+      out.on('data', keep ? (more: Buffer) => appendFileSync(keep, more) : () => undefined);
       resolve();
     };
     out.on('data', onData);
