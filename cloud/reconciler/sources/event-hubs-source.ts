@@ -92,8 +92,24 @@ export class EventHubsSource implements ReconcilerSource {
     const alone: LoadBalancingOptions = { strategy: 'greedy' };
     clientOptions.loadBalancingOptions = this.options.loadBalancing ?? (this.options.ownership ? {} : alone);
     if (this.options.instanceId) clientOptions.identifier = this.options.instanceId;
-    this.client = new EventHubConsumerClient(this.consumerGroup, this.options.connectionString, checkpointStore, clientOptions);
-    this.subscription = this.client.subscribe(
+    const client = new EventHubConsumerClient(this.consumerGroup, this.options.connectionString, checkpointStore, clientOptions);
+    this.client = client;
+    try {
+      // The client's AMQP connection is opened here, before the subscription may want it: a
+      // subscription closed while *it* is opening the connection aborts the open, and rhea
+      // (3.0.5) then re-opens the connection on the peer's late `open`, writes on the socket it
+      // already ended and, after the disconnect, arms its idle timer again, which keeps the
+      // process alive for 2 x idle_time_out (120 s). A `--once` run with nothing to read closes
+      // right after subscribing and hit that about every other time. Links and sessions the
+      // subscription is still attaching are safe to abort (rhea-promise waits for their attach,
+      // then detaches/ends them); only the connection's open is not.
+      await client.getPartitionIds();
+    } catch (cause) {
+      this.client = undefined;
+      await client.close().catch(() => undefined);
+      throw new EdgeError('EDGE_TRANSPORT_UNAVAILABLE', `Event Hubs: ${errorMessage(cause)}`, { cause });
+    }
+    this.subscription = client.subscribe(
       {
         processInitialize: async (ctx) => {
           this.owned.set(ctx.partitionId, { events: [], released: 0, drained: [] });
