@@ -238,8 +238,8 @@ export class EdgeAgent {
     const arriving = drivers.filter((x) => !this.parts.drivers.includes(x));
     this.parts.drivers = drivers;
     this.parts.config = next;
-    const { maxMessageBytes, lingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare } = next.forwarding;
-    this.forwarder.update({ maxMessageBytes, lingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare, retentionMs: next.storage.retentionMs });
+    const { maxMessageBytes, lingerMs, thinLingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare } = next.forwarding;
+    this.forwarder.update({ maxMessageBytes, lingerMs, thinLingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare, retentionMs: next.storage.retentionMs });
     this.drainer?.update(next.forwarding.backlogFiles);
     this.housekeeper.setPolicy(next.storage);
     const deadbandsChanged = JSON.stringify(previous.drivers.map(deadbandsOf)) !== JSON.stringify(next.drivers.map(deadbandsOf));
