@@ -44,6 +44,8 @@ export interface ForwarderOptions {
 
 /** What `update` may change while running. */
 export type LiveOption = 'maxMessageBytes' | 'lingerMs' | 'thinLingerMs' | 'maxInFlight' | 'retryInitialMs' | 'retryMaxMs' | 'backlogShare' | 'retentionMs' | 'compress';
+/** Every live option, each key present (an optional one may be undefined: its default): what a reconfiguration passes, so none is forgotten. */
+export type LiveOptions = { [K in LiveOption]: ForwarderOptions[K] };
 
 /** Most records read for one message; the read limit adapts below it to what a message holds. */
 const READ_AHEAD = 4096;
@@ -141,7 +143,7 @@ export class Forwarder {
   }
 
   /** Settings that may change live (from the twin); they take effect from the next message. */
-  update(next: Partial<Pick<ForwarderOptions, LiveOption>>): void {
+  update(next: Partial<LiveOptions>): void {
     this.options = { ...this.options, ...next };
     if (next.retryInitialMs !== undefined || next.retryMaxMs !== undefined) {
       this.backoff = new Backoff(this.options.retryInitialMs, this.options.retryMaxMs, this.options.random);

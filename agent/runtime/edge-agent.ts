@@ -9,7 +9,7 @@ import type { Transport } from '../core/transport.js';
 import type { AgentConfig } from '../config/schema.js';
 import { BacklogDrainer } from '../backlog-files/drainer.js';
 import type { FileUploader } from '../transport/file-upload.js';
-import { Forwarder } from '../forwarder/forwarder.js';
+import { Forwarder, type LiveOptions } from '../forwarder/forwarder.js';
 import type { AgentStats, Alarm, StorageStats, SeqRange } from '../core/agent-stats.js';
 import { Journal } from '../journal/journal.js';
 import { Intake } from './intake.js';
@@ -239,7 +239,8 @@ export class EdgeAgent {
     this.parts.drivers = drivers;
     this.parts.config = next;
     const { maxMessageBytes, lingerMs, thinLingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare } = next.forwarding;
-    this.forwarder.update({ maxMessageBytes, lingerMs, thinLingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare, retentionMs: next.storage.retentionMs });
+    const live: LiveOptions = { maxMessageBytes, lingerMs, thinLingerMs, maxInFlight, compress, retryInitialMs, retryMaxMs, backlogShare, retentionMs: next.storage.retentionMs };
+    this.forwarder.update(live);
     this.drainer?.update(next.forwarding.backlogFiles);
     this.housekeeper.setPolicy(next.storage);
     const deadbandsChanged = JSON.stringify(previous.drivers.map(deadbandsOf)) !== JSON.stringify(next.drivers.map(deadbandsOf));
