@@ -217,8 +217,8 @@ export const forwardingSchema = z
     lingerMs: z.number().int().min(0).default(1000),
     /**
      * How long a live message still well under one billed 4 KB unit (under 90 % of it) may wait
-     * for more records; never less than `lingerMs`. Default 10 × `lingerMs` (10 s; 0 with
-     * `lingerMs: 0`). IoT Hub bills each message at least one unit, so a thin stream (deadband,
+     * for more records; never less than `lingerMs`. Default 10 × `lingerMs`, at most 10 s (10 s
+     * at the default `lingerMs`; 0 with `lingerMs: 0`; `lingerMs` itself when that is longer). IoT Hub bills each message at least one unit, so a thin stream (deadband,
      * a few results) sent every `lingerMs` pays a unit per message for a few hundred bytes: with
      * deadband on 500 points, 1.12 units per 1,000 readings at 1 s, 0.18 at 10 s (BENCHMARKS.md).
      * The trade is latency: a reading of a thin stream reaches the hub up to this much later.

@@ -21,7 +21,7 @@ export interface ForwarderOptions {
   lingerMs: number;
   /**
    * How long a live message whose body is still well under one billed 4 KB unit may wait for
-   * more records (never less than `lingerMs`); default `THIN_LINGER_FACTOR × lingerMs`. Alarms
+   * more records (never less than `lingerMs`); default `thinLingerOf`: 10 × `lingerMs`, at most 10 s. Alarms
    * never wait; a message that fills its unit goes at once.
    */
   thinLingerMs?: number;
@@ -51,8 +51,18 @@ export type LiveOptions = { [K in LiveOption]: ForwarderOptions[K] };
 const READ_AHEAD = 4096;
 const MIN_READ = 64;
 
-/** Without `thinLingerMs`, a message under one unit waits this many times `lingerMs` (10 s at the default 1 s). */
+/**
+ * Without `thinLingerMs`, a message under one unit waits `THIN_LINGER_FACTOR × lingerMs`, at most
+ * `THIN_LINGER_MAX_MS` unless `lingerMs` itself is longer: 10 s at the default 1 s, nothing more
+ * with `lingerMs: 0` (send at once), and not 100 s for someone who set `lingerMs: 10000`.
+ */
 export const THIN_LINGER_FACTOR = 10;
+export const THIN_LINGER_MAX_MS = 10_000;
+
+/** How long a thin message may wait, from the options. */
+export function thinLingerOf(o: Pick<ForwarderOptions, 'lingerMs' | 'thinLingerMs'>): number {
+  return Math.max(o.lingerMs, o.thinLingerMs ?? Math.min(THIN_LINGER_FACTOR * o.lingerMs, THIN_LINGER_MAX_MS));
+}
 /**
  * A body this large fills its billed unit (the packer's own "full" mark for gzip bodies): it goes
  * at once, since waiting could only start a second unit. Below it the message is *thin*.
@@ -264,7 +274,7 @@ export class Forwarder {
    */
   private async nextMessage(classes: readonly RecordClass[]): Promise<NextMessage | undefined> {
     const { clock, lingerMs } = this.options;
-    const thinLingerMs = Math.max(lingerMs, this.options.thinLingerMs ?? THIN_LINGER_FACTOR * lingerMs);
+    const thinLingerMs = thinLingerOf(this.options);
     const seen = new Map(RECORD_CLASSES.map((c) => [c, this.outbox.newestIn(c)]));
     let lingerUntil = Infinity;
     for (const cls of classes) {

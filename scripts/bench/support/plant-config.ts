@@ -15,7 +15,7 @@ export interface PlantPhase {
   deadband?: { absolute?: number; percent?: number; maxSilenceMs?: number };
   /** forwarding.lingerMs (default 1 s); unset here, the agent's default. */
   lingerMs?: number;
-  /** forwarding.thinLingerMs (default 10 × lingerMs): how long a message under one billed unit waits; unset here, the default. */
+  /** forwarding.thinLingerMs (default 10 × lingerMs, at most 10 s unless lingerMs is longer): how long a message under one billed unit waits; unset here, the default. */
   thinLingerMs?: number;
   /** What the billed-units row measures. */
   billNote?: string;

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, type TimerHandle } from '../../../agent/core/clock.js';
 import { silentLogger } from '../../../agent/core/logger.js';
 import { decodeWireMessage } from '../../../agent/core/wire.js';
-import { Forwarder, type ForwarderOptions } from '../../../agent/forwarder/forwarder.js';
+import { Forwarder, thinLingerOf, type ForwarderOptions } from '../../../agent/forwarder/forwarder.js';
 import { METER_UNIT_BYTES, packMessage } from '../../../agent/forwarder/packer.js';
 import { Outbox, type RecordDraft } from '../../../agent/outbox/outbox.js';
 import { AgentStore } from '../../../agent/store/store.js';
@@ -111,7 +111,7 @@ describe('Forwarder thin linger (fake hub, real outbox, ManualClock)', () => {
   });
 
   it('a message that fills its one unit goes at once', async () => {
-    const { stage, clock, hub, bodyNow, outbox } = await setup({ lingerMs: 60_000 });
+    const { stage, clock, hub, bodyNow, outbox } = await setup({ lingerMs: 60_000, thinLingerMs: 600_000 });
     // Staged one at a time, each waking a linger, until the body fills 90 % of a unit.
     let i = 0;
     while (hub.offered.length === 0) {
@@ -197,3 +197,11 @@ describe('Forwarder thin linger (fake hub, real outbox, ManualClock)', () => {
   });
 });
 
+
+describe('thinLingerOf (the default thin linger)', () => {
+  it('is 10 × lingerMs, at most 10 s unless lingerMs is longer; a set thinLingerMs never goes below lingerMs', () => {
+    expect([0, 20, 1000, 2000, 10_000, 30_000].map((lingerMs) => thinLingerOf({ lingerMs }))).toEqual([0, 200, 10_000, 10_000, 10_000, 30_000]);
+    expect(thinLingerOf({ lingerMs: 1000, thinLingerMs: 60_000 })).toBe(60_000);
+    expect(thinLingerOf({ lingerMs: 1000, thinLingerMs: 0 })).toBe(1000);
+  });
+});
