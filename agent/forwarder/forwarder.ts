@@ -11,14 +11,20 @@ import { isStoreFaultError } from '../store/store-fault.js';
 import type { AckedRecord, PendingRecord } from '../outbox/outbox.js';
 import { Lanes } from './lanes.js';
 import { Backoff } from '../core/backoff.js';
-import { meterUnits, packMessage, type PackedMessage } from './packer.js';
+import { METER_UNIT_BYTES, meterUnits, packMessage, type PackedMessage } from './packer.js';
 
 export interface ForwarderOptions {
   device: string;
   boot: string;
   maxMessageBytes: number;
-  /** How long a message that is not yet full may wait for more records. */
+  /** How long a live message that is not yet full may wait for more records. */
   lingerMs: number;
+  /**
+   * How long a live message whose body is still well under one billed 4 KB unit may wait for
+   * more records (never less than `lingerMs`); default `thinLingerOf`: 10 × `lingerMs`, at most 10 s. Alarms
+   * never wait; a message that fills its unit goes at once.
+   */
+  thinLingerMs?: number;
   /** Messages sent but not yet acknowledged, at most. */
   maxInFlight: number;
   retryInitialMs: number;
@@ -37,12 +43,31 @@ export interface ForwarderOptions {
 }
 
 /** What `update` may change while running. */
-export type LiveOption = 'maxMessageBytes' | 'lingerMs' | 'maxInFlight' | 'retryInitialMs' | 'retryMaxMs' | 'backlogShare' | 'retentionMs' | 'compress';
+export type LiveOption = 'maxMessageBytes' | 'lingerMs' | 'thinLingerMs' | 'maxInFlight' | 'retryInitialMs' | 'retryMaxMs' | 'backlogShare' | 'retentionMs' | 'compress';
+/** Every live option, each key present (an optional one may be undefined: its default): what a reconfiguration passes, so none is forgotten. */
+export type LiveOptions = { [K in LiveOption]: ForwarderOptions[K] };
 
 /** Most records read for one message; the read limit adapts below it to what a message holds. */
 const READ_AHEAD = 4096;
 const MIN_READ = 64;
 
+/**
+ * Without `thinLingerMs`, a message under one unit waits `THIN_LINGER_FACTOR × lingerMs`, at most
+ * `THIN_LINGER_MAX_MS` unless `lingerMs` itself is longer: 10 s at the default 1 s, nothing more
+ * with `lingerMs: 0` (send at once), and not 100 s for someone who set `lingerMs: 10000`.
+ */
+export const THIN_LINGER_FACTOR = 10;
+export const THIN_LINGER_MAX_MS = 10_000;
+
+/** How long a thin message may wait, from the options. */
+export function thinLingerOf(o: Pick<ForwarderOptions, 'lingerMs' | 'thinLingerMs'>): number {
+  return Math.max(o.lingerMs, o.thinLingerMs ?? Math.min(THIN_LINGER_FACTOR * o.lingerMs, THIN_LINGER_MAX_MS));
+}
+/**
+ * A body this large fills its billed unit (the packer's own "full" mark for gzip bodies): it goes
+ * at once, since waiting could only start a second unit. Below it the message is *thin*.
+ */
+const UNIT_FILLED_BYTES = Math.floor(METER_UNIT_BYTES * 0.9);
 
 type Lane = 'live' | 'backlog';
 interface NextMessage {
@@ -128,7 +153,7 @@ export class Forwarder {
   }
 
   /** Settings that may change live (from the twin); they take effect from the next message. */
-  update(next: Partial<Pick<ForwarderOptions, LiveOption>>): void {
+  update(next: Partial<LiveOptions>): void {
     this.options = { ...this.options, ...next };
     if (next.retryInitialMs !== undefined || next.retryMaxMs !== undefined) {
       this.backoff = new Backoff(this.options.retryInitialMs, this.options.retryMaxMs, this.options.random);
@@ -241,32 +266,33 @@ export class Forwarder {
   /**
    * The next message to send, of the highest class in `classes` with records waiting, or
    * undefined after waiting for more data (or for the linger).
+   *
+   * How long a live message waits, by what it would cost: IoT Hub bills every message at least
+   * one 4 KB unit, so a thin one (a by-exception stream, a few results) wastes most of its unit
+   * and waits up to the thin linger for records that ride along for free; one that fills its unit
+   * goes at once; one past a unit waits `lingerMs`, as any partial message always did.
    */
   private async nextMessage(classes: readonly RecordClass[]): Promise<NextMessage | undefined> {
     const { clock, lingerMs } = this.options;
+    const thinLingerMs = thinLingerOf(this.options);
     const seen = new Map(RECORD_CLASSES.map((c) => [c, this.outbox.newestIn(c)]));
     let lingerUntil = Infinity;
     for (const cls of classes) {
       if (!this.waiting(cls)) continue;
-      const limit = this.readLimit;
-      const found = await this.readClass(cls, limit);
-      if (!found) continue;
-      const { lane, records } = found;
-      const message = this.pack(records);
-      const taken = records.slice(0, message.seqs.length);
-      // All that was read fitted and there may be more: the next read takes twice as many, and
-      // this message goes as it is (a message is billed per 4 KB, so a smaller one costs nothing).
-      const cut = records.length === limit && taken.length === records.length;
-      if (message.full) this.readLimit = Math.min(READ_AHEAD, Math.max(MIN_READ, Math.ceil(taken.length * 1.25) + 16));
-      else if (cut) this.readLimit = Math.min(READ_AHEAD, limit * 2);
+      const read = await this.readMessage(cls);
+      if (!read) continue;
+      const { lane, records, message, cut } = read;
       // Alarms never linger: a few bytes saved are not worth their delay.
-      if (cls === 'alarm' || lane === 'backlog' || message.full || cut || this.flushing || !this.running) return { message, records: taken, cls, lane, seen };
-      // Live and not full yet: wait a little for more records, so units are filled rather than
-      // wasted; meanwhile a lower class may send (the link would otherwise idle for the linger).
+      if (cls === 'alarm' || lane === 'backlog' || message.full || cut || this.flushing || !this.running) return { message, records, cls, lane, seen };
+      const bytes = message.body.length;
+      if (bytes >= UNIT_FILLED_BYTES && bytes <= METER_UNIT_BYTES) return { message, records, cls, lane, seen };
+      // Live and not full yet: wait for more records, so units are filled rather than wasted;
+      // meanwhile a lower class may send (the link would otherwise idle for the linger).
       const since = this.lingerSince.get(cls) ?? clock.now();
       this.lingerSince.set(cls, since);
-      if (since + lingerMs <= clock.now()) return { message, records: taken, cls, lane, seen };
-      lingerUntil = Math.min(lingerUntil, since + lingerMs);
+      const until = since + (bytes < UNIT_FILLED_BYTES ? thinLingerMs : lingerMs);
+      if (until <= clock.now()) return { message, records, cls, lane, seen };
+      lingerUntil = Math.min(lingerUntil, until);
     }
     if (lingerUntil === Infinity) {
       this.lingerSince.clear();
@@ -275,6 +301,32 @@ export class Forwarder {
     }
     await this.sleep(lingerUntil - clock.now(), this.outbox.added, this.wake);
     return undefined;
+  }
+
+  /**
+   * Reads and packs the next message of `cls`; `cut` when all that was read fitted and more may
+   * wait (it then goes as it is: a message past one unit loses at most its last unit's rest).
+   */
+  private async readMessage(cls: RecordClass): Promise<{ lane: Lane; records: PendingRecord[]; message: PackedMessage; cut: boolean } | undefined> {
+    for (let limit = this.readLimit; ; ) {
+      const found = await this.readClass(cls, limit);
+      if (!found) return undefined;
+      const { lane, records } = found;
+      const message = this.pack(records);
+      const taken = records.slice(0, message.seqs.length);
+      const cut = records.length === limit && taken.length === records.length;
+      // The next read takes what the last full message held plus a margin, or twice as many
+      // after a cut one.
+      if (message.full) this.readLimit = Math.min(READ_AHEAD, Math.max(MIN_READ, Math.ceil(taken.length * 1.25) + 16));
+      else if (cut) this.readLimit = Math.min(READ_AHEAD, limit * 2);
+      // Cut short of one unit (the read limit had shrunk): read more now rather than pay a
+      // whole unit for a sliver of it.
+      if (cut && message.body.length < UNIT_FILLED_BYTES && limit < READ_AHEAD) {
+        limit = this.readLimit;
+        continue;
+      }
+      return { lane, records: taken, message, cut };
+    }
   }
 
   /** Reads the lane of `cls` that sends next: live first, the backlog its share. */

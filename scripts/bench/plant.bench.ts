@@ -3,9 +3,11 @@
 //   EDGE_BENCH_PLANT_S        measured seconds per phase (default 60; 180 for the keep-up check)
 //   EDGE_BENCH_PLANT_LARGE=1  5,000 points (10 drivers × 500) instead of 500 (5 × 100)
 //   EDGE_BENCH_PLANT_PHASES   comma-separated phase numbers to run (0 = pass-through, always run;
-//                             3-5 = the bill: drifting signals, every reading vs deadband,
-//                             20 s warm-up and 300 s measured each, whatever the two above;
-//                             run only when named: EDGE_BENCH_PLANT_PHASES=3,4,5)
+//                             3-6 = the bill: drifting signals, every reading vs deadband
+//                             (4: linger 10 s; 5: the forwarding defaults; 6: linger 1 s for
+//                             every message, the default before the thin linger), 20 s warm-up
+//                             and 300 s measured each, whatever the two above; run only when
+//                             named: EDGE_BENCH_PLANT_PHASES=3,4,5,6)
 //   EDGE_BENCH_PLANT_PROF=dir a V8 CPU profile of each agent into dir (node --cpu-prof)
 //   EDGE_BENCH_PLANT_NODE_OPTIONS  replaces the unit's NODE_OPTIONS (e.g. to find what heap a load needs)
 //   EDGE_BENCH_PLANT_NODE_ARGS     more node flags, space-separated, for flags NODE_OPTIONS refuses (--trace-gc)
@@ -49,7 +51,8 @@ export const suite: BenchSuite = {
         if (phase.measureS !== undefined && !PICKED?.includes(i)) continue;
         const warmupS = phase.warmupS ?? WARMUP_S;
         const measureS = phase.measureS ?? MEASURE_S;
-        log(`${phase.name}: ${points} points at 1 Hz, ${warmupS} s warm-up, ${measureS} s measured`);
+        const lingers = phase.lingerMs === undefined && phase.thinLingerMs === undefined ? 'default lingers' : `lingerMs ${phase.lingerMs ?? 'default'}, thinLingerMs ${phase.thinLingerMs ?? 'default'}`;
+        log(`${phase.name}: ${points} points at 1 Hz, ${warmupS} s warm-up, ${measureS} s measured, ${lingers}`);
         let f: PhaseFigures;
         try {
           f = await runPhase({ root: ROOT, hub, shape: SHAPE, phase, warmupS, measureS, log, ...(PROF_DIR ? { cpuProfDir: PROF_DIR } : {}), ...(NODE_ARGS ? { nodeArgs: NODE_ARGS } : {}), ...(NODE_OPTIONS !== undefined ? { env: { NODE_OPTIONS } } : {}) });

@@ -13,8 +13,10 @@ export interface PlantPhase {
   signal?: 'drift';
   /** The drivers' default deadband (report-by-exception on the forwarded readings). */
   deadband?: { absolute?: number; percent?: number; maxSilenceMs?: number };
-  /** forwarding.lingerMs (default 1 s): a message is at least one billed unit, so this bounds the units of a thin stream. */
+  /** forwarding.lingerMs (default 1 s); unset here, the agent's default. */
   lingerMs?: number;
+  /** forwarding.thinLingerMs (default 10 × lingerMs, at most 10 s unless lingerMs is longer): how long a message under one billed unit waits; unset here, the default. */
+  thinLingerMs?: number;
   /** What the billed-units row measures. */
   billNote?: string;
   /** Seconds measured / warmed up, instead of the run's (the bill needs a whole heartbeat period in view). */
@@ -56,11 +58,15 @@ export const PHASES: PlantPhase[] = [
   { name: 'pass-through', queries: [], billNote: 'readings forwarded, gzip' },
   { name: '10 tumbling/hopping queries', queries: TUMBLING_HOPPING, billNote: 'results only, gzip' },
   { name: 'mixed: 6 tumbling/hopping, 2 sliding (HAVING), 2 session', queries: [...TUMBLING_HOPPING.slice(0, 6), ...ORDER_SENSITIVE], billNote: 'results only, gzip' },
-  // The bill: the same drifting signals forwarded whole, then by exception; linger 10 s in both.
+  // The bill: the same drifting signals forwarded whole, then by exception; linger 10 s in both
+  // (a thin message's wait is then 10 s too, never less than lingerMs).
   // 5 minutes measured: every point's heartbeat (or a change) falls in the window, as in steady state.
   { name: 'bill: drifting signals, every reading', queries: [], signal: 'drift', lingerMs: 10_000, billNote: 'every reading forwarded, gzip, linger 10 s', ...BILL_SPAN },
   { name: 'bill: drifting signals, deadband 0.5 % + 5 min heartbeat', queries: [], signal: 'drift', deadband: BILL_DEADBAND, lingerMs: 10_000, billNote: 'deadband, gzip, linger 10 s', ...BILL_SPAN },
-  { name: 'bill: drifting signals, deadband 0.5 % + 5 min heartbeat, linger 1 s', queries: [], signal: 'drift', deadband: BILL_DEADBAND, billNote: 'deadband, gzip, default linger 1 s', ...BILL_SPAN },
+  // The forwarding defaults (no linger set): lingerMs 1 s, thin messages (under one unit) wait 10 s.
+  { name: 'bill: drifting signals, deadband 0.5 % + 5 min heartbeat, default lingers', queries: [], signal: 'drift', deadband: BILL_DEADBAND, billNote: 'deadband, gzip, default lingers (1 s; 10 s under one unit)', ...BILL_SPAN },
+  // What the default was before the thin linger: every message, thin or not, goes after 1 s.
+  { name: 'bill: drifting signals, deadband 0.5 % + 5 min heartbeat, linger 1 s, no thin linger', queries: [], signal: 'drift', deadband: BILL_DEADBAND, lingerMs: 1000, thinLingerMs: 1000, billNote: 'deadband, gzip, linger 1 s for every message', ...BILL_SPAN },
 ];
 
 /** A plant-like point: setpoints 20..(20 + n), walk and noise in proportion, 0.01 resolution (a register's scale). */
@@ -84,7 +90,11 @@ export function plantConfig(o: { shape: PlantShape; phase: PlantPhase; connectio
     dataDir: o.dataDir,
     drivers,
     analytics: { queries: o.phase.queries, tolerances: { lateArrivalMs: 5000, outOfOrderMs: 1000, policy: 'adjust' }, forwardReadings: false },
-    forwarding: { compress: true, ...(o.phase.lingerMs !== undefined ? { lingerMs: o.phase.lingerMs } : {}) },
+    forwarding: {
+      compress: true,
+      ...(o.phase.lingerMs !== undefined ? { lingerMs: o.phase.lingerMs } : {}),
+      ...(o.phase.thinLingerMs !== undefined ? { thinLingerMs: o.phase.thinLingerMs } : {}),
+    },
     diagnostics: { socketPath: o.socketPath },
     ...(process.env.EDGE_BENCH_PLANT_RETENTION_MS !== undefined ? { storage: { retentionMs: Number(process.env.EDGE_BENCH_PLANT_RETENTION_MS) } } : {}),
     log: { level: process.env.EDGE_BENCH_PLANT_LOG_LEVEL ?? 'info' },

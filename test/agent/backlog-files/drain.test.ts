@@ -14,6 +14,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+// The done-when's 1 M (both drains at once, the schema's file sizes) is million.test.ts; this one
+// also reads every file back and reconciles from the emulator's data dir.
 const BACKLOG = Number(process.env.EDGE_TEST_FILES_BACKLOG ?? 100_000);
 const LIVE_PER_FILE = 200;
 

@@ -4,7 +4,7 @@ import { BacklogDrainer, type BacklogFilesSettings } from '../../../agent/backlo
 import { Forwarder } from '../../../agent/forwarder/forwarder.js';
 import { Outbox, type RecordDraft } from '../../../agent/outbox/outbox.js';
 import { AgentStore } from '../../../agent/store/store.js';
-import { HubFileUpload } from '../../../agent/transport/file-upload.js';
+import { HubFileUpload, type FileUploader } from '../../../agent/transport/file-upload.js';
 import { ConnectionSupervisor } from '../../../agent/transport/supervisor.js';
 import type { IotHubEmulator } from '../../../cloud/iothub/index.js';
 import { supervisorOptions, untilHistory } from '../transport/support.js';
@@ -30,8 +30,11 @@ export interface DeviceRig {
 
 export const FILES_ON: BacklogFilesSettings = { enabled: true, afterRecords: 1000, afterAgeMs: 365 * 86_400_000, fileRecords: 20_000, maxFileBytes: 16 * 1024 * 1024 };
 
-/** One device: a real LevelDB outbox, the SDK on a supervisor link to the emulator, a forwarder and optionally the drainer. */
-export async function deviceRig(hub: IotHubEmulator, deviceId: string, files?: BacklogFilesSettings, retain = false): Promise<DeviceRig> {
+/**
+ * One device: a real LevelDB outbox, the SDK on a supervisor link to the emulator, a forwarder and
+ * optionally the drainer. `around` may wrap the real uploader (to order a test's events around each upload).
+ */
+export async function deviceRig(hub: IotHubEmulator, deviceId: string, files?: BacklogFilesSettings, retain = false, around?: (real: FileUploader) => FileUploader): Promise<DeviceRig> {
   const dir = tempDir(`files-${deviceId}`);
   const store = await AgentStore.open(dir.path);
   const outbox = new Outbox(store);
@@ -61,7 +64,7 @@ export async function deviceRig(hub: IotHubEmulator, deviceId: string, files?: B
         boot: 'boot-1',
         settings: files,
         retain: () => retain,
-        uploader: new HubFileUpload({ link, deviceId, ca: hub.caPem, timeoutMs: 60_000, clock: systemClock, logger: silentLogger }),
+        uploader: (around ?? ((real) => real))(new HubFileUpload({ link, deviceId, ca: hub.caPem, timeoutMs: 60_000, clock: systemClock, logger: silentLogger })),
         clock: systemClock,
         logger: silentLogger,
         checkMs: 20,

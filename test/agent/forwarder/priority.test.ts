@@ -104,7 +104,8 @@ describe('Forwarder priority classes (fake hub, real outbox)', () => {
   });
 
   it('a live result lingering to fill its message does not hold the readings back meanwhile', async () => {
-    const { outbox, stage, clock, hub, forwarder } = await setup({ lingerMs: 1000, maxInFlight: 4 });
+    // Both lingers 1 s: these messages are all under one unit, which would otherwise wait 10 s (thin-linger.test.ts).
+    const { outbox, stage, clock, hub, forwarder } = await setup({ lingerMs: 1000, thinLingerMs: 1000, maxInFlight: 4 });
     forwarder.start();
     // All live: the result is far from filling a message, the readings fill four and a bit.
     await stage([result(1), ...Array.from({ length: 100 }, (_, i) => reading(i))]);
