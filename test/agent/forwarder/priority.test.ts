@@ -4,9 +4,9 @@ import { silentLogger } from '../../../agent/core/logger.js';
 import { classOf, decodeWireMessage, type RecordClass } from '../../../agent/core/wire.js';
 import { Forwarder, type ForwarderOptions } from '../../../agent/forwarder/forwarder.js';
 import { meterUnits } from '../../../agent/forwarder/packer.js';
-import { Outbox, type RecordDraft } from '../../../agent/outbox/outbox.js';
-import { AgentStore } from '../../../agent/store/store.js';
+import type { RecordDraft } from '../../../agent/outbox/outbox.js';
 import { FakeHubTransport } from '../../support/fake-transport.js';
+import { stagingOutbox } from '../../support/staging-outbox.js';
 import { tempDir } from '../../support/tmp.js';
 
 const reading = (i: number): RecordDraft => ({ kind: 'reading', t: 1000 + i, at: 2000 + i, src: 'dev-1', pt: 'temp', v: i, q: 'good' });
@@ -35,15 +35,8 @@ describe('Forwarder priority classes (fake hub, real outbox)', () => {
   async function setup(over: Partial<ForwarderOptions>) {
     const dir = tempDir('priority');
     cleanups.push(dir.cleanup);
-    const store = await AgentStore.open(dir.path);
+    const { store, outbox, stage } = await stagingOutbox(dir.path);
     cleanups.push(() => store.close());
-    const outbox = new Outbox(store);
-    await outbox.init();
-    const stage = async (drafts: RecordDraft[]) => {
-      const staged = outbox.stage(drafts);
-      await store.write(staged.ops, { sync: true });
-      staged.commit();
-    };
     const clock = new ManualClock(Date.UTC(2026, 11, 1, 23, 0));
     const hub = new FakeHubTransport(clock, { sendTimeoutMs: 60_000 });
     await hub.connect();

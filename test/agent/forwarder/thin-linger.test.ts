@@ -5,9 +5,9 @@ import { silentLogger } from '../../../agent/core/logger.js';
 import { decodeWireMessage } from '../../../agent/core/wire.js';
 import { Forwarder, thinLingerOf, type ForwarderOptions } from '../../../agent/forwarder/forwarder.js';
 import { METER_UNIT_BYTES, packMessage } from '../../../agent/forwarder/packer.js';
-import { Outbox, type RecordDraft } from '../../../agent/outbox/outbox.js';
-import { AgentStore } from '../../../agent/store/store.js';
+import type { RecordDraft } from '../../../agent/outbox/outbox.js';
 import { FakeHubTransport } from '../../support/fake-transport.js';
+import { stagingOutbox } from '../../support/staging-outbox.js';
 import { tempDir } from '../../support/tmp.js';
 
 const reading = (i: number, pt = 'temp'): RecordDraft => ({ kind: 'reading', t: 1000 + i, at: 2000 + i, src: 'dev-1', pt, v: i, q: 'good' });
@@ -50,15 +50,8 @@ describe('Forwarder thin linger (fake hub, real outbox, ManualClock)', () => {
   async function setup(over: Partial<ForwarderOptions> = {}) {
     const dir = tempDir('thin-linger');
     cleanups.push(dir.cleanup);
-    const store = await AgentStore.open(dir.path);
+    const { store, outbox, stage } = await stagingOutbox(dir.path);
     cleanups.push(() => store.close());
-    const outbox = new Outbox(store);
-    await outbox.init();
-    const stage = async (drafts: RecordDraft[]) => {
-      const staged = outbox.stage(drafts);
-      await store.write(staged.ops, { sync: true });
-      staged.commit();
-    };
     const clock = new WatchedClock(START);
     const hub = new FakeHubTransport(clock, { sendTimeoutMs: 60_000 });
     await hub.connect();

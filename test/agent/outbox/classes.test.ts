@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Outbox, type RecordDraft } from '../../../agent/outbox/outbox.js';
+import type { RecordDraft } from '../../../agent/outbox/outbox.js';
 import { outboxKey } from '../../../agent/outbox/class-keys.js';
 import { EvictedRanges, mergeRanges } from '../../../agent/outbox/evicted-ranges.js';
 import { AgentStore } from '../../../agent/store/store.js';
 import { encodeChecked, positionKey } from '../../../agent/store/checksum.js';
+import { stagingOutbox } from '../../support/staging-outbox.js';
 import { tempDir } from '../../support/tmp.js';
 
 const reading = (i: number): RecordDraft => ({ kind: 'reading', t: i, at: i, src: 's', pt: 'p', v: i, q: 'good' });
@@ -16,17 +17,7 @@ describe('Outbox classes: one key range per class, the public API unchanged', ()
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function open(path: string) {
-    const store = await AgentStore.open(path);
-    const outbox = new Outbox(store);
-    await outbox.init();
-    const stage = async (drafts: RecordDraft[]) => {
-      const staged = outbox.stage(drafts);
-      await store.write(staged.ops, { sync: true });
-      staged.commit();
-    };
-    return { store, outbox, stage };
-  }
+  const open = stagingOutbox;
 
   it('keys each record by its class, reads per class or all in seq order, and keeps the figures across a reopen', async () => {
     const dir = tempDir('outbox-classes');
