@@ -63,5 +63,12 @@ export function systemErrorCode(err: unknown): string | undefined {
 }
 
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  if (err.message !== '') return err.message;
+  // Some errors say nothing themselves (an AggregateError of failed connection attempts, an SDK's
+  // wrapper): what they carry is the reason, or at least their code.
+  if (err instanceof AggregateError && err.errors.length > 0) return [...new Set(err.errors.map(errorMessage))].join('; ');
+  const code = (err as { code?: unknown }).code;
+  if (err.cause !== undefined) return errorMessage(err.cause);
+  return typeof code === 'string' && code !== '' ? code : err.name;
 }
