@@ -47,7 +47,14 @@ export interface EventHubsSourceOptions {
   instanceId?: string;
   /** Events buffered per partition before the client is made to wait. */
   maxBuffered?: number;
+  /**
+   * How long `open` waits for the endpoint's first answer. The SDK retries a refused connection
+   * for minutes without a word; a `--once` run would sit silent all that time.
+   */
+  openTimeoutMs?: number;
 }
+
+const OPEN_TIMEOUT_MS = 30_000;
 
 interface PartitionBuffer {
   /** Received and not yet released (committed), in partition order. */
@@ -103,7 +110,10 @@ export class EventHubsSource implements ReconcilerSource {
       // right after subscribing and hit that about every other time. Links and sessions the
       // subscription is still attaching are safe to abort (rhea-promise waits for their attach,
       // then detaches/ends them); only the connection's open is not.
-      await client.getPartitionIds();
+      const timeoutMs = this.options.openTimeoutMs ?? OPEN_TIMEOUT_MS;
+      await client.getPartitionIds({ abortSignal: AbortSignal.timeout(timeoutMs) }).catch((err: unknown) => {
+        throw err instanceof Error && err.name === 'AbortError' ? new Error(`${client.fullyQualifiedNamespace} did not answer within ${timeoutMs / 1000} s`, { cause: err }) : err;
+      });
     } catch (cause) {
       this.client = undefined;
       await client.close().catch(() => undefined);
