@@ -22,7 +22,7 @@ export function registerCloud(program: Command): void {
     'cloud run --hub-data-dir .data/hub --store sqlite:.data/reconciler.db --http-port 8090',
     'cloud run --hub-data-dir .data/hub --once',
     "cloud run --event-hubs 'Endpoint=sb://…;EntityPath=…' --store postgres://user@host/db --http-port 8090 --http-host 0.0.0.0",
-    "AZURE_STORAGE_CONNECTION_STRING='DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…' cloud run --event-hubs 'Endpoint=sb://…' --files-container fileupload",
+    "cloud run --event-hubs 'Endpoint=sb://…' --files-container fileupload   (the account's connection string in $AZURE_STORAGE_CONNECTION_STRING)",
   ])
     .description('reconcile device messages into the store (until SIGINT/SIGTERM, or once with --once)')
     .option('--hub-data-dir <dir>', "read the local IoT Hub emulator's message log in this data dir")

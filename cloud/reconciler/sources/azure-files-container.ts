@@ -47,7 +47,8 @@ export function storageFailure(err: unknown, containerName: string): EdgeError {
   if (err instanceof EdgeError) return err;
   const status = typeof err === 'object' && err !== null && 'statusCode' in err ? (err as { statusCode?: unknown }).statusCode : undefined;
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code?: unknown }).code) : '';
-  const where = `backlog files container '${containerName}'`;
+  // The SDK reads an IP or localhost URL as http://HOST:PORT/ACCOUNT/CONTAINER (as Azurite serves it): one path segment names no container.
+  const where = containerName && containerName !== 'undefined' ? `backlog files container '${containerName}'` : 'the backlog files container (its URL names none: an IP or localhost address takes http://HOST:PORT/ACCOUNT/CONTAINER)';
   // The service's own words, one line, no SAS: the RequestId stays for a support ticket; the SDK's error is its cause.
   const cause = new Error(serviceWords(err), { cause: err });
   if (status === 401 || status === 403) {

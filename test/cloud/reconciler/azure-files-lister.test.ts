@@ -126,6 +126,9 @@ describe('azureContainerLister against Azurite', () => {
     const err = await checkFilesContainer(sasNobody).then(() => undefined, (e: unknown) => e as Error & { cause: Error });
     expect(err).toMatchObject({ code: 'EDGE_TRANSPORT_UNAVAILABLE' });
     expect(`${err!.message} ${err!.cause.message}`).not.toMatch(/sig=/);
+    // An IP address with one path segment names an account, not a container: the error says so.
+    const noContainer = await checkFilesContainer(filesContainerClient({ containerUrl: `http://127.0.0.1:${closed}/c?sv=x&sig=y` })).then(() => undefined, (e: unknown) => e as Error);
+    expect(noContainer?.message).toMatch(/its URL names none: an IP or localhost address takes http:\/\/HOST:PORT\/ACCOUNT\/CONTAINER/);
   }, 60_000);
 
   it('a malformed address is a usage error that does not repeat the key', () => {
