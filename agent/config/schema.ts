@@ -223,9 +223,10 @@ export const forwardingSchema = z
      * deadband on 500 points, 1.12 units per 1,000 readings at 1 s, 0.18 at 10 s (BENCHMARKS.md).
      * The trade is latency: a reading of a thin stream reaches the hub up to this much later.
      * A message that fills its unit goes at once; alarms (and queries with `priority: "alarm"`)
-     * never wait; a flush or shutdown sends at once.
+     * never wait; a flush or shutdown sends at once. 0 turns it off (thin messages wait
+     * `lingerMs` like the rest). At most 10 minutes: a reading held longer is stale, not cheap.
      */
-    thinLingerMs: z.number().int().min(0).optional(),
+    thinLingerMs: z.number().int().min(0).max(600_000).optional(),
     maxInFlight: z.number().int().min(1).max(64).default(4),
     sendTimeoutMs: z.number().int().positive().default(30_000),
     connectTimeoutMs: z.number().int().positive().default(30_000),

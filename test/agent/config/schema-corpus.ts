@@ -104,6 +104,8 @@ export const CORPUS: readonly CorpusCase[] = [
   },
   { name: 'a patch whose nulls take settings back to the file', doc: { forwarding: { lingerMs: null }, log: null, analytics: { inputs: { boilers: null } } }, accepted: true },
   { name: 'retryInitialMs below retryMaxMs', doc: { forwarding: { retryInitialMs: 500, retryMaxMs: 1000 } }, accepted: true },
+  { name: 'the thin linger off', doc: { forwarding: { thinLingerMs: 0 } }, accepted: true },
+  { name: 'the thin linger at its 10-minute bound', doc: { forwarding: { thinLingerMs: 600_000 } }, accepted: true },
 
   // Refused by both.
   { name: 'the hub section (the file\'s alone)', doc: { hub: { connectionString: 'HostName=evil;DeviceId=x;SharedAccessKey=AA==' } }, accepted: false },
@@ -111,6 +113,7 @@ export const CORPUS: readonly CorpusCase[] = [
   { name: 'a misspelt key', doc: { forwarding: { lingerMS: 5 } }, accepted: false },
   { name: 'a number as a string', doc: { forwarding: { lingerMs: 'fast' } }, accepted: false },
   { name: 'a value out of bounds', doc: { forwarding: { maxInFlight: 0 } }, accepted: false },
+  { name: 'a thin linger of more than 10 minutes', doc: { forwarding: { thinLingerMs: 600_001 } }, accepted: false },
   { name: 'an unknown log level', doc: { log: { level: 'loud' } }, accepted: false },
   { name: 'maxDesiredBytes over IoT Hub\'s 32 KB', doc: { twin: { maxDesiredBytes: 65_536 } }, accepted: false },
   { name: 'a null inside an array', doc: { drivers: [null] }, accepted: false },
