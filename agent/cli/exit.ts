@@ -15,8 +15,9 @@ export function reportError(err: unknown, write: (s: string) => void = (s) => pr
   let line = `edge-agent: ${errorMessage(err)}`;
   if (code) line += ` [${code}]`;
   const cause = err instanceof Error ? err.cause : undefined;
-  // A config error's message already lists every problem; its cause (zod's raw issue dump) would repeat them.
-  if (cause !== undefined && code !== 'EDGE_CONFIG_INVALID' && errorMessage(cause) !== errorMessage(err)) line += `\n  because: ${errorMessage(cause)}`;
+  // A config error's message already lists every problem; its cause (zod's raw issue dump) would
+  // repeat them. A message that already quotes its cause's words gets no second line either.
+  if (cause !== undefined && code !== 'EDGE_CONFIG_INVALID' && !errorMessage(err).includes(errorMessage(cause))) line += `\n  because: ${errorMessage(cause)}`;
   write(line + '\n');
   if (process.env.EDGE_DEBUG && err instanceof Error && err.stack) write(err.stack + '\n');
   if (code === 'EDGE_CONFIG_INVALID' || code === 'EDGE_CONFIG_NOT_FOUND') return EXIT_CONFIG;

@@ -48,7 +48,7 @@ export interface EventHubsSourceOptions {
   /** Events buffered per partition before the client is made to wait. */
   maxBuffered?: number;
   /**
-   * How long `open` waits for the endpoint's first answer. The SDK retries a refused connection
+   * How long `open` and `ends` wait for the endpoint's answer. The SDK retries a refused connection
    * for minutes without a word; a `--once` run would sit silent all that time.
    */
   openTimeoutMs?: number;
@@ -110,10 +110,7 @@ export class EventHubsSource implements ReconcilerSource {
       // right after subscribing and hit that about every other time. Links and sessions the
       // subscription is still attaching are safe to abort (rhea-promise waits for their attach,
       // then detaches/ends them); only the connection's open is not.
-      const timeoutMs = this.options.openTimeoutMs ?? OPEN_TIMEOUT_MS;
-      await client.getPartitionIds({ abortSignal: AbortSignal.timeout(timeoutMs) }).catch((err: unknown) => {
-        throw err instanceof Error && err.name === 'AbortError' ? new Error(`${client.fullyQualifiedNamespace} did not answer within ${timeoutMs / 1000} s`, { cause: err }) : err;
-      });
+      await this.answered(client, (abortSignal) => client.getPartitionIds({ abortSignal }));
     } catch (cause) {
       this.client = undefined;
       await client.close().catch(() => undefined);
@@ -183,6 +180,16 @@ export class EventHubsSource implements ReconcilerSource {
     if (buf.events.length < (this.options.maxBuffered ?? 2000)) for (const wake of buf.drained.splice(0)) wake();
   }
 
+  /** `f` under `openTimeoutMs`: past it, an error naming the host that did not answer. */
+  private async answered<T>(client: EventHubConsumerClient, f: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    const timeoutMs = this.options.openTimeoutMs ?? OPEN_TIMEOUT_MS;
+    try {
+      return await f(AbortSignal.timeout(timeoutMs));
+    } catch (err) {
+      throw err instanceof Error && err.name === 'AbortError' ? new Error(`${client.fullyQualifiedNamespace} did not answer within ${timeoutMs / 1000} s`, { cause: err }) : err;
+    }
+  }
+
   /**
    * Where each partition ends now (partitionId → the sequence number the next event will get),
    * from the hub's `$management` node: what "drain what is there" means for a push source.
@@ -191,7 +198,11 @@ export class EventHubsSource implements ReconcilerSource {
     const client = new EventHubConsumerClient(this.consumerGroup, this.options.connectionString);
     try {
       const out = new Map<string, number>();
-      for (const p of await client.getPartitionIds()) out.set(p, (await client.getPartitionProperties(p)).lastEnqueuedSequenceNumber + 1);
+      const props = await this.answered(client, async (abortSignal) => {
+        const ids = await client.getPartitionIds({ abortSignal });
+        return Promise.all(ids.map((p) => client.getPartitionProperties(p, { abortSignal })));
+      });
+      for (const p of props) out.set(p.partitionId, p.lastEnqueuedSequenceNumber + 1);
       return out;
     } catch (cause) {
       throw new EdgeError('EDGE_TRANSPORT_UNAVAILABLE', `Event Hubs: ${errorMessage(cause)}`, { cause });

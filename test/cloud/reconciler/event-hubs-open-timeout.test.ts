@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isEdgeError } from '../../../agent/core/errors.js';
 import { EventHubsSource } from '../../../cloud/reconciler/sources/event-hubs-source.js';
 
-describe('EventHubsSource.open against an endpoint that never answers (a frozen hub)', () => {
+describe('EventHubsSource.open and ends against an endpoint that never answers (a frozen hub)', () => {
   const cleanups: Array<() => void> = [];
   afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
@@ -25,6 +25,10 @@ describe('EventHubsSource.open against an endpoint that never answers (a frozen 
     expect(isEdgeError(err, 'EDGE_TRANSPORT_UNAVAILABLE'), String(err)).toBe(true);
     expect((err as Error).message).toBe(`Event Hubs: 127.0.0.1 did not answer within 1.5 s`);
     expect(held.length).toBeGreaterThan(0);
+    // `ends` (what a --once run asks first) is bounded the same way.
+    const ends = await source.ends().then(() => undefined, (e: unknown) => e);
+    expect(isEdgeError(ends, 'EDGE_TRANSPORT_UNAVAILABLE'), String(ends)).toBe(true);
+    expect((ends as Error).message).toBe(`Event Hubs: 127.0.0.1 did not answer within 1.5 s`);
     await source.close();
   }, 30_000);
 });
