@@ -150,7 +150,10 @@ export class Journal {
   async read(afterPosition: number, limit: number, upTo?: number): Promise<JournalEntry[]> {
     const out: JournalEntry[] = [];
     const bad: Array<[string, Buffer]> = [];
-    const range = upTo === undefined ? { gt: positionKey(afterPosition), limit } : { gt: positionKey(afterPosition), lte: positionKey(upTo), limit };
+    // Consumed entries may still be on disk while their range delete runs: they are gone all the same.
+    const after = Math.max(afterPosition, this.releasedUpTo);
+    if (upTo !== undefined && upTo <= after) return out;
+    const range = upTo === undefined ? { gt: positionKey(after), limit } : { gt: positionKey(after), lte: positionKey(upTo), limit };
     // One native read for the lot (bounded by `limit`): `for await` costs a promise per entry.
     for (const [key, value] of await this.store.journal.iterator(range).all()) {
       try {

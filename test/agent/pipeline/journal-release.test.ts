@@ -86,6 +86,25 @@ describe('consumed journal entries are deleted by range, after the write that co
     await store.close();
   }, 120_000);
 
+  it('consumed entries are never read again, even while their delete has not landed', async () => {
+    const dir = tempDir('journal-release');
+    dirs.push(dir);
+    const store = await AgentStore.open(dir.path);
+    const journal = new Journal(store);
+    await journal.init(0);
+    await appendN(journal, 1, 10);
+    // Stand-in for a fault (named as such): the store is told of a full disk, so it refuses the
+    // range delete and the consumed entries stay on disk.
+    store.notice(new Error('IO error: No space left on device'));
+    journal.consumed(6);
+    await journal.stop();
+    expect(await journalPositions(store)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect((await journal.read(0, 100)).map((e) => e.position)).toEqual([7, 8, 9, 10]);
+    expect((await journal.read(2, 100, 6)).map((e) => e.position)).toEqual([]);
+    expect((await journal.read(0, 100, 8)).map((e) => e.position)).toEqual([7, 8]);
+    await store.close();
+  });
+
   it('entries an earlier run consumed but left (a crash before the delete) are swept at the next open', async () => {
     const dir = tempDir('journal-release');
     dirs.push(dir);
