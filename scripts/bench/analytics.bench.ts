@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AnalyticsEngine, compileQuery, replayLines, type AnalyticsEvent } from '../../agent/analytics/index.js';
 import type { BenchRow, BenchSuite } from './harness.js';
+import { engineHeap } from './support/engine-heap.js';
 
 const BASE = Date.UTC(2026, 0, 1);
 const SENSORS = 100;
@@ -256,7 +257,7 @@ function engineAnomalies(query: string, events: Ev[]): number {
   return n;
 }
 
-/** `BENCH_ANALYTICS=lag,join,spike` runs only those rows (all by default). */
+/** `BENCH_ANALYTICS=lag,join,spike,heap` runs only those rows (all by default). */
 const only = (process.env.BENCH_ANALYTICS ?? '').split(',').filter((x) => x !== '');
 const want = (row: string) => only.length === 0 || only.includes(row);
 
@@ -266,6 +267,11 @@ export const suite: BenchSuite = {
     const rows: BenchRow[] = [];
     const minMs = Number(process.env.BENCH_MIN_MS ?? 1500);
     const N = 400_000;
+
+    if (want('heap')) {
+      const h = engineHeap(5000, 70);
+      rows.push({ name: '(g) live state: the plant\'s 10 tumbling/hopping queries × 5,000 points, after 70 s', value: h.stateMb, unit: 'MB', note: `${h.perGroupQueryBytes.toFixed(0)} B per group and query; heap used after a full GC` });
+    }
 
     const tumbling = makeEvents(N);
 

@@ -32,6 +32,8 @@ export class PaneWindowOperator implements WindowOperator {
   private nextEnd: number | null = null;
   private wm = -Infinity;
   private lastPane: Pane | null = null;
+  /** The newest pane before `lastPane`. */
+  private priorPane: Pane | null = null;
   /** Under revise: the last revision emitted per retained window end and group key. */
   private readonly emitted = new Map<number, Map<string, number>>();
 
@@ -55,8 +57,10 @@ export class PaneWindowOperator implements WindowOperator {
     let group = pane.groups.get(key);
     if (group === undefined) {
       this.budget.take(1);
-      group = g.newGroup();
-      pane.groups.set(key, group);
+      // The group is usually in the pane before the newest one already: it lends its key.
+      const like = pane === this.lastPane ? this.priorPane?.groups.get(key) : undefined;
+      group = g.newGroup(like);
+      pane.groups.set(g.storedKey(key, group), group);
     }
     g.add(group, row, t, seq);
   }
@@ -179,6 +183,7 @@ export class PaneWindowOperator implements WindowOperator {
       this.budget.give(pane.groups.size);
       this.panes.delete(pane.end);
       if (this.lastPane === pane) this.lastPane = null;
+      if (this.priorPane === pane) this.priorPane = null;
       n++;
     }
     if (n > 0) this.ends = ends.slice(n);
@@ -199,7 +204,10 @@ export class PaneWindowOperator implements WindowOperator {
       if (ends.length === 0 || ends[ends.length - 1]! < end) ends.push(end);
       else ends.splice(lowerBound(ends, end), 0, end);
     }
-    if (this.lastPane === null || end >= this.lastPane.end) this.lastPane = pane;
+    if (this.lastPane === null || end > this.lastPane.end) {
+      this.priorPane = this.lastPane;
+      this.lastPane = pane;
+    }
     return pane;
   }
 
@@ -233,6 +241,7 @@ export class PaneWindowOperator implements WindowOperator {
     this.panes.clear();
     this.ends = [];
     this.lastPane = null;
+    this.priorPane = null;
     for (const [end, groups] of s.panes) {
       const pane: Pane = { end, groups: new Map() };
       for (const gs of groups) {
