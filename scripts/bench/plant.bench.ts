@@ -14,6 +14,7 @@
 //   EDGE_BENCH_PLANT_STDOUT=file   appends each agent's stdout (its log, and what those flags print)
 //   EDGE_BENCH_PLANT_LOG_LEVEL     the agents' log level (default info; debug logs each checkpoint)
 //   EDGE_BENCH_PLANT_RETENTION_MS  storage.retentionMs (0: no copy of acknowledged records is kept)
+//   EDGE_BENCH_PLANT_CPUS=1        runs each agent under `taskset -c 1`: one core, as a small gateway has
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -30,6 +31,7 @@ const WARMUP_S = Number(process.env.EDGE_BENCH_PLANT_WARMUP_S ?? 10);
 const SHAPE: PlantShape = process.env.EDGE_BENCH_PLANT_LARGE === '1' ? { drivers: 10, pointsPerDriver: 500 } : { drivers: 5, pointsPerDriver: 100 };
 const PICKED = process.env.EDGE_BENCH_PLANT_PHASES?.split(',').map(Number);
 const NODE_OPTIONS = process.env.EDGE_BENCH_PLANT_NODE_OPTIONS;
+const CPUS = process.env.EDGE_BENCH_PLANT_CPUS;
 const NODE_ARGS = process.env.EDGE_BENCH_PLANT_NODE_ARGS?.split(' ').filter(Boolean);
 const PROF_DIR = process.env.EDGE_BENCH_PLANT_PROF ? resolve(process.env.EDGE_BENCH_PLANT_PROF) : undefined;
 
@@ -55,7 +57,7 @@ export const suite: BenchSuite = {
         log(`${phase.name}: ${points} points at 1 Hz, ${warmupS} s warm-up, ${measureS} s measured, ${lingers}`);
         let f: PhaseFigures;
         try {
-          f = await runPhase({ root: ROOT, hub, shape: SHAPE, phase, warmupS, measureS, log, ...(PROF_DIR ? { cpuProfDir: PROF_DIR } : {}), ...(NODE_ARGS ? { nodeArgs: NODE_ARGS } : {}), ...(NODE_OPTIONS !== undefined ? { env: { NODE_OPTIONS } } : {}) });
+          f = await runPhase({ root: ROOT, hub, shape: SHAPE, phase, warmupS, measureS, log, ...(PROF_DIR ? { cpuProfDir: PROF_DIR } : {}), ...(NODE_ARGS ? { nodeArgs: NODE_ARGS } : {}), ...(CPUS ? { cpus: CPUS } : {}), ...(NODE_OPTIONS !== undefined ? { env: { NODE_OPTIONS } } : {}) });
         } catch (err) {
           if (!(err instanceof AgentDied)) throw err;
           log(`${phase.name}: ${err.message}`);
@@ -79,6 +81,18 @@ export const suite: BenchSuite = {
             value: f.unsentPerMin,
             unit: 'records/min',
             note: `unsent ${f.unsentStart} → ${f.unsentEnd}, journal backlog ${f.journalBacklogEnd}`,
+          },
+          {
+            name: `${label}: unsent trend, 9 s into each 10 s`,
+            value: f.unsentSettledPerMin,
+            unit: 'records/min',
+            note: 'past the window ends\' bursts of results',
+          },
+          {
+            name: `${label}: readings accepted of those offered`,
+            value: f.acceptedShare * 100,
+            unit: '%',
+            note: `points × seconds${CPUS ? `; agent on CPU ${CPUS} (taskset)` : ''}`,
           },
         );
         // Flash wear: what reached the device per reading, beside what one stored record takes.

@@ -27,9 +27,17 @@ export interface PhaseFigures {
   suppressedPer1000: number;
   unsentStart: number;
   unsentEnd: number;
-  /** Least-squares trend of unsent records over the measured span. */
+  /** Least-squares trend of unsent records over the measured span, sampled every 5 s. */
   unsentPerMin: number;
+  /**
+   * The same trend from samples taken 9 s into each 10 s of the clock, when the results of the
+   * windows that ended on the last boundary have had their time to go: 5 s samples land on
+   * bursts of 40,000 results at 5,000 points and swing the plain trend by thousands a minute.
+   */
+  unsentSettledPerMin: number;
   journalBacklogEnd: number;
+  /** Readings accepted over readings the drivers offered (points × seconds): below 1, the agent held them back. */
+  acceptedShare: number;
   /** Bytes the agent wrote to the storage device / handed to write(), per accepted reading, since start. */
   deviceBytesPerReading: number | null;
   writeCallBytesPerReading: number | null;
@@ -46,6 +54,8 @@ export interface PhaseOptions {
   measureS: number;
   /** Writes a V8 CPU profile of the child into this directory. */
   cpuProfDir?: string;
+  /** Confines the agent to these CPUs (`taskset -c`, e.g. "1": one core, as on a small gateway). */
+  cpus?: string;
   /** More node flags and environment for the child (e.g. a module-load log). */
   nodeArgs?: string[];
   env?: Record<string, string>;
@@ -66,7 +76,10 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
   const configPath = join(dir.path, 'config.json');
   writeFileSync(configPath, JSON.stringify(plantConfig({ shape: o.shape, phase: o.phase, connectionString: dev.connectionString, caFile, dataDir: join(dir.path, 'data'), socketPath })));
   const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
-  const child = spawn(process.execPath, [...prof, ...(o.nodeArgs ?? []), 'dist/agent/cli/main.js', 'run', '--config', configPath, '--flush-timeout', '2000'], {
+  const args = [...prof, ...(o.nodeArgs ?? []), 'dist/agent/cli/main.js', 'run', '--config', configPath, '--flush-timeout', '2000'];
+  // taskset execs node in its own place: the child's pid is the agent's.
+  const [command, argv] = o.cpus !== undefined ? ['taskset', ['-c', o.cpus, process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(command, argv, {
     cwd: o.root,
     env: { ...process.env, ...unitEnvironment(o.root), ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -103,12 +116,18 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
     const rss: number[] = [];
     const trace: string[] = [];
     const unsent: Array<[number, number]> = [[0, s0.buffer.unsentRecords]];
+    const settled: Array<[number, number]> = [];
     for (let i = 1; i * SAMPLE_MS <= o.measureS * 1000; i++) {
       await Promise.race([died, delay(t0 + i * SAMPLE_MS - performance.now())]);
       const m = memoryMb(pid);
       rss.push(m.rss);
       if (i % STATUS_EVERY === 0) trace.push(`${m.rss.toFixed(0)}(${m.anon.toFixed(0)}+${m.file.toFixed(0)})`);
-      if (i % STATUS_EVERY === 0) unsent.push([(performance.now() - t0) / 60_000, (await status()).buffer.unsentRecords]);
+      const at = (performance.now() - t0) / 60_000;
+      const settling = Math.floor(Date.now() / 1000) % 10 === 9;
+      if (i % STATUS_EVERY !== 0 && !settling) continue;
+      const n = (await status()).buffer.unsentRecords;
+      if (i % STATUS_EVERY === 0) unsent.push([at, n]);
+      if (settling) settled.push([at, n]);
     }
     const s1 = await status();
     const cpu1 = cpuSeconds(pid);
@@ -127,7 +146,9 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
       unsentStart: s0.buffer.unsentRecords,
       unsentEnd: s1.buffer.unsentRecords,
       unsentPerMin: slope(unsent),
+      unsentSettledPerMin: slope(settled),
       journalBacklogEnd: s1.buffer.journalBacklog,
+      acceptedShare: readings / (o.shape.drivers * o.shape.pointsPerDriver * wallS),
       deviceBytesPerReading: s1.buffer.written?.deviceBytesPerReading ?? null,
       writeCallBytesPerReading: s1.buffer.written?.writeCallsPerReading ?? null,
       storedBytesPerRecord: storedPerRecord(s1.buffer),
