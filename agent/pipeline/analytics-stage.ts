@@ -126,12 +126,15 @@ export class AnalyticsStage implements RecordStage {
     return out;
   }
 
-  /** One engine checkpoint (one query) per line, so neither writing nor reading holds all at once. */
-  checkpoint(): Buffer[] {
-    const parts = this.engines.map((engine, i) => Buffer.from((i > 0 ? '\n' : '') + JSON.stringify(engine.checkpoint()), 'utf8'));
+  /**
+   * One engine checkpoint (one query) per line, so neither writing nor reading holds all at once,
+   * made as the caller takes them: it may let the event loop run between two (10 queries × 5,000
+   * groups took ~0.9 s in one go, and every driver's poll waited behind it).
+   */
+  *checkpoint(): Generator<Buffer> {
+    for (const [i, engine] of this.engines.entries()) yield Buffer.from((i > 0 ? '\n' : '') + JSON.stringify(engine.checkpoint()), 'utf8');
     // Its own line, last: a stage without a deadband (or an older build) passes over it.
-    if (this.options.deadband && this.options.forwardReadings) parts.push(Buffer.from((parts.length > 0 ? '\n' : '') + JSON.stringify(this.options.deadband.checkpoint()), 'utf8'));
-    return parts;
+    if (this.options.deadband && this.options.forwardReadings) yield Buffer.from((this.engines.length > 0 ? '\n' : '') + JSON.stringify(this.options.deadband.checkpoint()), 'utf8');
   }
 
   /** Takes what `checkpoint` wrote, or the single checkpoint of all queries that stages before it wrote. */

@@ -28,9 +28,10 @@ export interface RecordStage {
   pieces?(entries: JournalEntry[], now: number, max: number): Iterable<RecordDraft[]>;
   /**
    * The whole state as UTF-8 text, in parts that are stored back to back (a large state need
-   * never be one string); absent on a stage that keeps none.
+   * never be one string); absent on a stage that keeps none. The caller may let the event loop
+   * run between two parts, but runs no step until it has them all: the state holds still.
    */
-  checkpoint?(): Buffer[];
+  checkpoint?(): Iterable<Buffer>;
   /** Replaces the state with a checkpoint's text; `undefined` means empty. */
   restore(state: string | undefined): void;
   /** The pipeline has restored the stage and replayed its tail: what comes next is live. */

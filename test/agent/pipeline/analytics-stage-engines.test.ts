@@ -60,7 +60,7 @@ describe('AnalyticsStage: one engine per query', () => {
   it('round-trips its own checkpoint, line per query, and starts a query the checkpoint lacks empty', () => {
     const s = stage();
     s.process(entries.slice(0, 150), entries[149]!.reading.arrivalTime);
-    const text = Buffer.concat(s.checkpoint()).toString('utf8');
+    const text = Buffer.concat([...s.checkpoint()]).toString('utf8');
     expect(text.split('\n')).toHaveLength(3);
     const again = stage();
     again.restore(text);

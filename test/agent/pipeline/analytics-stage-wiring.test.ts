@@ -54,7 +54,7 @@ describe('AnalyticsStage with configured inputs and reference tables', () => {
     for (const cut of [45, 99, 144]) {
       const first = new AnalyticsStage(options);
       const before = feed(first, 0, cut);
-      const saved = Buffer.concat(first.checkpoint()).toString('utf8');
+      const saved = Buffer.concat([...first.checkpoint()]).toString('utf8');
       const second = new AnalyticsStage(options);
       second.restore(saved);
       expect([...before, ...feed(second, cut, entries.length)]).toEqual(whole);

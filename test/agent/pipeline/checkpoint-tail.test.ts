@@ -168,6 +168,49 @@ describe('stateful stage: checkpoint at intervals, replay the journal tail after
     expect(await go(true)).toEqual([1]);
   });
 
+  it('the event loop runs between two parts of a checkpoint, and no step does', async () => {
+    const dir = tempDir('checkpoint-tail-parts');
+    dirs.push(dir);
+    const clock = new ManualClock(T0);
+    const inner = analytics();
+    const between: Array<{ timerRan: boolean; stepsSoFar: number }> = [];
+    let timerRan = false;
+    let steps = 0;
+    // The real stage, its checkpoint watched: a timer set as the first part is made must have run
+    // before the next part is asked for (a driver's poll, in the agent).
+    const stage: RecordStage = {
+      process: (entries, now) => {
+        steps++;
+        return inner.process(entries, now);
+      },
+      restore: (state) => inner.restore(state),
+      *checkpoint() {
+        for (const part of inner.checkpoint()) {
+          between.push({ timerRan, stepsSoFar: steps });
+          timerRan = false;
+          setTimeout(() => (timerRan = true), 0);
+          yield part;
+        }
+      },
+    };
+    const p = await open(dir.path, clock, stage, NEVER);
+    await p.journal.append(readings.slice(0, 30));
+    clock.set(readings[29]!.arrivalTime);
+    while ((await p.pipeline.step()) > 0);
+    const stepsBefore = steps;
+    // A step asked for while the checkpoint is being made waits for it.
+    const checkpointed = p.pipeline.checkpoint();
+    const stepped = p.pipeline.step();
+    await Promise.all([checkpointed, stepped]);
+    expect(between).toHaveLength(3);
+    expect(between.slice(1).map((b) => b.timerRan)).toEqual([true, true]);
+    expect(between.map((b) => b.stepsSoFar)).toEqual([stepsBefore, stepsBefore, stepsBefore]);
+    expect(steps).toBe(stepsBefore + 1);
+    // And what it wrote restores: the next start replays nothing.
+    expect(await p.journal.read(0, 100)).toEqual([]);
+    await p.store.close();
+  });
+
   it('stop() checkpoints, so the next start replays nothing; a stateless stage after a stateful one drops the kept tail', async () => {
     const dir = tempDir('checkpoint-tail-switch');
     dirs.push(dir);
