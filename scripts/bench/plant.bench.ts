@@ -89,6 +89,12 @@ export const suite: BenchSuite = {
             note: 'past the window ends\' bursts of results',
           },
           {
+            name: `${label}: oldest unsent record, most seen`,
+            value: f.oldestUnsentMaxS,
+            unit: 's',
+            note: 'status every 5 s and 9 s into each 10 s; flat when the agent keeps up',
+          },
+          {
             name: `${label}: readings accepted of those offered`,
             value: f.acceptedShare * 100,
             unit: '%',

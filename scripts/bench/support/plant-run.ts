@@ -36,6 +36,8 @@ export interface PhaseFigures {
    */
   unsentSettledPerMin: number;
   journalBacklogEnd: number;
+  /** Age of the oldest unsent record, the most seen at any status sample, seconds: an agent that falls behind lets it grow. */
+  oldestUnsentMaxS: number;
   /** Readings accepted over readings the drivers offered (points × seconds): below 1, the agent held them back. */
   acceptedShare: number;
   /** Bytes the agent wrote to the storage device / handed to write(), per accepted reading, since start. */
@@ -117,6 +119,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
     const trace: string[] = [];
     const unsent: Array<[number, number]> = [[0, s0.buffer.unsentRecords]];
     const settled: Array<[number, number]> = [];
+    let oldest = s0.buffer.oldestUnsentAgeMs ?? 0;
     for (let i = 1; i * SAMPLE_MS <= o.measureS * 1000; i++) {
       await Promise.race([died, delay(t0 + i * SAMPLE_MS - performance.now())]);
       const m = memoryMb(pid);
@@ -125,7 +128,9 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
       const at = (performance.now() - t0) / 60_000;
       const settling = Math.floor(Date.now() / 1000) % 10 === 9;
       if (i % STATUS_EVERY !== 0 && !settling) continue;
-      const n = (await status()).buffer.unsentRecords;
+      const b = (await status()).buffer;
+      const n = b.unsentRecords;
+      oldest = Math.max(oldest, b.oldestUnsentAgeMs ?? 0);
       if (i % STATUS_EVERY === 0) unsent.push([at, n]);
       if (settling) settled.push([at, n]);
     }
@@ -148,6 +153,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseFigures> {
       unsentPerMin: slope(unsent),
       unsentSettledPerMin: slope(settled),
       journalBacklogEnd: s1.buffer.journalBacklog,
+      oldestUnsentMaxS: Math.max(oldest, s1.buffer.oldestUnsentAgeMs ?? 0) / 1000,
       acceptedShare: readings / (o.shape.drivers * o.shape.pointsPerDriver * wallS),
       deviceBytesPerReading: s1.buffer.written?.deviceBytesPerReading ?? null,
       writeCallBytesPerReading: s1.buffer.written?.writeCallsPerReading ?? null,
