@@ -3,6 +3,7 @@ import type { AgentConfig } from '../config/schema.js';
 import type { ConfigStatus } from '../twin/desired-controller.js';
 import type { EdgeAgent } from '../runtime/edge-agent.js';
 import type { LogControl } from './log-control.js';
+import type { EventLoopFigures } from './event-loop.js';
 
 /**
  * The twin's side as diagnostics see it. The desired-properties controller fits this shape;
@@ -28,4 +29,6 @@ export interface DiagnosticsContext {
   logs: LogControl;
   /** Whether the watchdog is being fed, and why not (run.ts). */
   health?: () => { healthy: boolean; reason?: string };
+  /** How late the event loop runs (run.ts; absent where no agent process is measured). */
+  eventLoop?: () => EventLoopFigures;
 }

@@ -13,6 +13,7 @@ import { SystemdNotifier } from '../../systemd/notify.js';
 import { agentVersion } from '../../core/version.js';
 import { untilShutdownSignal } from '../shutdown.js';
 import { attachSupportMethods } from '../../support-bundle/attach.js';
+import { EventLoopDelay } from '../../diagnostics/event-loop.js';
 
 /** Beyond the flush timeout, how long a start may still take once SIGTERM has come. */
 const START_AFTER_SIGTERM_MS = 2000;
@@ -51,7 +52,8 @@ export async function runAgent(opts: RunOptions): Promise<void> {
   const running: { agent: EdgeAgent; twin?: TwinView } = started;
   const { agent } = running;
   const health = new PipelineHealth(() => agent.stats(), systemClock);
-  const stopFaces: Array<() => Promise<void>> = [];
+  const eventLoop = new EventLoopDelay();
+  const stopFaces: Array<() => Promise<void>> = [async () => eventLoop.stop()];
   try {
     const ctx: DiagnosticsContext = {
       agent,
@@ -63,6 +65,7 @@ export async function runAgent(opts: RunOptions): Promise<void> {
       ...(running.twin ? { twin: running.twin } : {}),
       logs,
       health: () => health.check(),
+      eventLoop: () => eventLoop.figures(),
     };
     attachSupportMethods({ ctx, link: started.transport, logger });
     await startFaces(config, ctx, opts.socket, logger, stopFaces);

@@ -23,6 +23,14 @@ export function registerStatus(program: Command): void {
   });
 }
 
+/** Past this, a 1 s poll lands in the next second: readings thin out. */
+const LATE_LOOP_MS = 1000;
+
+function eventLoopLine(e: NonNullable<StatusReport['eventLoop']>, p: Paint): string {
+  const text = `delay p99 ${e.p99Ms} ms, max ${e.maxMs} ms (${e.overMs >= 60_000 ? 'last minute' : `since start, ${age(e.overMs)}`})`;
+  return e.maxMs >= LATE_LOOP_MS ? p.warn(`${text}: polls and sends ran up to ${age(e.maxMs)} late`) : text;
+}
+
 export function renderStatus(s: StatusReport, p: Paint): string {
   const conn = s.connection;
   const connState = conn.state === 'connected' ? p.ok(conn.state) : conn.state === 'unauthorized' ? p.bad(conn.state) : p.warn(conn.state);
@@ -38,6 +46,7 @@ export function renderStatus(s: StatusReport, p: Paint): string {
   if (prov) top.push(['provisioning', `DPS ${prov.idScope}/${prov.registrationId} → ${prov.assignedHub ?? 'not yet assigned'}${prov.last ? ` (${prov.last.reason}, ${age(s.now - prov.last.at)} ago)` : ''}${prov.pending ? '  ' + p.warn(`registering: ${prov.pending}`) : ''}`]);
   top.push(['twin', s.twin ? `$version ${s.twin.version} (${s.twin.source})${s.twin.lastRefusal ? '  ' + p.warn('a later version was refused: see edge-agent twin') : ''}` : p.dim('not in use')]);
   if (s.health) top.push(['pipeline', s.health.healthy ? p.ok('healthy') : p.bad(`UNHEALTHY: ${s.health.reason ?? ''}`)]);
+  if (s.eventLoop) top.push(['event loop', eventLoopLine(s.eventLoop, p)]);
   top.push(['readings', `${s.readings} accepted since start`]);
   lines.push(fields(top));
 

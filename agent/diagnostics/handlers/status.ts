@@ -2,6 +2,7 @@ import type { TimerHandle } from '../../core/clock.js';
 import type { DiagnosticsContext } from '../context.js';
 import type { Stream } from './handler.js';
 import type { AgentStats } from '../../core/agent-stats.js';
+import type { EventLoopFigures } from '../event-loop.js';
 
 /** What `edge-agent status` shows: the truth in one screen. */
 export interface StatusReport {
@@ -15,6 +16,8 @@ export interface StatusReport {
   /** The clock as the agent sees it; `sane` is false for a clock before the build's year. */
   clock: { now: string; sane: boolean };
   health?: { healthy: boolean; reason?: string };
+  /** How late the event loop ran callbacks (drivers' polls among them), last minute. */
+  eventLoop?: EventLoopFigures;
   connection: AgentStats['transport'];
   twin: { version: number; source: string; appliedAt?: string; lastRefusal?: unknown } | null;
   drivers: AgentStats['drivers'];
@@ -85,6 +88,7 @@ export function statusReport(ctx: DiagnosticsContext): StatusReport {
     uptimeMs: now - s.startedAt,
     clock: { now: new Date(now).toISOString(), sane: now >= SANE_AFTER },
     ...(ctx.health ? { health: ctx.health() } : {}),
+    ...(ctx.eventLoop ? { eventLoop: ctx.eventLoop() } : {}),
     connection: s.transport,
     twin: twinStatus
       ? {
