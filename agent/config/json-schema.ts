@@ -22,7 +22,7 @@ export const CONFIG_SCHEMA_FILES = {
 
 const DESIRED_DESCRIPTION = [
   "The desired properties edge-agent reads from its device twin, laid over the local config file's values: objects merge key by key, arrays (drivers, queries) replace the file's whole.",
-  "hub, dataDir, journal and diagnostics are the file's alone.",
+  "hub, dataDir, journal, diagnostics and storage.writeBufferBytes are the file's alone.",
   "In a desired patch, null deletes a key, so that setting goes back to the file's value (or the default when the file has none); nulls inside arrays are refused.",
   'The whole result is validated as one config: a value may pass here and still be refused with the file\'s values (say retryInitialMs above the file\'s retryMaxMs); rules this schema cannot express are stated in the description of the object they concern.',
   'A refusal is reported as reported.configRefused.v<version>, with every problem.',

@@ -52,6 +52,10 @@ export function overlayDesired(file: AgentConfig, desiredDoc: JsonObject, limits
     else if (!(TWIN_SECTIONS as readonly string[]).includes(key)) problems.push({ path: key, message: `unknown setting; the twin may set ${TWIN_SECTIONS.join(', ')}` });
     else settable[key] = value;
   }
+  const storage = settable.storage;
+  if (isJsonObject(storage) && 'writeBufferBytes' in storage) {
+    problems.push({ path: 'storage.writeBufferBytes', message: 'the buffer\'s memtable size is set only in the local config file (LevelDB takes it when the buffer opens, at start)' });
+  }
   for (const path of desiredReferenceFiles(settable)) {
     problems.push({ path, message: 'reference files are named only in the local config file (the twin must not make the agent read files of its choosing); the twin may give a table inline as "rows"' });
   }

@@ -115,7 +115,7 @@ export class EdgeAgent {
 
   static async start(parts: EdgeAgentParts): Promise<EdgeAgent> {
     const { config, clock, logger } = parts;
-    const opened = await openBuffer(config.dataDir, logger, clock.now());
+    const opened = await openBuffer(config.dataDir, logger, clock.now(), { writeBufferBytes: config.storage.writeBufferBytes });
     const { store, seqFloor } = opened;
     let damage = opened.damage;
     try {

@@ -4,7 +4,7 @@ import { EdgeError, errorMessage, isEdgeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { droppedAtOpen, salvage } from './salvage.js';
 import { SeqFloor } from './seq-floor.js';
-import { AgentStore, moveAside } from './store.js';
+import { AgentStore, moveAside, type StoreOptions } from './store.js';
 import { makeDir } from './make-dir.js';
 
 export interface StoreDamage {
@@ -30,7 +30,7 @@ export interface OpenedBuffer {
  * falls back to memory. Damage LevelDB passed over on its own (a garbled log record it skipped) is
  * reported too: the continuity check then says what it cost.
  */
-export async function openBuffer(dataDir: string, logger: Logger, now: number): Promise<OpenedBuffer> {
+export async function openBuffer(dataDir: string, logger: Logger, now: number, options: StoreOptions = {}): Promise<OpenedBuffer> {
   try {
     makeDir(dataDir);
   } catch (cause) {
@@ -40,10 +40,10 @@ export async function openBuffer(dataDir: string, logger: Logger, now: number): 
   const seqFloor = SeqFloor.open(dataDir);
   let store: AgentStore;
   try {
-    store = await AgentStore.open(bufferDir);
+    store = await AgentStore.open(bufferDir, Date.now, options);
   } catch (err) {
     if (!isEdgeError(err, 'EDGE_STORE_DAMAGED') || !existsSync(bufferDir)) throw err;
-    return { ...(await replaceDamaged(bufferDir, err.message, logger, now)), seqFloor };
+    return { ...(await replaceDamaged(bufferDir, err.message, logger, now, options)), seqFloor };
   }
   const dropped = droppedAtOpen(bufferDir);
   if (dropped) {
@@ -53,9 +53,9 @@ export async function openBuffer(dataDir: string, logger: Logger, now: number): 
   return { store, seqFloor };
 }
 
-async function replaceDamaged(bufferDir: string, reason: string, logger: Logger, now: number): Promise<{ store: AgentStore; damage: StoreDamage }> {
+async function replaceDamaged(bufferDir: string, reason: string, logger: Logger, now: number, options: StoreOptions): Promise<{ store: AgentStore; damage: StoreDamage }> {
   const movedTo = moveAside(bufferDir, now);
-  const store = await AgentStore.open(bufferDir);
+  const store = await AgentStore.open(bufferDir, Date.now, options);
   return { store, damage: await salvageInto(store, movedTo, reason, now, logger) };
 }
 

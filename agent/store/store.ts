@@ -199,14 +199,15 @@ export class AgentStore {
     this.damagedRecords++;
   }
 
-  static async open(dir: string, clock: () => number = Date.now): Promise<AgentStore> {
+  static async open(dir: string, clock: () => number = Date.now, options: StoreOptions = {}): Promise<AgentStore> {
     ensureUsableDir(dir);
     // A gateway has little memory: small memtables and block cache keep the buffer's footprint
     // flat (measured in BENCHMARKS.md: buffer suite) at a small cost in compaction work. LevelDB
     // memory-maps every table it keeps open, and the pages it has read stay in the process's RSS
     // until the table leaves its cache: 16 open files (6 tables) instead of 1,000 took the drain
     // of a 1 M-record backlog from 150 to 129 MB peak RSS.
-    const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer', writeBufferSize: 2 * 1024 * 1024, cacheSize: 2 * 1024 * 1024, maxOpenFiles: 16 });
+    // The memtable's size is the config's (`storage.writeBufferBytes`): a large gateway's rate fills 2 MB four times a second.
+    const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer', writeBufferSize: options.writeBufferBytes ?? DEFAULT_WRITE_BUFFER, cacheSize: 2 * 1024 * 1024, maxOpenFiles: 16 });
     try {
       await db.open();
     } catch (err) {
@@ -233,6 +234,13 @@ export class AgentStore {
     await this.db.close();
   }
 }
+
+export interface StoreOptions {
+  /** LevelDB's write buffer (memtable), bytes; kept across `reopen` and `replace`. */
+  writeBufferBytes?: number;
+}
+
+const DEFAULT_WRITE_BUFFER = 2 * 1024 * 1024;
 
 /** What a read or write meets when the store was closed under it (to be reopened or replaced). */
 const CLOSED_CODES = new Set(['LEVEL_DATABASE_NOT_OPEN', 'LEVEL_ITERATOR_NOT_OPEN']);

@@ -14,6 +14,7 @@
 //   EDGE_BENCH_PLANT_STDOUT=file   appends each agent's stdout (its log, and what those flags print)
 //   EDGE_BENCH_PLANT_LOG_LEVEL     the agents' log level (default info; debug logs each checkpoint)
 //   EDGE_BENCH_PLANT_RETENTION_MS  storage.retentionMs (0: no copy of acknowledged records is kept)
+//   EDGE_BENCH_PLANT_WRITE_BUFFER_MB  storage.writeBufferBytes in MiB (LevelDB's memtable; default 2)
 //   EDGE_BENCH_PLANT_CPUS=1        runs each agent under `taskset -c 1`: one core, as a small gateway has
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';

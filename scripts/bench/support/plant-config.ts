@@ -96,7 +96,10 @@ export function plantConfig(o: { shape: PlantShape; phase: PlantPhase; connectio
       ...(o.phase.thinLingerMs !== undefined ? { thinLingerMs: o.phase.thinLingerMs } : {}),
     },
     diagnostics: { socketPath: o.socketPath },
-    ...(process.env.EDGE_BENCH_PLANT_RETENTION_MS !== undefined ? { storage: { retentionMs: Number(process.env.EDGE_BENCH_PLANT_RETENTION_MS) } } : {}),
+    storage: {
+      ...(process.env.EDGE_BENCH_PLANT_RETENTION_MS !== undefined ? { retentionMs: Number(process.env.EDGE_BENCH_PLANT_RETENTION_MS) } : {}),
+      ...(process.env.EDGE_BENCH_PLANT_WRITE_BUFFER_MB !== undefined ? { writeBufferBytes: Number(process.env.EDGE_BENCH_PLANT_WRITE_BUFFER_MB) * 1024 * 1024 } : {}),
+    },
     log: { level: process.env.EDGE_BENCH_PLANT_LOG_LEVEL ?? 'info' },
   };
 }

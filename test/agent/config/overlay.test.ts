@@ -30,6 +30,7 @@ describe('overlayDesired', () => {
     ['unknown key', { forwarding: { lingerMS: 5 } }, 'forwarding', /lingerMS/],
     ['unknown section', { colour: 'red' }, 'colour', /unknown setting/],
     ['file-only section', { hub: { connectionString: 'x' } }, 'hub', /local config file/],
+    ['file-only storage setting', { storage: { writeBufferBytes: 8 * 1024 * 1024 } }, 'storage.writeBufferBytes', /local config file/],
     ['null', { forwarding: { lingerMs: null } }, 'forwarding.lingerMs', /null/],
     ['query that does not parse', { analytics: { queries: [{ name: 'q', query: 'SELEC x FROM' }] } }, 'analytics.queries.0.query', /./],
     ['keep-alive above 60 s', { forwarding: { keepAliveSeconds: 180 } }, 'forwarding.keepAliveSeconds', /60/],

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentStore } from '../../../agent/store/store.js';
@@ -25,6 +26,23 @@ describe('AgentStore layout on disk', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('takes its memtable size from the options: 6 MB of writes fill table files under a 1 MiB buffer, none under 32 MiB', async () => {
+    const tables = async (writeBufferBytes: number) => {
+      const dir = tempDir('layout-memtable');
+      cleanups.push(dir.cleanup);
+      const store = await AgentStore.open(dir.path, Date.now, { writeBufferBytes });
+      const value = Buffer.alloc(10_000, 7);
+      for (let b = 0; b < 20; b++) {
+        await store.write(Array.from({ length: 30 }, (_, i) => ({ type: 'put' as const, sublevel: store.journal, key: String(b * 30 + i).padStart(16, '0'), value })));
+      }
+      // Closing waits for LevelDB's flushes of full memtables; the open one stays in the log.
+      await store.close();
+      return readdirSync(dir.path).filter((f) => f.endsWith('.ldb')).length;
+    };
+    expect(await tables(1024 * 1024)).toBeGreaterThan(0);
+    expect(await tables(32 * 1024 * 1024)).toBe(0);
   });
 
   it('moves the journal and metadata of a store written under the former names, and keeps every entry', async () => {
